@@ -1,0 +1,3 @@
+module github.com/gicits/gicits
+
+go 1.26

@@ -1,0 +1,24 @@
+// Package model is the shared vocabulary of gicits and its routing API.
+//
+// It owns everything that both backends (the simulator in backend/sim and
+// real Linux KVM in backend/kvm) and every tool above them must agree on:
+//
+//   - identifiers: [DeviceID], [EventID], [INTID], [ICID], [CPU], [GSI], and
+//     guest physical addresses ([GPA]);
+//   - the ITS command codec: every GICv3 physical command as a typed value,
+//     encoded to and decoded from the 32-byte command packet
+//     (Arm IHI 0069, chapter 6, "ITS commands");
+//   - the ITS and redistributor register encodings that software programs;
+//   - the table entry formats of Linux KVM's ITS table ABI revision 0
+//     (Documentation/virt/kvm/devices/arm-vgic-its.rst): [DTE], [ITE], [CTE]
+//     and [L1Entry];
+//   - guest physical memory ([Memory]) and the one guest-physical [Layout]
+//     shared by both backends;
+//   - MSIs, GSI routes and [Capabilities], including the rule that decides
+//     when a DeviceID is handed to a backend as valid;
+//   - the [Backend] interface and the name registry ([Register], [Open]).
+//
+// Package model depends on the standard library only. It never touches the
+// host: nothing here opens a file, issues a system call or starts a
+// goroutine.
+package model

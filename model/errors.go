@@ -1,0 +1,173 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Errors returned by gicits wrap one of these where one
+// applies, so callers test them with [errors.Is].
+var (
+	// ErrNotSupported: the backend, host or platform cannot do this (for
+	// example the kvm backend on a host without /dev/kvm, or a GICv4
+	// command).
+	ErrNotSupported = errors.New("not supported")
+
+	// ErrBusy: the operation is refused in the current state, as KVM refuses
+	// it with EBUSY (an MSI while the ITS or the target redistributor's LPIs
+	// are disabled, an IRQFD bound twice).
+	ErrBusy = errors.New("busy")
+
+	// ErrInvalidArgument: an argument is malformed or out of range.
+	ErrInvalidArgument = errors.New("invalid argument")
+
+	// ErrOutOfRange: a guest physical access falls outside guest memory.
+	ErrOutOfRange = errors.New("outside guest memory")
+
+	// ErrClosed: the backend or trigger was closed.
+	ErrClosed = errors.New("closed")
+
+	// ErrUnknownBackend: no backend is registered under the name.
+	ErrUnknownBackend = errors.New("unknown backend")
+)
+
+// ErrorCode is an architectural ITS command error code (IHI 0069, 6.3,
+// "ITS command error encodings"), as an implementation reports it in
+// GITS_TYPER.SEIS-style SErrors or, in gicits, in a [CommandError].
+//
+//	 23      16 15       8 7        0
+//	+----------+----------+----------+
+//	|   0x01   |  opcode  |  reason  |
+//	+----------+----------+----------+
+//
+// The constants keep the specification's (and Linux's) spelling so they can
+// be grepped against both.
+type ErrorCode uint32
+
+// The command errors Linux KVM and gicits report
+// (include/linux/irqchip/arm-gic-v3.h).
+const (
+	E_ITS_MOVI_UNMAPPED_INTERRUPT    ErrorCode = 0x010107
+	E_ITS_MOVI_UNMAPPED_COLLECTION   ErrorCode = 0x010109
+	E_ITS_INT_UNMAPPED_INTERRUPT     ErrorCode = 0x010307
+	E_ITS_CLEAR_UNMAPPED_INTERRUPT   ErrorCode = 0x010507
+	E_ITS_MAPD_DEVICE_OOR            ErrorCode = 0x010801
+	E_ITS_MAPD_ITTSIZE_OOR           ErrorCode = 0x010802
+	E_ITS_MAPC_PROCNUM_OOR           ErrorCode = 0x010902
+	E_ITS_MAPC_COLLECTION_OOR        ErrorCode = 0x010903
+	E_ITS_MAPTI_UNMAPPED_DEVICE      ErrorCode = 0x010A04
+	E_ITS_MAPTI_ID_OOR               ErrorCode = 0x010A05
+	E_ITS_MAPTI_PHYSICALID_OOR       ErrorCode = 0x010A06
+	E_ITS_INV_UNMAPPED_INTERRUPT     ErrorCode = 0x010C07
+	E_ITS_INVALL_UNMAPPED_COLLECTION ErrorCode = 0x010D09
+	E_ITS_MOVALL_PROCNUM_OOR         ErrorCode = 0x010E01
+	E_ITS_DISCARD_UNMAPPED_INTERRUPT ErrorCode = 0x010F07
+)
+
+var errorCodeNames = map[ErrorCode]string{
+	E_ITS_MOVI_UNMAPPED_INTERRUPT:    "E_ITS_MOVI_UNMAPPED_INTERRUPT",
+	E_ITS_MOVI_UNMAPPED_COLLECTION:   "E_ITS_MOVI_UNMAPPED_COLLECTION",
+	E_ITS_INT_UNMAPPED_INTERRUPT:     "E_ITS_INT_UNMAPPED_INTERRUPT",
+	E_ITS_CLEAR_UNMAPPED_INTERRUPT:   "E_ITS_CLEAR_UNMAPPED_INTERRUPT",
+	E_ITS_MAPD_DEVICE_OOR:            "E_ITS_MAPD_DEVICE_OOR",
+	E_ITS_MAPD_ITTSIZE_OOR:           "E_ITS_MAPD_ITTSIZE_OOR",
+	E_ITS_MAPC_PROCNUM_OOR:           "E_ITS_MAPC_PROCNUM_OOR",
+	E_ITS_MAPC_COLLECTION_OOR:        "E_ITS_MAPC_COLLECTION_OOR",
+	E_ITS_MAPTI_UNMAPPED_DEVICE:      "E_ITS_MAPTI_UNMAPPED_DEVICE",
+	E_ITS_MAPTI_ID_OOR:               "E_ITS_MAPTI_ID_OOR",
+	E_ITS_MAPTI_PHYSICALID_OOR:       "E_ITS_MAPTI_PHYSICALID_OOR",
+	E_ITS_INV_UNMAPPED_INTERRUPT:     "E_ITS_INV_UNMAPPED_INTERRUPT",
+	E_ITS_INVALL_UNMAPPED_COLLECTION: "E_ITS_INVALL_UNMAPPED_COLLECTION",
+	E_ITS_MOVALL_PROCNUM_OOR:         "E_ITS_MOVALL_PROCNUM_OOR",
+	E_ITS_DISCARD_UNMAPPED_INTERRUPT: "E_ITS_DISCARD_UNMAPPED_INTERRUPT",
+}
+
+// ErrorCodes returns every error code gicits knows, in ascending order.
+func ErrorCodes() []ErrorCode {
+	codes := make([]ErrorCode, 0, len(errorCodeNames))
+	for c := range errorCodeNames {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
+}
+
+// String returns the code's specification name, or its hexadecimal value
+// for a code gicits does not know.
+func (c ErrorCode) String() string {
+	if name, ok := errorCodeNames[c]; ok {
+		return name
+	}
+	return fmt.Sprintf("E_ITS_%#06x", uint32(c))
+}
+
+// ParseErrorCode parses a specification name (E_ITS_MAPD_DEVICE_OOR) or a
+// number (0x010801).
+func ParseErrorCode(s string) (ErrorCode, error) {
+	for c, name := range errorCodeNames {
+		if strings.EqualFold(s, name) {
+			return c, nil
+		}
+	}
+	if v, err := strconv.ParseUint(s, 0, 32); err == nil {
+		return ErrorCode(v), nil
+	}
+	return 0, fmt.Errorf("unknown ITS error code %q (want a name such as E_ITS_MAPD_DEVICE_OOR or a number): %w", s, ErrInvalidArgument)
+}
+
+// CommandError reports an ITS command that failed: where it was in the
+// command queue, what it was, and why, as an architectural [ErrorCode] or,
+// for a command that could not even be read or decoded, a Cause.
+//
+// Linux KVM drops command errors silently; the simulator reports every one.
+type CommandError struct {
+	// Offset is the byte offset of the command in the command queue
+	// (the GITS_CREADR value it was read at).
+	Offset uint64
+	// Packet is the command as it was read from the queue.
+	Packet Packet
+	// Code is the architectural error, or 0 when Cause says what failed.
+	Code ErrorCode
+	// Cause is the underlying error: a decode error for an unknown or
+	// unsupported opcode, a [MemoryError] for a queue outside guest memory,
+	// or nil.
+	Cause error
+	// Detail says in words what the check found, for people.
+	Detail string
+}
+
+func (e *CommandError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "its: command at queue offset %#x", e.Offset)
+	if cmd, err := DecodeCommand(e.Packet); err == nil {
+		fmt.Fprintf(&b, " (%v)", cmd)
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ": %v (%#06x)", e.Code, uint32(e.Code))
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	if e.Cause != nil {
+		fmt.Fprintf(&b, ": %v", e.Cause)
+	}
+	return b.String()
+}
+
+func (e *CommandError) Unwrap() error { return e.Cause }
+
+// MemoryError reports a guest physical access outside guest memory.
+type MemoryError struct {
+	Addr GPA
+	Len  int
+	Op   string // "read" or "write"
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("guest memory %s of %d bytes at %v: outside guest memory", e.Op, e.Len, e.Addr)
+}
+
+func (e *MemoryError) Unwrap() error { return ErrOutOfRange }
