@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// A command is one itsbench subcommand.
+type command struct {
+	name    string
+	summary string // one line, for `itsbench help`
+	// run runs the command with its arguments (the subcommand name
+	// removed). A *usageError exits with status 2; any other error with 1.
+	run func(env *env, args []string) error
+}
+
+// env is what a command may touch: its output streams and its arguments. It
+// keeps commands testable without a process.
+type env struct {
+	stdout, stderr io.Writer
+	// stderrIsTerminal says whether progress lines may be drawn.
+	stderrIsTerminal bool
+}
+
+var commands = map[string]*command{}
+
+// defaultCommand runs when itsbench is called with no command.
+var defaultCommand = "demo"
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("itsbench: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	fi, err := os.Stderr.Stat()
+	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
+	os.Exit(run(&env{stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: tty}, os.Args[1:]))
+}
+
+// run runs itsbench with args and returns the exit status.
+func run(e *env, args []string) int {
+	name := defaultCommand
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		printHelp(e.stdout)
+		return 0
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(e.stderr, "itsbench: unknown command %q (known: %s)\n", name, strings.Join(commandNames(), ", "))
+		return 2
+	}
+	err := c.run(e, args)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
+		return 1
+	}
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, "usage: itsbench [command] [flags]   (default command: %s)\n\ncommands:\n", defaultCommand)
+	for _, n := range commandNames() {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nitsbench COMMAND -h shows a command's flags.\n")
+}
+
+// newFlagSet returns a flag set for a subcommand that reports errors
+// instead of exiting, printing its usage to e.stderr.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("itsbench "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: itsbench %s %s\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error and
+// refusing stray positional arguments unless allowArgs.
+func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if !allowArgs && fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
