@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const testNonce = "0123456789abcdef"
+
+// Canned pieces of guest console transcripts, as QEMU prints them.
+const (
+	bootNoise   = "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]\r\nEFI stub: Booting Linux Kernel...\r\n[    1.234567] Run /init as init process\r\n"
+	startMarker = "qemuexec:" + testNonce + ":start\r\n"
+	testOutput  = "=== RUN   TestKVM\r\n--- PASS: TestKVM (0.31s)\r\nPASS\r\n"
+	poweroff    = "[   11.000000] reboot: Power down\r\n"
+)
+
+func exitMarker(n int) string { return fmt.Sprintf("qemuexec:%s:exit-status=%d\r\n", testNonce, n) }
+
+// feed runs a transcript through a console and returns it with the test
+// output and the noise it produced.
+func feed(transcript string) (c *console, out, noise string) {
+	var o, n bytes.Buffer
+	c = newConsole(testNonce, &o, &n)
+	lines := strings.Split(transcript, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	for _, l := range lines {
+		c.Line(l)
+	}
+	return c, o.String(), n.String()
+}
+
+func TestConsole(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string
+		e          ending
+		wantOut    string // the test's output as streamed to stdout
+		wantCode   int
+		wantFail   string // substring of the failure reason; "" for none
+		wantWarn   string // substring of a warning; "" for none
+	}{
+		{
+			name:       "pass",
+			transcript: bootNoise + startMarker + testOutput + exitMarker(0) + poweroff,
+			wantOut:    "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
+			wantCode:   0,
+		},
+		{
+			name:       "test failure keeps the test's status",
+			transcript: bootNoise + startMarker + "--- FAIL: TestKVM (0.01s)\r\nFAIL\r\n" + exitMarker(1) + poweroff,
+			wantOut:    "--- FAIL: TestKVM (0.01s)\nFAIL\n",
+			wantCode:   1,
+		},
+		{
+			name:       "test timeout panic status 2",
+			transcript: startMarker + "panic: test timed out after 1s\r\n" + exitMarker(2),
+			wantOut:    "panic: test timed out after 1s\n",
+			wantCode:   2,
+		},
+		{
+			name:       "marker after output without newline",
+			transcript: startMarker + "partial" + exitMarker(3),
+			wantOut:    "partial\n",
+			wantCode:   3,
+		},
+		{
+			name:       "other nonce is output, not a marker",
+			transcript: startMarker + "qemuexec:ffffffffffffffff:exit-status=0\r\n" + exitMarker(0),
+			wantOut:    "qemuexec:ffffffffffffffff:exit-status=0\n",
+			wantCode:   0,
+		},
+		{
+			name:       "malformed exit status is output, not trusted",
+			transcript: startMarker + "qemuexec:" + testNonce + ":exit-status=zero\r\n",
+			wantOut:    "qemuexec:" + testNonce + ":exit-status=zero\n",
+			wantCode:   1,
+			wantFail:   "missing exit marker",
+		},
+		{
+			name:       "kernel panic during the test",
+			transcript: bootNoise + startMarker + "=== RUN   TestKVM\r\n[    9.1] Internal error: Oops: 96000004 [#1] SMP\r\n[    9.2] Kernel panic - not syncing: Oops: Fatal exception\r\n",
+			wantOut:    "=== RUN   TestKVM\n[    9.1] Internal error: Oops: 96000004 [#1] SMP\n[    9.2] Kernel panic - not syncing: Oops: Fatal exception\n",
+			wantCode:   1,
+			wantFail:   "kernel panic after the test started: [    9.2] Kernel panic - not syncing: Oops: Fatal exception",
+		},
+		{
+			name:       "kernel panic before the test: init died",
+			transcript: bootNoise + "[    2.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\r\n",
+			wantCode:   1,
+			wantFail:   "kernel panic before the test started: [    2.0] Kernel panic - not syncing: Attempted to kill init!",
+		},
+		{
+			name:       "panic after the exit marker is only a warning",
+			transcript: startMarker + exitMarker(0) + "[   12.0] Kernel panic - not syncing: whatever\r\n",
+			wantCode:   0,
+			wantWarn:   "panicked after the test exited",
+		},
+		{
+			name:       "init error",
+			transcript: bootNoise + startMarker + "qemuexec:" + testNonce + ":init-error=cannot start the test binary: exec format error\r\n",
+			wantCode:   1,
+			wantFail:   "/init could not run the test: cannot start the test binary: exec format error",
+		},
+		{
+			name:       "hang before the test",
+			transcript: bootNoise,
+			e:          ending{timedOut: true, timeout: 45 * time.Second, qemuErr: errors.New("signal: killed")},
+			wantCode:   1,
+			wantFail:   "timeout: no exit marker within 45s (before the test started)",
+		},
+		{
+			name:       "hang in the test after an oops",
+			transcript: startMarker + "=== RUN   TestKVM\r\n[ 5.0] Internal error: Oops: 0 [#1] SMP\r\n",
+			e:          ending{timedOut: true, timeout: time.Minute, qemuErr: errors.New("signal: killed")},
+			wantOut:    "=== RUN   TestKVM\n[ 5.0] Internal error: Oops: 0 [#1] SMP\n",
+			wantCode:   1,
+			wantFail:   "timeout: no exit marker within 1m0s (after the test started); QEMU was killed; the kernel oopsed: [ 5.0] Internal error: Oops",
+		},
+		{
+			name:     "QEMU fails to boot",
+			e:        ending{qemuErr: errors.New("exit status 1")},
+			wantCode: 1,
+			wantFail: "QEMU failed before the test started: exit status 1",
+		},
+		{
+			name:       "powered off without a marker",
+			transcript: bootNoise + startMarker + "=== RUN   TestKVM\r\n" + poweroff,
+			wantOut:    "=== RUN   TestKVM\n" + "[   11.000000] reboot: Power down\n",
+			wantCode:   1,
+			wantFail:   "missing exit marker: the guest stopped after the test started",
+		},
+		{
+			name:       "interrupted",
+			transcript: startMarker,
+			e:          ending{signal: syscall.SIGQUIT, qemuErr: errors.New("signal: killed")},
+			wantCode:   1,
+			wantFail:   "interrupted by signal quit after the test started",
+		},
+		{
+			name:       "exit marker, then QEMU does not stop",
+			transcript: startMarker + exitMarker(0),
+			e:          ending{graceKilled: true, qemuErr: errors.New("signal: killed")},
+			wantCode:   0,
+			wantWarn:   "did not power off",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, out, _ := feed(tt.transcript)
+			if out != tt.wantOut {
+				t.Errorf("test output\n%q\nwant\n%q", out, tt.wantOut)
+			}
+			o := judge(c, tt.e)
+			if o.code != tt.wantCode {
+				t.Errorf("code = %d, want %d", o.code, tt.wantCode)
+			}
+			if tt.wantFail == "" && o.failure != "" {
+				t.Errorf("failure %q, want none", o.failure)
+			}
+			if tt.wantFail != "" && !strings.Contains(o.failure, tt.wantFail) {
+				t.Errorf("failure %q, want it to contain %q", o.failure, tt.wantFail)
+			}
+			warnings := strings.Join(o.warnings, "\n")
+			if (tt.wantWarn == "") != (warnings == "") || !strings.Contains(warnings, tt.wantWarn) {
+				t.Errorf("warnings %q, want %q", warnings, tt.wantWarn)
+			}
+		})
+	}
+}
+
+func TestConsoleNoiseAndTail(t *testing.T) {
+	var transcript strings.Builder
+	transcript.WriteString(bootNoise)
+	transcript.WriteString(startMarker)
+	for i := range 100 {
+		fmt.Fprintf(&transcript, "line %d\r\n", i)
+	}
+	transcript.WriteString(exitMarker(0) + poweroff)
+	c, out, noise := feed(transcript.String())
+
+	if strings.Contains(out, "Booting Linux") || strings.Contains(out, "Power down") || strings.Contains(out, "qemuexec:") {
+		t.Errorf("kernel console or markers leaked into the test output:\n%s", out)
+	}
+	if !strings.Contains(noise, "Booting Linux") || !strings.Contains(noise, "Power down") {
+		t.Errorf("noise lacks the kernel lines:\n%s", noise)
+	}
+	if strings.Contains(out, "\r") {
+		t.Errorf("carriage returns left in the output")
+	}
+	tail := c.Tail()
+	if len(tail) != tailLines {
+		t.Fatalf("tail has %d lines, want %d", len(tail), tailLines)
+	}
+	if tail[0] != "line 62" || tail[len(tail)-1] != "[   11.000000] reboot: Power down" {
+		t.Errorf("tail runs from %q to %q, want line 62 to the power-down", tail[0], tail[len(tail)-1])
+	}
+}
+
+// fakeQEMU writes a shell script that stands in for qemu-system-aarch64: it
+// prints transcript, then runs tail (shell commands), ignoring its arguments.
+func fakeQEMU(t *testing.T, transcript, tail string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "transcript"), []byte(transcript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\ncat '%s'\n%s\n", filepath.Join(dir, "transcript"), tail)
+	p := filepath.Join(dir, "qemu")
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBoot runs boot against fake QEMUs: the whole host side except QEMU.
+func TestBoot(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh for the fake QEMU")
+	}
+	tests := []struct {
+		name       string
+		transcript string
+		tail       string
+		timeout    time.Duration
+		wantCode   int
+		wantStdout string
+		wantStderr []string
+	}{
+		{
+			name:       "pass",
+			transcript: bootNoise + startMarker + testOutput + exitMarker(0) + poweroff,
+			wantStdout: "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
+			wantStderr: []string{"qemuexec: total", "boot ", "test "},
+		},
+		{
+			name:       "failing test",
+			transcript: startMarker + "FAIL\r\n" + exitMarker(1),
+			wantCode:   1,
+			wantStdout: "FAIL\n",
+		},
+		{
+			name:       "kernel panic",
+			transcript: bootNoise + startMarker + "[ 3.0] Kernel panic - not syncing: VFS\r\n",
+			wantCode:   1,
+			wantStdout: "[ 3.0] Kernel panic - not syncing: VFS\n",
+			wantStderr: []string{"qemuexec: FAIL: kernel panic after the test started", "last 5 console lines", "  | [ 3.0] Kernel panic - not syncing: VFS"},
+		},
+		{
+			name:       "hang",
+			transcript: bootNoise,
+			tail:       "exec sleep 30",
+			timeout:    300 * time.Millisecond,
+			wantCode:   1,
+			wantStderr: []string{"qemuexec: FAIL: timeout: no exit marker within 300ms (before the test started)", "Run /init as init process"},
+		},
+		{
+			name:       "QEMU error",
+			tail:       "echo 'qemu-system-aarch64: -kernel vmlinuz: No such file' >&2; exit 1",
+			wantCode:   1,
+			wantStderr: []string{"QEMU failed before the test started: exit status 1", "QEMU's stderr:", "No such file"},
+		},
+		{
+			name:       "missing marker",
+			transcript: bootNoise + startMarker + "=== RUN   TestKVM\r\n",
+			wantCode:   1,
+			wantStdout: "=== RUN   TestKVM\n",
+			wantStderr: []string{"missing exit marker"},
+		},
+		{
+			name:       "exit status 3 passes through",
+			transcript: startMarker + exitMarker(3),
+			wantCode:   3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.timeout == 0 {
+				tt.timeout = time.Minute
+			}
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := boot(bootSpec{
+				qemu:    fakeQEMU(t, tt.transcript, tt.tail),
+				nonce:   testNonce,
+				timeout: tt.timeout,
+				t0:      start,
+			}, &stdout, &stderr, nil)
+			if elapsed := time.Since(start); elapsed > 20*time.Second {
+				t.Errorf("boot took %v", elapsed)
+			}
+			if code != tt.wantCode {
+				t.Errorf("code = %d, want %d\nstderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if stdout.String() != tt.wantStdout {
+				t.Errorf("stdout\n%q\nwant\n%q", stdout.String(), tt.wantStdout)
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if tt.wantCode == 0 && strings.Contains(stderr.String(), "FAIL") {
+				t.Errorf("stderr reports a failure:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestBootCannotStartQEMU(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := boot(bootSpec{qemu: filepath.Join(t.TempDir(), "no-such-qemu"), nonce: testNonce, timeout: time.Minute, t0: time.Now()},
+		&stdout, &stderr, nil)
+	if code != 1 || !strings.Contains(stderr.String(), "cannot start QEMU") || !strings.Contains(stderr.String(), "qemu-system-arm") {
+		t.Errorf("code %d, stderr %q; want 1 and a hint to install qemu-system-arm", code, stderr.String())
+	}
+}

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// defaultTimeout bounds a run whose test has no -test.timeout (or 0).
+	defaultTimeout = 10 * time.Minute
+	// bootSlack is added to -test.timeout: the guest needs 7-9 s to boot on
+	// a 2-core x86-64 machine under TCG. It stays below the minute go test
+	// waits past -test.timeout before it signals qemuexec, so a hang is
+	// reported by qemuexec, with the console, rather than by go test.
+	bootSlack = 45 * time.Second
+	// postExitGrace is how long QEMU may take to power off after the test
+	// reported its exit status.
+	postExitGrace = 20 * time.Second
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run is qemuexec without the process around it: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	t0 := time.Now()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "qemuexec: %v\n", err)
+		return 1
+	}
+	if len(args) < 1 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: GOARCH=arm64 CGO_ENABLED=0 go test -exec qemuexec [packages] [flags]\n"+
+			"       qemuexec <arm64 test binary> [test flags]\n"+
+			"Boots the test binary as the only program of an arm64 Linux guest under\n"+
+			"qemu-system-aarch64 (GICv3, ITS, EL2, TCG) and exits with its status.\n"+
+			"Environment: GICITS_KERNEL (required), GICITS_QEMU_BIN, GICITS_QEMU_TIMEOUT,\n"+
+			"GICITS_QEMU_VERBOSE; see scripts/kvm-harness.")
+		return 2
+	}
+	testBinary, testArgs := args[0], args[1:]
+
+	kernel, err := kernelPath(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkTestBinary(testBinary); err != nil {
+		return fail(err)
+	}
+	timeout, err := overallTimeout(testArgs, getenv)
+	if err != nil {
+		return fail(err)
+	}
+	pkgDir, err := os.Getwd()
+	if err != nil {
+		return fail(err)
+	}
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		return fail(fmt.Errorf("finding the cache directory: %w", err))
+	}
+	initPath, err := initProgram(filepath.Join(cacheDir, "gicits", "qemuexec"))
+	if err != nil {
+		return fail(err)
+	}
+
+	tmp, err := os.MkdirTemp("", "qemuexec-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	nonce, err := newNonce()
+	if err != nil {
+		return fail(err)
+	}
+	initrd := filepath.Join(tmp, "initrd.cpio")
+	f, err := os.Create(initrd)
+	if err != nil {
+		return fail(err)
+	}
+	err = writeInitrd(f, initrdSpec{
+		initProgram: initPath,
+		testBinary:  testBinary,
+		args:        testArgs,
+		repoRoot:    findRepoRoot(pkgDir),
+		pkgDir:      pkgDir,
+		env:         guestEnv(os.Environ()),
+		nonce:       nonce,
+	}, func(msg string) { fmt.Fprintf(stderr, "qemuexec: %s\n", msg) })
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(fmt.Errorf("writing the initramfs: %w", err))
+	}
+
+	qemuBin := getenv("GICITS_QEMU_BIN")
+	if qemuBin == "" {
+		qemuBin = "qemu-system-aarch64"
+	}
+	var noise io.Writer
+	if getenv("GICITS_QEMU_VERBOSE") == "1" {
+		noise = stderr
+	}
+	return boot(bootSpec{
+		qemu:    qemuBin,
+		args:    qemuArgs(kernel, initrd),
+		nonce:   nonce,
+		timeout: timeout,
+		t0:      t0,
+	}, stdout, stderr, noise)
+}
+
+// qemuArgs is the QEMU command line: the machine of kvm-vgic-its.md section 1
+// (GICv3 with an ITS, EL2 so the guest kernel runs KVM), no network card
+// (nothing uses it, and its option ROM is only in a recommended package), and
+// a kernel command line that keeps the console quiet and turns a panic into
+// an immediate reboot, which -no-reboot turns into QEMU's exit.
+//
+// Multi-threaded TCG is QEMU 7.2's default for this guest on an x86-64 host;
+// it is spelled out because it matters: boot to /init took 7.1-7.7 s with it
+// and 7.8-8.1 s with thread=single on the 2-core machine.
+func qemuArgs(kernel, initrd string) []string {
+	return []string{
+		"-M", "virt,gic-version=3,virtualization=on,its=on",
+		"-cpu", "max",
+		"-accel", "tcg,thread=multi",
+		"-smp", "2",
+		"-m", "1024",
+		"-nographic",
+		"-no-reboot",
+		"-nic", "none",
+		"-kernel", kernel,
+		"-initrd", initrd,
+		"-append", "console=ttyAMA0 quiet panic=-1 rdinit=/init",
+	}
+}
+
+type bootSpec struct {
+	qemu    string
+	args    []string
+	nonce   string
+	timeout time.Duration
+	t0      time.Time // when qemuexec started, for the total time
+}
+
+// boot runs QEMU, streams the test's output to stdout while it runs, and
+// returns the test's exit status, or 1 with a report on stderr if the run
+// failed for any other reason.
+func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
+	cmd := exec.Command(spec.qemu, spec.args...)
+	cmd.SysProcAttr = qemuProcAttr()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "qemuexec: %v\n", err)
+		return 1
+	}
+	qemuStderr := &tailWriter{max: 16 << 10}
+	cmd.Stderr = qemuStderr
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "qemuexec: FAIL: cannot start QEMU: %v (install qemu-system-arm, or let scripts/kvm-harness do it; GICITS_QEMU_BIN overrides the binary)\n", err)
+		return 1
+	}
+
+	con := newConsole(spec.nonce, stdout, noise)
+	var exitedAt time.Time
+	done := make(chan error, 1)
+	go func() {
+		br := bufio.NewReaderSize(pipe, 64<<10)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				con.Line(strings.TrimSuffix(line, "\n"))
+				if con.exited && exitedAt.IsZero() {
+					exitedAt = time.Now()
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		done <- cmd.Wait()
+	}()
+
+	e := ending{timeout: spec.timeout}
+	deadline := time.NewTimer(spec.timeout)
+	defer deadline.Stop()
+	exitSeen := con.exitSeen
+	var grace <-chan time.Time
+	kill := func() { _ = cmd.Process.Kill() }
+wait:
+	for {
+		select {
+		case err := <-done:
+			e.qemuErr = err
+			break wait
+		case <-deadline.C:
+			e.timedOut = true
+			kill()
+		case s := <-sigs:
+			e.signal = s
+			kill()
+		case <-exitSeen:
+			exitSeen = nil
+			grace = time.After(postExitGrace)
+		case <-grace:
+			grace = nil
+			e.graceKilled = true
+			kill()
+		}
+	}
+
+	o := judge(con, e)
+	for _, w := range o.warnings {
+		fmt.Fprintf(stderr, "qemuexec: warning: %s\n", w)
+	}
+	if o.failure != "" {
+		fmt.Fprintf(stderr, "qemuexec: FAIL: %s\n", o.failure)
+		tail := con.Tail()
+		fmt.Fprintf(stderr, "qemuexec: last %d console lines:\n", len(tail))
+		for _, l := range tail {
+			fmt.Fprintf(stderr, "  | %s\n", l)
+		}
+		if s := strings.TrimSpace(qemuStderr.String()); s != "" {
+			fmt.Fprintf(stderr, "qemuexec: QEMU's stderr:\n")
+			for _, l := range strings.Split(s, "\n") {
+				fmt.Fprintf(stderr, "  | %s\n", l)
+			}
+		}
+	}
+	timing := fmt.Sprintf("qemuexec: total %.1fs", time.Since(spec.t0).Seconds())
+	if con.started {
+		timing += fmt.Sprintf(", boot %.1fs", con.startedAt.Sub(started).Seconds())
+		if !exitedAt.IsZero() {
+			timing += fmt.Sprintf(", test %.1fs", exitedAt.Sub(con.startedAt).Seconds())
+		}
+	}
+	fmt.Fprintln(stderr, timing)
+	return o.code
+}
+
+// kernelPath returns the guest kernel named by GICITS_KERNEL.
+func kernelPath(getenv func(string) string) (string, error) {
+	k := getenv("GICITS_KERNEL")
+	if k == "" {
+		return "", errors.New("GICITS_KERNEL is not set: it must name an arm64 Linux kernel image " +
+			"(vmlinuz, KVM built in); scripts/kvm-harness downloads one and sets it")
+	}
+	fi, err := os.Stat(k)
+	if err != nil {
+		return "", fmt.Errorf("GICITS_KERNEL=%s: %w; scripts/kvm-harness downloads an arm64 kernel", k, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("GICITS_KERNEL=%s is not a regular file", k)
+	}
+	return k, nil
+}
+
+// checkTestBinary refuses binaries the guest cannot run: not arm64 ELF, or
+// dynamically linked (the initramfs has no libc or loader).
+func checkTestBinary(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("test binary %s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		return fmt.Errorf("test binary %s is built for %v, not arm64: run go test with GOARCH=arm64 CGO_ENABLED=0", path, f.Machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("test binary %s is dynamically linked: run go test with CGO_ENABLED=0", path)
+		}
+	}
+	return nil
+}
+
+// overallTimeout is how long one run may take from QEMU's start:
+// GICITS_QEMU_TIMEOUT if set, else -test.timeout plus bootSlack, else
+// defaultTimeout.
+func overallTimeout(args []string, getenv func(string) string) (time.Duration, error) {
+	if v := getenv("GICITS_QEMU_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("GICITS_QEMU_TIMEOUT=%q: want a positive duration such as 15m", v)
+		}
+		return d, nil
+	}
+	if v, ok := testFlag(args, "timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("-test.timeout=%q: %w", v, err)
+		}
+		if d > 0 {
+			return d + bootSlack, nil
+		}
+	}
+	return defaultTimeout, nil
+}
+
+func newNonce() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// tailWriter keeps the last max bytes written to it. Only one goroutine (the
+// exec package's copier) writes; String is called after the process ended.
+type tailWriter struct {
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string { return string(t.buf) }
