@@ -249,6 +249,9 @@ func (w Workload) Validate() error {
 	if w.Path < PathSignalMSI || w.Path > PathIRQFD {
 		bad("path", w.Path, strings.Join(paths.names, ", "))
 	}
+	if (w.Churn == ChurnRemap || w.Churn == ChurnMAPD) && w.Path != PathSignalMSI {
+		bad("churn", w.Churn, "none or movi with path "+w.Path.String()+" (remap and mapd block MSIs, which only path msi observes)")
+	}
 	if w.Injectors < 0 || w.Injectors > 1024 {
 		bad("injectors", w.Injectors, "0 (one per device) or 1..1024")
 	}

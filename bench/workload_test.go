@@ -66,7 +66,7 @@ func TestParams(t *testing.T) {
 			byName[a] = p
 		}
 	}
-	for name, v := range map[string]string{"v": "4", "d": "2", "e": "8", "i": "10", "mapping": "random", "pattern": "zipf", "zipf": "1.5", "priorities": "0x80,0xa0", "path": "gsi", "wait": "park", "churn": "remap", "churn-rate": "100", "seed": "9"} {
+	for name, v := range map[string]string{"v": "4", "d": "2", "e": "8", "i": "10", "mapping": "random", "pattern": "zipf", "zipf": "1.5", "priorities": "0x80,0xa0", "path": "gsi", "wait": "park", "churn": "movi", "churn-rate": "100", "seed": "9"} {
 		if err := byName[name].Set(&w, v); err != nil {
 			t.Fatalf("Set(%s, %s): %v", name, v, err)
 		}

@@ -1,0 +1,757 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Options adjust a run without changing its workload.
+type Options struct {
+	// Label names the run in reports; empty means the backend's name. Use
+	// it to tell apart two runs of one backend ("sim", "sim-walk").
+	Label string
+	// Progress, when set, is called about four times a second during the
+	// measured phase.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a run in progress.
+type Progress struct {
+	Done    int64         // measured injections so far
+	Total   int64         // measured injections in all, 0 when bounded by time
+	Elapsed time.Duration // since the measured phase started
+	Limit   time.Duration // the workload's Duration, or 0
+}
+
+// Counts account for every injection of a run, warm-up included.
+//
+// Every injection is signalled. The backend delivers it (the LPI is
+// pending, or was already: MSIs coalesce), blocks it (no translation) or
+// fails it (an error). Each delivery that found its LPI not pending is
+// stamped; an acknowledgement of the LPI takes the stamp. After the run
+// every CPU is drained, so each stamped delivery must have been
+// acknowledged, or dropped by a churn DISCARD or MAPD: anything else is
+// Lost. Lost must be 0.
+type Counts struct {
+	Signalled int64 `json:"signalled"`
+	Delivered int64 `json:"delivered"`
+	Blocked   int64 `json:"blocked"`
+	Failed    int64 `json:"failed"`
+	// Acknowledged counts the LPIs the CPUs acknowledged, during the run
+	// and in the final drain.
+	Acknowledged int64 `json:"acknowledged"`
+	// Coalesced is Delivered - Acknowledged: deliveries that found their
+	// LPI still pending and merged with it (or were dropped by churn).
+	Coalesced int64 `json:"coalesced"`
+	// Dropped counts pending deliveries that churn removed by design
+	// (DISCARD, MAPD V=0).
+	Dropped int64 `json:"dropped_by_churn"`
+	// Lost counts deliveries that reached no CPU for no reason the
+	// workload explains. It must be 0.
+	Lost int64 `json:"lost"`
+	// Foreign counts acknowledged INTIDs the workload never mapped.
+	Foreign int64 `json:"foreign"`
+}
+
+// Clock describes the clock latencies are measured with.
+type Clock struct {
+	Name string `json:"name"`
+	// Resolution is the smallest non-zero difference seen between two
+	// consecutive readings.
+	Resolution time.Duration `json:"resolution_ns"`
+	// ReadCost is the mean cost of one reading. A timed call's latency
+	// includes about one reading.
+	ReadCost time.Duration `json:"read_cost_ns"`
+}
+
+func (c Clock) String() string {
+	return fmt.Sprintf("%s, resolution %v, one reading costs %v", c.Name, c.Resolution, c.ReadCost)
+}
+
+// MeasureClock measures the resolution and reading cost of the clock
+// latencies are measured with.
+func MeasureClock() Clock {
+	const n = 20000
+	base := time.Now()
+	res := time.Duration(1<<63 - 1)
+	prev := time.Since(base)
+	start := prev
+	for range n {
+		t := time.Since(base)
+		if d := t - prev; d > 0 && d < res {
+			res = d
+		}
+		prev = t
+	}
+	return Clock{
+		Name:       "Go monotonic clock (time.Now; CLOCK_MONOTONIC via the vDSO on Linux)",
+		Resolution: res,
+		ReadCost:   (prev - start) / n,
+	}
+}
+
+// Result is what a run measured. Latencies are in nanoseconds.
+type Result struct {
+	Label      string        `json:"label"`
+	Backend    string        `json:"backend"`
+	Workload   Workload      `json:"workload"`
+	Clock      Clock         `json:"clock"`
+	GOMAXPROCS int           `json:"gomaxprocs"`
+	Injectors  int           `json:"injectors"`
+	Started    time.Time     `json:"started"`
+	Elapsed    time.Duration `json:"elapsed_ns"` // measured phase, wall time
+	// Injections is the number of measured injections, all injectors.
+	Injections int64 `json:"injections"`
+	// Throughput is Injections per second of Elapsed: LPIs/s as
+	// vgic_lpi_stress reports its rate.
+	Throughput float64 `json:"lpis_per_second"`
+	Counts     Counts  `json:"counts"`
+
+	// Call summarises the latency of the injection call (SignalMSI,
+	// TriggerGSI or Trigger.Signal), one call in Workload.LatencyEvery.
+	Call Summary `json:"call_latency_ns"`
+	// EndToEnd summarises injection → Acknowledge returned on the target
+	// CPU, for stamped deliveries of the measured phase. Empty without
+	// consumers.
+	EndToEnd Summary `json:"end_to_end_latency_ns"`
+	// Command summarises the SubmitCommands latency of churn operations.
+	ChurnOps int64   `json:"churn_ops"`
+	Command  Summary `json:"churn_command_latency_ns"`
+
+	// CallSamples and EndToEndSamples are the sorted samples behind Call
+	// and EndToEnd, for plots and comparisons.
+	CallSamples     []float64 `json:"-"`
+	EndToEndSamples []float64 `json:"-"`
+
+	// Notes say what a reader must know to read the figures.
+	Notes []string `json:"notes,omitempty"`
+	// Errors are the first errors injections and consumers met.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// OK reports whether the run lost nothing and met no error.
+func (r *Result) OK() bool { return r.Counts.Lost == 0 && r.Counts.Failed == 0 && len(r.Errors) == 0 }
+
+// key is one event: what injects it and its accounting slot.
+type key struct {
+	// stamp is 0 while the LPI is not pending through a delivery of ours;
+	// otherwise 1 + the time (ns since the run's base) of the delivery
+	// that made it pending. Injectors set it, consumers take it.
+	stamp atomic.Int64
+	msi   model.MSI
+	gsi   model.GSI
+	trig  model.Trigger
+	dev   model.DeviceID
+	ev    model.EventID
+	lpi   model.INTID
+	icid  model.ICID
+}
+
+type runner struct {
+	b       model.Backend
+	w       Workload
+	keys    []key
+	base    time.Time
+	startNs atomic.Int64 // measured phase start, ns since base (0: not yet)
+	stop    atomic.Bool  // duration reached or context cancelled
+	drain   atomic.Bool  // injectors finished
+	done    atomic.Int64 // measured injections, updated in batches
+
+	itts    []model.GPA // per device, as set-up allocated them
+
+	mu      sync.Mutex
+	errs    []string
+	dropped atomic.Int64
+	stolen  atomic.Int64 // stamps of blocked injections that churn took
+}
+
+func (r *runner) addErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) < 8 {
+		r.errs = append(r.errs, err.Error())
+	}
+}
+
+func (r *runner) now() int64 { return int64(time.Since(r.base)) }
+
+// Run programs b for w the way a guest driver does, runs w and returns
+// what it measured. b must be freshly opened with at least w.CPUs CPUs;
+// Run leaves it programmed (close it after). The error is for a workload
+// that does not validate or set-up that fails; injection errors, losses
+// and the like are in the Result (see [Result.OK]).
+func Run(ctx context.Context, b model.Backend, w Workload, opt Options) (*Result, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	if caps := b.Capabilities(); caps.CPUs < w.CPUs {
+		return nil, fmt.Errorf("workload %s needs %d CPUs, backend %s has %d: %w", w.Name, w.CPUs, b.Name(), caps.CPUs, model.ErrInvalidArgument)
+	}
+	r := &runner{b: b, w: w}
+	res := &Result{Label: opt.Label, Backend: b.Name(), Workload: w, Clock: MeasureClock(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Injectors: w.injectors()}
+	if res.Label == "" {
+		res.Label = b.Name()
+	}
+	if err := r.setup(); err != nil {
+		r.close()
+		return nil, fmt.Errorf("setting up workload %s on %s: %w", w.Name, b.Name(), err)
+	}
+	defer r.close()
+	r.execute(ctx, res, opt)
+	return res, nil
+}
+
+func (r *runner) close() {
+	for i := range r.keys {
+		if t := r.keys[i].trig; t != nil {
+			t.Close()
+		}
+	}
+}
+
+// setup maps every event: EnableLPIs and an open priority mask on every
+// CPU, one collection per CPU, one ITT per device, one LPI per event, then
+// INVALL per collection as vgic_lpi_stress does.
+func (r *runner) setup() error {
+	b, w := r.b, r.w
+	caps, layout := b.Capabilities(), b.Layout()
+	if w.Devices*w.Events > int(layout.MaxINTID()-model.LPIBase+1) {
+		return fmt.Errorf("%d LPIs do not fit the layout's INTIDs 8192..%d: %w", w.Devices*w.Events, layout.MaxINTID(), model.ErrInvalidArgument)
+	}
+	rng := rand.New(rand.NewPCG(w.Seed, 0x6d6170)) // "map"
+	var cmds []model.Command
+	for cpu := range w.CPUs {
+		if err := b.EnableLPIs(model.CPU(cpu)); err != nil {
+			return err
+		}
+		if err := b.SetPriorityMask(model.CPU(cpu), 0xFF); err != nil && !errors.Is(err, model.ErrNotSupported) {
+			return err
+		}
+		cmds = append(cmds, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true})
+	}
+	bits := 1
+	for 1<<bits < w.Events {
+		bits++
+	}
+	alloc := layout.ITTAllocator()
+	prios := w.priorities()
+	r.keys = make([]key, w.Devices*w.Events)
+	for d := range w.Devices {
+		itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
+		if err != nil {
+			return err
+		}
+		r.itts = append(r.itts, itt)
+		cmds = append(cmds, model.MAPD{DeviceID: model.DeviceID(d), Size: uint8(bits - 1), ITTAddr: itt, Valid: true})
+		for e := range w.Events {
+			k := d*w.Events + e
+			var icid int
+			switch w.Mapping {
+			case RoundRobin:
+				icid = k % w.CPUs
+			case AllToOne:
+				icid = 0
+			case RandomMapping:
+				icid = rng.IntN(w.CPUs)
+			}
+			lpi := model.LPIBase + model.INTID(k)
+			if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(prios[k%len(prios)], true)); err != nil {
+				return err
+			}
+			key := &r.keys[k]
+			key.dev, key.ev, key.lpi, key.icid, key.gsi = model.DeviceID(d), model.EventID(e), lpi, model.ICID(icid), model.GSI(k)
+			key.msi = caps.Prepare(model.MSI{Doorbell: layout.Doorbell(), Data: uint32(e), DeviceID: model.DeviceID(d)})
+			cmds = append(cmds, model.MAPTI{DeviceID: key.dev, EventID: key.ev, INTID: lpi, ICID: key.icid})
+		}
+	}
+	for cpu := range w.CPUs {
+		cmds = append(cmds, model.INVALL{ICID: model.ICID(cpu)})
+	}
+	for len(cmds) > 0 {
+		n := min(len(cmds), 512)
+		if err := b.SubmitCommands(cmds[:n]...); err != nil {
+			return fmt.Errorf("programming the ITS: %w", err)
+		}
+		cmds = cmds[n:]
+	}
+	if w.Path == PathGSI || w.Path == PathIRQFD {
+		routes := make([]model.Route, len(r.keys))
+		for i := range r.keys {
+			routes[i] = caps.PrepareRoute(model.Route{GSI: r.keys[i].gsi, MSI: r.keys[i].msi})
+		}
+		if err := b.SetGSIRouting(routes); err != nil {
+			return fmt.Errorf("GSI routing: %w", err)
+		}
+	}
+	if w.Path == PathIRQFD {
+		for i := range r.keys {
+			t, err := b.BindIRQFD(r.keys[i].gsi)
+			if err != nil {
+				return fmt.Errorf("irqfd for GSI %d: %w", r.keys[i].gsi, err)
+			}
+			r.keys[i].trig = t
+		}
+	}
+	return nil
+}
+
+// sequence returns injector i's keys in injection order: a ring that the
+// injector walks round, so nothing is generated while injecting.
+func (r *runner) sequence(i int) []int32 {
+	w := r.w
+	var own []int32
+	if w.Injectors == 0 {
+		for e := range w.Events {
+			own = append(own, int32(i*w.Events+e))
+		}
+	} else {
+		for k := range r.keys {
+			own = append(own, int32(k))
+		}
+	}
+	total := w.Warmup + w.InjectionsPerInjector()
+	if total == 0 || total > 1<<20 {
+		total = 1 << 20
+	}
+	if w.Pattern == Sequential {
+		n := (total + len(own) - 1) / len(own) * len(own)
+		seq := make([]int32, n)
+		for j := range seq {
+			seq[j] = own[j%len(own)]
+		}
+		return seq
+	}
+	rng := rand.New(rand.NewPCG(w.Seed, uint64(i)+1))
+	seq := make([]int32, total)
+	switch w.Pattern {
+	case Uniform:
+		for j := range seq {
+			seq[j] = own[rng.IntN(len(own))]
+		}
+	case Zipf:
+		// Ranks map to events through a random permutation, so the hot
+		// events are not all on one CPU.
+		perm := rng.Perm(len(own))
+		z := rand.NewZipf(rng, w.ZipfS, 1, uint64(len(own)-1))
+		for j := range seq {
+			seq[j] = own[perm[z.Uint64()]]
+		}
+	case Bursts:
+		for j := 0; j < len(seq); {
+			k := own[rng.IntN(len(own))]
+			for n := 0; n < w.BurstLen && j < len(seq); n++ {
+				seq[j] = k
+				j++
+			}
+		}
+	}
+	return seq
+}
+
+// injector is one injecting goroutine's state and tallies.
+type injector struct {
+	seq       []int32
+	pos       int
+	calls     []float64
+	capped    bool
+	signalled int64
+	delivered int64
+	blocked   int64
+	failed    int64
+	stamped   int64 // deliveries that found the LPI not pending
+	lastEnd   int64 // ns since base when the measured phase ended
+}
+
+// inject makes n injections (n < 0: until r.stop). Latency of one call in
+// every is recorded when record is set.
+func (r *runner) inject(in *injector, n int, record bool) {
+	b, keys, every := r.b, r.keys, r.w.LatencyEvery
+	path := r.w.Path
+	stampTime := r.w.Wait != WaitNone
+	batch := int64(0)
+	for i := 0; n < 0 || i < n; i++ {
+		if i&255 == 0 && r.stop.Load() {
+			break
+		}
+		k := &keys[in.seq[in.pos]]
+		if in.pos++; in.pos == len(in.seq) {
+			in.pos = 0
+		}
+		timed := record && i%every == 0
+		var t0, stamp int64 = 0, 1
+		if timed || stampTime {
+			t0 = r.now()
+			stamp = t0 + 1
+		}
+		fresh := k.stamp.Load() == 0 && k.stamp.CompareAndSwap(0, stamp)
+		var d model.Delivery
+		var err error
+		switch path {
+		case PathSignalMSI:
+			d, err = b.SignalMSI(k.msi)
+		case PathGSI:
+			d, err = model.Delivered, b.TriggerGSI(k.gsi)
+		case PathIRQFD:
+			d, err = model.Delivered, k.trig.Signal()
+		}
+		if timed {
+			if len(in.calls) < cap(in.calls) {
+				in.calls = append(in.calls, float64(r.now()-t0))
+			} else {
+				in.capped = true
+			}
+		}
+		in.signalled++
+		if record {
+			if batch++; batch == 4096 {
+				r.done.Add(batch)
+				batch = 0
+			}
+		}
+		switch {
+		case err != nil:
+			in.failed++
+			if in.failed <= 2 {
+				r.addErr(fmt.Errorf("%v: %w", k.msi, err))
+			}
+		case d == model.Delivered:
+			in.delivered++
+			if fresh {
+				in.stamped++
+			}
+			continue
+		default:
+			in.blocked++
+		}
+		if fresh && !k.stamp.CompareAndSwap(stamp, 0) {
+			r.stolen.Add(1) // churn dropped our stamp meanwhile
+		}
+	}
+	if record {
+		r.done.Add(batch)
+	}
+}
+
+// consumer is one CPU's acknowledging goroutine.
+type consumer struct {
+	cpu     model.CPU
+	e2e     []float64
+	acked   int64
+	takes   int64 // acknowledgements that took a stamp
+	foreign int64
+}
+
+// take accounts for id acknowledged at t (ns since base); it records an
+// end-to-end sample when record is set and the stamp is from the measured
+// phase.
+func (r *runner) take(c *consumer, id model.INTID, t int64, record bool) {
+	c.acked++
+	i := int(id) - int(model.LPIBase)
+	if i < 0 || i >= len(r.keys) {
+		c.foreign++
+		return
+	}
+	s := r.keys[i].stamp.Swap(0)
+	if s == 0 {
+		return
+	}
+	c.takes++
+	if start := r.startNs.Load(); record && s > 1 && start > 0 && s-1 >= start {
+		c.e2e = append(c.e2e, float64(t-(s-1)))
+	}
+}
+
+const drainQuiet = 50 * time.Millisecond
+
+// consume acknowledges LPIs on c.cpu until the injectors have finished and
+// nothing has arrived for drainQuiet.
+func (r *runner) consume(c *consumer) {
+	b, spin := r.b, r.w.Wait == WaitSpin
+	var quietSince int64
+	empty := 0
+	backoff := 10 * time.Microsecond
+	for {
+		id, err := b.Acknowledge(c.cpu)
+		if err != nil {
+			r.addErr(fmt.Errorf("Acknowledge on CPU %d: %w", c.cpu, err))
+			return
+		}
+		if id == model.SpuriousINTID {
+			if r.drain.Load() {
+				now := r.now()
+				if quietSince == 0 {
+					quietSince = now
+				} else if now-quietSince > int64(drainQuiet) {
+					return
+				}
+			}
+			if spin {
+				if empty++; empty%64 == 0 {
+					runtime.Gosched()
+				}
+			} else {
+				time.Sleep(backoff)
+				backoff = min(2*backoff, time.Millisecond)
+			}
+			continue
+		}
+		t := r.now()
+		quietSince, empty, backoff = 0, 0, 10*time.Microsecond
+		if err := b.EOI(c.cpu, id); err != nil {
+			r.addErr(fmt.Errorf("EOI %d on CPU %d: %w", id, c.cpu, err))
+			return
+		}
+		r.take(c, id, t, true)
+	}
+}
+
+func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
+	w := r.w
+	n := w.injectors()
+	r.base = time.Now()
+	res.Started = r.base
+
+	ins := make([]*injector, n)
+	for i := range ins {
+		in := &injector{seq: r.sequence(i)}
+		samples := w.InjectionsPerInjector()
+		if samples == 0 {
+			samples = 1 << 20 // duration-bounded: keep the first million
+		}
+		in.calls = make([]float64, 0, samples/w.LatencyEvery+1)
+		ins[i] = in
+	}
+	cons := make([]*consumer, 0, w.CPUs)
+	var consWG sync.WaitGroup
+	if w.Wait != WaitNone {
+		for cpu := range w.CPUs {
+			c := &consumer{cpu: model.CPU(cpu), e2e: make([]float64, 0, 1<<16)}
+			cons = append(cons, c)
+			consWG.Go(func() { r.consume(c) })
+		}
+	}
+
+	// Warm up, then start every injector at once.
+	var ready, finished sync.WaitGroup
+	start := make(chan struct{})
+	for _, in := range ins {
+		ready.Add(1)
+		finished.Go(func() {
+			r.inject(in, w.Warmup, false)
+			ready.Done()
+			<-start
+			count := w.InjectionsPerInjector()
+			if count == 0 {
+				count = -1
+			}
+			r.inject(in, count, true)
+			in.lastEnd = r.now()
+		})
+	}
+	ready.Wait()
+	stopCtx := context.AfterFunc(ctx, func() { r.stop.Store(true) })
+	defer stopCtx()
+	startNs := r.now()
+	r.startNs.Store(startNs)
+	close(start)
+
+	var churnWG sync.WaitGroup
+	churnDone := make(chan struct{})
+	var churnLat []float64
+	if w.Churn != ChurnNone {
+		churnWG.Go(func() { churnLat = r.churn(churnDone) })
+	}
+	var progWG sync.WaitGroup
+	progDone := make(chan struct{})
+	if opt.Progress != nil {
+		progWG.Go(func() {
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-progDone:
+					return
+				case <-tick.C:
+					opt.Progress(Progress{Done: r.done.Load(), Total: int64(n) * int64(w.InjectionsPerInjector()),
+						Elapsed: time.Duration(r.now() - startNs), Limit: w.Duration})
+				}
+			}
+		})
+	}
+	if w.Duration > 0 {
+		select {
+		case <-time.After(w.Duration):
+		case <-ctx.Done():
+		}
+		r.stop.Store(true)
+	}
+	finished.Wait()
+	close(churnDone)
+	churnWG.Wait()
+	close(progDone)
+	progWG.Wait()
+	r.drain.Store(true)
+	consWG.Wait()
+
+	// Drain every CPU so every delivery is accounted for.
+	final := &consumer{}
+	for cpu := range w.CPUs {
+		for {
+			id, err := r.b.Acknowledge(model.CPU(cpu))
+			if err != nil {
+				r.addErr(fmt.Errorf("final drain, Acknowledge on CPU %d: %w", cpu, err))
+				break
+			}
+			if id == model.SpuriousINTID {
+				break
+			}
+			if err := r.b.EOI(model.CPU(cpu), id); err != nil {
+				r.addErr(fmt.Errorf("final drain, EOI %d on CPU %d: %w", id, cpu, err))
+				break
+			}
+			r.take(final, id, 0, false)
+		}
+	}
+	cons = append(cons, final)
+
+	// Tally.
+	var end int64
+	var stamped int64
+	cnt := &res.Counts
+	for _, in := range ins {
+		end = max(end, in.lastEnd)
+		cnt.Signalled += in.signalled
+		cnt.Delivered += in.delivered
+		cnt.Blocked += in.blocked
+		cnt.Failed += in.failed
+		stamped += in.stamped
+		res.CallSamples = append(res.CallSamples, in.calls...)
+		if in.capped {
+			res.Notes = append(res.Notes, "call latency: only the first samples of each injector were kept (the sample buffer was full)")
+		}
+	}
+	res.Elapsed = time.Duration(end - startNs)
+	res.Injections = r.done.Load()
+	if res.Elapsed > 0 {
+		res.Throughput = float64(res.Injections) / res.Elapsed.Seconds()
+	}
+	var takes int64
+	for _, c := range cons {
+		cnt.Acknowledged += c.acked
+		cnt.Foreign += c.foreign
+		takes += c.takes
+		res.EndToEndSamples = append(res.EndToEndSamples, c.e2e...)
+	}
+	cnt.Dropped = r.dropped.Load()
+	cnt.Coalesced = cnt.Delivered - cnt.Acknowledged
+	// Stamps placed by deliveries: taken by an acknowledgement, dropped by
+	// churn (which also takes stamps of injections it blocked), or lost.
+	cnt.Lost = stamped + r.stolen.Load() - takes - cnt.Dropped
+	slices.Sort(res.CallSamples)
+	slices.Sort(res.EndToEndSamples)
+	res.Call = Summarize(res.CallSamples)
+	res.EndToEnd = Summarize(res.EndToEndSamples)
+	res.ChurnOps = int64(len(churnLat))
+	slices.Sort(churnLat)
+	res.Command = Summarize(churnLat)
+	res.Errors = r.errs
+	res.Notes = append(res.Notes, r.notes(res)...)
+}
+
+// notes are what a reader must know to read the figures of res.
+func (r *runner) notes(res *Result) []string {
+	w := r.w
+	var notes []string
+	switch w.Wait {
+	case WaitSpin:
+		notes = append(notes, "consumers: one goroutine per CPU spinning on Acknowledge (yielding every 64 empty polls)")
+	case WaitPark:
+		notes = append(notes, "consumers: one goroutine per CPU polling Acknowledge, parked in sleeps backing off from 10µs to 1ms when idle (the API has no notification)")
+	case WaitNone:
+		notes = append(notes, "consumers: none; CPUs drained after the run, no end-to-end latency")
+	}
+	if w.Path != PathSignalMSI {
+		notes = append(notes, fmt.Sprintf("path %v: the backend does not say whether an injection was delivered or blocked; every one without an error counts as delivered", w.Path))
+	}
+	if w.LatencyEvery > 1 {
+		notes = append(notes, fmt.Sprintf("call latency sampled: one call in %d timed", w.LatencyEvery))
+	}
+	g := res.Injectors
+	if w.Wait != WaitNone {
+		g += w.CPUs
+	}
+	if g > res.GOMAXPROCS {
+		notes = append(notes, fmt.Sprintf("%d busy goroutines on %d processors (GOMAXPROCS): figures are degraded, as vgic_lpi_stress warns in the same case", g, res.GOMAXPROCS))
+	}
+	return notes
+}
+
+// churn re-maps at w.ChurnRate until done is closed, returning the latency
+// of each SubmitCommands call.
+func (r *runner) churn(done <-chan struct{}) []float64 {
+	w, b := r.w, r.b
+	rng := rand.New(rand.NewPCG(w.Seed, 0x636875726e)) // "churn"
+	interval := time.Duration(float64(time.Second) / w.ChurnRate)
+	var lat []float64
+	next := time.Now()
+	ittBits := 1
+	for 1<<ittBits < w.Events {
+		ittBits++
+	}
+	for {
+		select {
+		case <-done:
+			return lat
+		default:
+		}
+		next = next.Add(interval)
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		k := &r.keys[rng.IntN(len(r.keys))]
+		var cmds []model.Command
+		var affected []*key
+		switch w.Churn {
+		case ChurnMOVI:
+			k.icid = model.ICID((int(k.icid) + 1) % w.CPUs)
+			cmds = []model.Command{model.MOVI{DeviceID: k.dev, EventID: k.ev, ICID: k.icid}}
+		case ChurnRemap:
+			cmds = []model.Command{model.DISCARD{DeviceID: k.dev, EventID: k.ev},
+				model.MAPTI{DeviceID: k.dev, EventID: k.ev, INTID: k.lpi, ICID: k.icid}}
+			affected = []*key{k}
+		case ChurnMAPD:
+			first := int(k.dev) * w.Events
+			itt := r.itts[k.dev]
+			cmds = []model.Command{model.MAPD{DeviceID: k.dev, Valid: false},
+				model.MAPD{DeviceID: k.dev, Size: uint8(ittBits - 1), ITTAddr: itt, Valid: true}}
+			for e := range w.Events {
+				kk := &r.keys[first+e]
+				cmds = append(cmds, model.MAPTI{DeviceID: kk.dev, EventID: kk.ev, INTID: kk.lpi, ICID: kk.icid})
+				affected = append(affected, kk)
+			}
+		}
+		t0 := time.Now()
+		err := b.SubmitCommands(cmds...)
+		lat = append(lat, float64(time.Since(t0)))
+		if err != nil {
+			r.addErr(fmt.Errorf("churn %v: %w", cmds[0], err))
+			return lat
+		}
+		for _, kk := range affected {
+			if kk.stamp.Swap(0) != 0 {
+				r.dropped.Add(1)
+			}
+		}
+	}
+}
+

@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gicits/gicits/bench/benchtest"
+	"github.com/gicits/gicits/model"
+)
+
+// small shrinks a workload so a test run takes milliseconds.
+func small(w Workload) Workload {
+	switch {
+	case w.Duration > 0:
+		w.Duration = 100 * time.Millisecond
+	case w.Iterations > 0:
+		w.Iterations = 50
+	default:
+		w.Count = 3000
+	}
+	w.Warmup = min(w.Warmup, 200)
+	if w.Churn != ChurnNone {
+		w.ChurnRate = 500
+	}
+	return w
+}
+
+func runFake(t *testing.T, w Workload, lose int) *Result {
+	t.Helper()
+	f := benchtest.New(model.Config{CPUs: w.CPUs})
+	f.LoseEvery = lose
+	defer f.Close()
+	res, err := Run(context.Background(), f, w, Options{})
+	if err != nil {
+		t.Fatalf("%s: %v", w.Name, err)
+	}
+	return res
+}
+
+func checkAccounting(t *testing.T, res *Result) {
+	t.Helper()
+	c := res.Counts
+	w := res.Workload
+	if !res.OK() {
+		t.Errorf("%s: not OK: counts %+v errors %v", w.Name, c, res.Errors)
+	}
+	if c.Signalled != c.Delivered+c.Blocked+c.Failed {
+		t.Errorf("%s: signalled %d != delivered %d + blocked %d + failed %d", w.Name, c.Signalled, c.Delivered, c.Blocked, c.Failed)
+	}
+	if c.Acknowledged == 0 || c.Acknowledged > c.Delivered || c.Coalesced != c.Delivered-c.Acknowledged {
+		t.Errorf("%s: acknowledged %d of %d delivered, coalesced %d", w.Name, c.Acknowledged, c.Delivered, c.Coalesced)
+	}
+	if want := int64(w.injectors()) * int64(w.InjectionsPerInjector()); w.Duration == 0 && res.Injections != want {
+		t.Errorf("%s: %d measured injections, want %d", w.Name, res.Injections, want)
+	}
+	if res.Throughput <= 0 || res.Call.N == 0 || res.Call.P50 <= 0 {
+		t.Errorf("%s: throughput %g, call %+v", w.Name, res.Throughput, res.Call)
+	}
+	if w.Wait != WaitNone && res.EndToEnd.N == 0 {
+		t.Errorf("%s: no end-to-end samples with wait %v", w.Name, w.Wait)
+	}
+}
+
+func TestRunBuiltinsOnFake(t *testing.T) {
+	for _, w := range Builtins() {
+		t.Run(w.Name, func(t *testing.T) {
+			res := runFake(t, small(w), 0)
+			checkAccounting(t, res)
+			if w.Churn != ChurnNone && res.ChurnOps == 0 {
+				t.Errorf("no churn operations")
+			}
+		})
+	}
+}
+
+func TestRunVariantsOnFake(t *testing.T) {
+	base, _ := Lookup("steady")
+	base = small(base)
+	for name, change := range map[string]func(*Workload){
+		"park":      func(w *Workload) { w.Wait = WaitPark },
+		"none":      func(w *Workload) { w.Wait = WaitNone },
+		"zipf":      func(w *Workload) { w.Pattern = Zipf; w.ZipfS = 1.2 },
+		"bursts":    func(w *Workload) { w.Pattern = Bursts; w.BurstLen = 8 },
+		"one":       func(w *Workload) { w.Mapping = AllToOne; w.Priorities = []uint8{0x80, 0xa0, 0xc0} },
+		"random":    func(w *Workload) { w.Mapping = RandomMapping },
+		"gsi":       func(w *Workload) { w.Path = PathGSI },
+		"2inj":      func(w *Workload) { w.Injectors = 2 },
+		"remap":     func(w *Workload) { w.Churn = ChurnRemap; w.ChurnRate = 2000; w.Count = 0; w.Duration = 100 * time.Millisecond },
+		"mapd":      func(w *Workload) { w.Churn = ChurnMAPD; w.ChurnRate = 2000; w.Count = 0; w.Duration = 100 * time.Millisecond },
+		"sampled":   func(w *Workload) { w.LatencyEvery = 16 },
+		"nowarmup":  func(w *Workload) { w.Warmup = 0 },
+		"lpistress": func(w *Workload) { w.Injectors = 0; w.CPUs = 2; w.Devices = 3; w.Count = 0; w.Iterations = 100; w.Pattern = Sequential },
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := base
+			change(&w)
+			checkAccounting(t, runFake(t, w, 0))
+		})
+	}
+}
+
+func TestRunReportsLoss(t *testing.T) {
+	for _, wait := range []WaitMode{WaitSpin, WaitNone} {
+		w, _ := Lookup("steady")
+		w = small(w)
+		w.Wait = wait
+		w.Events = 256 // few coalesced deliveries, so dropped ones show
+		res := runFake(t, w, 7)
+		if res.Counts.Lost == 0 || res.OK() {
+			t.Errorf("wait %v: a backend dropping every 7th delivery: lost %d", wait, res.Counts.Lost)
+		}
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	w, _ := Lookup("steady")
+	w.CPUs = 4
+	f := benchtest.New(model.Config{CPUs: 2})
+	if _, err := Run(context.Background(), f, w, Options{}); err == nil || !strings.Contains(err.Error(), "needs 4 CPUs") {
+		t.Errorf("too few CPUs: %v", err)
+	}
+	w.CPUs = 0
+	if _, err := Run(context.Background(), f, w, Options{}); err == nil || !strings.Contains(err.Error(), "cpus 0") {
+		t.Errorf("invalid workload: %v", err)
+	}
+}
+
+func TestRunProgressAndCancel(t *testing.T) {
+	w, _ := Lookup("steady")
+	w.Count, w.Duration = 0, 10*time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen int
+	f := benchtest.New(model.Config{CPUs: w.CPUs})
+	start := time.Now()
+	res, err := Run(ctx, f, w, Options{Progress: func(p Progress) {
+		seen++
+		if p.Done > 0 {
+			cancel()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 || time.Since(start) > 5*time.Second || res.Injections == 0 {
+		t.Errorf("progress calls %d, took %v, %d injections", seen, time.Since(start), res.Injections)
+	}
+	checkAccounting(t, res)
+}
