@@ -1,0 +1,81 @@
+// Package script owns the .its scenario language of gicits: a plain-text
+// way to drive one GICv3 ITS through the routing API of package model and
+// to state what must come of it.
+//
+// It owns:
+//
+//   - the language: a lexer and parser ([Parse], [ParseFile]) turning a
+//     script into a [Script], a list of typed statements ([Stmt]) that
+//     carry their [Pos]; parse errors are [*Error]s of the form
+//     "file:line:col: message" saying what was expected and what was
+//     found. Every statement prints back ([Stmt.String]) in a form that
+//     parses to the same statement, so generated streams and -v traces
+//     can be pasted into a file;
+//   - the runner ([Run]): it opens a backend by name through [model.Open],
+//     executes the statements on it and checks the expectations;
+//   - the result model ([Result], [Failure], [Skip]): what passed, what
+//     failed with what was seen instead, and what a backend could not
+//     honour;
+//   - the reader of saved ITS tables ([ReadSavedTables]) that the
+//     expectations on DTEs, ITEs and CTEs use;
+//   - the seeded generator of random valid streams ([Generate]) and the
+//     differential comparison of two runs ([Observe], [Shrink]).
+//
+// It depends on the standard library, package model and go-cmp only. It
+// never imports a backend: backends are chosen by name, and programs and
+// tests import the ones they want (tests blank-import backend/sim and
+// backend/kvm).
+//
+// # The language
+//
+// One statement per line; '#' starts a comment; blank lines are ignored.
+// Words are case-insensitive; fields are key=value with numbers in decimal
+// or 0x hexadecimal. Settings come before the first action:
+//
+//	cpus 2
+//	policy stall|continue          (stall: simulator only)
+//	cache off|on                   (off: the simulator walks guest memory)
+//	queue pages=1                  (command queue size in 4 KiB pages)
+//	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual]
+//	colltable [pagesize=4k|16k|64k] [pages=N]
+//
+// Actions:
+//
+//	lpi 8193[..8200] prio=0xa0 enabled|disabled
+//	enablelpis cpu=N | enablelpis all
+//	mapd dev= bits= [itt=] | mapd dev= valid=0
+//	mapc icid= cpu=|rdbase= | mapc icid= valid=0
+//	mapti dev= ev= lpi= icid=     mapi dev= ev= icid=
+//	movi dev= ev= icid=           movall from=|rdbase1= to=|rdbase2=
+//	discard|inv|int|clear dev= ev=
+//	invall icid=                  sync cpu=|rdbase=
+//	raw <64 hex digits>           (one command packet, bytes in memory order)
+//	repeat N <action>
+//	l2page dev=                   (provide the L2 page of an indirect table)
+//	msi dev= ev= [devid=auto|none|valid] [doorbell=]
+//	route gsi= dev= ev= [devid=auto|none|valid]     trigger gsi=
+//	ack cpu=    eoi cpu= [lpi=]   pmr cpu= value=
+//	invlpir cpu= lpi=             invallr cpu=
+//	write REGISTER [cpu=] value=  poke addr= value=
+//	save        restore [inplace]
+//
+// Expectations:
+//
+//	expect pending cpu= lpi=A[,B...]       (each is pending)
+//	expect pending cpu= lpis=A[,B...]      (exactly these are pending)
+//	expect notpending cpu= lpi=A[,B...]
+//	expect idle cpu=                        (nothing pending)
+//	expect ack cpu= lpi=N|spurious          (acknowledges)
+//	expect msi delivered|blocked
+//	expect error E_ITS_...                  (a command error; simulator)
+//	expect fail [busy|invalid|notsupported|any]
+//	expect reg REGISTER [cpu=] value= [mask=]
+//	expect stalled | expect notstalled
+//	expect dte dev= (invalid | [bits=] [itt=] [next=])
+//	expect ite dev= ev= (invalid | [lpi=] [icid=] [next=])
+//	expect cte icid= (absent | unmapped | cpu=N)
+//
+// The model's own command strings ("MAPTI dev=0x10 ev=1 lpi=8193 icid=1",
+// "MAPC icid=1 rdbase=1", "MOVALL rdbase1=0 rdbase2=1") are statements of
+// the language as they are.
+package script

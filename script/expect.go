@@ -1,0 +1,230 @@
+package script
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gicits/gicits/model"
+)
+
+// observeErr handles an error from observing the backend during an
+// expectation: not supported is a skip, anything else a failure.
+func (r *runner) observeErr(st Stmt, what string, err error) {
+	if errors.Is(err, model.ErrNotSupported) {
+		r.skip(st, fmt.Sprintf("%s cannot %s: %v", r.opts.Backend, what, err))
+		return
+	}
+	r.fail(st, "%s: %v", what, err)
+}
+
+func (r *runner) expect(st Expectation) {
+	switch s := st.(type) {
+	case *ExpectPendingStmt:
+		got, err := r.b.Pending(s.CPU)
+		if err != nil {
+			r.observeErr(st, "read the pending LPIs", err)
+			return
+		}
+		switch {
+		case s.Exact:
+			if !slices.Equal(got, sortedIDs(s.LPIs)) {
+				r.fail(st, "got %s", pendingString(got))
+				return
+			}
+		case s.Not:
+			for _, id := range s.LPIs {
+				if slices.Contains(got, id) {
+					r.fail(st, "got %d pending (pending: %s)", id, pendingString(got))
+					return
+				}
+			}
+		default:
+			for _, id := range s.LPIs {
+				if !slices.Contains(got, id) {
+					r.fail(st, "got %d not pending (pending: %s)", id, pendingString(got))
+					return
+				}
+			}
+		}
+		r.pass(st, "pending: %s", pendingString(got))
+	case *ExpectAckStmt:
+		id, err := r.ack(s.CPU)
+		if err != nil {
+			r.observeErr(st, "acknowledge", err)
+			return
+		}
+		if id != s.LPI {
+			r.fail(st, "got %s", describeINTID(id))
+			return
+		}
+		r.pass(st, "acknowledged %s", describeINTID(id))
+	case *ExpectMSIStmt:
+		if r.lastMSI == nil {
+			r.fail(st, "got no MSI outcome (no msi before it, or the msi failed)")
+			return
+		}
+		if *r.lastMSI != s.Want {
+			r.fail(st, "got %v", *r.lastMSI)
+			return
+		}
+		r.pass(st, "%v", *r.lastMSI)
+	case *ExpectErrorStmt:
+		if !r.caps.ReportsCommandErrors {
+			r.skip(st, r.opts.Backend+" cannot observe command errors")
+			return
+		}
+		for i, ce := range r.cmdErrs {
+			if ce.Code == s.Code {
+				r.cmdErrs = slices.Delete(r.cmdErrs, i, i+1)
+				r.pass(st, "%v", ce)
+				return
+			}
+		}
+		if len(r.cmdErrs) == 0 {
+			r.fail(st, "got no command error")
+			return
+		}
+		codes := make([]string, len(r.cmdErrs))
+		for i, ce := range r.cmdErrs {
+			codes[i] = ce.Code.String()
+			if ce.Code == 0 {
+				codes[i] = ce.Error()
+			}
+		}
+		r.fail(st, "got %v", codes)
+		r.cmdErrs = nil
+	case *ExpectFailStmt:
+		err := r.actErr
+		r.actErr = nil
+		if err == nil {
+			r.fail(st, "got no error")
+			return
+		}
+		if want := s.Kind.sentinel(); want != nil && !errors.Is(err, want) {
+			r.fail(st, "got a different error: %v", err)
+			return
+		}
+		r.pass(st, "%v", err)
+	case *ExpectRegStmt:
+		var v uint64
+		var err error
+		if s.Reg.IsRD {
+			v, err = r.b.ReadRedistributorRegister(s.CPU, s.Reg.GICR)
+		} else {
+			v, err = r.b.ReadITSRegister(s.Reg.ITS)
+		}
+		if err != nil {
+			r.observeErr(st, "read "+s.Reg.Name, err)
+			return
+		}
+		mask := s.Mask
+		if mask == 0 {
+			mask = ^uint64(0)
+		}
+		if v&mask != s.Value {
+			r.fail(st, "got %#x (register %#x)", v&mask, v)
+			return
+		}
+		// A stall is also an action error of the command that stalled.
+		if s.Reg.ITS == model.GITS_CREADR && !s.Reg.IsRD && s.Mask == model.GITS_CREADR_Stalled && s.Value == 1 {
+			r.actErr = nil
+		}
+		r.pass(st, "%#x", v)
+	case *ExpectDTEStmt:
+		t := r.savedTables(st)
+		if t == nil {
+			return
+		}
+		e, ok := t.Devices[s.Dev]
+		switch {
+		case s.Invalid && ok:
+			r.fail(st, "got %v", e)
+		case s.Invalid:
+			r.pass(st, "no valid DTE")
+		case !ok:
+			r.fail(st, "got no valid DTE")
+		case s.Bits != nil && int(e.Size)+1 != *s.Bits,
+			s.ITT != nil && e.ITTAddr != *s.ITT,
+			s.Next != nil && int(e.Next) != *s.Next:
+			r.fail(st, "got %v", e)
+		default:
+			r.pass(st, "%v", e)
+		}
+	case *ExpectITEStmt:
+		t := r.savedTables(st)
+		if t == nil {
+			return
+		}
+		if _, ok := t.Devices[s.Dev]; !ok && !s.Invalid {
+			r.fail(st, "got no valid DTE for device %#x", uint32(s.Dev))
+			return
+		}
+		e, ok := t.Events[s.Dev][s.Ev]
+		switch {
+		case s.Invalid && ok:
+			r.fail(st, "got %v", e)
+		case s.Invalid:
+			r.pass(st, "no valid ITE")
+		case !ok:
+			r.fail(st, "got no valid ITE")
+		case s.LPI != nil && e.INTID != *s.LPI,
+			s.ICID != nil && e.ICID != *s.ICID,
+			s.Next != nil && int(e.Next) != *s.Next:
+			r.fail(st, "got %v", e)
+		default:
+			r.pass(st, "%v", e)
+		}
+	case *ExpectCTEStmt:
+		t := r.savedTables(st)
+		if t == nil {
+			return
+		}
+		e, ok := t.Collection(s.ICID)
+		switch {
+		case s.State == CTEAbsent && ok:
+			r.fail(st, "got %v", e)
+		case s.State == CTEAbsent:
+			r.pass(st, "not saved")
+		case !ok:
+			r.fail(st, "got no saved CTE")
+		case s.State == CTEUnmapped && e.Mapped(), s.State == CTEMapped && (!e.Mapped() || e.RDbase != s.CPU):
+			r.fail(st, "got %v", e)
+		default:
+			r.pass(st, "%v", e)
+		}
+	default:
+		r.fail(st, "unknown expectation %T", st)
+	}
+}
+
+// savedTables returns the tables of the last save, failing st when there
+// was none or they cannot be read.
+func (r *runner) savedTables(st Stmt) *SavedTables {
+	if !r.saved {
+		r.fail(st, "got no saved tables (write save before it)")
+		return nil
+	}
+	if r.tables == nil {
+		t, err := ReadSavedTables(r.b)
+		if err != nil {
+			r.observeErr(st, "read the saved tables", err)
+			return nil
+		}
+		r.tables = t
+	}
+	return r.tables
+}
+
+func sortedIDs(ids []model.INTID) []model.INTID {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func pendingString(ids []model.INTID) string {
+	if len(ids) == 0 {
+		return "nothing"
+	}
+	return intidList(ids)
+}

@@ -1,0 +1,231 @@
+package script
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gicits/gicits/model"
+)
+
+const sample = `# a sample
+cpus 2
+devtable indirect pagesize=64k pages=1
+lpi 8193..8195 prio=0xa0 enabled
+enablelpis all
+mapd dev=0x10 bits=5
+MAPD dev=0x11 bits=2 itt=0x40900000
+mapc icid=1 cpu=1
+MAPC icid=2 rdbase=0
+mapc icid=2 valid=0
+mapti dev=0x10 ev=1 lpi=8193 icid=1
+MAPTI dev=0x10 ev=2 lpi=8194 icid=0
+mapi dev=0x10 ev=8195 icid=0
+movi dev=0x10 ev=1 icid=0
+movall from=0 to=1
+MOVALL rdbase1=1 rdbase2=0
+discard dev=0x10 ev=2
+inv dev=0x10 ev=1
+int dev=0x10 ev=1
+clear dev=0x10 ev=1
+invall icid=1
+sync cpu=1
+SYNC rdbase=0
+raw 0500000000000000 0000000000000000 0000010000000000 0000000000000000
+repeat 3 sync cpu=0
+l2page dev=0x20
+msi dev=0x10 ev=1
+msi dev=0x10 ev=1 devid=none doorbell=0x8090040
+route gsi=5 dev=0x10 ev=1 devid=valid
+trigger gsi=5
+ack cpu=1
+eoi cpu=1
+eoi cpu=1 lpi=8193
+pmr cpu=0 value=0xf0
+invlpir cpu=0 lpi=8193
+invallr cpu=1
+write GITS_CTLR value=0x1
+write gicr_ctlr cpu=1 value=0
+poke addr=0x40800000 value=0x1
+save
+restore
+restore inplace
+expect pending cpu=1 lpi=8193,8194
+expect pending cpu=1 lpis=8194,8193
+expect notpending cpu=0 lpi=8193
+expect idle cpu=0
+expect ack cpu=1 lpi=8193
+expect ack cpu=0 spurious
+expect msi delivered
+expect msi blocked
+expect error E_ITS_MAPTI_UNMAPPED_DEVICE
+expect error 0x010801
+expect fail
+expect fail busy
+expect reg GITS_CREADR value=0x20 mask=0xfffe0
+expect reg GICR_CTLR cpu=0 value=1 mask=1
+expect stalled
+expect notstalled
+expect dte dev=0x10 bits=5 itt=0x40800000 next=0
+expect dte dev=0x12 invalid
+expect ite dev=0x10 ev=1 lpi=8193 icid=1 next=1
+expect ite dev=0x10 ev=3 invalid
+expect cte icid=1 cpu=1
+expect cte icid=5 unmapped
+expect cte icid=6 absent
+`
+
+// TestParseRoundTrip checks that every statement prints in a form that
+// parses back to the same statement.
+func TestParseRoundTrip(t *testing.T) {
+	s, err := Parse("sample.its", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(s.Stmts), strings.Count(sample, "\n")-1; got != want {
+		t.Fatalf("parsed %d statements, want %d", got, want)
+	}
+	printed := s.String()
+	again, err := Parse("printed.its", []byte(printed))
+	if err != nil {
+		t.Fatalf("printed script does not parse: %v\n%s", err, printed)
+	}
+	for i := range s.Stmts {
+		if a, b := s.Stmts[i].String(), again.Stmts[i].String(); a != b {
+			t.Errorf("statement %d: %q printed and parsed again is %q", i, a, b)
+		}
+		if !sameIgnoringPos(s.Stmts[i], again.Stmts[i]) {
+			t.Errorf("statement %d: %q does not round-trip: %#v vs %#v", i, s.Stmts[i], s.Stmts[i], again.Stmts[i])
+		}
+	}
+}
+
+func sameIgnoringPos(a, b Stmt) bool {
+	return reflect.DeepEqual(stripPos(a), stripPos(b))
+}
+
+func stripPos(s Stmt) Stmt {
+	{
+		v := reflect.ValueOf(s)
+		if v.Kind() != reflect.Pointer {
+			return s
+		}
+		c := reflect.New(v.Elem().Type())
+		c.Elem().Set(v.Elem())
+		if f := c.Elem().FieldByName("At"); f.IsValid() {
+			f.Set(reflect.Zero(f.Type()))
+		}
+		if f := c.Elem().FieldByName("Body"); f.IsValid() && !f.IsNil() {
+			f.Set(reflect.ValueOf(stripPos(f.Interface().(Stmt))))
+		}
+		return c.Interface().(Stmt)
+	}
+}
+
+// TestModelCommandStrings checks that the model's own String() of every
+// command is a statement.
+func TestModelCommandStrings(t *testing.T) {
+	cmds := []model.Command{
+		model.MAPD{DeviceID: 0x10, Size: 4, ITTAddr: 0x40800000, Valid: true},
+		model.MAPD{DeviceID: 0x10},
+		model.MAPC{ICID: 1, RDbase: 1, Valid: true},
+		model.MAPC{ICID: 1},
+		model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: 8193, ICID: 1},
+		model.MAPI{DeviceID: 0x10, EventID: 8193, ICID: 1},
+		model.MOVI{DeviceID: 0x10, EventID: 1, ICID: 2},
+		model.DISCARD{DeviceID: 0x10, EventID: 1},
+		model.INV{DeviceID: 0x10, EventID: 1},
+		model.INT{DeviceID: 0x10, EventID: 1},
+		model.CLEAR{DeviceID: 0x10, EventID: 1},
+		model.INVALL{ICID: 3},
+		model.SYNC{RDbase: 1},
+		model.MOVALL{RDbase1: 0, RDbase2: 1},
+	}
+	for _, c := range cmds {
+		st, err := ParseStatement("t.its", 1, c.String())
+		if err != nil {
+			t.Errorf("%v: %v", c, err)
+			continue
+		}
+		cs, ok := st.(*CommandStmt)
+		if !ok || !reflect.DeepEqual(cs.Cmd, c) {
+			t.Errorf("%v parsed as %#v", c, st)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"mapx dev=1", "e.its:1:1: want a statement ("},
+		{"mapd dev=0x10", `e.its:1:14: mapd: want field bits=, found end of line`},
+		{"  mapti dev=zz ev=1 lpi=8193 icid=0", `e.its:1:9: mapti: dev= wants a number (decimal or 0x hex), found "zz"`},
+		{"mapc icid=70000 cpu=0", "e.its:1:6: mapc: icid=70000 does not fit 16 bits"},
+		{"msi dev=1 ev=2 color=red", "e.its:1:16: msi: unexpected field color="},
+		{"expect", "e.its:1:7: expect: want one of"},
+		{"expect wibble", `e.its:1:8: expect: want one of`},
+		{"expect error E_NOPE", `e.its:1:14: expect error: want an ITS error code`},
+		{"mapd dev=1 bits=2\ncpus 2", "e.its:2:1: cpus: settings must come before the first action (line 1)"},
+		{"raw 0102", `e.its:1:5: raw: want 64 hex digits`},
+		{"repeat 0 sync cpu=0", "e.its:1:8: repeat: want a count"},
+		{"repeat 2 expect idle cpu=0", "e.its:1:10: repeat: want an action"},
+		{"lpi 100 prio=0 enabled", "e.its:1:5: lpi: want an LPI INTID"},
+		{"write GITS_FOO value=1", `e.its:1:7: write: want a register`},
+		{"mapd dev=1 bits=2 dev=3", "e.its:1:19: mapd: field dev= given twice"},
+		{"sync cpu=1 rdbase=1", "e.its:1:12: sync: give cpu= or rdbase=, not both"},
+	} {
+		_, err := Parse("e.its", []byte(tc.src))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error starting %q", tc.src, err, tc.want)
+		}
+		var pe *Error
+		if !errors.As(err, &pe) {
+			t.Errorf("Parse(%q): error %T is not a *script.Error", tc.src, err)
+		}
+	}
+}
+
+func corpusFiles(tb testing.TB) []string {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "conformance", "*.its"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return files
+}
+
+// FuzzParse checks that Parse never panics and returns either statements
+// or an error with a position, and that what it accepts prints back to a
+// script that parses to the same text.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	for _, file := range corpusFiles(f) {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		s, err := Parse("f.its", src)
+		if (s == nil) == (err == nil) {
+			t.Fatalf("Parse returned script %v and error %v: want exactly one", s, err)
+		}
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Pos.Line < 1 || pe.Pos.Col < 1 {
+				t.Fatalf("error without a position: %v", err)
+			}
+			return
+		}
+		printed := s.String()
+		again, err := Parse("printed.its", []byte(printed))
+		if err != nil {
+			t.Fatalf("printed script does not parse: %v\n%s", err, printed)
+		}
+		if again.String() != printed {
+			t.Fatalf("print/parse/print differs:\n%s\nvs\n%s", printed, again.String())
+		}
+	})
+}

@@ -1,0 +1,674 @@
+package script
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Options says how to run a script.
+type Options struct {
+	// Backend is the registered backend name (model.Open).
+	Backend string
+	// Verbose, when set, receives one line per statement with its effect.
+	Verbose io.Writer
+	// Configure, when set, adjusts the configuration the script's
+	// settings produced, before the backend opens (the differential test
+	// turns the translation cache off this way).
+	Configure func(*model.Config)
+	// Observe, when set, is called with the backend after the last
+	// statement ran, before it closes.
+	Observe func(model.Backend) error
+}
+
+// Failure is an expectation that did not hold, or an action that failed
+// unexpectedly (which ends the script).
+type Failure struct {
+	Pos  Pos
+	Stmt string
+	Msg  string
+}
+
+func (f Failure) String() string { return fmt.Sprintf("%s: %s: %s", f.Pos.LineString(), f.Stmt, f.Msg) }
+
+// Skip is an expectation the backend cannot honour.
+type Skip struct {
+	Pos    Pos
+	Stmt   string
+	Reason string
+}
+
+func (s Skip) String() string {
+	return fmt.Sprintf("%s: %s: skip: %s", s.Pos.LineString(), s.Stmt, s.Reason)
+}
+
+// Result is what came of running one script. Passed, Failed and Skipped
+// count expectations, plus one failure for an action that failed
+// unexpectedly; a script skipped whole counts all its expectations as
+// skipped.
+type Result struct {
+	File    string
+	Backend string
+	Passed  int
+	Failed  int
+	Skipped int
+	// Failures lists every failure in order.
+	Failures []Failure
+	// Skips lists every skipped expectation; for a script skipped whole,
+	// one entry at the statement that caused it.
+	Skips []Skip
+	// SkipReason is set when the whole script was skipped (the backend
+	// refused a setting).
+	SkipReason string
+	// NotRun counts the expectations after an unexpected failure ended the
+	// script.
+	NotRun int
+}
+
+// OK reports whether nothing failed.
+func (r *Result) OK() bool { return r.Failed == 0 }
+
+// Run runs s on a newly opened backend and closes it. It never panics on
+// any script or backend answer; a backend panic is not recovered.
+func Run(s *Script, opts Options) *Result {
+	r := &runner{
+		s:       s,
+		opts:    opts,
+		res:     &Result{File: s.File, Backend: opts.Backend},
+		enabled: map[model.CPU]bool{},
+		routes:  map[model.GSI]model.Route{},
+		acked:   map[model.CPU][]model.INTID{},
+	}
+	r.run()
+	return r.res
+}
+
+type runner struct {
+	s    *Script
+	opts Options
+	res  *Result
+
+	cfg      model.Config
+	manualL2 bool
+	b        model.Backend
+	caps     model.Capabilities
+	layout   model.Layout
+	alloc    *model.Allocator
+
+	enabled map[model.CPU]bool
+	routes  map[model.GSI]model.Route
+	acked   map[model.CPU][]model.INTID // acknowledged, not yet EOId, oldest first
+
+	lastMSI *model.Delivery
+	// The error of the last action not yet matched by expect fail, and the
+	// command errors not yet matched by expect error.
+	actErr     error
+	actAt      Stmt
+	cmdErrs    []*model.CommandError
+	cmdAt      Stmt
+	tables     *SavedTables
+	saved      bool
+	stopped    bool
+	skipReason string
+}
+
+// errSkipScript ends a script whose remaining statements the backend
+// cannot honour.
+type errSkipScript struct{ reason string }
+
+func (e *errSkipScript) Error() string { return e.reason }
+
+func (r *runner) verbosef(st Stmt, format string, args ...any) {
+	if r.opts.Verbose != nil {
+		fmt.Fprintf(r.opts.Verbose, "%s: %v: %s\n", st.Position().LineString(), st, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *runner) fail(st Stmt, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.res.Failed++
+	r.res.Failures = append(r.res.Failures, Failure{Pos: st.Position(), Stmt: st.String(), Msg: msg})
+	r.verbosef(st, "FAIL: %s", msg)
+}
+
+func (r *runner) pass(st Stmt, format string, args ...any) {
+	r.res.Passed++
+	r.verbosef(st, "ok: %s", fmt.Sprintf(format, args...))
+}
+
+func (r *runner) skip(st Stmt, reason string) {
+	r.res.Skipped++
+	r.res.Skips = append(r.res.Skips, Skip{Pos: st.Position(), Stmt: st.String(), Reason: reason})
+	r.verbosef(st, "skip: %s", reason)
+}
+
+// remaining counts the expectations from index i on.
+func (r *runner) remaining(i int) int {
+	n := 0
+	for _, st := range r.s.Stmts[i:] {
+		if _, ok := st.(Expectation); ok {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *runner) run() {
+	r.cfg = model.Config{}
+	i := 0
+	for ; i < len(r.s.Stmts); i++ {
+		set, ok := r.s.Stmts[i].(Setting)
+		if !ok {
+			break
+		}
+		if err := set.apply(&r.cfg); err != nil {
+			r.fail(set, "%v", err)
+			return
+		}
+		if t, ok := set.(*TableStmt); ok && !t.Collections {
+			r.manualL2 = t.ManualL2
+		}
+	}
+	if r.opts.Configure != nil {
+		r.opts.Configure(&r.cfg)
+	}
+	b, err := model.Open(r.opts.Backend, r.cfg)
+	if err != nil {
+		at := Stmt(&SaveStmt{At: At{Pos: Pos{File: r.s.File, Line: 1}}})
+		if i > 0 {
+			at = r.s.Stmts[i-1]
+		}
+		if errors.Is(err, model.ErrNotSupported) {
+			r.res.SkipReason = err.Error()
+			r.res.Skipped += r.s.Expectations()
+			r.res.Skips = append(r.res.Skips, Skip{Pos: at.Position(), Stmt: at.String(), Reason: err.Error()})
+			return
+		}
+		r.res.Failures = append(r.res.Failures, Failure{Pos: at.Position(), Stmt: "open " + r.opts.Backend, Msg: err.Error()})
+		r.res.Failed++
+		r.res.NotRun = r.s.Expectations()
+		return
+	}
+	r.setBackend(b)
+	defer func() { r.b.Close() }()
+	for ; i < len(r.s.Stmts) && !r.stopped; i++ {
+		st := r.s.Stmts[i]
+		if _, isExp := st.(Expectation); !isExp {
+			if !r.checkConsumed(i) {
+				return
+			}
+		}
+		err := r.exec(st)
+		var skipErr *errSkipScript
+		switch {
+		case errors.As(err, &skipErr):
+			r.skipReason = skipErr.reason
+			n := r.remaining(i + 1)
+			r.res.Skipped += n
+			r.res.Skips = append(r.res.Skips, Skip{Pos: st.Position(), Stmt: st.String(), Reason: fmt.Sprintf("%s (%d expectations after it skipped)", skipErr.reason, n)})
+			r.verbosef(st, "skip: %s", skipErr.reason)
+			return
+		case err != nil:
+			// The runner itself could not carry the statement out.
+			r.fail(st, "%v", err)
+			r.res.NotRun = r.remaining(i + 1)
+			return
+		}
+	}
+	if !r.stopped {
+		if !r.checkConsumed(len(r.s.Stmts)) {
+			return
+		}
+		if r.opts.Observe != nil {
+			if err := r.opts.Observe(r.b); err != nil {
+				r.res.Failures = append(r.res.Failures, Failure{Pos: Pos{File: r.s.File}, Stmt: "observe", Msg: err.Error()})
+				r.res.Failed++
+			}
+		}
+	}
+}
+
+func (r *runner) setBackend(b model.Backend) {
+	r.b = b
+	r.caps = b.Capabilities()
+	r.layout = b.Layout()
+	if r.alloc == nil {
+		r.alloc = r.layout.ITTAllocator()
+	}
+}
+
+// checkConsumed fails the script on an action error or command error that
+// no expectation matched. It reports whether the script may go on.
+func (r *runner) checkConsumed(next int) bool {
+	if r.actErr != nil && errors.Is(r.actErr, model.ErrNotSupported) {
+		reason := fmt.Sprintf("%s cannot do this: %v", r.opts.Backend, r.actErr)
+		n := r.remaining(next)
+		r.res.Skipped += n
+		r.res.Skips = append(r.res.Skips, Skip{Pos: r.actAt.Position(), Stmt: r.actAt.String(), Reason: fmt.Sprintf("%s (%d expectations after it skipped)", reason, n)})
+		r.verbosef(r.actAt, "skip: %s", reason)
+		r.actErr = nil
+		r.stopped = true
+		return false
+	}
+	if r.actErr != nil {
+		r.fail(r.actAt, "unexpected error: %v", r.actErr)
+		r.actErr = nil
+		r.stopped = true
+		r.res.NotRun = r.remaining(next)
+		return false
+	}
+	if len(r.cmdErrs) > 0 {
+		msgs := make([]string, len(r.cmdErrs))
+		for i, e := range r.cmdErrs {
+			msgs[i] = e.Error()
+		}
+		r.fail(r.cmdAt, "unexpected command error: %s", strings.Join(msgs, "; "))
+		r.cmdErrs = nil
+		r.stopped = true
+		r.res.NotRun = r.remaining(next)
+		return false
+	}
+	return true
+}
+
+// splitErr separates the command errors err joins from everything else.
+func splitErr(err error) (cmdErrs []*model.CommandError, other error) {
+	var others []error
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if ce, ok := e.(*model.CommandError); ok {
+			cmdErrs = append(cmdErrs, ce)
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if len(model.CommandErrors(e)) > 0 {
+			if u := errors.Unwrap(e); u != nil {
+				walk(u)
+				return
+			}
+		}
+		others = append(others, e)
+	}
+	walk(err)
+	return cmdErrs, errors.Join(others...)
+}
+
+// noteErr records an action's error for the expectations that follow. An
+// error wrapping ErrNotSupported ends the script as skipped unless an
+// expect fail follows at once.
+func (r *runner) noteErr(st Stmt, err error) {
+	cmdErrs, other := splitErr(err)
+	if len(cmdErrs) > 0 {
+		r.cmdErrs = append(r.cmdErrs, cmdErrs...)
+		r.cmdAt = st
+	}
+	if other != nil {
+		r.actErr, r.actAt = other, st
+	}
+}
+
+func (r *runner) effect(st Stmt, err error, okText string) {
+	if err != nil {
+		r.verbosef(st, "error: %v", err)
+		return
+	}
+	r.verbosef(st, "%s", okText)
+}
+
+func (r *runner) exec(st Stmt) error {
+	b := r.b
+	switch s := st.(type) {
+	case *LPIStmt:
+		for id := s.First; ; id++ {
+			if err := b.SetLPIConfig(id, s.Config); err != nil {
+				r.noteErr(st, err)
+				r.effect(st, err, "")
+				return nil
+			}
+			if id == s.Last {
+				break
+			}
+		}
+		r.verbosef(st, "configuration table byte %#02x", uint8(s.Config))
+	case *EnableLPIsStmt:
+		cpus := []model.CPU{s.CPU}
+		if s.All {
+			cpus = nil
+			for c := range r.caps.CPUs {
+				cpus = append(cpus, model.CPU(c))
+			}
+		}
+		for _, c := range cpus {
+			err := b.EnableLPIs(c)
+			if err != nil {
+				r.noteErr(st, err)
+				r.effect(st, err, "")
+				return nil
+			}
+			r.enabled[c] = true
+		}
+		r.verbosef(st, "GICR_CTLR.EnableLPIs = 1")
+	case *CommandStmt:
+		return r.command(s)
+	case *RepeatStmt:
+		for range s.N {
+			if err := r.exec(s.Body); err != nil {
+				return err
+			}
+			if r.actErr != nil || len(r.cmdErrs) > 0 {
+				break
+			}
+		}
+	case *L2PageStmt:
+		addr, err := r.provideL2(s.Dev)
+		if err != nil {
+			return err
+		}
+		r.verbosef(st, "level-2 page at %v", addr)
+	case *MSIStmt:
+		m := r.msi(s.Dev, s.Ev, s.DevID)
+		if s.Doorbell != 0 {
+			m.Doorbell = s.Doorbell
+		}
+		d, err := b.SignalMSI(m)
+		r.lastMSI = nil
+		if err != nil {
+			r.noteErr(st, err)
+		} else {
+			r.lastMSI = &d
+		}
+		r.effect(st, err, d.String())
+	case *RouteStmt:
+		r.routes[s.GSI] = model.Route{GSI: s.GSI, MSI: r.msi(s.Dev, s.Ev, s.DevID)}
+		err := r.setRoutes()
+		r.noteErr(st, err)
+		r.effect(st, err, "routing table set")
+	case *TriggerStmt:
+		err := b.TriggerGSI(s.GSI)
+		r.noteErr(st, err)
+		r.effect(st, err, "raised")
+	case *AckStmt:
+		id, err := r.ack(s.CPU)
+		r.noteErr(st, err)
+		r.effect(st, err, describeINTID(id))
+	case *EOIStmt:
+		id := s.LPI
+		stack := r.acked[s.CPU]
+		if id == 0 {
+			if len(stack) == 0 {
+				return fmt.Errorf("nothing acknowledged on CPU %d to EOI", s.CPU)
+			}
+			id = stack[len(stack)-1]
+		}
+		err := b.EOI(s.CPU, id)
+		if err == nil {
+			if k := slices.Index(stack, id); k >= 0 {
+				r.acked[s.CPU] = slices.Delete(stack, k, k+1)
+			}
+		}
+		r.noteErr(st, err)
+		r.effect(st, err, fmt.Sprintf("priority drop of %d", id))
+	case *PMRStmt:
+		err := b.SetPriorityMask(s.CPU, s.Value)
+		r.noteErr(st, err)
+		r.effect(st, err, "ICC_PMR_EL1 set")
+	case *InvLPIRStmt:
+		err := b.WriteRedistributorRegister(s.CPU, model.GICR_INVLPIR, uint64(s.LPI))
+		r.noteErr(st, err)
+		r.effect(st, err, "configuration reloaded")
+	case *InvAllRStmt:
+		err := b.WriteRedistributorRegister(s.CPU, model.GICR_INVALLR, 0)
+		r.noteErr(st, err)
+		r.effect(st, err, "configuration reloaded")
+	case *WriteRegStmt:
+		var err error
+		if s.Reg.IsRD {
+			err = b.WriteRedistributorRegister(s.CPU, s.Reg.GICR, s.Value)
+		} else {
+			err = b.WriteITSRegister(s.Reg.ITS, s.Value)
+		}
+		r.noteErr(st, err)
+		r.effect(st, err, "written")
+	case *PokeStmt:
+		err := model.WriteUint64(b.Memory(), s.Addr, s.Value)
+		r.noteErr(st, err)
+		r.effect(st, err, "written")
+	case *SaveStmt:
+		err := b.SaveTables()
+		r.tables, r.saved = nil, err == nil
+		r.noteErr(st, err)
+		r.effect(st, err, "tables saved")
+	case *RestoreStmt:
+		r.tables = nil
+		if s.InPlace {
+			err := b.RestoreTables()
+			r.noteErr(st, err)
+			r.effect(st, err, "tables restored in place")
+			return nil
+		}
+		return r.migrate(s)
+	case Expectation:
+		r.expect(s)
+	default:
+		return fmt.Errorf("statement %T cannot run here", st)
+	}
+	return nil
+}
+
+func describeINTID(id model.INTID) string {
+	if id == model.SpuriousINTID {
+		return "1023 (spurious)"
+	}
+	return fmt.Sprint(uint32(id))
+}
+
+func (r *runner) msi(dev model.DeviceID, ev model.EventID, mode DevIDMode) model.MSI {
+	m := r.caps.Prepare(model.MSI{Doorbell: r.layout.Doorbell(), Data: uint32(ev), DeviceID: dev})
+	switch mode {
+	case DevIDNone:
+		m.DeviceIDValid = false
+	case DevIDValid:
+		m.DeviceIDValid = true
+	}
+	return m
+}
+
+func (r *runner) setRoutes() error {
+	gsis := slices.Sorted(maps.Keys(r.routes))
+	routes := make([]model.Route, len(gsis))
+	for i, g := range gsis {
+		routes[i] = r.routes[g]
+	}
+	return r.b.SetGSIRouting(routes)
+}
+
+func (r *runner) ack(cpu model.CPU) (model.INTID, error) {
+	id, err := r.b.Acknowledge(cpu)
+	if err == nil && id != model.SpuriousINTID {
+		r.acked[cpu] = append(r.acked[cpu], id)
+	}
+	return id, err
+}
+
+// command submits one command statement's command.
+func (r *runner) command(s *CommandStmt) error {
+	cmd := s.Cmd
+	if m, ok := cmd.(model.MAPD); ok && m.Valid {
+		if s.AutoITT {
+			addr, err := r.alloc.Alloc(model.ITTSize(m.EventIDBits(), r.caps.ITTEntrySize), 256)
+			if err != nil {
+				return fmt.Errorf("allocating the ITT: %w", err)
+			}
+			m.ITTAddr = addr
+			cmd = m
+		}
+		if !r.manualL2 && r.layout.DeviceTableIndirect {
+			if _, err := r.provideL2(m.DeviceID); err != nil && !errors.Is(err, errOutsideL1) {
+				return err
+			}
+		}
+	}
+	err := r.b.SubmitCommands(cmd)
+	r.noteErr(s, err)
+	if err != nil {
+		r.verbosef(s, "%v: %v", cmd, err)
+	} else {
+		r.verbosef(s, "%v: done", cmd)
+	}
+	return nil
+}
+
+var errOutsideL1 = errors.New("DeviceID beyond the level-1 table")
+
+// provideL2 makes sure the level-1 entry covering dev points at a zeroed
+// level-2 page, as guest software does before MAPD in a two-level device
+// table. L2 pages are 64 KiB aligned and at least 64 KiB, as KVM requires.
+func (r *runner) provideL2(dev model.DeviceID) (model.GPA, error) {
+	v, err := r.b.ReadITSRegister(model.GITS_BASER(0))
+	if err != nil {
+		return 0, fmt.Errorf("reading GITS_BASER0: %w", err)
+	}
+	baser := model.Baser(v)
+	if !baser.Indirect() {
+		return 0, fmt.Errorf("l2page: the device table is flat (GITS_BASER0 %#x)", v)
+	}
+	per := uint64(baser.PageSize()) / model.TableEntrySize
+	idx := uint64(dev) / per
+	if idx >= baser.SizeBytes()/model.TableEntrySize {
+		return 0, fmt.Errorf("DeviceID %#x: %w", uint32(dev), errOutsideL1)
+	}
+	mem := r.b.Memory()
+	entryAddr := baser.Addr() + model.GPA(idx*model.TableEntrySize)
+	raw, err := model.ReadUint64(mem, entryAddr)
+	if err != nil {
+		return 0, err
+	}
+	if e := model.DecodeL1Entry(raw); e.Valid {
+		return e.Addr, nil
+	}
+	size := max(uint64(baser.PageSize()), 64<<10)
+	page, err := r.alloc.Alloc(size, 64<<10)
+	if err != nil {
+		return 0, fmt.Errorf("allocating a level-2 device table page: %w", err)
+	}
+	if err := model.Zero(mem, page, int(size)); err != nil {
+		return 0, err
+	}
+	enc, err := model.L1Entry{Valid: true, Addr: page}.Encode()
+	if err != nil {
+		return 0, err
+	}
+	return page, model.WriteUint64(mem, entryAddr, enc)
+}
+
+// migrate saves nothing itself: it opens a fresh backend with the same
+// configuration, copies guest memory (all of RAM but the backend's
+// scratch area), enables LPIs where they were enabled, sets the GSI
+// routes again, and restores the ITS tables there, the order in which a
+// VMM restores a guest (redistributors before the ITS).
+func (r *runner) migrate(s *RestoreStmt) error {
+	nb, err := model.Open(r.opts.Backend, r.cfg)
+	if err != nil {
+		return fmt.Errorf("opening the destination backend: %w", err)
+	}
+	if err := copyRAM(r.b, nb); err != nil {
+		nb.Close()
+		return fmt.Errorf("copying guest memory: %w", err)
+	}
+	r.b.Close()
+	r.setBackend(nb)
+	r.acked = map[model.CPU][]model.INTID{}
+	r.lastMSI = nil
+	for _, c := range slices.Sorted(maps.Keys(r.enabled)) {
+		if err := nb.EnableLPIs(c); err != nil {
+			r.noteErr(s, err)
+			r.effect(s, err, "")
+			return nil
+		}
+	}
+	if len(r.routes) > 0 {
+		if err := r.setRoutes(); err != nil {
+			r.noteErr(s, err)
+			r.effect(s, err, "")
+			return nil
+		}
+	}
+	err = nb.RestoreTables()
+	r.noteErr(s, err)
+	r.effect(s, err, "tables restored into a fresh backend")
+	return nil
+}
+
+func copyRAM(from, to model.Backend) error {
+	l := from.Layout()
+	buf := make([]byte, 1<<20)
+	for off := uint64(0); off < l.RAMSize; off += uint64(len(buf)) {
+		n := min(uint64(len(buf)), l.RAMSize-off)
+		addr := l.RAMBase + model.GPA(off)
+		// Skip the part of the chunk in the backend's scratch area.
+		chunk := buf[:n]
+		if err := from.Memory().ReadAt(chunk, addr); err != nil {
+			return err
+		}
+		if addr+model.GPA(n) <= l.Scratch || addr >= l.Scratch+model.GPA(l.ScratchSize) {
+			if err := to.Memory().WriteAt(chunk, addr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ---- settings ----
+
+func (s *CPUsStmt) apply(c *model.Config) error { c.CPUs = s.N; return nil }
+
+func (s *PolicyStmt) apply(c *model.Config) error { c.ErrorPolicy = s.Policy; return nil }
+
+func (s *CacheStmt) apply(c *model.Config) error { c.NoTranslationCache = s.Off; return nil }
+
+func ensureLayout(c *model.Config) {
+	if c.Layout == (model.Layout{}) {
+		c.Layout = model.DefaultLayout()
+	}
+}
+
+func (s *QueueStmt) apply(c *model.Config) error {
+	ensureLayout(c)
+	c.Layout.CommandQueuePages = s.Pages
+	return nil
+}
+
+func (s *TableStmt) apply(c *model.Config) error {
+	ensureLayout(c)
+	if s.Collections {
+		if s.PageSize != 0 {
+			c.Layout.CollectionTablePageSize = s.PageSize
+		}
+		if s.Pages != 0 {
+			c.Layout.CollectionTablePages = s.Pages
+		}
+		return nil
+	}
+	c.Layout.DeviceTableIndirect = s.Indirect
+	if s.PageSize != 0 {
+		c.Layout.DeviceTablePageSize = s.PageSize
+	}
+	if s.Pages != 0 {
+		c.Layout.DeviceTablePages = s.Pages
+	}
+	return nil
+}
