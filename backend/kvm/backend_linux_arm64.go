@@ -1,0 +1,827 @@
+//go:build linux && arm64
+
+package kvm
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sync"
+
+	"github.com/gicits/gicits/backend/kvm/internal/kvmsys"
+	"github.com/gicits/gicits/model"
+)
+
+// backend is the kvm backend. Locking: life guards the file descriptors
+// (read-held by every operation, write-held by Close); mu serialises every
+// access to vGIC/ITS state and to the vCPUs, so that no attribute access
+// ever meets a vCPU inside KVM_RUN.
+type backend struct {
+	cfg    model.Config
+	layout model.Layout
+	caps   model.Capabilities
+
+	life   sync.RWMutex
+	closed bool
+
+	mu       sync.Mutex
+	kvm      *kvmsys.FD
+	vm       *kvmsys.FD
+	ram      *kvmsys.Mapping
+	mem      *model.RAM
+	vgic     *kvmsys.FD
+	its      *kvmsys.FD
+	vcpus    []*vcpu
+	routes   map[model.GSI]model.Route
+	irqfds   map[model.GSI]*trigger
+	loopAddr model.GPA
+	cqOffset uint64 // GITS_CWRITER as the backend last wrote it
+}
+
+// Errors a user can act on, each distinct.
+var (
+	errNoVGICv3 = errors.New("backend/kvm: this kernel's KVM cannot create a vGICv3 (KVM_DEV_TYPE_ARM_VGIC_V3): the host GIC must be a GICv3 and the kernel must have vGICv3 support")
+	errNoITS    = errors.New("backend/kvm: this kernel's KVM cannot create a vGIC ITS (KVM_DEV_TYPE_ARM_VGIC_ITS): a kernel with CONFIG_KVM on arm64 and the ITS emulation is needed")
+)
+
+func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
+	l := cfg.Layout
+	if l.GICDBase == 0 && l.RAMSize == 0 {
+		l = model.DefaultLayout()
+	}
+	if err := checkLayout(l, cfg.CPUs); err != nil {
+		return nil, err
+	}
+	b := &backend{cfg: cfg, layout: l, routes: map[model.GSI]model.Route{}, irqfds: map[model.GSI]*trigger{}}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	if b.kvm, err = kvmsys.OpenKVM(); err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	for _, c := range []struct {
+		cap  int
+		name string
+	}{{kvmsys.KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"}, {kvmsys.KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"}, {kvmsys.KVM_CAP_IRQFD, "KVM_CAP_IRQFD"}, {kvmsys.KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"}} {
+		if v, err := kvmsys.CheckExtension(b.kvm, c.cap); err != nil || v <= 0 {
+			return nil, fmt.Errorf("backend/kvm: KVM lacks %s (answer %d, %v): %w", c.name, v, err, model.ErrNotSupported)
+		}
+	}
+	if b.vm, err = kvmsys.CreateVM(b.kvm); err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	if b.ram, err = kvmsys.MapAnonymous(int(l.RAMSize)); err != nil {
+		return nil, fmt.Errorf("backend/kvm: guest RAM: %w", err)
+	}
+	if err = kvmsys.SetUserMemoryRegion(b.vm, 0, uint64(l.RAMBase), b.ram); err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	if b.mem, err = model.RAMOver(l.RAMBase, b.ram.Bytes()); err != nil {
+		return nil, err
+	}
+	image, loopOff := guestImage()
+	if err = b.mem.WriteAt(image, l.Scratch); err != nil {
+		return nil, fmt.Errorf("backend/kvm: guest program: %w", err)
+	}
+	b.loopAddr = l.Scratch + model.GPA(loopOff)
+
+	// vCPUs: all of them before the vGIC is initialised.
+	runSize, err := kvmsys.VCPUMmapSize(b.kvm)
+	if err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	target, err := kvmsys.PreferredTarget(b.vm)
+	if err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	target.Features[0] |= 1 << kvmsys.KVM_ARM_VCPU_PSCI_0_2
+	for i := range cfg.CPUs {
+		v, err := newVCPU(b.vm, i, runSize, target)
+		if err != nil {
+			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
+		}
+		b.vcpus = append(b.vcpus, v)
+		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegPC, uint64(l.Scratch)); err != nil {
+			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
+		}
+		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegX(0), uint64(mailboxGPA)); err != nil {
+			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
+		}
+	}
+
+	// The vGICv3 and its frames.
+	if b.vgic, err = kvmsys.CreateDeviceOf(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
+		if errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO) {
+			return nil, fmt.Errorf("%w: %w", errNoVGICv3, err)
+		}
+		return nil, fmt.Errorf("backend/kvm: vGICv3: %w", err)
+	}
+	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_DIST, uint64(l.GICDBase)); err != nil {
+		return nil, fmt.Errorf("backend/kvm: GICD address: %w", err)
+	}
+	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_REDIST, uint64(l.GICRBase)); err != nil {
+		return nil, fmt.Errorf("backend/kvm: GICR address: %w", err)
+	}
+	if withITS {
+		if b.its, err = kvmsys.CreateDeviceOf(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
+			if errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO) {
+				return nil, fmt.Errorf("%w: %w", errNoITS, err)
+			}
+			return nil, fmt.Errorf("backend/kvm: ITS: %w", err)
+		}
+		if err = kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(l.ITSBase)); err != nil {
+			return nil, fmt.Errorf("backend/kvm: ITS address: %w", err)
+		}
+	}
+	// KVM_CAP_MSI_DEVID is asked on the VM, now that the ITS exists (or
+	// not): 1 exactly when the VM has an ITS.
+	devid, err := kvmsys.CheckExtension(b.vm, kvmsys.KVM_CAP_MSI_DEVID)
+	if err != nil {
+		devid = 0
+	}
+	if err = kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
+		return nil, fmt.Errorf("backend/kvm: vGIC CTRL_INIT: %w", err)
+	}
+	if b.its != nil {
+		if err = kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
+			return nil, fmt.Errorf("backend/kvm: ITS CTRL_INIT: %w", err)
+		}
+	}
+	// GICD_CTLR.EnableGrp1A (ARE and DS read as one on KVM).
+	if err = kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 0x2); err != nil {
+		return nil, fmt.Errorf("backend/kvm: GICD_CTLR: %w", err)
+	}
+	prop, err := l.PropBaser()
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfg.CPUs {
+		pend, err := l.PendBaser(model.CPU(i), false)
+		if err != nil {
+			return nil, err
+		}
+		if err = b.writeGICR(model.CPU(i), model.GICR_PROPBASER, uint64(prop)); err != nil {
+			return nil, fmt.Errorf("backend/kvm: %w", err)
+		}
+		if err = b.writeGICR(model.CPU(i), model.GICR_PENDBASER, uint64(pend)); err != nil {
+			return nil, fmt.Errorf("backend/kvm: %w", err)
+		}
+	}
+	typer := model.KVMITSTyper
+	if b.its != nil {
+		if err = b.programITS(); err != nil {
+			return nil, fmt.Errorf("backend/kvm: %w", err)
+		}
+		t, err := b.readITS(model.GITS_TYPER)
+		if err != nil {
+			return nil, fmt.Errorf("backend/kvm: %w", err)
+		}
+		typer = model.ITSTyper(t)
+	}
+	b.caps = model.Capabilities{
+		CPUs:                 cfg.CPUs,
+		NeedsDeviceID:        devid > 0,
+		DeviceIDBits:         typer.DeviceIDBits(),
+		EventIDBits:          typer.EventIDBits(),
+		ICIDBits:             typer.ICIDBits(),
+		ITTEntrySize:         typer.ITTEntrySize(),
+		LPIIDBits:            min(l.LPIIDBits, maxKVMLPIIDBits),
+		ReportsCommandErrors: false,
+		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError},
+	}
+	// Start every vCPU: each runs the guest's set-up and parks at its
+	// first request.
+	for _, v := range b.vcpus {
+		v.start()
+		if err := v.park(); err != nil {
+			return nil, fmt.Errorf("backend/kvm: vCPU %d: first KVM_RUN: %w", v.id, err)
+		}
+	}
+	return b, nil
+}
+
+// checkLayout refuses layouts KVM cannot implement.
+func checkLayout(l model.Layout, cpus int) error {
+	if err := l.Validate(cpus); err != nil {
+		return err
+	}
+	if l.ScratchSize < 4096 {
+		return fmt.Errorf("backend/kvm: the layout's scratch region (%d bytes) cannot hold the guest program: %w", l.ScratchSize, model.ErrInvalidArgument)
+	}
+	overlaps := func(a, n model.GPA) bool { return mailboxGPA < a+n && a < mailboxGPA+16 }
+	if overlaps(l.RAMBase, model.GPA(l.RAMSize)) || overlaps(l.GICDBase, 64<<10) || overlaps(l.ITSBase, 128<<10) || overlaps(l.GICRBase, model.GPA(cpus)*model.GICRSize) {
+		return fmt.Errorf("backend/kvm: the layout overlaps the guest program's mailbox at %v: %w", mailboxGPA, model.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// programITS writes the device table, collection table and command queue
+// registers from the layout, then GITS_CTLR.Enabled last.
+func (b *backend) programITS() error {
+	l := b.layout
+	reset0, err := b.readITS(model.GITS_BASER(0))
+	if err != nil {
+		return err
+	}
+	reset1, err := b.readITS(model.GITS_BASER(1))
+	if err != nil {
+		return err
+	}
+	dev, err := l.DeviceBaser(model.Baser(reset0))
+	if err != nil {
+		return err
+	}
+	coll, err := l.CollectionBaser(model.Baser(reset1))
+	if err != nil {
+		return err
+	}
+	cb, err := l.CBASER()
+	if err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		r model.ITSRegister
+		v uint64
+	}{{model.GITS_BASER(0), uint64(dev)}, {model.GITS_BASER(1), uint64(coll)}, {model.GITS_CBASER, uint64(cb)}, {model.GITS_CTLR, model.GITS_CTLR_Enabled}} {
+		if err := b.writeITS(w.r, w.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redistAttr returns the GRP_REDIST_REGS attribute of register offset off
+// of cpu: its MPIDR affinity above the offset.
+func redistAttr(cpu model.CPU, off uint32) uint64 {
+	return uint64(model.Affinity(cpu))<<kvmsys.KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT | uint64(off)
+}
+
+func gicrIs64(r model.GICRRegister) bool {
+	switch r {
+	case model.GICR_TYPER, model.GICR_PROPBASER, model.GICR_PENDBASER, model.GICR_INVLPIR, model.GICR_INVALLR:
+		return true
+	}
+	return false
+}
+
+// writeGICR writes a redistributor register: u32 values, so 64-bit
+// registers as two halves. The caller holds mu (or is Open).
+func (b *backend) writeGICR(cpu model.CPU, r model.GICRRegister, v uint64) error {
+	if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)), uint32(v)); err != nil {
+		return fmt.Errorf("write %v of CPU %d: %w", r, cpu, err)
+	}
+	if gicrIs64(r) {
+		if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)+4), uint32(v>>32)); err != nil {
+			return fmt.Errorf("write %v (high half) of CPU %d: %w", r, cpu, err)
+		}
+	}
+	return nil
+}
+
+func (b *backend) readGICR(cpu model.CPU, r model.GICRRegister) (uint64, error) {
+	lo, err := kvmsys.GetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)))
+	if err != nil {
+		return 0, fmt.Errorf("read %v of CPU %d: %w", r, cpu, err)
+	}
+	v := uint64(lo)
+	if gicrIs64(r) {
+		hi, err := kvmsys.GetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)+4))
+		if err != nil {
+			return 0, fmt.Errorf("read %v (high half) of CPU %d: %w", r, cpu, err)
+		}
+		v |= uint64(hi) << 32
+	}
+	return v, nil
+}
+
+func (b *backend) readITS(r model.ITSRegister) (uint64, error) {
+	if b.its == nil {
+		return 0, fmt.Errorf("read %v: this VM has no ITS: %w", r, model.ErrNotSupported)
+	}
+	v, err := kvmsys.GetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r))
+	if err != nil {
+		return 0, fmt.Errorf("read %v: %w", r, err)
+	}
+	return v, nil
+}
+
+func (b *backend) writeITS(r model.ITSRegister, v uint64) error {
+	if b.its == nil {
+		return fmt.Errorf("write %v: this VM has no ITS: %w", r, model.ErrNotSupported)
+	}
+	if err := kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r), v); err != nil {
+		return fmt.Errorf("write %v = %#x: %w", r, v, err)
+	}
+	return nil
+}
+
+// stopped runs f with every vCPU outside KVM_RUN: the one helper through
+// which every vGIC/ITS attribute access goes. vCPUs are normally parked
+// between requests already; one that is not (held in the guest) is stopped
+// with immediate_exit and a signal, and restarted after f.
+func (b *backend) stopped(f func() error) error {
+	b.life.RLock()
+	defer b.life.RUnlock()
+	if b.closed {
+		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var held []*vcpu
+	for _, v := range b.vcpus {
+		if v.isHeld() {
+			if err := v.stop(); err != nil {
+				return err
+			}
+			held = append(held, v)
+		}
+	}
+	err := f()
+	for _, v := range held {
+		v.resume()
+	}
+	return err
+}
+
+func (b *backend) Name() string { return Name }
+func (b *backend) Capabilities() model.Capabilities {
+	c := b.caps
+	c.ErrorPolicies = slices.Clone(c.ErrorPolicies)
+	return c
+}
+func (b *backend) Layout() model.Layout { return b.layout }
+func (b *backend) Memory() model.Memory {
+	return guardedMemory{life: &b.life, closed: &b.closed, ram: b.mem}
+}
+
+func (b *backend) checkCPU(cpu model.CPU) error {
+	if int(cpu) >= len(b.vcpus) {
+		return fmt.Errorf("backend/kvm: CPU %d of %d: %w", cpu, len(b.vcpus), model.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (b *backend) EnableLPIs(cpu model.CPU) error {
+	if err := b.checkCPU(cpu); err != nil {
+		return err
+	}
+	return b.stopped(func() error {
+		ctlr, err := b.readGICR(cpu, model.GICR_CTLR)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		if err := b.writeGICR(cpu, model.GICR_CTLR, ctlr|model.GICR_CTLR_EnableLPIs); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		return nil
+	})
+}
+
+func (b *backend) SetLPIConfig(intid model.INTID, cfg model.LPIConfig) error {
+	if !intid.IsLPI() || intid > b.layout.MaxINTID() {
+		return fmt.Errorf("backend/kvm: INTID %d is not an LPI the property table covers (8192..%d): %w", intid, b.layout.MaxINTID(), model.ErrInvalidArgument)
+	}
+	b.life.RLock()
+	defer b.life.RUnlock()
+	if b.closed {
+		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	}
+	return b.mem.WriteAt([]byte{byte(cfg)}, b.layout.PropTable+model.GPA(intid-model.LPIBase))
+}
+
+func (b *backend) SubmitCommands(cmds ...model.Command) error {
+	packets := make([]model.Packet, len(cmds))
+	for i, c := range cmds {
+		p, err := c.Encode()
+		if err != nil {
+			return fmt.Errorf("backend/kvm: command %d: %w", i, err)
+		}
+		packets[i] = p
+	}
+	return b.stopped(func() error {
+		if b.its == nil {
+			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+		}
+		cbv, err := b.readITS(model.GITS_CBASER)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		cb := model.CBASER(cbv)
+		size := uint64(cb.SizeBytes())
+		for len(packets) > 0 {
+			w, err := b.readITS(model.GITS_CWRITER)
+			if err != nil {
+				return fmt.Errorf("backend/kvm: %w", err)
+			}
+			r, err := b.readITS(model.GITS_CREADR)
+			if err != nil {
+				return fmt.Errorf("backend/kvm: %w", err)
+			}
+			w &= model.GITS_CQ_OffsetMask
+			r &= model.GITS_CQ_OffsetMask
+			free := int((r + size - w - model.CommandSize) % size / model.CommandSize)
+			if free == 0 {
+				return fmt.Errorf("backend/kvm: command queue full (GITS_CREADR %#x, GITS_CWRITER %#x): is the ITS enabled? %w", r, w, model.ErrBusy)
+			}
+			n := min(free, len(packets))
+			for _, p := range packets[:n] {
+				if err := b.mem.WriteAt(p[:], cb.Addr()+model.GPA(w)); err != nil {
+					return fmt.Errorf("backend/kvm: command queue: %w", err)
+				}
+				w = (w + model.CommandSize) % size
+			}
+			packets = packets[n:]
+			if err := b.writeITS(model.GITS_CWRITER, w); err != nil {
+				return fmt.Errorf("backend/kvm: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (b *backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
+	var v uint64
+	err := b.stopped(func() (err error) {
+		v, err = b.readITS(reg)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		return nil
+	})
+	return v, err
+}
+
+func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
+	return b.stopped(func() error {
+		if err := b.writeITS(reg, v); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		return nil
+	})
+}
+
+func (b *backend) ReadRedistributorRegister(cpu model.CPU, reg model.GICRRegister) (uint64, error) {
+	if err := b.checkCPU(cpu); err != nil {
+		return 0, err
+	}
+	var v uint64
+	err := b.stopped(func() (err error) {
+		v, err = b.readGICR(cpu, reg)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		return nil
+	})
+	return v, err
+}
+
+func (b *backend) WriteRedistributorRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
+	if err := b.checkCPU(cpu); err != nil {
+		return err
+	}
+	return b.stopped(func() error {
+		if err := b.writeGICR(cpu, reg, v); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		return nil
+	})
+}
+
+func (b *backend) SignalMSI(m model.MSI) (model.Delivery, error) {
+	k, err := kvmMSI(m, b.caps.NeedsDeviceID)
+	if err != nil {
+		return model.Blocked, fmt.Errorf("backend/kvm: %w", err)
+	}
+	b.life.RLock()
+	defer b.life.RUnlock()
+	if b.closed {
+		return model.Blocked, fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	}
+	r, err := kvmsys.SignalMSI(b.vm, &k)
+	switch {
+	case err != nil:
+		return model.Blocked, fmt.Errorf("backend/kvm: %v: %w", m, err)
+	case r > 0:
+		return model.Delivered, nil
+	}
+	return model.Blocked, nil
+}
+
+func (b *backend) SetGSIRouting(routes []model.Route) error {
+	if len(routes) > model.MaxGSIRoutes {
+		return fmt.Errorf("backend/kvm: %d routes, at most %d: %w", len(routes), model.MaxGSIRoutes, model.ErrInvalidArgument)
+	}
+	entries := make([]kvmsys.IRQRoutingEntry, len(routes))
+	table := make(map[model.GSI]model.Route, len(routes))
+	for i, r := range routes {
+		e, err := kvmRoute(r, b.caps.NeedsDeviceID)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		entries[i] = e
+		table[r.GSI] = r
+	}
+	b.life.RLock()
+	defer b.life.RUnlock()
+	if b.closed {
+		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := kvmsys.SetGSIRouting(b.vm, entries); err != nil {
+		return fmt.Errorf("backend/kvm: %w", err)
+	}
+	b.routes = table
+	return nil
+}
+
+// TriggerGSI sends gsi's route's MSI with KVM_SIGNAL_MSI: arm64 KVM has no
+// ioctl that raises an MSI-routed GSI other than an irqfd, and the route
+// table is the backend's own copy of what KVM holds.
+func (b *backend) TriggerGSI(gsi model.GSI) error {
+	b.mu.Lock()
+	r, ok := b.routes[gsi]
+	b.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("backend/kvm: GSI %d has no route: %w", gsi, model.ErrInvalidArgument)
+	}
+	_, err := b.SignalMSI(r.MSI)
+	return err
+}
+
+type trigger struct {
+	b   *backend
+	gsi model.GSI
+	efd *kvmsys.FD
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func (b *backend) BindIRQFD(gsi model.GSI) (model.Trigger, error) {
+	if gsi >= model.MaxGSIRoutes {
+		return nil, fmt.Errorf("backend/kvm: GSI %d not below %d: %w", gsi, model.MaxGSIRoutes, model.ErrInvalidArgument)
+	}
+	b.life.RLock()
+	defer b.life.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.irqfds[gsi]; dup {
+		return nil, fmt.Errorf("backend/kvm: GSI %d is already bound to an irqfd: %w", gsi, model.ErrBusy)
+	}
+	efd, err := kvmsys.NewEventfd()
+	if err != nil {
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	if err := kvmsys.SetIRQFD(b.vm, kvmsys.IRQFD{FD: uint32(efd.Int()), GSI: uint32(gsi)}); err != nil {
+		efd.Close()
+		return nil, fmt.Errorf("backend/kvm: %w", err)
+	}
+	t := &trigger{b: b, gsi: gsi, efd: efd}
+	b.irqfds[gsi] = t
+	return t, nil
+}
+
+func (t *trigger) Signal() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, model.ErrClosed)
+	}
+	if err := kvmsys.SignalEventfd(t.efd); err != nil {
+		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, err)
+	}
+	return nil
+}
+
+func (t *trigger) Close() error {
+	t.b.life.RLock()
+	defer t.b.life.RUnlock()
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	return t.closeLocked()
+}
+
+// closeLocked unbinds and closes the eventfd; the caller holds b.mu (or
+// owns b exclusively, in Close).
+func (t *trigger) closeLocked() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	delete(t.b.irqfds, t.gsi)
+	var errs []error
+	if t.b.vm != nil && t.b.vm.Int() >= 0 {
+		if err := kvmsys.SetIRQFD(t.b.vm, kvmsys.IRQFD{FD: uint32(t.efd.Int()), GSI: uint32(t.gsi), Flags: kvmsys.KVM_IRQFD_FLAG_DEASSIGN}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, t.efd.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, err)
+	}
+	return nil
+}
+
+// zeroPendingTables clears the LPI part of every CPU's pending table (the
+// first 1 KiB covers INTIDs below 8192 and is not KVM's).
+func (b *backend) zeroPendingTables() error {
+	first := uint64(model.LPIBase) / 8
+	for i := range b.vcpus {
+		addr := b.layout.PendTable(model.CPU(i)) + model.GPA(first)
+		if err := model.Zero(b.mem, addr, int(b.layout.PendTableSize()-first)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *backend) savePending() error {
+	if err := b.zeroPendingTables(); err != nil {
+		return err
+	}
+	if err := kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES); err != nil {
+		return fmt.Errorf("SAVE_PENDING_TABLES: %w", err)
+	}
+	return nil
+}
+
+// Pending zeroes every pending table, has KVM save the pending state into
+// them, reads cpu's and zeroes them again, so that an observation leaves
+// nothing behind that a later MAPTI or EnableLPIs would load.
+func (b *backend) Pending(cpu model.CPU) ([]model.INTID, error) {
+	if err := b.checkCPU(cpu); err != nil {
+		return nil, err
+	}
+	var out []model.INTID
+	err := b.stopped(func() error {
+		if err := b.savePending(); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		first := uint64(model.LPIBase) / 8
+		tab, err := b.mem.Slice(b.layout.PendTable(cpu), int(b.layout.PendTableSize()))
+		if err != nil {
+			return err
+		}
+		for i := first; i < uint64(len(tab)); i += 8 {
+			w := uint64(0)
+			for j := range uint64(8) {
+				if i+j < uint64(len(tab)) {
+					w |= uint64(tab[i+j]) << (8 * j)
+				}
+			}
+			for w != 0 {
+				bit := uint64(bits.TrailingZeros64(w))
+				out = append(out, model.INTID(8*i+bit))
+				w &= w - 1
+			}
+		}
+		return b.zeroPendingTables()
+	})
+	return out, err
+}
+
+func (b *backend) cpuRequest(cpu model.CPU, op guestOp, arg uint32) (uint64, error) {
+	if err := b.checkCPU(cpu); err != nil {
+		return 0, err
+	}
+	var r uint64
+	err := b.stopped(func() (err error) {
+		r, err = b.vcpus[cpu].request(op, arg)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("backend/kvm: CPU %d: %w", cpu, err)
+	}
+	return r, nil
+}
+
+func (b *backend) Acknowledge(cpu model.CPU) (model.INTID, error) {
+	r, err := b.cpuRequest(cpu, opAck, 0)
+	return model.INTID(uint32(r) & 0xFFFFFF), err
+}
+
+func (b *backend) EOI(cpu model.CPU, intid model.INTID) error {
+	_, err := b.cpuRequest(cpu, opEOI, uint32(intid))
+	return err
+}
+
+func (b *backend) SetPriorityMask(cpu model.CPU, pmr uint8) error {
+	_, err := b.cpuRequest(cpu, opPMR, uint32(pmr))
+	return err
+}
+
+// runningPriority reads ICC_RPR_EL1 on cpu.
+func (b *backend) runningPriority(cpu model.CPU) (uint8, error) {
+	r, err := b.cpuRequest(cpu, opRPR, 0)
+	return uint8(r), err
+}
+
+// SaveTables zeroes the pending tables, the device table (flat) and the
+// collection table first, so that what KVM writes is the whole state and
+// nothing stale shows.
+func (b *backend) SaveTables() error {
+	return b.stopped(func() error {
+		if b.its == nil {
+			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+		}
+		if err := b.savePending(); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		for _, r := range []struct {
+			reg model.ITSRegister
+		}{{model.GITS_BASER(0)}, {model.GITS_BASER(1)}} {
+			v, err := b.readITS(r.reg)
+			if err != nil {
+				return fmt.Errorf("backend/kvm: %w", err)
+			}
+			bs := model.Baser(v)
+			if !bs.Valid() || bs.Indirect() {
+				continue
+			}
+			if err := model.Zero(b.mem, bs.Addr(), int(bs.SizeBytes())); err != nil {
+				return fmt.Errorf("backend/kvm: clearing %v: %w", r.reg, err)
+			}
+		}
+
+		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_SAVE_TABLES); err != nil {
+			return fmt.Errorf("backend/kvm: ITS_SAVE_TABLES: %w", err)
+		}
+		return nil
+	})
+}
+
+// RestoreTables resets the ITS (KVM_DEV_ARM_ITS_CTRL_RESET) and restores
+// it in the documented order: GITS_IIDR, GITS_CBASER, GITS_CREADR,
+// GITS_CWRITER, GITS_BASER<n>, ITS_RESTORE_TABLES, GITS_CTLR.
+func (b *backend) RestoreTables() error {
+	return b.stopped(func() error {
+		if b.its == nil {
+			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+		}
+		regs := []model.ITSRegister{model.GITS_IIDR, model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1), model.GITS_CTLR}
+		vals := map[model.ITSRegister]uint64{}
+		for _, r := range regs {
+			v, err := b.readITS(r)
+			if err != nil {
+				return fmt.Errorf("backend/kvm: %w", err)
+			}
+			vals[r] = v
+		}
+		if err := b.writeITS(model.GITS_CTLR, 0); err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_CTRL_RESET); err != nil {
+			return fmt.Errorf("backend/kvm: ITS_CTRL_RESET: %w", err)
+		}
+		for _, r := range regs[:len(regs)-1] {
+			if err := b.writeITS(r, vals[r]); err != nil {
+				return fmt.Errorf("backend/kvm: restore: %w", err)
+			}
+		}
+		restoreErr := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES)
+		if err := b.writeITS(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
+			return errors.Join(restoreErr, fmt.Errorf("backend/kvm: restore: %w", err))
+		}
+		if restoreErr != nil {
+			return fmt.Errorf("backend/kvm: ITS_RESTORE_TABLES: %w", restoreErr)
+		}
+		return nil
+	})
+}
+
+// Close stops every vCPU thread and releases every fd and mapping, in
+// reverse order of creation. It is safe after a failed Open and while
+// vCPUs run; a second call returns nil.
+func (b *backend) Close() error {
+	b.life.Lock()
+	defer b.life.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	var errs []error
+	for _, v := range b.vcpus {
+		errs = append(errs, v.shutdown())
+	}
+	for _, t := range b.irqfds {
+		errs = append(errs, t.closeLocked())
+	}
+	errs = append(errs, b.its.Close(), b.vgic.Close())
+	for _, v := range b.vcpus {
+		errs = append(errs, v.run.Close(), v.fd.Close())
+	}
+	errs = append(errs, b.vm.Close(), b.ram.Close(), b.kvm.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("backend/kvm: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package kvmsys
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/gicits/gicits/model"
+)
+
+func sentinelOf(error) error { return nil }
+
+// FD is an owned file descriptor; on this system there are none.
+type FD struct{}
+
+// Close returns nil.
+func (*FD) Close() error { return nil }
+
+// OpenKVM fails: KVM needs Linux.
+func OpenKVM() (*FD, error) {
+	return nil, fmt.Errorf("kvmsys.OpenKVM on %s/%s: %w: %w", runtime.GOOS, runtime.GOARCH, errNotLinux, model.ErrNotSupported)
+}

@@ -1,0 +1,53 @@
+package kvm
+
+import (
+	"fmt"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Name is the name the backend registers under.
+const Name = "kvm"
+
+func init() { model.Register(Name, Open) }
+
+// Open opens a kvm backend: a VM with cfg.CPUs vCPUs, a vGICv3 and an ITS
+// at cfg.Layout's addresses, tables programmed from the layout, the ITS
+// enabled, and the guest program (guest.go) parked on every vCPU. Use
+// [model.Open] with "kvm" rather than calling it directly.
+//
+// On anything but linux/arm64 with /dev/kvm it fails with an error wrapping
+// [model.ErrNotSupported] that says what is needed.
+func Open(cfg model.Config) (model.Backend, error) {
+	cfg = cfg.WithDefaults()
+	if err := CheckConfig(cfg); err != nil {
+		return nil, err
+	}
+	return open(cfg, true)
+}
+
+// CheckConfig refuses what KVM cannot be: the stall-on-error policy, an ITS
+// without a translation cache, a GITS_TYPER other than KVM's.
+func CheckConfig(cfg model.Config) error {
+	switch {
+	case cfg.ErrorPolicy != model.ContinueOnError:
+		return fmt.Errorf("backend/kvm: error policy %v: KVM's ITS never stalls, it skips a failing command (ContinueOnError only): %w", cfg.ErrorPolicy, model.ErrNotSupported)
+	case cfg.NoTranslationCache:
+		return fmt.Errorf("backend/kvm: NoTranslationCache: KVM's ITS always caches translations: %w", model.ErrNotSupported)
+	case cfg.ITSTyper != 0 && cfg.ITSTyper != model.KVMITSTyper:
+		return fmt.Errorf("backend/kvm: GITS_TYPER %#x: KVM implements only its own, %#x: %w", uint64(cfg.ITSTyper), uint64(model.KVMITSTyper), model.ErrNotSupported)
+	case cfg.CPUs < 1:
+		return fmt.Errorf("backend/kvm: %d CPUs: %w", cfg.CPUs, model.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// mailboxGPA is the guest physical address the guest program reads its
+// requests from and writes its replies to (+8). Nothing is mapped there,
+// so every access is a KVM_EXIT_MMIO. It lies in the hole QEMU's virt
+// machine keeps for virtio-mmio, away from the GIC frames and RAM.
+const mailboxGPA = model.GPA(0x0A00_0000)
+
+// maxKVMLPIIDBits is the number of INTID bits KVM's vGICv3 implements
+// (GICD_TYPER.IDbits = 15): LPIs below 2^16.
+const maxKVMLPIIDBits = 16
