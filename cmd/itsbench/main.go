@@ -23,6 +23,8 @@ type command struct {
 // keeps commands testable without a process.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin is what commands that read input read; nil means os.Stdin.
+	stdin io.Reader
 	// stderrIsTerminal says whether progress lines may be drawn.
 	stderrIsTerminal bool
 }

@@ -1,0 +1,20 @@
+// Package inspect explains a GICv3 ITS to people: it decodes command packets,
+// command queues and the tables Linux KVM's ITS table ABI revision 0 saves,
+// reads those tables back out of guest memory into a [State] that renders
+// the same way on every backend, walks one translation step by step
+// ([Explain]) and traces every command and MSI through [log/slog] ([Trace]).
+//
+// It works through package model only: everything it knows about a backend
+// comes from the [model.Backend] interface (registers, guest memory,
+// SaveTables, Pending), so the simulator and Linux KVM are inspected by the
+// same code and their dumps can be diffed. It never imports a backend, never
+// touches the host, and never panics on bad input: decoders report what is
+// wrong as [Problem]s naming the byte offset and the field, and carry on
+// with the next packet or entry.
+//
+// # What it must not touch
+//
+// inspect reads the machine; it changes guest memory only through
+// [model.Backend.SaveTables] (which writes the tables it then reads), and
+// never submits commands or signals interrupts.
+package inspect
