@@ -166,7 +166,7 @@ type runner struct {
 	drain   atomic.Bool  // injectors finished
 	done    atomic.Int64 // measured injections, updated in batches
 
-	itts    []model.GPA // per device, as set-up allocated them
+	itts []model.GPA // per device, as set-up allocated them
 
 	mu      sync.Mutex
 	errs    []string
@@ -754,4 +754,3 @@ func (r *runner) churn(done <-chan struct{}) []float64 {
 		}
 	}
 }
-

@@ -79,19 +79,36 @@ func TestRunVariantsOnFake(t *testing.T) {
 	base, _ := Lookup("steady")
 	base = small(base)
 	for name, change := range map[string]func(*Workload){
-		"park":      func(w *Workload) { w.Wait = WaitPark },
-		"none":      func(w *Workload) { w.Wait = WaitNone },
-		"zipf":      func(w *Workload) { w.Pattern = Zipf; w.ZipfS = 1.2 },
-		"bursts":    func(w *Workload) { w.Pattern = Bursts; w.BurstLen = 8 },
-		"one":       func(w *Workload) { w.Mapping = AllToOne; w.Priorities = []uint8{0x80, 0xa0, 0xc0} },
-		"random":    func(w *Workload) { w.Mapping = RandomMapping },
-		"gsi":       func(w *Workload) { w.Path = PathGSI },
-		"2inj":      func(w *Workload) { w.Injectors = 2 },
-		"remap":     func(w *Workload) { w.Churn = ChurnRemap; w.ChurnRate = 2000; w.Count = 0; w.Duration = 100 * time.Millisecond },
-		"mapd":      func(w *Workload) { w.Churn = ChurnMAPD; w.ChurnRate = 2000; w.Count = 0; w.Duration = 100 * time.Millisecond },
-		"sampled":   func(w *Workload) { w.LatencyEvery = 16 },
-		"nowarmup":  func(w *Workload) { w.Warmup = 0 },
-		"lpistress": func(w *Workload) { w.Injectors = 0; w.CPUs = 2; w.Devices = 3; w.Count = 0; w.Iterations = 100; w.Pattern = Sequential },
+		"park":   func(w *Workload) { w.Wait = WaitPark },
+		"none":   func(w *Workload) { w.Wait = WaitNone },
+		"zipf":   func(w *Workload) { w.Pattern = Zipf; w.ZipfS = 1.2 },
+		"bursts": func(w *Workload) { w.Pattern = Bursts; w.BurstLen = 8 },
+		"one":    func(w *Workload) { w.Mapping = AllToOne; w.Priorities = []uint8{0x80, 0xa0, 0xc0} },
+		"random": func(w *Workload) { w.Mapping = RandomMapping },
+		"gsi":    func(w *Workload) { w.Path = PathGSI },
+		"2inj":   func(w *Workload) { w.Injectors = 2 },
+		"remap": func(w *Workload) {
+			w.Churn = ChurnRemap
+			w.ChurnRate = 2000
+			w.Count = 0
+			w.Duration = 100 * time.Millisecond
+		},
+		"mapd": func(w *Workload) {
+			w.Churn = ChurnMAPD
+			w.ChurnRate = 2000
+			w.Count = 0
+			w.Duration = 100 * time.Millisecond
+		},
+		"sampled":  func(w *Workload) { w.LatencyEvery = 16 },
+		"nowarmup": func(w *Workload) { w.Warmup = 0 },
+		"lpistress": func(w *Workload) {
+			w.Injectors = 0
+			w.CPUs = 2
+			w.Devices = 3
+			w.Count = 0
+			w.Iterations = 100
+			w.Pattern = Sequential
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := base
