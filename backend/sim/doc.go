@@ -1,0 +1,20 @@
+// Package sim is the simulator backend of gicits: guest memory (one Go
+// slice), the ITS model of package its and the redistributors of package
+// gicr, wired into a [model.Backend] registered as "sim".
+//
+// It owns the wiring, the GSI routing table and irqfd-like triggers. It
+// must not reimplement ITS or redistributor behaviour (that lives in its/
+// and gicr/), and like them it never touches the host: no files, no system
+// calls, no goroutines.
+//
+// Opening programs every redistributor's GICR_PROPBASER and GICR_PENDBASER
+// (PTZ = 0) from the layout, then GITS_BASER0, GITS_BASER1 and GITS_CBASER,
+// then GITS_CTLR.Enabled. LPIs are not enabled on any redistributor:
+// [model.Backend.EnableLPIs] does that. The redistributors support LPI
+// INTIDs below 2^max(16, Layout.LPIIDBits) (KVM: always 16), so a layout
+// with more LPI bits gets more LPIs.
+//
+// Where KVM drops a problem silently the simulator reports it: command
+// errors come back from SubmitCommands and GITS_CWRITER writes, and a
+// trigger's Signal returns what raising its GSI returned.
+package sim

@@ -1,0 +1,417 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gicits/gicits/gicr"
+	"github.com/gicits/gicits/its"
+	"github.com/gicits/gicits/model"
+)
+
+// Name is the name the simulator registers under.
+const Name = "sim"
+
+func init() { model.Register(Name, func(cfg model.Config) (model.Backend, error) { return New(cfg) }) }
+
+var errClosed = fmt.Errorf("sim: backend %w", model.ErrClosed)
+
+// Backend is the simulator. It implements [model.Backend]; its methods are
+// safe for concurrent use.
+type Backend struct {
+	cfg      model.Config
+	layout   model.Layout
+	ram      *model.RAM
+	rd       *gicr.Redistributors
+	its      *its.ITS
+	doorbell model.GPA
+	closed   atomic.Bool
+
+	queueMu sync.Mutex // SubmitCommands: one writer of the command queue
+
+	routeMu sync.RWMutex
+	routes  map[model.GSI]model.MSI
+	irqfds  map[model.GSI]*trigger
+}
+
+var _ model.Backend = (*Backend)(nil)
+
+// New opens a simulator (model.Open("sim", cfg) does the same through the
+// registry).
+func New(cfg model.Config) (*Backend, error) {
+	cfg = cfg.WithDefaults()
+	l := cfg.Layout
+	if err := l.Validate(cfg.CPUs); err != nil {
+		return nil, err
+	}
+	ram, err := model.NewRAM(l.RAMBase, l.RAMSize)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := gicr.New(ram, cfg.CPUs, min(max(16, l.LPIIDBits), gicr.MaxIDBits))
+	if err != nil {
+		return nil, err
+	}
+	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache})
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{
+		cfg: cfg, layout: l, ram: ram, rd: rd, its: t, doorbell: l.Doorbell(),
+		routes: map[model.GSI]model.MSI{}, irqfds: map[model.GSI]*trigger{},
+	}
+	prop, err := l.PropBaser()
+	if err != nil {
+		return nil, err
+	}
+	for cpu := range cfg.CPUs {
+		pend, err := l.PendBaser(model.CPU(cpu), false)
+		if err != nil {
+			return nil, err
+		}
+		if err := rd.WriteRegister(model.CPU(cpu), model.GICR_PROPBASER, uint64(prop)); err != nil {
+			return nil, err
+		}
+		if err := rd.WriteRegister(model.CPU(cpu), model.GICR_PENDBASER, uint64(pend)); err != nil {
+			return nil, err
+		}
+	}
+	dev, err := l.DeviceBaser(its.DeviceBaserReset)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := l.CollectionBaser(its.CollectionBaserReset)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := l.CBASER()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range []struct {
+		reg model.ITSRegister
+		v   uint64
+	}{
+		{model.GITS_BASER(0), uint64(dev)},
+		{model.GITS_BASER(1), uint64(coll)},
+		{model.GITS_CBASER, uint64(cb)},
+		{model.GITS_CTLR, model.GITS_CTLR_Enabled},
+	} {
+		if err := t.WriteRegister(w.reg, w.v); err != nil {
+			return nil, fmt.Errorf("sim: programming %v: %w", w.reg, err)
+		}
+	}
+	return b, nil
+}
+
+// ITS returns the ITS model, for tests and tools that look inside.
+func (b *Backend) ITS() *its.ITS { return b.its }
+
+// Redistributors returns the redistributor model, for tests and tools that
+// look inside.
+func (b *Backend) Redistributors() *gicr.Redistributors { return b.rd }
+
+// RAM returns guest memory.
+func (b *Backend) RAM() *model.RAM { return b.ram }
+
+// Name returns "sim".
+func (b *Backend) Name() string { return Name }
+
+// Capabilities returns what the simulator implements.
+func (b *Backend) Capabilities() model.Capabilities {
+	typer := b.its.Typer()
+	return model.Capabilities{
+		CPUs:                 b.cfg.CPUs,
+		NeedsDeviceID:        true,
+		DeviceIDBits:         typer.DeviceIDBits(),
+		EventIDBits:          typer.EventIDBits(),
+		ICIDBits:             typer.ICIDBits(),
+		ITTEntrySize:         typer.ITTEntrySize(),
+		LPIIDBits:            min(b.layout.LPIIDBits, b.rd.MaxIDBits()),
+		ReportsCommandErrors: true,
+		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError, model.StallOnError},
+	}
+}
+
+// Layout returns the layout the simulator was opened with.
+func (b *Backend) Layout() model.Layout { return b.layout }
+
+// Memory returns guest memory.
+func (b *Backend) Memory() model.Memory { return b.ram }
+
+// EnableLPIs sets GICR_CTLR.EnableLPIs on cpu's redistributor.
+func (b *Backend) EnableLPIs(cpu model.CPU) error {
+	return b.WriteRedistributorRegister(cpu, model.GICR_CTLR, model.GICR_CTLR_EnableLPIs)
+}
+
+// SetLPIConfig writes intid's byte of the LPI configuration table that
+// GICR_PROPBASER points at.
+func (b *Backend) SetLPIConfig(intid model.INTID, cfg model.LPIConfig) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	v, err := b.rd.ReadRegister(0, model.GICR_PROPBASER)
+	if err != nil {
+		return err
+	}
+	prop := model.PropBaser(v)
+	if intid < model.LPIBase || uint64(intid) >= uint64(1)<<prop.IDBits() {
+		return fmt.Errorf("sim: INTID %d is not an LPI covered by GICR_PROPBASER (IDbits %d): %w", intid, prop.IDBits(), model.ErrInvalidArgument)
+	}
+	return b.ram.WriteAt([]byte{byte(cfg)}, prop.Addr()+model.GPA(intid-model.LPIBase))
+}
+
+// SubmitCommands encodes the commands, writes them into the command queue
+// at GITS_CWRITER (wrapping at the end of the queue, in batches when the
+// queue would fill) and writes GITS_CWRITER, which processes them. It
+// returns every command error joined (see [model.CommandErrors]). If a
+// command does not encode, nothing is queued. A queue that is stalled, or
+// full while the ITS is disabled, fails with an error wrapping
+// [model.ErrBusy] and the commands not yet queued are dropped.
+func (b *Backend) SubmitCommands(cmds ...model.Command) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	packets := make([]model.Packet, len(cmds))
+	for i, c := range cmds {
+		if c == nil {
+			return fmt.Errorf("sim: command %d is nil: %w", i, model.ErrInvalidArgument)
+		}
+		p, err := c.Encode()
+		if err != nil {
+			return fmt.Errorf("sim: command %d (%v): %w", i, c.Opcode(), err)
+		}
+		packets[i] = p
+	}
+	b.queueMu.Lock()
+	defer b.queueMu.Unlock()
+	var errs []error
+	for len(packets) > 0 {
+		cb, _ := b.its.ReadRegister(model.GITS_CBASER)
+		cw, _ := b.its.ReadRegister(model.GITS_CWRITER)
+		cr, _ := b.its.ReadRegister(model.GITS_CREADR)
+		if cr&model.GITS_CREADR_Stalled != 0 {
+			errs = append(errs, fmt.Errorf("sim: the command queue is stalled at offset %#x (write GITS_CWRITER with Retry to resume); %d commands not queued: %w", cr&model.GITS_CQ_OffsetMask, len(packets), model.ErrBusy))
+			break
+		}
+		size := uint64(model.CBASER(cb).SizeBytes())
+		base := model.CBASER(cb).Addr()
+		free := (cr + size - cw - model.CommandSize) % size / model.CommandSize
+		if free == 0 {
+			errs = append(errs, fmt.Errorf("sim: the command queue is full (GITS_CREADR %#x, GITS_CWRITER %#x; is the ITS disabled?); %d commands not queued: %w", cr, cw, len(packets), model.ErrBusy))
+			break
+		}
+		n := min(uint64(len(packets)), free)
+		for _, p := range packets[:n] {
+			if err := b.ram.WriteAt(p[:], base+model.GPA(cw)); err != nil {
+				return errors.Join(append(errs, fmt.Errorf("sim: writing the command queue: %w", err))...)
+			}
+			cw = (cw + model.CommandSize) % size
+		}
+		packets = packets[n:]
+		if err := b.its.WriteRegister(model.GITS_CWRITER, cw); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadITSRegister reads an ITS register.
+func (b *Backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
+	if b.closed.Load() {
+		return 0, errClosed
+	}
+	return b.its.ReadRegister(reg)
+}
+
+// WriteITSRegister writes an ITS register; a GITS_CWRITER write returns
+// the command errors.
+func (b *Backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	return b.its.WriteRegister(reg, v)
+}
+
+// ReadRedistributorRegister reads a register of cpu's RD_base frame.
+func (b *Backend) ReadRedistributorRegister(cpu model.CPU, reg model.GICRRegister) (uint64, error) {
+	if b.closed.Load() {
+		return 0, errClosed
+	}
+	return b.rd.ReadRegister(cpu, reg)
+}
+
+// WriteRedistributorRegister writes a register of cpu's RD_base frame. A
+// GICR_CTLR write that clears EnableLPIs holds MSIs off and flushes the
+// translation cache around it.
+func (b *Backend) WriteRedistributorRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	if reg == model.GICR_CTLR && v&model.GICR_CTLR_EnableLPIs == 0 {
+		return b.its.StopTranslations(func() error { return b.rd.WriteRegister(cpu, reg, v) })
+	}
+	return b.rd.WriteRegister(cpu, reg, v)
+}
+
+// SignalMSI sends an MSI (KVM_SIGNAL_MSI). The doorbell must be
+// GITS_TRANSLATER and the DeviceID valid: an ITS needs one.
+func (b *Backend) SignalMSI(m model.MSI) (model.Delivery, error) {
+	if b.closed.Load() {
+		return model.Blocked, errClosed
+	}
+	if m.Doorbell != b.doorbell {
+		return model.Blocked, fmt.Errorf("sim: MSI doorbell %v is not GITS_TRANSLATER (%v): %w", m.Doorbell, b.doorbell, model.ErrInvalidArgument)
+	}
+	if !m.DeviceIDValid {
+		return model.Blocked, fmt.Errorf("sim: MSI ev=%d carries no DeviceID: the ITS needs one (set DeviceIDValid, KVM_MSI_VALID_DEVID): %w", m.Data, model.ErrInvalidArgument)
+	}
+	return b.its.SignalMSI(m.DeviceID, m.EventID())
+}
+
+// SetGSIRouting replaces the whole GSI routing table.
+func (b *Backend) SetGSIRouting(routes []model.Route) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	if len(routes) > model.MaxGSIRoutes {
+		return fmt.Errorf("sim: %d GSI routes, at most %d: %w", len(routes), model.MaxGSIRoutes, model.ErrInvalidArgument)
+	}
+	table := make(map[model.GSI]model.MSI, len(routes))
+	for _, r := range routes {
+		if r.GSI >= model.MaxGSIRoutes {
+			return fmt.Errorf("sim: GSI %d out of range 0..%d: %w", r.GSI, model.MaxGSIRoutes-1, model.ErrInvalidArgument)
+		}
+		if _, dup := table[r.GSI]; dup {
+			return fmt.Errorf("sim: GSI %d has two MSI routes: %w", r.GSI, model.ErrInvalidArgument)
+		}
+		table[r.GSI] = r.MSI
+	}
+	b.routeMu.Lock()
+	b.routes = table
+	b.routeMu.Unlock()
+	return nil
+}
+
+// TriggerGSI raises gsi once, sending its route's MSI. An MSI that does not
+// translate is dropped silently, as KVM drops it; an MSI the ITS refuses
+// (ErrBusy) or a route whose MSI is malformed returns the error.
+func (b *Backend) TriggerGSI(gsi model.GSI) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	b.routeMu.RLock()
+	m, ok := b.routes[gsi]
+	b.routeMu.RUnlock()
+	if !ok {
+		return fmt.Errorf("sim: GSI %d has no route: %w", gsi, model.ErrInvalidArgument)
+	}
+	_, err := b.SignalMSI(m)
+	return err
+}
+
+// BindIRQFD returns a trigger that raises gsi on each Signal, synchronously.
+func (b *Backend) BindIRQFD(gsi model.GSI) (model.Trigger, error) {
+	if b.closed.Load() {
+		return nil, errClosed
+	}
+	if gsi >= model.MaxGSIRoutes {
+		return nil, fmt.Errorf("sim: GSI %d out of range 0..%d: %w", gsi, model.MaxGSIRoutes-1, model.ErrInvalidArgument)
+	}
+	b.routeMu.Lock()
+	defer b.routeMu.Unlock()
+	if _, busy := b.irqfds[gsi]; busy {
+		return nil, fmt.Errorf("sim: GSI %d already has a bound trigger: %w", gsi, model.ErrBusy)
+	}
+	t := &trigger{b: b, gsi: gsi}
+	b.irqfds[gsi] = t
+	return t, nil
+}
+
+type trigger struct {
+	b      *Backend
+	gsi    model.GSI
+	closed atomic.Bool
+}
+
+// Signal raises the trigger's GSI (see [Backend.TriggerGSI]).
+func (t *trigger) Signal() error {
+	if t.closed.Load() {
+		return fmt.Errorf("sim: trigger of GSI %d: %w", t.gsi, model.ErrClosed)
+	}
+	return t.b.TriggerGSI(t.gsi)
+}
+
+// Close unbinds the trigger. Closing again returns nil.
+func (t *trigger) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	t.b.routeMu.Lock()
+	if t.b.irqfds[t.gsi] == t {
+		delete(t.b.irqfds, t.gsi)
+	}
+	t.b.routeMu.Unlock()
+	return nil
+}
+
+// Pending returns the LPIs pending on cpu, ascending.
+func (b *Backend) Pending(cpu model.CPU) ([]model.INTID, error) {
+	if b.closed.Load() {
+		return nil, errClosed
+	}
+	return b.rd.Pending(cpu)
+}
+
+// Acknowledge reads ICC_IAR1_EL1 on cpu.
+func (b *Backend) Acknowledge(cpu model.CPU) (model.INTID, error) {
+	if b.closed.Load() {
+		return 0, errClosed
+	}
+	return b.rd.Acknowledge(cpu)
+}
+
+// EOI writes ICC_EOIR1_EL1 on cpu.
+func (b *Backend) EOI(cpu model.CPU, intid model.INTID) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	return b.rd.EOI(cpu, intid)
+}
+
+// SetPriorityMask writes ICC_PMR_EL1 on cpu.
+func (b *Backend) SetPriorityMask(cpu model.CPU, pmr uint8) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	return b.rd.SetPriorityMask(cpu, pmr)
+}
+
+// SaveTables writes the ITS tables and every pending table into guest
+// memory.
+func (b *Backend) SaveTables() error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	if err := b.its.SaveTables(); err != nil {
+		return err
+	}
+	return b.rd.SavePendingTables()
+}
+
+// RestoreTables rebuilds the ITS from the tables in guest memory.
+func (b *Backend) RestoreTables() error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	return b.its.RestoreTables()
+}
+
+// Close releases the simulator; every later call fails with
+// model.ErrClosed. Closing again returns nil.
+func (b *Backend) Close() error {
+	b.closed.Store(true)
+	return nil
+}

@@ -1,0 +1,96 @@
+package gicr
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// pendingBitmap is one CPU's pending state: one bit per INTID, with a
+// summary level holding one bit per non-zero word so a scan visits only
+// words that have pending bits.
+//
+// # Notes
+//
+// The summary is exact enough for scanning: a word with a bit set always has
+// its summary bit set once the setter returns. Setters set the word bit,
+// then the summary bit when the word was zero; clearers clear the summary
+// bit when the word becomes zero and set it again if a concurrent setter
+// refilled the word in between.
+type pendingBitmap struct {
+	words   []atomic.Uint64
+	summary []atomic.Uint64
+}
+
+func newPendingBitmap(nbits uint64) pendingBitmap {
+	n := (nbits + 63) / 64
+	return pendingBitmap{
+		words:   make([]atomic.Uint64, n),
+		summary: make([]atomic.Uint64, (n+63)/64),
+	}
+}
+
+// set makes bit i set and reports whether it was clear before.
+func (b *pendingBitmap) set(i uint32) bool {
+	w := i / 64
+	mask := uint64(1) << (i % 64)
+	old := b.words[w].Or(mask)
+	if old == 0 {
+		b.summary[w/64].Or(uint64(1) << (w % 64))
+	}
+	return old&mask == 0
+}
+
+// clear clears bit i and reports whether it was set.
+func (b *pendingBitmap) clear(i uint32) bool {
+	w := i / 64
+	mask := uint64(1) << (i % 64)
+	old := b.words[w].And(^mask)
+	if old&mask == 0 {
+		return false
+	}
+	if old == mask {
+		sbit := uint64(1) << (w % 64)
+		b.summary[w/64].And(^sbit)
+		if b.words[w].Load() != 0 {
+			b.summary[w/64].Or(sbit)
+		}
+	}
+	return true
+}
+
+// test reports whether bit i is set.
+func (b *pendingBitmap) test(i uint32) bool {
+	return b.words[i/64].Load()&(uint64(1)<<(i%64)) != 0
+}
+
+// each calls fn for every set bit, ascending, until fn returns false.
+func (b *pendingBitmap) each(fn func(i uint32) bool) {
+	for si := range b.summary {
+		s := b.summary[si].Load()
+		for s != 0 {
+			j := bits.TrailingZeros64(s)
+			s &^= 1 << j
+			w := uint32(si*64 + j)
+			word := b.words[w].Load()
+			for word != 0 {
+				k := bits.TrailingZeros64(word)
+				word &^= 1 << k
+				if !fn(w*64 + uint32(k)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// clearAll clears every bit.
+func (b *pendingBitmap) clearAll() {
+	for si := range b.summary {
+		s := b.summary[si].Swap(0)
+		for s != 0 {
+			j := bits.TrailingZeros64(s)
+			s &^= 1 << j
+			b.words[si*64+j].Store(0)
+		}
+	}
+}

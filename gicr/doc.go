@@ -1,0 +1,60 @@
+// Package gicr models the LPI side of GICv3 redistributors and the CPU
+// interface that takes LPIs: the LPI configuration cache, per-CPU pending
+// state, GICR_CTLR / GICR_PROPBASER / GICR_PENDBASER / GICR_INVLPIR /
+// GICR_INVALLR, and acknowledge / EOI / priority mask (ICC_IAR1_EL1,
+// ICC_EOIR1_EL1, ICC_PMR_EL1).
+//
+// It owns the LPIs themselves. It does not own translation (package its
+// decides which LPI an MSI names) and must not import package its: it
+// implements the small interface package its declares
+// (its.Redistributors), and backend/sim wires the two. It imports only the
+// standard library and package model, and never touches the host.
+//
+// # LPIs, as Linux KVM models them
+//
+// An LPI exists while at least one ITS translation entry maps it: MapLPI
+// creates it or adds a reference (an INTID mapped by two events is one
+// shared LPI, as in KVM), UnmapLPI drops a reference and frees it, pending
+// state included, with the last one. When an LPI is created its
+// configuration byte is read from the LPI configuration table
+// (IHI 0069, 5.1.1) and cached (priority = byte & 0xFC, enable = bit 0),
+// and its bit in the target's pending table is consumed (read, then
+// cleared). The cached configuration changes only on INV, INVALL,
+// GICR_INVLPIR or GICR_INVALLR. A shared LPI keeps the configuration and
+// target it had when its first mapping created it.
+//
+// GICR_PROPBASER is one value shared by every redistributor (KVM: a write
+// through any of them sets it); the number of LPI INTID bits is
+// min(PROPBASER.IDbits+1, the maxIDBits given to [New]) (KVM: 16). Writes
+// to GICR_PROPBASER and GICR_PENDBASER through a redistributor whose
+// EnableLPIs is 1 are ignored, as KVM ignores them. PTZ is remembered for
+// the next enable but reads as 0.
+//
+// GICR_CTLR.EnableLPIs 0→1 with PTZ = 0 loads the pending bits of every
+// existing LPI targeting that CPU from its pending table (the table's bit
+// replaces the LPI's pending state, as KVM's its_sync_lpi_pending_table
+// does). EnableLPIs 1→0 writes the CPU's pending LPIs back into its pending
+// table (sets their bits) and keeps them pending; while EnableLPIs is 0 the
+// CPU is signalled nothing and making an LPI pending there fails with an
+// error wrapping [model.ErrBusy] (KVM's EBUSY).
+//
+// # Pending state and the CPU interface
+//
+// Each CPU has a pending bitmap over the whole INTID space with a summary
+// level (one bit per non-zero 64-bit word). Bits are set and cleared with
+// atomic operations, so the MSI fast path ([Redistributors.SetPending])
+// takes no lock and allocates nothing, and an acknowledge visits only the
+// non-zero words. Making a pending LPI pending again changes nothing (MSIs
+// coalesce). An LPI disabled in the configuration table can be pending; it
+// is never acknowledged (KVM: "pending but not delivered").
+//
+// Acknowledge returns the highest-priority (numerically lowest) pending,
+// enabled LPI whose priority is below both the priority mask and the
+// running priority, lowest INTID among equals, clears its pending state and
+// pushes its priority; with no such LPI it returns model.SpuriousINTID. EOI
+// pops, and must name the last acknowledged LPI not yet EOId. Priority
+// grouping (the binary point) is not modelled: every priority bit takes
+// part in preemption (BPR = 0). The priority mask resets to 0xFF, so a fresh
+// CPU takes every priority except 0xFF (the value Linux and KVM's guests
+// program); the architecture's reset value 0 would mask everything.
+package gicr

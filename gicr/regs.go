@@ -1,0 +1,183 @@
+package gicr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/gicits/gicits/model"
+)
+
+// IIDR is the value GICR_IIDR reads: Linux KVM's (ProductID 0x4B, ARM as
+// implementer, 0x43B).
+const IIDR = 0x4B00043B
+
+// Writable bits of GICR_PROPBASER (IHI 0069, 12.11.26): OuterCache 58:56,
+// Physical_Address 51:12, Shareability 11:10, InnerCache 9:7, IDbits 4:0.
+const propBaserMask = uint64(7)<<56 | (uint64(1)<<52-1)&^(uint64(1)<<12-1) | 0xF9F
+
+// Writable bits of GICR_PENDBASER (IHI 0069, 12.11.25): PTZ 62 (stored,
+// reads 0), OuterCache 58:56, Physical_Address 51:16, Shareability 11:10,
+// InnerCache 9:7.
+const pendBaserMask = model.GICR_PENDBASER_PTZ | uint64(7)<<56 | (uint64(1)<<52-1)&^(uint64(1)<<16-1) | 0xF80
+
+// ReadRegister reads a register of cpu's RD_base frame. Registers gicits
+// does not model read as 0.
+func (r *Redistributors) ReadRegister(cpu model.CPU, reg model.GICRRegister) (uint64, error) {
+	c, err := r.cpu(cpu)
+	if err != nil {
+		return 0, err
+	}
+	switch reg {
+	case model.GICR_CTLR:
+		if c.enabled.Load() {
+			return model.GICR_CTLR_EnableLPIs, nil
+		}
+		return 0, nil
+	case model.GICR_IIDR:
+		return IIDR, nil
+	case model.GICR_TYPER:
+		return model.RedistributorTyper(cpu, len(r.cpus)), nil
+	case model.GICR_PROPBASER:
+		return r.propbaser.Load(), nil
+	case model.GICR_PENDBASER:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return c.pendbaser &^ model.GICR_PENDBASER_PTZ, nil
+	case model.GICR_INVLPIR, model.GICR_INVALLR, model.GICR_SYNCR:
+		return 0, nil // write-only, or (SYNCR) never busy
+	}
+	if reg >= 0x10000 {
+		return 0, fmt.Errorf("redistributor %d: offset %#x is outside the RD_base frame: %w", cpu, uint32(reg), model.ErrInvalidArgument)
+	}
+	return 0, nil
+}
+
+// WriteRegister writes a register of cpu's RD_base frame.
+//
+// GICR_CTLR.EnableLPIs 1→0 writes pending LPIs back to the pending table;
+// callers that cache translations must stop MSIs around it (package its's
+// ITS.StopTranslations). GICR_PROPBASER and GICR_PENDBASER writes while
+// EnableLPIs is 1 are ignored. Read-only registers ignore writes.
+func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
+	c, err := r.cpu(cpu)
+	if err != nil {
+		return err
+	}
+	switch reg {
+	case model.GICR_CTLR:
+		return r.writeCTLR(c, v&model.GICR_CTLR_EnableLPIs != 0)
+	case model.GICR_PROPBASER:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !c.enabled.Load() {
+			r.propbaser.Store(v & propBaserMask)
+		}
+		return nil
+	case model.GICR_PENDBASER:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !c.enabled.Load() {
+			c.pendbaser = v & pendBaserMask
+		}
+		return nil
+	case model.GICR_INVLPIR:
+		r.InvalidateLPI(model.INTID(uint32(v)))
+		return nil
+	case model.GICR_INVALLR:
+		r.InvalidateAll(cpu)
+		return nil
+	case model.GICR_IIDR, model.GICR_TYPER, model.GICR_SYNCR:
+		return nil
+	}
+	if reg >= 0x10000 {
+		return fmt.Errorf("redistributor %d: offset %#x is outside the RD_base frame: %w", cpu, uint32(reg), model.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (r *Redistributors) writeCTLR(c *cpuState, enable bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	was := c.enabled.Load()
+	switch {
+	case enable && !was:
+		if c.pendbaser&model.GICR_PENDBASER_PTZ == 0 {
+			r.loadPendingTable(c)
+		}
+		c.enabled.Store(true)
+	case !enable && was:
+		c.enabled.Store(false)
+		return r.writeBackPending(c)
+	}
+	return nil
+}
+
+// loadPendingTable sets the pending state of every LPI targeting c from
+// c's pending table. Called with mu held.
+func (r *Redistributors) loadPendingTable(c *cpuState) {
+	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint32) {
+		if cpu, ok := targetOf(s); !ok || cpu != c.id {
+			return
+		}
+		addr, mask := pendingTableBit(c.pendbaser, intid)
+		var b [1]byte
+		if r.mem.ReadAt(b[:], addr) == nil && b[0]&mask != 0 {
+			c.pending.set(uint32(intid))
+		} else {
+			c.pending.clear(uint32(intid))
+		}
+	})
+}
+
+// writeBackPending sets the pending-table bit of every LPI pending on c.
+// Called with mu held.
+func (r *Redistributors) writeBackPending(c *cpuState) error {
+	var errs []error
+	c.pending.each(func(i uint32) bool {
+		addr, mask := pendingTableBit(c.pendbaser, model.INTID(i))
+		var b [1]byte
+		if err := r.mem.ReadAt(b[:], addr); err != nil {
+			errs = append(errs, err)
+			return true
+		}
+		b[0] |= mask
+		if err := r.mem.WriteAt(b[:], addr); err != nil {
+			errs = append(errs, err)
+		}
+		return true
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("redistributor %d: writing pending LPIs back to the pending table: %w", c.id, errors.Join(errs...))
+	}
+	return nil
+}
+
+// SavePendingTables writes every CPU's pending table exactly: the bit of
+// each LPI pending on that CPU set, every other LPI bit (INTIDs 8192 up to
+// 2^IDbits) cleared; the first 1 KiB, which covers INTIDs below 8192, is
+// not touched (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, with stale bits
+// cleared). A CPU whose GICR_PENDBASER is 0 is skipped.
+func (r *Redistributors) SavePendingTables() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	nbytes := (uint64(1) << r.idBits()) / 8
+	const first = uint64(model.LPIBase) / 8
+	if nbytes <= first {
+		return nil
+	}
+	buf := make([]byte, nbytes-first)
+	var errs []error
+	for _, c := range r.cpus {
+		if model.PendBaser(c.pendbaser).Addr() == 0 {
+			continue
+		}
+		for w := first / 8; w < nbytes/8; w++ {
+			binary.LittleEndian.PutUint64(buf[(w*8)-first:], c.pending.words[w].Load())
+		}
+		if err := r.mem.WriteAt(buf, model.PendBaser(c.pendbaser).Addr()+model.GPA(first)); err != nil {
+			errs = append(errs, fmt.Errorf("redistributor %d: saving the pending table: %w", c.id, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,126 @@
+// Package its is a functional (untimed) model of the GICv3 Interrupt
+// Translation Service (Arm IHI 0069, chapters 5 and 6): its registers, the
+// command queue and every GICv3 physical command, MSI translation with a
+// translation cache, and Linux KVM's ITS table ABI revision 0 for save and
+// restore.
+//
+// It owns the ITS's state: devices, interrupt translation entries and
+// collections, and the device table, ITTs and collection table in guest
+// memory. It does not own LPIs: it reaches the redistributors only through
+// the [Redistributors] interface, which package gicr implements; it must
+// not import package gicr (no package reaches sideways) and imports only the
+// standard library and package model. backend/sim wires the two.
+//
+// # Where state lives
+//
+// As in QEMU's emulated ITS and in KVM combined: the device table and the
+// ITTs live in guest memory and are written through by every command that
+// changes them, in the ABI revision 0 entry formats of package model (DTE
+// and ITE with next = 0 while live). MAPD V=0 writes a zero DTE and DISCARD
+// a zero ITE, as KVM does since 6.13; freeing a device (MAPD V=0 or a
+// re-MAPD) also writes a zero ITE over each of its live events, so no stale
+// entry survives into a later save. Flat and two-level device tables
+// (GITS_BASER0.Indirect) are supported, with 4, 16 or 64 KiB pages as
+// GITS_BASER says (KVM forces 64 KiB whatever the register holds; gicits
+// honours the register). The first-level entries of a two-level table are
+// written by guest software; an invalid one makes the DeviceIDs it covers
+// out of range. GITS_BASER1 (collections) is flat only: its Indirect bit is
+// RAZ/WI.
+//
+// The ITS also keeps its own record of every device and event, so a command
+// never trusts guest memory for what it changed itself. The MSI slow path
+// walks guest memory (DTE, through the L1 entry when indirect, then the
+// ITE) as QEMU does and cross-checks what it read against that record: an
+// entry that guest software overwrote while the ITS owns it
+// (UNPREDICTABLE) translates to nothing.
+//
+// Collections live inside the ITS only, in an array indexed by ICID (absent,
+// mapped to a CPU, or existing but unmapped), and reach the collection table
+// only by [ITS.SaveTables]: the ABI revision 0 CTE list, sorted by ICID,
+// then a zero terminator when room remains. ICIDs are checked against the
+// collection table size, as KVM checks them.
+//
+// # Translation cache
+//
+// Successful slow-path translations (MSI or INT) fill a map from (DeviceID,
+// EventID) to (INTID, target CPU), split into 64 shards each behind its own
+// sync.RWMutex so concurrent MSIs scale across cores. Entries are removed
+// exactly where the architecture ends a translation: DISCARD and MOVI (that
+// event), MAPD of a mapped device (its events), MAPC (the events of that
+// collection), and the whole cache on MOVALL, ITS disable, a GITS_BASER
+// change and GICR_CTLR.EnableLPIs 1→0 ([ITS.StopTranslations]). When a
+// retarget moves an LPI that other events share, the whole cache is
+// flushed, since their entries name the old CPU. With the cache turned off
+// every MSI walks the tables in guest memory.
+//
+// # Concurrency
+//
+// Commands, register accesses, save and restore run under the ITS mutex.
+// The MSI fast path takes only its shard's read lock and holds it until the
+// LPI is pending; every invalidation takes the shard's write lock, under the
+// ITS mutex, before the LPI is moved or freed. A stale hit can therefore
+// never overtake the command that invalidated it (the race behind
+// CVE-2024-26598). The slow path holds the ITS mutex for reading while it
+// walks, makes the LPI pending and fills the cache.
+//
+// # Command queue
+//
+// Commands are processed synchronously inside the GITS_CWRITER write (as in
+// KVM), read from guest memory at GITS_CBASER + GITS_CREADR, wrapping at the
+// end of the queue, only while GITS_CTLR.Enabled is 1. Every command applies
+// KVM's checks and error codes, plus the DeviceID, EventID and ICID widths
+// of GITS_TYPER. Every failure is reported as a [*model.CommandError]; the
+// errors of one CWRITER write are joined into the error it returns. With
+// [model.ContinueOnError] GITS_CREADR moves past a failing command (KVM);
+// with [model.StallOnError] it stays on it and GITS_CREADR.Stalled is set
+// (IHI 0069, 6.2.3). A stalled queue processes nothing until software
+// writes GITS_CWRITER with Retry (bit 0) set, which clears Stalled and
+// executes the stalled command again; to skip it instead, software disables
+// the ITS, writes GITS_CREADR past it (which clears Stalled) and enables the
+// ITS again. Unknown and GICv4 opcodes are reported with the
+// [*model.OpcodeError] as Cause and otherwise ignored (KVM ignores them); a
+// command that cannot be read from guest memory is reported with the
+// [*model.MemoryError] as Cause. SYNC does nothing: every command's effect
+// is visible when it completes. MAPTI over a mapped event leaves it
+// unchanged (KVM). MAPTI while GICR_PROPBASER is unset is refused with
+// E_ITS_MAPTI_PHYSICALID_OOR, as KVM's check refuses it (silently there;
+// reported here with a Detail saying why).
+//
+// MAPC V=0 orphans the events of the collection as KVM does: they keep
+// their mapping but cannot fire (MSI and INT blocked; MOVI and DISCARD
+// refused), and a later MAPC V=1 of the same ICID does not re-attach them;
+// only MAPD frees them. MAPTI naming an ICID that does not exist creates it,
+// unmapped; a later MAPC V=1 attaches it. MOVALL moves the LPIs whose
+// target is RDbase1 only, as the architecture says (KVM since 2024 moves
+// every LPI: a known divergence).
+//
+// # Save and restore
+//
+// [ITS.SaveTables] and [ITS.RestoreTables] follow
+// Documentation/virt/kvm/devices/arm-vgic-its.rst byte for byte: DTEs with
+// next chaining in DeviceID order, ITEs with next chaining in EventID order,
+// a next delta too large for its field saved as the field's maximum (as KVM
+// does: restore then lands on a zero entry and steps one entry at a time to
+// the next valid one). Restore reads collections first, then devices and
+// their ITTs, then recreates the LPIs (configuration read, pending bit
+// consumed). It builds the new state aside and swaps it in only when every
+// entry checked out, so a failed restore leaves the ITS as it was, and
+// replaces the whole previous state when it succeeds. An orphaned event is
+// saved with the ICID it was mapped with; when no collection of that ICID
+// exists the CTE list names it as unmapped, so the restored event stays
+// unable to fire (a later MAPC V=1 would attach it: a divergence KVM cannot
+// show, since it cannot save orphaned events at all).
+//
+// # Registers
+//
+// GITS_IIDR reads 0x4B00043B, KVM's value (ABI revision 0); a write must
+// hold revision 0. GITS_PIDR2 reads 0x3B (GICv3). Writes to GITS_BASER<n>
+// and GITS_CBASER while enabled are ignored; a GITS_BASER<n> write whose
+// Valid bit is 0 discards every device (n = 0) or collection (n = 1), as
+// KVM does; a GITS_CBASER write sets GITS_CREADR and GITS_CWRITER to 0; a
+// GITS_CWRITER offset beyond the queue is ignored whole; GITS_CTLR.Enabled
+// stays 0 until GITS_BASER0, GITS_BASER1 and GITS_CBASER are all Valid;
+// GITS_CREADR is writable only while disabled (else an error wrapping
+// [model.ErrBusy], KVM's EBUSY). A 32-bit access to half of a 64-bit
+// register fails with an error wrapping [model.ErrInvalidArgument].
+package its

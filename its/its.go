@@ -1,0 +1,459 @@
+package its
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Redistributors is what the ITS needs from the redistributors: the LPIs
+// its translations name. Package gicr implements it.
+type Redistributors interface {
+	// CPUs returns the number of redistributors (processor numbers
+	// 0..CPUs-1, the RDbase of commands with GITS_TYPER.PTA = 0).
+	CPUs() int
+	// LPILimit returns one more than the largest INTID MAPTI may name
+	// (from GICR_PROPBASER.IDbits).
+	LPILimit() model.INTID
+	// PropBaserSet reports whether GICR_PROPBASER has been programmed.
+	PropBaserSet() bool
+	// LPIsEnabled reports GICR_CTLR.EnableLPIs of cpu.
+	LPIsEnabled(cpu model.CPU) bool
+	// CheckLPI reports why intid cannot be mapped, changing nothing.
+	CheckLPI(intid model.INTID) error
+	// MapLPI adds a reference to LPI intid, creating it (configuration
+	// read, pending-table bit consumed when targeted) if needed.
+	MapLPI(intid model.INTID, target model.CPU, targeted bool) error
+	// UnmapLPI drops a reference to LPI intid, freeing it with the last.
+	UnmapLPI(intid model.INTID) bool
+	// LPIShared reports whether more than one translation maps intid.
+	LPIShared(intid model.INTID) bool
+	// LPITarget returns the CPU LPI intid is delivered to.
+	LPITarget(intid model.INTID) (model.CPU, bool)
+	// MoveLPI retargets LPI intid, moving its pending state.
+	MoveLPI(intid model.INTID, cpu model.CPU) error
+	// MoveAll retargets every LPI of from to to.
+	MoveAll(from, to model.CPU) error
+	// SetPending makes intid pending on cpu, or fails wrapping
+	// model.ErrBusy when cpu's LPIs are disabled. It must not block.
+	SetPending(cpu model.CPU, intid model.INTID) error
+	// ClearPending removes LPI intid's pending state.
+	ClearPending(intid model.INTID) bool
+	// InvalidateLPI re-reads LPI intid's configuration.
+	InvalidateLPI(intid model.INTID)
+	// InvalidateAll re-reads the configuration of every LPI targeting cpu.
+	InvalidateAll(cpu model.CPU)
+}
+
+// Config says how to build an ITS.
+type Config struct {
+	// Typer is GITS_TYPER; 0 means model.KVMITSTyper. The ITT entry size
+	// must be 8 bytes (the ABI revision 0 ITE) and PTA must be 0.
+	Typer model.ITSTyper
+	// ErrorPolicy is what the command queue does on a failing command.
+	ErrorPolicy model.ErrorPolicy
+	// NoTranslationCache makes every MSI walk the tables in guest memory.
+	NoTranslationCache bool
+}
+
+// Collection states in ITS.colls: a CPU number (mapped) or one of these.
+const (
+	collAbsent   int32 = -2
+	collUnmapped int32 = -1
+)
+
+// iteRec is the ITS's own record of one mapped event.
+type iteRec struct {
+	intid  model.INTID
+	icid   model.ICID
+	valid  bool
+	orphan bool // its collection was unmapped by MAPC V=0 (KVM: ite->collection = NULL)
+}
+
+const itePageShift = 8
+
+type itePage [1 << itePageShift]iteRec
+
+// device is the ITS's record of one mapped device.
+type device struct {
+	itt    model.GPA
+	size   uint8 // MAPD Size: EventID bits - 1
+	pages  map[uint32]*itePage
+	events int
+}
+
+func newDevice(itt model.GPA, size uint8) *device {
+	return &device{itt: itt, size: size, pages: map[uint32]*itePage{}}
+}
+
+func (d *device) get(ev model.EventID) (iteRec, bool) {
+	p := d.pages[uint32(ev)>>itePageShift]
+	if p == nil {
+		return iteRec{}, false
+	}
+	r := p[uint32(ev)&(1<<itePageShift-1)]
+	return r, r.valid
+}
+
+func (d *device) put(ev model.EventID, r iteRec) {
+	k := uint32(ev) >> itePageShift
+	p := d.pages[k]
+	if p == nil {
+		p = new(itePage)
+		d.pages[k] = p
+	}
+	slot := &p[uint32(ev)&(1<<itePageShift-1)]
+	if !slot.valid {
+		d.events++
+	}
+	r.valid = true
+	*slot = r
+}
+
+func (d *device) del(ev model.EventID) {
+	k := uint32(ev) >> itePageShift
+	p := d.pages[k]
+	if p == nil {
+		return
+	}
+	slot := &p[uint32(ev)&(1<<itePageShift-1)]
+	if slot.valid {
+		*slot = iteRec{}
+		d.events--
+		if d.events == 0 {
+			clear(d.pages)
+		}
+	}
+}
+
+// each calls fn for every mapped event in ascending EventID order.
+func (d *device) each(fn func(ev model.EventID, r *iteRec)) {
+	for _, k := range slices.Sorted(maps.Keys(d.pages)) {
+		p := d.pages[k]
+		for i := range p {
+			if p[i].valid {
+				fn(model.EventID(k<<itePageShift|uint32(i)), &p[i])
+			}
+		}
+	}
+}
+
+func (d *device) eventIDBits() int { return int(d.size) + 1 }
+
+// ITS is one Interrupt Translation Service.
+//
+// Methods are safe for concurrent use.
+type ITS struct {
+	mem    model.Memory
+	rd     Redistributors
+	typer  model.ITSTyper
+	policy model.ErrorPolicy
+
+	mu      sync.RWMutex
+	enabled bool
+	cbaser  model.CBASER
+	cwriter uint64
+	creadr  uint64
+	stalled bool
+	baser   [2]model.Baser
+	devices map[model.DeviceID]*device
+	colls   []int32 // by ICID
+
+	cache *translationCache // nil when turned off
+
+	errDisabled error // preallocated for the MSI path
+}
+
+// IIDR is the value GITS_IIDR reads: KVM's, with ABI revision 0.
+const IIDR = 0x4B00043B
+
+// PIDR2 is the value GITS_PIDR2 reads: ArchRev 3 (GICv3).
+const PIDR2 = 0x3B
+
+// baserAttrs are the attribute bits KVM's GITS_BASER<n> reset values hold:
+// InnerCache 3 (bits 61:59), Shareability Inner (11:10), PageSize 64 KiB
+// (9:8).
+const baserAttrs = model.Baser(3<<59 | 1<<10 | 2<<8)
+
+// Reset values of GITS_BASER0 and GITS_BASER1, as KVM's
+// (0x1907000000000600 and 0x1C07000000000600): device and collection tables
+// of 8-byte entries, 64 KiB pages, not valid.
+var (
+	DeviceBaserReset     = model.MakeBaser(model.BaserDevices, model.TableEntrySize) | baserAttrs
+	CollectionBaserReset = model.MakeBaser(model.BaserCollections, model.TableEntrySize) | baserAttrs
+)
+
+// New returns a disabled ITS over guest memory mem whose translations
+// target the LPIs of rd.
+func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
+	if mem == nil || rd == nil {
+		return nil, fmt.Errorf("its: guest memory and redistributors are required: %w", model.ErrInvalidArgument)
+	}
+	typer := cfg.Typer
+	if typer == 0 {
+		typer = model.KVMITSTyper
+	}
+	switch {
+	case !typer.Physical():
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: Physical (bit 0) must be set: %w", uint64(typer), model.ErrNotSupported)
+	case typer.ITTEntrySize() != model.TableEntrySize:
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: ITT entry size %d bytes, but the ABI revision 0 ITE is %d bytes: %w", uint64(typer), typer.ITTEntrySize(), model.TableEntrySize, model.ErrNotSupported)
+	case typer.PTA():
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: PTA = 1 (RDbase as physical address) is not modelled; RDbase is a processor number: %w", uint64(typer), model.ErrNotSupported)
+	case typer.EventIDBits() > 31:
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: %d EventID bits; at most 31 are modelled (MAPD Size holds 1..32 but the ABI revision 0 DTE Size check caps it): %w", uint64(typer), typer.EventIDBits(), model.ErrNotSupported)
+	}
+	if cfg.ErrorPolicy != model.ContinueOnError && cfg.ErrorPolicy != model.StallOnError {
+		return nil, fmt.Errorf("its: unknown error policy %d: %w", int(cfg.ErrorPolicy), model.ErrInvalidArgument)
+	}
+	t := &ITS{
+		mem:         mem,
+		rd:          rd,
+		typer:       typer,
+		policy:      cfg.ErrorPolicy,
+		baser:       [2]model.Baser{DeviceBaserReset, CollectionBaserReset},
+		devices:     map[model.DeviceID]*device{},
+		colls:       make([]int32, 1<<typer.ICIDBits()),
+		errDisabled: fmt.Errorf("its: GITS_CTLR.Enabled = 0: %w", model.ErrBusy),
+	}
+	for i := range t.colls {
+		t.colls[i] = collAbsent
+	}
+	if !cfg.NoTranslationCache {
+		t.cache = newTranslationCache()
+	}
+	return t, nil
+}
+
+// Typer returns GITS_TYPER.
+func (t *ITS) Typer() model.ITSTyper { return t.typer }
+
+// ErrorPolicy returns the command queue's error policy.
+func (t *ITS) ErrorPolicy() model.ErrorPolicy { return t.policy }
+
+// TranslationCacheLen returns the number of cached translations (0 with the
+// cache turned off).
+func (t *ITS) TranslationCacheLen() int {
+	if t.cache == nil {
+		return 0
+	}
+	return t.cache.len()
+}
+
+// StopTranslations runs fn with every MSI held off (the ITS mutex and every
+// translation cache shard held for writing) and empties the translation
+// cache. The redistributors use it around GICR_CTLR.EnableLPIs 1→0, so no
+// MSI that passed its EnableLPIs check can make an LPI pending after fn.
+func (t *ITS) StopTranslations(fn func() error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cache != nil {
+		t.cache.lockAll()
+		defer t.cache.unlockAll()
+		t.cache.clearLocked()
+	}
+	return fn()
+}
+
+// EventState is one mapped event, as [ITS.State] reports it.
+type EventState struct {
+	EventID model.EventID
+	INTID   model.INTID
+	ICID    model.ICID
+	// Orphaned: the event's collection was unmapped (MAPC V=0) after it
+	// was mapped; it cannot fire.
+	Orphaned bool
+}
+
+// DeviceState is one mapped device, as [ITS.State] reports it.
+type DeviceState struct {
+	DeviceID    model.DeviceID
+	ITTAddr     model.GPA
+	EventIDBits int
+	Events      []EventState
+}
+
+// CollectionState is one existing collection, as [ITS.State] reports it.
+type CollectionState struct {
+	ICID   model.ICID
+	Mapped bool
+	CPU    model.CPU
+}
+
+// State is a snapshot of the ITS's translation state, sorted by ID.
+type State struct {
+	Enabled     bool
+	Devices     []DeviceState
+	Collections []CollectionState
+}
+
+// State returns a snapshot of the ITS's devices, events and collections.
+func (t *ITS) State() State {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s := State{Enabled: t.enabled}
+	for _, id := range slices.Sorted(maps.Keys(t.devices)) {
+		d := t.devices[id]
+		ds := DeviceState{DeviceID: id, ITTAddr: d.itt, EventIDBits: d.eventIDBits()}
+		d.each(func(ev model.EventID, r *iteRec) {
+			ds.Events = append(ds.Events, EventState{EventID: ev, INTID: r.intid, ICID: r.icid, Orphaned: r.orphan})
+		})
+		s.Devices = append(s.Devices, ds)
+	}
+	for icid, c := range t.colls {
+		if c != collAbsent {
+			s.Collections = append(s.Collections, CollectionState{ICID: model.ICID(icid), Mapped: c >= 0, CPU: model.CPU(max(c, 0))})
+		}
+	}
+	return s
+}
+
+// collMapped returns the CPU collection icid is mapped to.
+func (t *ITS) collMapped(icid model.ICID) (model.CPU, bool) {
+	if int(icid) >= len(t.colls) || t.colls[icid] < 0 {
+		return 0, false
+	}
+	return model.CPU(t.colls[icid]), true
+}
+
+// collExists reports whether collection icid exists, mapped or not.
+func (t *ITS) collExists(icid model.ICID) bool {
+	return int(icid) < len(t.colls) && t.colls[icid] != collAbsent
+}
+
+// collInRange reports whether icid fits GITS_TYPER and the collection table
+// (KVM's vgic_its_check_id on GITS_BASER1).
+func (t *ITS) collInRange(icid model.ICID) bool {
+	return int(icid) < len(t.colls) && uint64(icid) < t.baser[1].SizeBytes()/model.TableEntrySize
+}
+
+// dteAddr returns where device dev's DTE is in guest memory, or false when
+// dev is out of range: beyond GITS_TYPER.Devbits or the device table, its
+// L1 entry invalid, or its DTE outside guest memory.
+func (t *ITS) dteAddr(dev model.DeviceID) (model.GPA, bool) {
+	if uint64(dev) >= uint64(1)<<t.typer.DeviceIDBits() {
+		return 0, false
+	}
+	b := t.baser[0]
+	var addr model.GPA
+	if !b.Indirect() {
+		if uint64(dev) >= b.SizeBytes()/model.TableEntrySize {
+			return 0, false
+		}
+		addr = b.Addr() + model.GPA(uint64(dev)*model.TableEntrySize)
+	} else {
+		perPage := uint64(b.PageSize()) / model.TableEntrySize
+		l1 := uint64(dev) / perPage
+		if l1 >= b.SizeBytes()/model.TableEntrySize {
+			return 0, false
+		}
+		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(l1*model.TableEntrySize))
+		if err != nil {
+			return 0, false
+		}
+		e := model.DecodeL1Entry(v)
+		if !e.Valid {
+			return 0, false
+		}
+		l2 := e.Addr &^ model.GPA(b.PageSize()-1)
+		addr = l2 + model.GPA(uint64(dev)%perPage*model.TableEntrySize)
+	}
+	var probe [model.TableEntrySize]byte
+	if t.mem.ReadAt(probe[:], addr) != nil {
+		return 0, false
+	}
+	return addr, true
+}
+
+func iteAddr(d *device, ev model.EventID) model.GPA {
+	return d.itt + model.GPA(uint64(ev)*model.TableEntrySize)
+}
+
+// freeDevice removes device dev: its cached translations, its events (a
+// zero ITE written over each) and their LPIs.
+func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
+	d.each(func(ev model.EventID, r *iteRec) {
+		t.invalidate(id, ev)
+	})
+	d.each(func(ev model.EventID, r *iteRec) {
+		if zero {
+			_ = model.WriteUint64(t.mem, iteAddr(d, ev), 0)
+		}
+		t.rd.UnmapLPI(r.intid)
+	})
+	delete(t.devices, id)
+}
+
+// freeAllDevices discards every device (GITS_BASER0 written with Valid 0).
+func (t *ITS) freeAllDevices() {
+	t.flushCache()
+	for id, d := range t.devices {
+		t.freeDevice(id, d, false)
+	}
+}
+
+// freeAllCollections discards every collection, orphaning every event
+// (GITS_BASER1 written with Valid 0).
+func (t *ITS) freeAllCollections() {
+	t.flushCache()
+	for _, d := range t.devices {
+		d.each(func(_ model.EventID, r *iteRec) { r.orphan = true })
+	}
+	for i := range t.colls {
+		t.colls[i] = collAbsent
+	}
+}
+
+func (t *ITS) invalidate(dev model.DeviceID, ev model.EventID) {
+	if t.cache != nil {
+		t.cache.remove(cacheKey(dev, ev))
+	}
+}
+
+func (t *ITS) flushCache() {
+	if t.cache != nil {
+		t.cache.flush()
+	}
+}
+
+// sortedDeviceIDs returns the mapped DeviceIDs, ascending.
+func (t *ITS) sortedDeviceIDs() []model.DeviceID {
+	ids := slices.Collect(maps.Keys(t.devices))
+	slices.SortFunc(ids, cmp.Compare)
+	return ids
+}
+
+// TableError reports a bad entry found by [ITS.RestoreTables] (or a table
+// [ITS.SaveTables] could not write): which table, which entry, which field.
+type TableError struct {
+	// Table names the table: "collection table", "device table",
+	// "ITT of device 0x10".
+	Table string
+	// Index is the entry's index: the DeviceID, EventID or CTE position.
+	Index uint64
+	// Field names the field at fault ("ICID", "pINTID", "Size", ...), or
+	// is empty when the entry could not be accessed at all.
+	Field string
+	// Err says why; it wraps model.ErrInvalidArgument or a
+	// *model.MemoryError.
+	Err error
+}
+
+func (e *TableError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("its: %s entry %#x: %v", e.Table, e.Index, e.Err)
+	}
+	return fmt.Sprintf("its: %s entry %#x: %s: %v", e.Table, e.Index, e.Field, e.Err)
+}
+
+func (e *TableError) Unwrap() error { return e.Err }
+
+var errInvalid = model.ErrInvalidArgument
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, errInvalid)...)
+}

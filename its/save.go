@@ -1,0 +1,272 @@
+package its
+
+import (
+	"fmt"
+
+	"github.com/gicits/gicits/model"
+)
+
+// SaveTables writes the ITS's state into guest memory in KVM's ITS table
+// ABI revision 0 (KVM_DEV_ARM_ITS_SAVE_TABLES): every mapped device's DTE
+// in the device table, chained by next in DeviceID order; every mapped
+// event's ITE in its device's ITT, chained by next in EventID order; and the
+// collection table as a CTE list sorted by ICID (unmapped collections with
+// RDbase 0xFFFFFFFF) ended by a zero entry when room remains. A next delta
+// beyond its field is saved as the field's maximum, as KVM does.
+func (t *ITS) SaveTables() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := t.sortedDeviceIDs()
+	for i, id := range ids {
+		d := t.devices[id]
+		addr, ok := t.dteAddr(id)
+		if !ok {
+			return &TableError{Table: "device table", Index: uint64(id), Err: invalidf("DeviceID %#x is no longer inside the device table (invalid L1 entry?)", uint32(id))}
+		}
+		if err := t.saveITT(id, d); err != nil {
+			return err
+		}
+		var next uint16
+		if i+1 < len(ids) {
+			next = uint16(min(uint64(ids[i+1]-id), model.MaxDTENext))
+		}
+		v, err := model.DTE{Valid: true, Next: next, ITTAddr: d.itt, Size: d.size}.Encode()
+		if err == nil {
+			err = model.WriteUint64(t.mem, addr, v)
+		}
+		if err != nil {
+			return &TableError{Table: "device table", Index: uint64(id), Err: err}
+		}
+	}
+	return t.saveCollections()
+}
+
+func (t *ITS) saveITT(id model.DeviceID, d *device) error {
+	var evs []model.EventID
+	d.each(func(ev model.EventID, _ *iteRec) { evs = append(evs, ev) })
+	for i, ev := range evs {
+		r, _ := d.get(ev)
+		var next uint16
+		if i+1 < len(evs) {
+			next = uint16(min(uint64(evs[i+1]-ev), model.MaxITENext))
+		}
+		if err := model.WriteUint64(t.mem, iteAddr(d, ev), model.ITE{Next: next, INTID: r.intid, ICID: r.icid}.Encode()); err != nil {
+			return &TableError{Table: fmt.Sprintf("ITT of device %#x", uint32(id)), Index: uint64(ev), Err: err}
+		}
+	}
+	return nil
+}
+
+func (t *ITS) saveCollections() error {
+	orphanICIDs := map[model.ICID]bool{}
+	for _, d := range t.devices {
+		d.each(func(_ model.EventID, r *iteRec) {
+			if r.orphan && !t.collExists(r.icid) {
+				orphanICIDs[r.icid] = true
+			}
+		})
+	}
+	var ctes []model.CTE
+	for icid, c := range t.colls {
+		switch {
+		case c >= 0:
+			ctes = append(ctes, model.CTE{Valid: true, RDbase: uint64(c), ICID: model.ICID(icid)})
+		case c == collUnmapped || orphanICIDs[model.ICID(icid)]:
+			ctes = append(ctes, model.CTE{Valid: true, RDbase: model.CTEUnmappedRDbase, ICID: model.ICID(icid)})
+		}
+	}
+	b := t.baser[1]
+	capacity := b.SizeBytes() / model.TableEntrySize
+	if uint64(len(ctes)) > capacity {
+		return &TableError{Table: "collection table", Index: capacity, Err: invalidf("%d collections do not fit %d entries", len(ctes), capacity)}
+	}
+	for i, e := range ctes {
+		v, err := e.Encode()
+		if err == nil {
+			err = model.WriteUint64(t.mem, b.Addr()+model.GPA(i*model.TableEntrySize), v)
+		}
+		if err != nil {
+			return &TableError{Table: "collection table", Index: uint64(i), Err: err}
+		}
+	}
+	if uint64(len(ctes)) < capacity {
+		if err := model.WriteUint64(t.mem, b.Addr()+model.GPA(len(ctes)*model.TableEntrySize), 0); err != nil {
+			return &TableError{Table: "collection table", Index: uint64(len(ctes)), Err: err}
+		}
+	}
+	return nil
+}
+
+// restored is the state RestoreTables builds before it swaps it in.
+type restored struct {
+	devices map[model.DeviceID]*device
+	colls   []int32
+}
+
+// RestoreTables rebuilds the ITS's state from the tables in guest memory
+// (KVM_DEV_ARM_ITS_RESTORE_TABLES): collections first, then devices and
+// their ITTs, then the LPIs (configuration read, pending-table bit
+// consumed). A bad entry fails the restore with a [*TableError] naming the
+// table, the entry and the field, and leaves the ITS exactly as it was. On
+// success the restored state replaces the previous one whole.
+func (t *ITS) RestoreTables() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := restored{devices: map[model.DeviceID]*device{}, colls: make([]int32, len(t.colls))}
+	for i := range n.colls {
+		n.colls[i] = collAbsent
+	}
+	if err := t.restoreCollections(&n); err != nil {
+		return err
+	}
+	if err := t.restoreDevices(&n); err != nil {
+		return err
+	}
+	// Every entry checked out: swap.
+	t.flushCache()
+	for id, d := range t.devices {
+		t.freeDevice(id, d, false)
+	}
+	t.devices, t.colls = n.devices, n.colls
+	for _, id := range t.sortedDeviceIDs() {
+		t.devices[id].each(func(_ model.EventID, r *iteRec) {
+			cpu, ok := t.collMapped(r.icid)
+			_ = t.rd.MapLPI(r.intid, cpu, ok)
+		})
+	}
+	return nil
+}
+
+func (t *ITS) restoreCollections(n *restored) error {
+	b := t.baser[1]
+	if !b.Valid() {
+		return nil
+	}
+	capacity := b.SizeBytes() / model.TableEntrySize
+	for i := uint64(0); i < capacity; i++ {
+		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(i*model.TableEntrySize))
+		if err != nil {
+			return &TableError{Table: "collection table", Index: i, Err: err}
+		}
+		e := model.DecodeCTE(v)
+		if !e.Valid {
+			return nil
+		}
+		tableErr := func(field string, err error) error {
+			return &TableError{Table: "collection table", Index: i, Field: field, Err: err}
+		}
+		switch {
+		case e.RDbase != model.CTEUnmappedRDbase && e.RDbase >= uint64(t.rd.CPUs()):
+			return tableErr("RDbase", invalidf("RDbase %d is not a redistributor (%d CPUs)", e.RDbase, t.rd.CPUs()))
+		case int(e.ICID) >= len(n.colls) || uint64(e.ICID) >= capacity:
+			return tableErr("ICID", invalidf("ICID %d is outside the collection table (%d entries)", e.ICID, capacity))
+		case n.colls[e.ICID] != collAbsent:
+			return tableErr("ICID", invalidf("collection %d appears twice", e.ICID))
+		}
+		if e.RDbase == model.CTEUnmappedRDbase {
+			n.colls[e.ICID] = collUnmapped
+		} else {
+			n.colls[e.ICID] = int32(e.RDbase)
+		}
+	}
+	return nil
+}
+
+func (t *ITS) restoreDevices(n *restored) error {
+	b := t.baser[0]
+	if !b.Valid() {
+		return nil
+	}
+	entries := b.SizeBytes() / model.TableEntrySize
+	if !b.Indirect() {
+		_, err := t.scanDTEs(n, b.Addr(), 0, entries)
+		return err
+	}
+	perPage := uint64(b.PageSize()) / model.TableEntrySize
+	for l1 := uint64(0); l1 < entries; l1++ {
+		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(l1*model.TableEntrySize))
+		if err != nil {
+			return &TableError{Table: "device table (level 1)", Index: l1, Err: err}
+		}
+		e := model.DecodeL1Entry(v)
+		if !e.Valid {
+			continue
+		}
+		page := e.Addr &^ model.GPA(b.PageSize()-1)
+		done, err := t.scanDTEs(n, page, l1*perPage, perPage)
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanDTEs restores the count DTEs at base, the first one being DeviceID
+// first. It reports done when a DTE's next is 0 (the last device).
+func (t *ITS) scanDTEs(n *restored, base model.GPA, first, count uint64) (done bool, err error) {
+	for i := uint64(0); i < count; {
+		id := first + i
+		v, err := model.ReadUint64(t.mem, base+model.GPA(i*model.TableEntrySize))
+		if err != nil {
+			return false, &TableError{Table: "device table", Index: id, Err: err}
+		}
+		e := model.DecodeDTE(v)
+		if !e.Valid {
+			i++
+			continue
+		}
+		tableErr := func(field string, err error) error {
+			return &TableError{Table: "device table", Index: id, Field: field, Err: err}
+		}
+		switch {
+		case id >= uint64(1)<<t.typer.DeviceIDBits():
+			return false, tableErr("", invalidf("DeviceID %#x does not fit GITS_TYPER's %d DeviceID bits", id, t.typer.DeviceIDBits()))
+		case int(e.Size)+1 > t.typer.EventIDBits():
+			return false, tableErr("Size", invalidf("%d EventID bits, GITS_TYPER.ID_bits allows %d", int(e.Size)+1, t.typer.EventIDBits()))
+		}
+		d := newDevice(e.ITTAddr, e.Size)
+		if err := t.restoreITT(n, model.DeviceID(id), d); err != nil {
+			return false, err
+		}
+		n.devices[model.DeviceID(id)] = d
+		if e.Next == 0 {
+			return true, nil
+		}
+		i += uint64(e.Next)
+	}
+	return false, nil
+}
+
+func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
+	table := fmt.Sprintf("ITT of device %#x", uint32(id))
+	count := uint64(1) << d.eventIDBits()
+	for ev := uint64(0); ev < count; {
+		v, err := model.ReadUint64(t.mem, d.itt+model.GPA(ev*model.TableEntrySize))
+		if err != nil {
+			return &TableError{Table: table, Index: ev, Field: "", Err: fmt.Errorf("ITT_addr %v: %w", d.itt, err)}
+		}
+		e := model.DecodeITE(v)
+		if !e.Valid() {
+			ev++
+			continue
+		}
+		tableErr := func(field string, err error) error {
+			return &TableError{Table: table, Index: ev, Field: field, Err: err}
+		}
+		switch {
+		case e.INTID < model.LPIBase:
+			return tableErr("pINTID", invalidf("pINTID %d is below the first LPI (8192)", e.INTID))
+		case int(e.ICID) >= len(n.colls) || n.colls[e.ICID] == collAbsent:
+			return tableErr("ICID", invalidf("collection %d was not restored", e.ICID))
+		}
+		if err := t.rd.CheckLPI(e.INTID); err != nil {
+			return tableErr("pINTID", err)
+		}
+		d.put(model.EventID(ev), iteRec{intid: e.INTID, icid: e.ICID})
+		if e.Next == 0 {
+			return nil
+		}
+		ev += uint64(e.Next)
+	}
+	return nil
+}
