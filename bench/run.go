@@ -501,7 +501,7 @@ func (r *runner) consume(c *consumer) {
 				}
 			} else {
 				time.Sleep(backoff)
-				backoff = min(2*backoff, time.Millisecond)
+				backoff = min(2*backoff, 200*time.Microsecond)
 			}
 			continue
 		}
@@ -676,7 +676,7 @@ func (r *runner) notes(res *Result) []string {
 	case WaitSpin:
 		notes = append(notes, "consumers: one goroutine per CPU spinning on Acknowledge (yielding every 64 empty polls)")
 	case WaitPark:
-		notes = append(notes, "consumers: one goroutine per CPU polling Acknowledge, parked in sleeps backing off from 10µs to 1ms when idle (the API has no notification)")
+		notes = append(notes, "consumers: one goroutine per CPU polling Acknowledge, parked in sleeps backing off from 10µs to 200µs when idle (the API has no notification)")
 	case WaitNone:
 		notes = append(notes, "consumers: none; CPUs drained after the run, no end-to-end latency")
 	}
@@ -687,7 +687,7 @@ func (r *runner) notes(res *Result) []string {
 		notes = append(notes, fmt.Sprintf("call latency sampled: one call in %d timed", w.LatencyEvery))
 	}
 	g := res.Injectors
-	if w.Wait != WaitNone {
+	if w.Wait == WaitSpin {
 		g += w.CPUs
 	}
 	if g > res.GOMAXPROCS {

@@ -87,7 +87,7 @@ const (
 	// an oversubscribed machine still makes progress).
 	WaitSpin
 	// WaitPark: consumers poll Acknowledge and sleep between empty polls,
-	// backing off from 10 µs to 1 ms (the routing API has no notification
+	// backing off from 10 µs to 200 µs (the routing API has no notification
 	// to block on).
 	WaitPark
 )
@@ -383,6 +383,27 @@ func floatParam(name, usage string, f func(*Workload) *float64) Param {
 // is set.
 func clearLength(w *Workload) { w.Count, w.Iterations, w.Duration = 0, 0, 0 }
 
+// Relevant reports whether parameter name matters for w: zipf only with
+// pattern zipf, burst only with bursts, churn-rate only with churn, and of
+// count, iterations and duration only the one set.
+func (w Workload) Relevant(name string) bool {
+	switch name {
+	case "zipf":
+		return w.Pattern == Zipf
+	case "burst":
+		return w.Pattern == Bursts
+	case "churn-rate":
+		return w.Churn != ChurnNone
+	case "count":
+		return w.Count != 0
+	case "iterations":
+		return w.Iterations != 0
+	case "duration":
+		return w.Duration != 0
+	}
+	return true
+}
+
 // Params returns the workload parameters in the order `itsbench list`
 // shows them. Setting one of count, iterations and duration clears the
 // other two.
@@ -451,9 +472,9 @@ func Params() []Param {
 var builtins = []Workload{
 	{
 		Name:        "steady",
-		Description: "moderate steady load: 4 devices × 16 events spread over 2 CPUs, uniform random injections, CPUs spinning",
+		Description: "moderate steady load: 4 devices × 16 events spread over 2 CPUs, uniform random injections, CPUs parked when idle",
 		CPUs:        2, Devices: 4, Events: 16, Pattern: Uniform, Injectors: 1,
-		Count: 500_000, Warmup: 20_000, Seed: 1, Wait: WaitSpin, LatencyEvery: 1,
+		Count: 500_000, Warmup: 20_000, Seed: 1, Wait: WaitPark, LatencyEvery: 1,
 	},
 	{
 		Name:        "storm",

@@ -32,7 +32,7 @@ type env struct {
 var commands = map[string]*command{}
 
 // defaultCommand runs when itsbench is called with no command.
-var defaultCommand = "demo"
+var defaultCommand = "run"
 
 func register(c *command) {
 	if _, dup := commands[c.name]; dup {

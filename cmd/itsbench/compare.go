@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/gicits/gicits/bench"
+)
+
+func init() {
+	register(&command{
+		name:    "compare",
+		summary: "run one workload on two backends in one run and show them side by side with ratios",
+		run:     runCompare,
+	})
+}
+
+// emulationNote is printed whenever the kvm backend is compared: on this
+// project's x86 hosts KVM runs only inside QEMU's TCG emulation.
+const emulationNote = "note: kvm runs inside QEMU's emulation here (nested TCG): its absolute times mean nothing; only ratios between runs taken there do"
+
+func runCompare(e *env, args []string) error {
+	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
+	a := fs.String("a", "sim", "baseline backend: "+backendList()+"; NAME:walk opens it with the translation cache off")
+	b := fs.String("b", "sim:walk", "backend compared with the baseline")
+	var bf benchFlags
+	bf.register(fs)
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	w, err := bf.resolve()
+	if err != nil {
+		return err
+	}
+	specA, err := parseBackendSpec("-a", *a)
+	if err != nil {
+		return err
+	}
+	specB, err := parseBackendSpec("-b", *b)
+	if err != nil {
+		return err
+	}
+	if specA.label == specB.label {
+		specB.label += "-b"
+	}
+	ra, err := execute(context.Background(), e, specA, w)
+	if err != nil {
+		return err
+	}
+	rb, err := execute(context.Background(), e, specB, w)
+	if err != nil {
+		return err
+	}
+	emulated := specA.name == "kvm" || specB.name == "kvm"
+	if emulated {
+		ra.Notes = append(ra.Notes, emulationNote[len("note: "):])
+	}
+	pair := bench.ComparePair(ra, rb)
+	return report(e, &bf, []*bench.Result{ra, rb}, func(out io.Writer) error {
+		if err := pair.WriteTable(out); err != nil {
+			return err
+		}
+		if emulated {
+			fmt.Fprintln(out, "\n"+emulationNote)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/model"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "run a benchmark workload (default: steady on the sim) and report latency and throughput",
+		run:     runRun,
+	})
+}
+
+// benchFlags are the flags run and compare share: the workload, its
+// parameters, the output.
+type benchFlags struct {
+	workload string
+	format   string
+	output   string
+	plot     string
+	params   []paramValue // in command-line order
+}
+
+type paramValue struct {
+	p     bench.Param
+	value string
+}
+
+var formats = []string{"table", "csv", "json", "gobench"}
+
+func (bf *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&bf.workload, "workload", bench.DefaultWorkload, "workload: "+strings.Join(bench.BuiltinNames(), ", ")+" (itsbench list shows their parameters)")
+	fs.StringVar(&bf.format, "format", "table", "output format: "+strings.Join(formats, ", "))
+	fs.StringVar(&bf.output, "o", "", "write the report to `FILE` instead of standard output")
+	fs.StringVar(&bf.plot, "plot", "", "draw latency CDFs and a histogram into `FILE`.svg or FILE.png")
+	for _, p := range bench.Params() {
+		set := func(s string) error {
+			bf.params = append(bf.params, paramValue{p, s})
+			return nil
+		}
+		fs.Func(p.Name, "workload parameter: "+p.Usage, set)
+		for _, a := range p.Aliases {
+			fs.Func(a, "same as -"+p.Name, set)
+		}
+	}
+}
+
+// resolve returns the workload with the command line's parameters applied,
+// or a usage error naming what is wrong and what is accepted.
+func (bf *benchFlags) resolve() (bench.Workload, error) {
+	if !contains(formats, bf.format) {
+		return bench.Workload{}, usagef("-format %q: want one of %s", bf.format, strings.Join(formats, ", "))
+	}
+	if bf.plot != "" && !strings.HasSuffix(bf.plot, ".svg") && !strings.HasSuffix(bf.plot, ".png") {
+		return bench.Workload{}, usagef("-plot %q: want a file name ending in .svg or .png", bf.plot)
+	}
+	w, err := bench.Lookup(bf.workload)
+	if err != nil {
+		return w, usagef("-workload: %v", err)
+	}
+	lengths := 0
+	for _, pv := range bf.params {
+		switch pv.p.Name {
+		case "count", "iterations", "duration":
+			lengths++
+		}
+		if err := pv.p.Set(&w, pv.value); err != nil {
+			return w, usagef("-%v", err)
+		}
+	}
+	if lengths > 1 {
+		return w, usagef("set only one of -count, -iterations (-i) and -duration")
+	}
+	if err := w.Validate(); err != nil {
+		return w, usagef("workload %s: %s", w.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return w, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// backendSpec is a backend name with an optional ":walk" suffix: the
+// simulator with its translation cache off, walking the tables in guest
+// memory on every MSI.
+type backendSpec struct {
+	label string
+	name  string
+	walk  bool
+}
+
+func parseBackendSpec(flagName, s string) (backendSpec, error) {
+	name, mode, hasMode := strings.Cut(s, ":")
+	spec := backendSpec{label: s, name: name}
+	if hasMode {
+		if mode != "walk" {
+			return spec, usagef("%s %q: want NAME or NAME:walk (translation cache off), NAME one of %s", flagName, s, backendList())
+		}
+		spec.walk = true
+		spec.label = name + "-walk"
+	}
+	return spec, nil
+}
+
+// execute opens spec's backend for w and runs w on it.
+func execute(ctx context.Context, e *env, spec backendSpec, w bench.Workload) (*bench.Result, error) {
+	b, err := openBackend(spec.name, model.Config{CPUs: w.CPUs, NoTranslationCache: spec.walk})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	opt := bench.Options{Label: spec.label}
+	var drew bool
+	if e.stderrIsTerminal {
+		opt.Progress = func(p bench.Progress) {
+			if p.Elapsed < 2*time.Second {
+				return
+			}
+			drew = true
+			switch {
+			case p.Total > 0:
+				fmt.Fprintf(e.stderr, "\r%s %s: %d/%d injections (%.0f%%), %v\x1b[K", spec.label, w.Name, p.Done, p.Total, 100*float64(p.Done)/float64(p.Total), p.Elapsed.Round(time.Second))
+			default:
+				fmt.Fprintf(e.stderr, "\r%s %s: %d injections, %v of %v\x1b[K", spec.label, w.Name, p.Done, p.Elapsed.Round(time.Second), p.Limit)
+			}
+		}
+	}
+	res, err := bench.Run(ctx, b, w, opt)
+	if drew {
+		fmt.Fprint(e.stderr, "\r\x1b[K")
+	}
+	return res, err
+}
+
+func runRun(e *env, args []string) error {
+	fs := newFlagSet(e, "run", "[-backend NAME[:walk]] [-walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
+	backend := fs.String("backend", "sim", "backend to run on: "+backendList()+"; NAME:walk opens it with the translation cache off")
+	walk := fs.Bool("walk", false, "translation cache off: the simulator walks the tables in guest memory on every MSI")
+	var bf benchFlags
+	bf.register(fs)
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	w, err := bf.resolve()
+	if err != nil {
+		return err
+	}
+	spec, err := parseBackendSpec("-backend", *backend)
+	if err != nil {
+		return err
+	}
+	if *walk && !spec.walk {
+		spec.walk, spec.label = true, spec.name+"-walk"
+	}
+	res, err := execute(context.Background(), e, spec, w)
+	if err != nil {
+		return err
+	}
+	return report(e, &bf, []*bench.Result{res}, func(out io.Writer) error { return res.WriteTable(out) })
+}
+
+// report writes the results in the chosen format (table through
+// writeTable), draws the plot, and turns a loss or failure into exit
+// status 1 after everything is written.
+func report(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.Writer) error) error {
+	out := e.stdout
+	var file *os.File
+	if bf.output != "" {
+		f, err := os.Create(bf.output)
+		if err != nil {
+			return err
+		}
+		file, out = f, f
+	}
+	var err error
+	switch bf.format {
+	case "table":
+		err = writeTable(out)
+	case "csv":
+		err = bench.WriteCSV(out, results)
+	case "json":
+		err = bench.WriteJSON(out, results)
+	case "gobench":
+		err = bench.WriteGoBench(out, results)
+	}
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if bf.plot != "" {
+		if err := bench.Plot(results, bf.plot); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "plot written to %s\n", bf.plot)
+	}
+	var bad []error
+	for _, r := range results {
+		if !r.OK() {
+			if bf.format != "table" || bf.output != "" {
+				fmt.Fprintln(e.stderr, r.LossBanner())
+			}
+			bad = append(bad, fmt.Errorf("%s: %d lost, %d failed injections", r.Label, r.Counts.Lost, r.Counts.Failed))
+		}
+	}
+	return errors.Join(bad...)
+}
