@@ -30,13 +30,15 @@
 // EnableLPIs is 1 are ignored, as KVM ignores them. PTZ is remembered for
 // the next enable but reads as 0.
 //
-// GICR_CTLR.EnableLPIs 0→1 with PTZ = 0 loads the pending bits of every
-// existing LPI targeting that CPU from its pending table (the table's bit
-// replaces the LPI's pending state, as KVM's its_sync_lpi_pending_table
-// does). EnableLPIs 1→0 writes the CPU's pending LPIs back into its pending
-// table (sets their bits) and keeps them pending; while EnableLPIs is 0 the
-// CPU is signalled nothing and making an LPI pending there fails with an
-// error wrapping [model.ErrBusy] (KVM's EBUSY).
+// GICR_CTLR.EnableLPIs 0→1 with PTZ = 0 loads the pending table: every
+// existing LPI targeting that CPU whose bit is set becomes pending, and the
+// bit is consumed (cleared), as at LPI creation. (KVM's
+// its_sync_lpi_pending_table replaces each LPI's pending state with the
+// table bit and leaves the bit; gicits adds and consumes, so an LPI made
+// pending by a restore before EnableLPIs is not lost, and no stale bit
+// comes back later.) EnableLPIs 1→0 keeps the CPU's pending LPIs; while
+// EnableLPIs is 0 the CPU is signalled nothing and making an LPI pending
+// there fails with an error wrapping [model.ErrBusy] (KVM's EBUSY).
 //
 // # Pending state and the CPU interface
 //

@@ -55,9 +55,9 @@ func (r *Redistributors) ReadRegister(cpu model.CPU, reg model.GICRRegister) (ui
 
 // WriteRegister writes a register of cpu's RD_base frame.
 //
-// GICR_CTLR.EnableLPIs 1→0 writes pending LPIs back to the pending table;
-// callers that cache translations must stop MSIs around it (package its's
-// ITS.StopTranslations). GICR_PROPBASER and GICR_PENDBASER writes while
+// Callers that cache translations must stop MSIs around a GICR_CTLR write
+// that clears EnableLPIs (package its's ITS.StopTranslations), so no MSI
+// that passed the EnableLPIs check lands after it. GICR_PROPBASER and GICR_PENDBASER writes while
 // EnableLPIs is 1 are ignored. Read-only registers ignore writes.
 func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
 	c, err := r.cpu(cpu)
@@ -108,49 +108,18 @@ func (r *Redistributors) writeCTLR(c *cpuState, enable bool) error {
 		c.enabled.Store(true)
 	case !enable && was:
 		c.enabled.Store(false)
-		return r.writeBackPending(c)
 	}
 	return nil
 }
 
-// loadPendingTable sets the pending state of every LPI targeting c from
-// c's pending table. Called with mu held.
+// loadPendingTable makes pending every LPI targeting c whose bit is set in
+// c's pending table, and consumes the bit. Called with mu held.
 func (r *Redistributors) loadPendingTable(c *cpuState) {
 	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint32) {
-		if cpu, ok := targetOf(s); !ok || cpu != c.id {
-			return
-		}
-		addr, mask := pendingTableBit(c.pendbaser, intid)
-		var b [1]byte
-		if r.mem.ReadAt(b[:], addr) == nil && b[0]&mask != 0 {
+		if cpu, ok := targetOf(s); ok && cpu == c.id && r.consumePendingBit(c, intid) {
 			c.pending.set(uint32(intid))
-		} else {
-			c.pending.clear(uint32(intid))
 		}
 	})
-}
-
-// writeBackPending sets the pending-table bit of every LPI pending on c.
-// Called with mu held.
-func (r *Redistributors) writeBackPending(c *cpuState) error {
-	var errs []error
-	c.pending.each(func(i uint32) bool {
-		addr, mask := pendingTableBit(c.pendbaser, model.INTID(i))
-		var b [1]byte
-		if err := r.mem.ReadAt(b[:], addr); err != nil {
-			errs = append(errs, err)
-			return true
-		}
-		b[0] |= mask
-		if err := r.mem.WriteAt(b[:], addr); err != nil {
-			errs = append(errs, err)
-		}
-		return true
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("redistributor %d: writing pending LPIs back to the pending table: %w", c.id, errors.Join(errs...))
-	}
-	return nil
 }
 
 // SavePendingTables writes every CPU's pending table exactly: the bit of
