@@ -151,9 +151,12 @@ func demo(e *env, b model.Backend, devices, events int) error {
 }
 
 // openBackend opens a registered backend, adding a hint when it cannot
-// start on this host.
+// start on this host, and wraps it in a trace when -trace is set.
 func openBackend(name string, cfg model.Config) (model.Backend, error) {
 	b, err := model.Open(name, cfg)
+	if err == nil {
+		b = traced(b)
+	}
 	switch {
 	case errors.Is(err, model.ErrUnknownBackend):
 		return nil, usagef("-backend: %v", err)

@@ -72,6 +72,7 @@ func run(e *env, args []string) int {
 		return 2
 	}
 	err := c.run(e, args)
+	endTracing()
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -113,6 +114,7 @@ func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 		fmt.Fprintf(e.stderr, "usage: itsbench %s %s\n", name, usage)
 		fs.PrintDefaults()
 	}
+	fs.Var(&traceFlag{e: e}, "trace", "log every ITS command and MSI with its outcome to `FILE` (- for stderr)")
 	return fs
 }
 

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTraceFlagLogsEveryCommandAndMSI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.log")
+	status, _, stderr := runArgs(t, "demo", "-trace", path, "-cpus", "1", "-devices", "1", "-events", "2")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `level=INFO msg=command cmd="MAPC icid=0 rdbase=0" offset=0x0 outcome=ok
+level=INFO msg=command cmd="MAPD dev=0x8 bits=1 itt=0x40800000" offset=0x20 outcome=ok
+level=INFO msg=command cmd="MAPTI dev=0x8 ev=0 lpi=8192 icid=0" offset=0x40 outcome=ok
+level=INFO msg=command cmd="MAPTI dev=0x8 ev=1 lpi=8193 icid=0" offset=0x60 outcome=ok
+level=INFO msg=msi dev=0x8 ev=0 devid=valid outcome=delivered
+level=INFO msg=msi dev=0x8 ev=1 devid=valid outcome=delivered
+`
+	if string(b) != want {
+		t.Errorf("trace:\n%s\nwant:\n%s", b, want)
+	}
+
+	// Without -trace nothing is wrapped or written.
+	if status, _, stderr := runArgs(t, "demo", "-cpus", "1", "-devices", "1", "-events", "1"); status != 0 || stderr != "" {
+		t.Errorf("demo without -trace: status %d, stderr %q", status, stderr)
+	}
+	if status, _, stderr := runArgs(t, "demo", "-trace", filepath.Join(t.TempDir(), "no", "such", "dir")); status != 2 || !strings.Contains(stderr, "cannot open the trace file") {
+		t.Errorf("unwritable trace file: status %d, stderr %q", status, stderr)
+	}
+}
