@@ -235,7 +235,20 @@ func (v *vcpu) release(loop uint64) error {
 		return err
 	}
 	v.held.Store(false)
-	if err := v.exec(func() error { return kvmsys.SetOneReg(v.fd, kvmsys.CoreRegPC, loop) }); err != nil {
+	err := v.exec(func() error {
+		// A KVM_RUN with immediate_exit set completes an MMIO access the
+		// guest left pending (the hold reply, if the vCPU was stopped
+		// before it ever re-entered), which would otherwise advance the
+		// PC set below, and returns EINTR without entering the guest.
+		v.rb[kvmsys.RunImmediateExit] = 1
+		err := kvmsys.Run(v.fd)
+		v.rb[kvmsys.RunImmediateExit] = 0
+		if err != nil && !errors.Is(err, kvmsys.EINTR) {
+			return err
+		}
+		return kvmsys.SetOneReg(v.fd, kvmsys.CoreRegPC, loop)
+	})
+	if err != nil {
 		return err
 	}
 	return v.park()

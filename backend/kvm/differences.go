@@ -1,0 +1,47 @@
+package kvm
+
+// Difference is one way KVM's vITS deliberately (or knowingly) departs
+// from the GIC architecture, or from the simulator's reading of it. The
+// backend-swapped suite compares effects only, and a scenario step whose
+// outcome depends on one of these is tagged with its ID and reported
+// rather than compared.
+type Difference struct {
+	ID     string // short tag used by the suite
+	KVM    string // what KVM does
+	Reason string // why, and what the architecture says
+}
+
+// Differences lists every difference in one place (doc.go repeats it for
+// people).
+var Differences = []Difference{
+	{"command-errors",
+		"SubmitCommands never returns a CommandError: KVM drops command errors silently and GITS_CREADR always advances",
+		"KVM has no error reporting channel for its ITS (no SEI, no GITS_CREADR.Stalled); Capabilities.ReportsCommandErrors is false"},
+	{"no-stall",
+		"Opening with ErrorPolicy StallOnError fails with ErrNotSupported",
+		"KVM's ITS skips a failing command (the architecture allows either; KVM picked continue)"},
+	{"translation-cache",
+		"Opening with NoTranslationCache fails with ErrNotSupported",
+		"KVM always caches translations (invalidated on DISCARD, MOVI, MAPD, MAPC V=0, MOVALL, disable)"},
+	{"its-typer",
+		"Opening with an ITSTyper other than model.KVMITSTyper fails with ErrNotSupported",
+		"GITS_TYPER is fixed by the kernel: 16 DeviceID and EventID bits, 8-byte ITT entries, PTA = 0"},
+	{"discard-pending",
+		"DISCARD (and MAPD V=0) of a pending LPI leaves the LPI pending on its redistributor, where it can still be acknowledged; a later MAPTI of the same INTID inherits that pending state",
+		"KVM frees the ITE but the LPI's struct vgic_irq lives on while it sits on a vCPU's list with its pending latch (vgic_its_cmd_handle_discard does not clear it); the architecture removes the pending state"},
+	{"irqfd-async",
+		"An irqfd Signal may complete after it returns",
+		"KVM injects from the eventfd wake-up only on a translation-cache hit and defers a miss to a worker; the suite polls"},
+	{"its-writes-tables",
+		"DISCARD and MAPD V=0 write zero ITEs and DTEs into guest memory on kernels with the 6.13 fix (backported to Debian's 6.1), so tables saved earlier change under later commands",
+		"KVM keeps the saved tables consistent with the live state; the architecture says the tables belong to the ITS while it is enabled (their contents are IMPLEMENTATION DEFINED)"},
+	{"ack-equal-priority",
+		"Among pending LPIs of equal priority, Acknowledge returns the one KVM put in a list register first, not the lowest INTID",
+		"KVM sorts its per-vCPU list by priority only; the architecture leaves the choice among equals IMPLEMENTATION DEFINED"},
+	{"movall",
+		"On kernels with the 2024 xarray rework MOVALL retargets every LPI of the VM, not only RDbase1's",
+		"a code-level observation of newer kernels; 6.1 filters by RDbase1 as the architecture says"},
+	{"failed-restore",
+		"A RestoreTables that KVM refuses (EINVAL: pINTID < 8192, an ICID without a collection, Size+1 > 16) leaves the ITS empty, not as it was",
+		"KVM frees what it restored on failure, and the ITS was reset before the restore (KVM_DEV_ARM_ITS_CTRL_RESET) because RESTORE_TABLES only fills an empty ITS"},
+}
