@@ -17,8 +17,20 @@ type env struct {
 	alloc *model.Allocator
 }
 
+// smallLayout is the default layout with 16 MiB of RAM (8 MiB of ITTs), so
+// tests that copy guest memory stay fast under the race detector.
+func smallLayout() model.Layout {
+	l := model.DefaultLayout()
+	l.RAMSize = 16 << 20
+	l.ITTsSize = 8 << 20
+	return l
+}
+
 func open(t testing.TB, cfg model.Config) *env {
 	t.Helper()
+	if cfg.Layout == (model.Layout{}) {
+		cfg.Layout = smallLayout()
+	}
 	b, err := sim.New(cfg)
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)

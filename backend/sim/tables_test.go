@@ -90,14 +90,14 @@ var saveScenarios = []struct {
 }{
 	{"kvm golden", nil, kvmGolden},
 	{"large next deltas", func(c *model.Config) {
-		// 20 EventID bits, so EventIDs can be more than 2^16 apart.
-		c.ITSTyper, _ = model.MakeITSTyper(8, 20, 16, 16)
+		// 17 EventID bits, so EventIDs can be more than 2^16 apart.
+		c.ITSTyper, _ = model.MakeITSTyper(8, 17, 16, 16)
 	}, func(e *env) {
 		// DeviceIDs 2^14 apart and EventIDs 2^16 apart overflow next.
 		e.must(model.MAPC{ICID: 5, RDbase: 1, Valid: true})
 		for _, dev := range []model.DeviceID{1, 1 + model.MaxDTENext + 7, 40000} {
-			itt := e.itt(20)
-			e.must(model.MAPD{DeviceID: dev, Size: 19, ITTAddr: itt, Valid: true})
+			itt := e.itt(17)
+			e.must(model.MAPD{DeviceID: dev, Size: 16, ITTAddr: itt, Valid: true})
 			for i, ev := range []model.EventID{0, 3, 3 + model.MaxITENext + 2} {
 				e.must(model.MAPTI{DeviceID: dev, EventID: ev, INTID: 8192 + model.INTID(dev%1000)*4 + model.INTID(i), ICID: 5})
 			}
@@ -110,12 +110,12 @@ var saveScenarios = []struct {
 			model.MAPC{ICID: 2, RDbase: 0, Valid: true},
 			model.MAPTI{DeviceID: 7, EventID: 1, INTID: 9000, ICID: 9}, // implicit ICID 9
 			model.MAPTI{DeviceID: 7, EventID: 2, INTID: 9001, ICID: 2},
-			model.MAPC{ICID: 2, RDbase: 0, Valid: false}, // orphans event 2
+			model.MAPC{ICID: 2, RDbase: 0, Valid: false},               // orphans event 2
 			model.MAPTI{DeviceID: 7, EventID: 3, INTID: 9000, ICID: 9}, // shares 9000
 		)
 	}},
 	{"two-level 4K device table", func(c *model.Config) {
-		c.Layout = model.DefaultLayout()
+		c.Layout = smallLayout()
 		c.Layout.DeviceTableIndirect = true
 		c.Layout.DeviceTablePageSize = model.PageSize4K
 		c.Layout.DeviceTablePages = 1
