@@ -1,0 +1,134 @@
+package script_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gicits/gicits/script"
+)
+
+func runString(t *testing.T, src string, opts script.Options) *script.Result {
+	t.Helper()
+	s, err := script.Parse("t.its", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Backend == "" {
+		opts.Backend = "sim"
+	}
+	return script.Run(s, opts)
+}
+
+func failures(res *script.Result) string {
+	var lines []string
+	for _, f := range res.Failures {
+		lines = append(lines, f.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestRunReportsWhatWasSeen checks the failure lines: file:line, the
+// statement, and what was seen instead.
+func TestRunReportsWhatWasSeen(t *testing.T) {
+	res := runString(t, `cpus 2
+lpi 8193 prio=0xa0 enabled
+enablelpis all
+mapc icid=1 cpu=1
+mapd dev=0x10 bits=5
+mapti dev=0x10 ev=1 lpi=8193 icid=1
+msi dev=0x10 ev=1
+expect ack cpu=0 lpi=8193
+expect pending cpu=0 lpi=8193
+expect msi blocked
+expect ack cpu=1 lpi=8193
+`, script.Options{})
+	want := strings.Join([]string{
+		"t.its:8: expect ack cpu=0 lpi=8193: got 1023 (spurious)",
+		"t.its:9: expect pending cpu=0 lpi=8193: got 8193 not pending (pending: nothing)",
+		"t.its:10: expect msi blocked: got delivered",
+	}, "\n")
+	if got := failures(res); got != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", got, want)
+	}
+	if res.Passed != 1 || res.Failed != 3 || res.Skipped != 0 {
+		t.Errorf("counts %d/%d/%d, want 1 passed, 3 failed, 0 skipped", res.Passed, res.Failed, res.Skipped)
+	}
+}
+
+// TestRunUnexpectedErrorEndsTheScript checks that a command error no
+// expectation claims fails the script at that line.
+func TestRunUnexpectedErrorEndsTheScript(t *testing.T) {
+	res := runString(t, `mapc icid=0 cpu=0
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+int dev=0x10 ev=1
+expect idle cpu=0
+expect idle cpu=0
+`, script.Options{})
+	if len(res.Failures) != 1 || res.Failures[0].Pos.Line != 2 || !strings.Contains(res.Failures[0].Msg, "unexpected command error") || !strings.Contains(res.Failures[0].Msg, "E_ITS_MAPTI_UNMAPPED_DEVICE") {
+		t.Fatalf("failures: %s", failures(res))
+	}
+	if res.NotRun != 2 {
+		t.Errorf("NotRun = %d, want 2", res.NotRun)
+	}
+}
+
+// TestRunWrongErrorCode checks that expect error names what was reported.
+func TestRunWrongErrorCode(t *testing.T) {
+	res := runString(t, "mapti dev=0x10 ev=1 lpi=8193 icid=0\nexpect error E_ITS_MAPTI_ID_OOR\n", script.Options{})
+	want := "t.its:2: expect error E_ITS_MAPTI_ID_OOR: got [E_ITS_MAPTI_UNMAPPED_DEVICE]"
+	if got := failures(res); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestRunSkipsWholeScriptOnRefusedSetting: a setting the backend refuses
+// skips every expectation, with the reason, and fails nothing.
+func TestRunSkipsWholeScriptOnRefusedSetting(t *testing.T) {
+	res := runString(t, "policy stall\nexpect idle cpu=0\nexpect idle cpu=0\n", script.Options{Backend: "kvm"})
+	if res.Failed != 0 || res.Skipped != 2 || res.SkipReason == "" {
+		t.Fatalf("got %+v, want 2 skipped with a reason", res)
+	}
+}
+
+// TestRunVerbose checks that -v traces paste back as a script.
+func TestRunVerbose(t *testing.T) {
+	var b strings.Builder
+	runString(t, "mapc icid=0 cpu=0\nmapd dev=0x10 bits=2\nexpect idle cpu=0\n", script.Options{Verbose: &b})
+	out := b.String()
+	for _, want := range []string{
+		"t.its:1: mapc icid=0 rdbase=0: MAPC icid=0 rdbase=0: done",
+		"t.its:2: mapd dev=0x10 bits=2: MAPD dev=0x10 bits=2 itt=0x40800000: done",
+		"t.its:3: expect idle cpu=0: ok: pending: nothing",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verbose output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Example shows a script run on the simulator.
+func Example() {
+	src := `# One LPI from device 0x10 to CPU 1.
+cpus 2
+lpi 8193 prio=0xa0 enabled
+enablelpis all
+mapc icid=1 cpu=1
+mapd dev=0x10 bits=5
+mapti dev=0x10 ev=1 lpi=8193 icid=1
+msi dev=0x10 ev=1
+expect msi delivered
+expect pending cpu=1 lpi=8193
+expect ack cpu=1 lpi=8193
+expect idle cpu=0
+`
+	s, err := script.Parse("example.its", []byte(src))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	res := script.Run(s, script.Options{Backend: "sim"})
+	fmt.Printf("%d passed, %d failed, %d skipped\n", res.Passed, res.Failed, res.Skipped)
+	// Output: 4 passed, 0 failed, 0 skipped
+}
