@@ -1,0 +1,93 @@
+// Package kvm is the kvm backend of gicits: [model.Backend] implemented by
+// the real Linux KVM vGICv3 and ITS, driven from userspace through
+// /dev/kvm. It registers itself as "kvm"; import it for its side effect and
+// open it with model.Open("kvm", cfg).
+//
+// It owns backend/kvm and its internal/kvmsys, the only package of gicits
+// that imports golang.org/x/sys/unix. It must not hold simulator logic: every
+// answer comes from the kernel, observed through its documented interfaces.
+//
+// # Set-up
+//
+// Open creates a VM, one memslot covering the layout's RAM (an anonymous
+// shared mapping), cfg.CPUs vCPUs (KVM_ARM_VCPU_INIT, PSCI 0.2), the
+// vGICv3 and ITS devices at the layout's addresses and CTRL_INIT; then
+// GICD_CTLR.EnableGrp1A, every redistributor's GICR_PROPBASER and
+// GICR_PENDBASER (KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, u32 halves), the ITS's
+// GITS_BASER0, GITS_BASER1, GITS_CBASER and GITS_CTLR.Enabled last
+// (KVM_DEV_ARM_VGIC_GRP_ITS_REGS). Capability widths come from GITS_TYPER
+// as read back. Only linux/arm64 builds the real thing; elsewhere Open fails
+// with an error wrapping [model.ErrNotSupported] that says what is needed.
+// A missing /dev/kvm, no permission to open it, a kernel without the vGICv3
+// and one without the ITS are four distinct errors.
+//
+// # The DeviceID rule
+//
+// KVM_CAP_MSI_DEVID is asked on the VM after the ITS device exists; its
+// answer is Capabilities.NeedsDeviceID. MSIs (KVM_SIGNAL_MSI) and GSI routes
+// (KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI) carry KVM_MSI_VALID_DEVID and
+// the DeviceID exactly when the VM needs them (msi.go); a VM without an ITS
+// answers 0 and gets neither. TriggerGSI sends the route's MSI; BindIRQFD
+// binds an eventfd with KVM_IRQFD.
+//
+// # The guest program, and why MMIO exits
+//
+// Acknowledge, EOI and SetPriorityMask mean what they mean on hardware:
+// each vCPU runs a guest program of a few dozen instructions (guest.go,
+// encoded in Go and checked against GNU objdump in a golden test) that
+// reads ICC_IAR1_EL1, writes ICC_EOIR1_EL1 or ICC_PMR_EL1 when the host asks,
+// with interrupts masked (PSTATE.I) so that the host alone decides when a
+// CPU acknowledges. The running priority is the CPU interface's own.
+//
+// The host asks through MMIO exits rather than a shared-memory ring: the
+// guest reads its next request from an address with nothing behind it
+// (KVM_EXIT_MMIO; the host supplies the value on the next KVM_RUN) and
+// writes its reply to another. So between requests every vCPU is parked
+// outside KVM_RUN: it burns no host CPU (a guest spinning on a ring would
+// take a whole emulated core under nested TCG), and KVM, which refuses every
+// vGIC/ITS attribute access with EBUSY while any vCPU is in KVM_RUN, never
+// sees one. A request costs two exits (~0.3 ms each under nested TCG).
+//
+// Every attribute access still goes through one helper (stopped) that makes
+// sure no vCPU is inside KVM_RUN: a vCPU left running in the guest (only
+// tests do that, with a "hold" request) is stopped by setting
+// kvm_run.immediate_exit and sending SIGURG to its thread (harmless to the
+// Go runtime, which uses it for preemption) until KVM_RUN returns EINTR,
+// and restarted afterwards, invisibly to the caller. Each vCPU is driven by
+// a goroutine locked to its OS thread; KVM_RUN's EINTR from Go's own
+// preemption signal is retried.
+//
+// # Observation
+//
+// Pending zeroes every pending table, issues SAVE_PENDING_TABLES, reads the
+// CPU's table and zeroes them again, so that no stale bit shows and none is
+// left for a later MAPTI or EnableLPIs to load. SaveTables zeroes the
+// pending tables and the (flat) device and collection tables, then issues
+// SAVE_PENDING_TABLES and ITS_SAVE_TABLES: what is in memory afterwards is
+// exactly KVM's state in ABI revision 0, which model's decoders read.
+// RestoreTables resets the ITS (KVM_DEV_ARM_ITS_CTRL_RESET) and restores in
+// the documented order: GITS_IIDR, GITS_CBASER, GITS_CREADR, GITS_CWRITER,
+// GITS_BASER<n>, ITS_RESTORE_TABLES, GITS_CTLR.
+//
+// # Where KVM differs
+//
+// [Differences] lists, in one place, every way KVM departs from the
+// architecture or from the simulator, with the reason: no command errors,
+// no stall, an always-on translation cache, a fixed GITS_TYPER, DISCARD
+// leaving a pending LPI pending, asynchronous irqfd injection, the ITS
+// writing its tables, the order among equal priorities, MOVALL on newer
+// kernels, and a failed restore leaving the ITS empty. The backend-swapped
+// suite (suite_test.go) runs every scenario on sim and kvm and compares the
+// effects with go-cmp, reporting steps that depend on a listed difference
+// instead of comparing them.
+//
+// # Testing
+//
+// On an x86-64 host, scripts/kvm-harness boots each test binary in an
+// arm64 guest under qemu-system-aarch64 with KVM inside:
+//
+//	scripts/kvm-harness -v ./backend/kvm/...
+//
+// There GICITS_QEMU=1 and a missing KVM fails the tests; elsewhere they skip
+// with the reason.
+package kvm
