@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +92,14 @@ func BenchmarkSteadyScaling(b *testing.B) {
 	w.Wait = WaitNone
 	w.LatencyEvery = 64
 	w = shorten(w)
+	// The machine's own ceiling, in the same run: a CPU-bound loop on one
+	// goroutine and on two. A shared or hyperthreaded 2-vCPU machine can
+	// be far from 2×, and then no injector can scale either.
+	b.Run("machine/goroutines=2", func(b *testing.B) {
+		ceiling := cpuScaling()
+		b.ReportMetric(ceiling, "x-goroutines=1")
+		b.Logf("machine: a CPU-bound loop on 2 goroutines runs %.2f× as fast as on 1", ceiling)
+	})
 	var one float64
 	b.Run("sim/injectors=1", func(b *testing.B) { one, _ = benchRuns(b, "sim", false, w) })
 	w.Injectors = 2
@@ -153,4 +162,29 @@ func BenchmarkSignalMSI(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "LPIs/s")
 		})
 	}
+}
+
+// cpuScaling returns how much faster two goroutines run a CPU-bound loop
+// than one.
+func cpuScaling() float64 {
+	const n = 50_000_000
+	var sink [2][8]uint64 // one cache line each
+	rate := func(g int) float64 {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range g {
+			wg.Go(func() {
+				x := uint64(i + 1)
+				for range n {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+				}
+				sink[i][0] = x
+			})
+		}
+		wg.Wait()
+		return float64(g*n) / time.Since(start).Seconds()
+	}
+	return rate(2) / rate(1)
 }
