@@ -291,7 +291,8 @@ type AckStmt struct {
 
 func (s *AckStmt) String() string { return fmt.Sprintf("ack cpu=%d", s.CPU) }
 
-// EOIStmt: eoi cpu= [lpi=]; without lpi= the last acknowledged interrupt.
+// EOIStmt: eoi cpu= [lpi=]; without lpi= the last interrupt acknowledged
+// on cpu and not yet EOId, or nothing when there is none.
 type EOIStmt struct {
 	At
 	CPU model.CPU

@@ -1,0 +1,314 @@
+package script
+
+import (
+	"math/rand/v2"
+	"slices"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Generator parameters.
+const (
+	genDevices  = 6  // DeviceIDs 0x10..0x15
+	genEvents   = 8  // EventIDs 0..7 per device (3 bits)
+	genLPIs     = 48 // INTIDs 8192..8239, each with its own priority
+	genMaxCPUs  = 4
+	genITTBits  = 3
+	genFirstDev = 0x10
+)
+
+// Generate returns a random valid stream of n actions, reproducible from
+// seed: mapping and re-mapping devices, mapping, moving, discarding and
+// clearing events, retargeting collections, toggling LPI configuration with
+// INV or INVALL, injecting MSIs and INTs, and acknowledging.
+//
+// Valid means that no command fails on any backend that follows the
+// architecture, and that the stream stays clear of the behaviours where KVM
+// knowingly differs (backend/kvm.Differences): every LPI has its own
+// priority (ack-equal-priority), an event is CLEARed before it is DISCARDed
+// or its device re-mapped (discard-pending), there is no MOVALL (movall),
+// and the tables are saved once, at the end (its-writes-tables). The
+// statements after the set-up carry line numbers as if printed.
+func Generate(seed uint64, n int) *Script {
+	g := &generator{
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		events: map[model.DeviceID]map[model.EventID]model.INTID{},
+	}
+	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
+	g.emit(&CPUsStmt{N: g.cpus})
+	for i := range genLPIs {
+		// Priorities 0x04, 0x08, ... 0xc0: one per LPI, all below the
+		// default priority mask.
+		g.emit(&LPIStmt{First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(uint8(4*(i+1)), true)})
+		g.free = append(g.free, model.LPIBase+model.INTID(i))
+	}
+	g.emit(&EnableLPIsStmt{All: true})
+	for c := range g.cpus {
+		g.emit(&CommandStmt{Cmd: model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true}})
+	}
+	for len(g.s.Stmts) < n+genLPIs+2+g.cpus {
+		g.step()
+	}
+	g.emit(&SaveStmt{})
+	return &g.s
+}
+
+type generator struct {
+	rng    *rand.Rand
+	s      Script
+	cpus   int
+	events map[model.DeviceID]map[model.EventID]model.INTID // mapped devices and their events
+	free   []model.INTID
+}
+
+func (g *generator) emit(st Stmt) {
+	at := At{Pos: Pos{File: "generated.its", Line: len(g.s.Stmts) + 1}}
+	switch s := st.(type) {
+	case *CPUsStmt:
+		s.At = at
+	case *LPIStmt:
+		s.At = at
+	case *EnableLPIsStmt:
+		s.At = at
+	case *CommandStmt:
+		s.At = at
+	case *MSIStmt:
+		s.At = at
+	case *AckStmt:
+		s.At = at
+	case *EOIStmt:
+		s.At = at
+	case *SaveStmt:
+		s.At = at
+	}
+	g.s.File = "generated.its"
+	g.s.Stmts = append(g.s.Stmts, st)
+}
+
+func (g *generator) cmd(c model.Command) { g.emit(&CommandStmt{Cmd: c}) }
+
+func (g *generator) mappedDevices() []model.DeviceID {
+	var out []model.DeviceID
+	for d := range g.events {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// mappedEvent picks a mapped event, if there is one.
+func (g *generator) mappedEvent() (model.DeviceID, model.EventID, bool) {
+	type de struct {
+		d model.DeviceID
+		e model.EventID
+	}
+	var all []de
+	for _, d := range g.mappedDevices() {
+		evs := make([]model.EventID, 0, len(g.events[d]))
+		for e := range g.events[d] {
+			evs = append(evs, e)
+		}
+		slices.Sort(evs)
+		for _, e := range evs {
+			all = append(all, de{d, e})
+		}
+	}
+	if len(all) == 0 {
+		return 0, 0, false
+	}
+	p := all[g.rng.IntN(len(all))]
+	return p.d, p.e, true
+}
+
+func (g *generator) icid() model.ICID { return model.ICID(g.rng.IntN(g.cpus)) }
+func (g *generator) cpu() model.CPU   { return model.CPU(g.rng.IntN(g.cpus)) }
+
+func (g *generator) step() {
+	switch k := g.rng.IntN(100); {
+	case k < 10: // map a device
+		d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
+		if _, ok := g.events[d]; ok {
+			g.remap(d)
+			return
+		}
+		g.emit(&CommandStmt{Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
+		g.events[d] = map[model.EventID]model.INTID{}
+	case k < 30: // map an event
+		devs := g.mappedDevices()
+		if len(devs) == 0 || len(g.free) == 0 {
+			return
+		}
+		d := devs[g.rng.IntN(len(devs))]
+		e := model.EventID(g.rng.IntN(genEvents))
+		if _, ok := g.events[d][e]; ok {
+			return
+		}
+		i := g.rng.IntN(len(g.free))
+		lpi := g.free[i]
+		g.free = slices.Delete(g.free, i, i+1)
+		g.events[d][e] = lpi
+		g.cmd(model.MAPTI{DeviceID: d, EventID: e, INTID: lpi, ICID: g.icid()})
+	case k < 55: // an MSI, sometimes to an event that is not mapped
+		d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
+		e := model.EventID(g.rng.IntN(genEvents))
+		if g.rng.IntN(4) != 0 {
+			if dd, ee, ok := g.mappedEvent(); ok {
+				d, e = dd, ee
+			}
+		}
+		g.emit(&MSIStmt{Dev: d, Ev: e})
+	case k < 60:
+		if d, e, ok := g.mappedEvent(); ok {
+			g.cmd(model.INT{DeviceID: d, EventID: e})
+		}
+	case k < 67:
+		if d, e, ok := g.mappedEvent(); ok {
+			g.cmd(model.MOVI{DeviceID: d, EventID: e, ICID: g.icid()})
+		}
+	case k < 71:
+		if d, e, ok := g.mappedEvent(); ok {
+			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+			g.cmd(model.DISCARD{DeviceID: d, EventID: e})
+			g.free = append(g.free, g.events[d][e])
+			delete(g.events[d], e)
+		}
+	case k < 74:
+		if d, e, ok := g.mappedEvent(); ok {
+			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+		}
+	case k < 78:
+		g.cmd(model.MAPC{ICID: g.icid(), RDbase: uint64(g.cpu()), Valid: true})
+	case k < 82: // toggle an LPI's enable and make it visible
+		if d, e, ok := g.mappedEvent(); ok {
+			lpi := g.events[d][e]
+			i := int(lpi - model.LPIBase)
+			g.emit(&LPIStmt{First: lpi, Last: lpi, Config: model.MakeLPIConfig(uint8(4*(i+1)), g.rng.IntN(2) == 0)})
+			if g.rng.IntN(2) == 0 {
+				g.cmd(model.INV{DeviceID: d, EventID: e})
+			} else {
+				g.cmd(model.INVALL{ICID: g.icid()})
+			}
+		}
+	default: // acknowledge and EOI
+		c := g.cpu()
+		g.emit(&AckStmt{CPU: c})
+		g.emit(&EOIStmt{CPU: c})
+	}
+}
+
+// remap clears every event of d, then re-maps (V=1) or unmaps (V=0) it.
+func (g *generator) remap(d model.DeviceID) {
+	evs := make([]model.EventID, 0, len(g.events[d]))
+	for e := range g.events[d] {
+		evs = append(evs, e)
+	}
+	slices.Sort(evs)
+	for _, e := range evs {
+		g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+		g.free = append(g.free, g.events[d][e])
+	}
+	if g.rng.IntN(2) == 0 {
+		g.cmd(model.MAPD{DeviceID: d})
+		delete(g.events, d)
+		return
+	}
+	g.emit(&CommandStmt{Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
+	g.events[d] = map[model.EventID]model.INTID{}
+}
+
+// Observation is what a run of a stream leaves to compare: the outcome of
+// every msi and ack, what is pending on each CPU at the end, and the tables
+// saved at the end, collections keyed by ICID (KVM saves them in list
+// order, which the architecture does not fix).
+type Observation struct {
+	Outcomes    []Outcome
+	Pending     map[model.CPU][]model.INTID
+	Devices     map[model.DeviceID]model.DTE
+	Events      map[model.DeviceID]map[model.EventID]model.ITE
+	Collections map[model.ICID]model.CTE
+	Failures    []string
+}
+
+// Variant is one side of a differential run: a backend and how to adjust
+// its configuration.
+type Variant struct {
+	Name      string
+	Backend   string
+	Configure func(*model.Config)
+}
+
+// Observe runs s on v and returns what it observed.
+func Observe(s *Script, v Variant) *Observation {
+	o := &Observation{Pending: map[model.CPU][]model.INTID{}}
+	res := Run(s, Options{Backend: v.Backend, Configure: v.Configure, Observe: func(b model.Backend) error {
+		for c := range b.Capabilities().CPUs {
+			p, err := b.Pending(model.CPU(c))
+			if err != nil {
+				return err
+			}
+			if len(p) > 0 {
+				o.Pending[model.CPU(c)] = p
+			}
+		}
+		t, err := ReadSavedTables(b)
+		if err != nil {
+			return err
+		}
+		o.Devices, o.Events = t.Devices, t.Events
+		o.Collections = map[model.ICID]model.CTE{}
+		for _, c := range t.Collections {
+			o.Collections[c.ICID] = c
+		}
+		return nil
+	}})
+	o.Outcomes = res.Outcomes
+	for _, f := range res.Failures {
+		o.Failures = append(o.Failures, f.String())
+	}
+	if res.SkipReason != "" {
+		o.Failures = append(o.Failures, "skipped: "+res.SkipReason)
+	}
+	return o
+}
+
+// Diff runs s on a and b and returns their differences as cmp.Diff prints
+// them, (-a +b), or "" when they agree.
+func Diff(s *Script, a, b Variant) string {
+	return cmp.Diff(Observe(s, a), Observe(s, b))
+}
+
+// Shrink removes statements from a stream that makes a and b disagree,
+// one at a time, keeping each removal after which both sides still run
+// without failures and still disagree. The set-up (settings, LPI
+// configuration, EnableLPIs) and the final save stay.
+func Shrink(s *Script, a, b Variant) *Script {
+	cur := s
+	for changed := true; changed; {
+		changed = false
+		for i := len(cur.Stmts) - 2; i >= 0; i-- {
+			switch cur.Stmts[i].(type) {
+			case Setting, *LPIStmt, *EnableLPIsStmt:
+				continue
+			}
+			cand := &Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, i+1)}
+			oa, ob := Observe(cand, a), Observe(cand, b)
+			if len(oa.Failures) > 0 || len(ob.Failures) > 0 || cmp.Equal(oa, ob) {
+				continue
+			}
+			cur, changed = cand, true
+		}
+	}
+	return renumber(cur)
+}
+
+// renumber re-parses the printed script so that positions match the
+// printed lines (every statement prints in a form that parses back).
+func renumber(s *Script) *Script {
+	again, err := Parse(s.File, []byte(s.String()))
+	if err != nil {
+		return s
+	}
+	return again
+}
