@@ -23,6 +23,13 @@ type Memory interface {
 
 // ReadUint64 reads a little-endian doubleword at addr.
 func ReadUint64(m Memory, addr GPA) (uint64, error) {
+	if r, ok := m.(*RAM); ok { // no copy, no buffer escaping through the interface
+		s, err := r.Slice(addr, 8)
+		if err != nil {
+			return 0, &MemoryError{Addr: addr, Len: 8, Op: "read"}
+		}
+		return binary.LittleEndian.Uint64(s), nil
+	}
 	var b [8]byte
 	if err := m.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -32,6 +39,14 @@ func ReadUint64(m Memory, addr GPA) (uint64, error) {
 
 // WriteUint64 writes a little-endian doubleword at addr.
 func WriteUint64(m Memory, addr GPA, v uint64) error {
+	if r, ok := m.(*RAM); ok {
+		s, err := r.Slice(addr, 8)
+		if err != nil {
+			return &MemoryError{Addr: addr, Len: 8, Op: "write"}
+		}
+		binary.LittleEndian.PutUint64(s, v)
+		return nil
+	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], v)
 	return m.WriteAt(b[:], addr)
