@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 
 	_ "github.com/gicits/gicits/backend/sim"
@@ -77,5 +78,81 @@ func TestTraceDisabledOnSimDoesNotAllocate(t *testing.T) {
 	base := testing.AllocsPerRun(100, func() { unwrapped.SignalMSI(m) })
 	if n := testing.AllocsPerRun(100, func() { be.SignalMSI(m) }); n != base {
 		t.Errorf("SignalMSI through a disabled trace: %v allocations, unwrapped %v", n, base)
+	}
+}
+
+func TestReadStateOnSim(t *testing.T) {
+	b := openMapped(t, 2)
+	if err := b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m := b.Capabilities().Prepare(model.MSI{Doorbell: b.Layout().Doorbell(), Data: 2, DeviceID: 0x10})
+	if d, err := b.SignalMSI(m); err != nil || d != model.Delivered {
+		t.Fatalf("MSI: %v %v", d, err)
+	}
+	s, err := inspect.ReadState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := s.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	want := `ITS: enabled, CREADR 0x100, CWRITER 0x100
+  GITS_CBASER 0x800000004000000f (queue at 0x40000000, 16 pages)
+  GITS_BASER0 flat devices table at 0x40010000, 8 x 64 KiB pages
+  GITS_BASER1 flat collections table at 0x40090000, 1 x 64 KiB pages
+  GICR_PROPBASER table at 0x40100000, 16 INTID bits
+redistributors:
+  CPU 0: LPIs enabled, pending: none
+  CPU 1: LPIs enabled, pending: 8194
+collections:
+  ICID 0 -> CPU 0
+  ICID 1 -> CPU 1
+devices:
+  DeviceID 0x10: ITT at 0x40800000, 2 EventID bits, 4 events mapped
+    EventID 0 -> LPI 8192, ICID 0
+    EventID 1 -> LPI 8193, ICID 0
+    EventID 2 -> LPI 8194, ICID 1
+    EventID 3 -> LPI 8195, ICID 0
+LPI configuration (non-zero bytes of the property table):
+  8192..8195 prio=0xa0 enabled
+`
+	if out.String() != want {
+		t.Errorf("state:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestExplainOnSim(t *testing.T) {
+	b := openMapped(t, 2)
+	if err := b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m := b.Capabilities().Prepare(model.MSI{Doorbell: b.Layout().Doorbell(), Data: 2, DeviceID: 0x10})
+	if d, err := b.SignalMSI(m); err != nil || d != model.Delivered {
+		t.Fatalf("MSI: %v %v", d, err)
+	}
+	for _, tc := range []struct {
+		ev       model.EventID
+		verdicts string
+		want     string
+	}{
+		{2, "ok ok ok ok ok ok ok ok ok", "   at 0x40800010: 01 00 02 20 00 00 01 00 (0x0001000020020001)\n   pINTID=8194  ICID=1  next=1\n"},
+		{3, "ok ok ok ok ok ok ok info info", "   no: the LPI is not pending\n"},
+		{5, "ok ok ok FAIL", "   check: the EventID fits the ITT; E_ITS_INT_UNMAPPED_INTERRUPT (0x010307); IHI 0069 6.3.11, 6.3.13\n"},
+	} {
+		steps, err := inspect.Explain(b, 0x10, tc.ev, inspect.ExplainOptions{Probe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var verdicts []string
+		for _, s := range steps {
+			verdicts = append(verdicts, string(s.Verdict))
+		}
+		var out strings.Builder
+		inspect.WriteSteps(&out, steps)
+		if strings.Join(verdicts, " ") != tc.verdicts || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("explain ev=%d: verdicts %v, want %s; output:\n%s\nwant it to contain:\n%s", tc.ev, verdicts, tc.verdicts, out.String(), tc.want)
+		}
 	}
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gicits/gicits/inspect"
+	"github.com/gicits/gicits/model"
+	"github.com/gicits/gicits/script"
+)
+
+func init() {
+	register(&command{
+		name:    "explain",
+		summary: "run a scenario, then walk one translation (DeviceID, EventID) step by step to the CPU",
+		run:     runExplain,
+	})
+}
+
+func runExplain(e *env, args []string) error {
+	fs := newFlagSet(e, "explain", "[-backend NAME] -script FILE [-format text|json] [-probe=false] dev=D ev=E")
+	backend := fs.String("backend", "sim", "backend to run on: "+backendList())
+	file := fs.String("script", "", "the .its scenario to run first")
+	format := fs.String("format", "text", "output format: text or json")
+	probeFlag := fs.Bool("probe", true, "end by acknowledging on the target CPU to see what the CPU interface really does")
+	if err := parseFlags(fs, args, true); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("-script FILE is required")
+	}
+	if *format != "text" && *format != "json" {
+		return usagef("-format %q: want text or json", *format)
+	}
+	var dev, ev uint64
+	seen := map[string]bool{}
+	for _, a := range fs.Args() {
+		k, v, ok := strings.Cut(a, "=")
+		n, err := strconv.ParseUint(strings.ReplaceAll(v, "_", ""), 0, 32)
+		switch {
+		case !ok || (k != "dev" && k != "ev"):
+			return usagef("argument %q: want dev=D ev=E", a)
+		case err != nil:
+			return usagef("argument %q: %s must be a 32-bit number (decimal or 0x hexadecimal)", a, k)
+		case k == "dev":
+			dev = n
+		default:
+			ev = n
+		}
+		seen[k] = true
+	}
+	if !seen["dev"] || !seen["ev"] {
+		return usagef("want dev=D ev=E")
+	}
+	return runScenario(e, *backend, *file, func(s *script.Script, b model.Backend) error {
+		steps, err := inspect.Explain(b, model.DeviceID(dev), model.EventID(ev), inspect.ExplainOptions{PMR: scriptPMR(s), Probe: *probeFlag})
+		if err != nil {
+			return err
+		}
+		if *format == "json" {
+			return inspect.WriteStepsJSON(e.stdout, steps)
+		}
+		fmt.Fprintf(e.stdout, "translation of DeviceID %#x EventID %d after %s\n", dev, ev, s.File)
+		return inspect.WriteSteps(e.stdout, steps)
+	})
+}

@@ -1,0 +1,392 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/gicits/gicits/model"
+)
+
+// State is what an ITS and its redistributors hold, read through the
+// routing API only: the tables a save writes (KVM's ITS table ABI
+// revision 0), the LPI configuration table, and each CPU's pending LPIs.
+// Everything is sorted, and nothing in it names the backend, so the dumps
+// of two backends that did the same things are equal and their diff shows
+// where they disagree.
+type State struct {
+	ITS             ITSState         `json:"its"`
+	Redistributors  []Redistributor  `json:"redistributors"`
+	Collections     []CollectionInfo `json:"collections"`
+	Devices         []DeviceInfo     `json:"devices"`
+	LPIs            []LPIInfo        `json:"lpis"`
+	PropTable       string           `json:"prop_table"`
+	PropTableIDBits int              `json:"prop_table_id_bits"`
+}
+
+// ITSState is the ITS's registers.
+type ITSState struct {
+	Enabled bool   `json:"enabled"`
+	CBASER  string `json:"cbaser"`
+	CREADR  string `json:"creadr"`
+	CWRITER string `json:"cwriter"`
+	Stalled bool   `json:"stalled"`
+	// DeviceTable and CollectionTable describe GITS_BASER0 and 1.
+	DeviceTable     string `json:"device_table"`
+	CollectionTable string `json:"collection_table"`
+}
+
+// Redistributor is one CPU's redistributor.
+type Redistributor struct {
+	CPU        model.CPU     `json:"cpu"`
+	EnableLPIs bool          `json:"enable_lpis"`
+	Pending    []model.INTID `json:"pending"`
+}
+
+// CollectionInfo is one saved collection.
+type CollectionInfo struct {
+	ICID model.ICID `json:"icid"`
+	// CPU is the target redistributor, nil for a collection that exists
+	// (an ITE names it) but is not mapped.
+	CPU *model.CPU `json:"cpu"`
+}
+
+// DeviceInfo is one mapped device and its events.
+type DeviceInfo struct {
+	ID          model.DeviceID `json:"dev"`
+	ITT         model.GPA      `json:"itt"`
+	EventIDBits int            `json:"event_id_bits"`
+	Events      []EventInfo    `json:"events"`
+}
+
+// EventInfo is one mapped event.
+type EventInfo struct {
+	ID   model.EventID `json:"ev"`
+	LPI  model.INTID   `json:"lpi"`
+	ICID model.ICID    `json:"icid"`
+}
+
+// LPIInfo is one non-zero byte of the LPI configuration table.
+type LPIInfo struct {
+	INTID    model.INTID `json:"lpi"`
+	Priority uint8       `json:"priority"`
+	Enabled  bool        `json:"enabled"`
+}
+
+// SavedTables is the device, ITT and collection table contents a save
+// left in guest memory, with where each entry lies.
+type SavedTables struct {
+	DeviceBaser, CollectionBaser model.Baser
+	Devices                      []SavedDevice // by DeviceID
+	Collections                  []SavedCollection
+}
+
+// SavedDevice is a valid DTE and the valid ITEs of its ITT.
+type SavedDevice struct {
+	ID     model.DeviceID
+	Addr   model.GPA
+	DTE    model.DTE
+	Events []SavedEvent // by EventID
+}
+
+// SavedEvent is a valid ITE.
+type SavedEvent struct {
+	ID   model.EventID
+	Addr model.GPA
+	ITE  model.ITE
+}
+
+// SavedCollection is a valid CTE.
+type SavedCollection struct {
+	Index int // position in the saved list
+	Addr  model.GPA
+	CTE   model.CTE
+}
+
+// maxTableRead bounds one table read, whatever a register says.
+const maxTableRead = 64 << 20
+
+func readRaw(mem model.Memory, addr model.GPA, size uint64) ([]byte, error) {
+	if size > maxTableRead {
+		return nil, fmt.Errorf("table of %d bytes at %v is larger than %d MiB: %w", size, addr, maxTableRead>>20, model.ErrInvalidArgument)
+	}
+	buf := make([]byte, size)
+	if err := mem.ReadAt(buf, addr); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// ReadSavedTables asks b to save its ITS tables (SaveTables), then reads
+// them from guest memory through GITS_BASER0 and GITS_BASER1. It walks
+// every entry (flat or two-level device tables), not the "next" chains, so
+// it sees what a restore would and what it would skip.
+func ReadSavedTables(b model.Backend) (*SavedTables, error) {
+	if err := b.SaveTables(); err != nil {
+		return nil, fmt.Errorf("saving the ITS tables: %w", err)
+	}
+	mem := b.Memory()
+	t := &SavedTables{}
+	v, err := b.ReadITSRegister(model.GITS_BASER(0))
+	if err != nil {
+		return nil, fmt.Errorf("reading GITS_BASER0: %w", err)
+	}
+	t.DeviceBaser = model.Baser(v)
+	if dev := t.DeviceBaser; dev.Valid() {
+		addDTEs := func(first uint64, base model.GPA, buf []byte) {
+			for i := 0; i+8 <= len(buf); i += 8 {
+				if e := model.DecodeDTE(binary.LittleEndian.Uint64(buf[i:])); e.Valid {
+					t.Devices = append(t.Devices, SavedDevice{ID: model.DeviceID(first + uint64(i/8)), Addr: base + model.GPA(i), DTE: e})
+				}
+			}
+		}
+		top, err := readRaw(mem, dev.Addr(), dev.SizeBytes())
+		if err != nil {
+			return nil, fmt.Errorf("device table (GITS_BASER0): %w", err)
+		}
+		if dev.Indirect() {
+			per := uint64(dev.PageSize()) / model.TableEntrySize
+			for i := 0; i+8 <= len(top); i += 8 {
+				l1 := model.DecodeL1Entry(binary.LittleEndian.Uint64(top[i:]))
+				if !l1.Valid {
+					continue
+				}
+				page, err := readRaw(mem, l1.Addr, uint64(dev.PageSize()))
+				if err != nil {
+					return nil, fmt.Errorf("second-level device table page %d at %v: %w", i/8, l1.Addr, err)
+				}
+				addDTEs(uint64(i/8)*per, l1.Addr, page)
+			}
+		} else {
+			addDTEs(0, dev.Addr(), top)
+		}
+	}
+	for i := range t.Devices {
+		d := &t.Devices[i]
+		n := uint64(1) << (uint64(d.DTE.Size) + 1)
+		buf, err := readRaw(mem, d.DTE.ITTAddr, n*model.TableEntrySize)
+		if err != nil {
+			return nil, fmt.Errorf("ITT of device %#x at %v: %w", uint32(d.ID), d.DTE.ITTAddr, err)
+		}
+		for ev := uint64(0); ev < n; ev++ {
+			if ite := model.DecodeITE(binary.LittleEndian.Uint64(buf[8*ev:])); ite.Valid() {
+				d.Events = append(d.Events, SavedEvent{ID: model.EventID(ev), Addr: d.DTE.ITTAddr + model.GPA(8*ev), ITE: ite})
+			}
+		}
+	}
+	if v, err = b.ReadITSRegister(model.GITS_BASER(1)); err != nil {
+		return nil, fmt.Errorf("reading GITS_BASER1: %w", err)
+	}
+	t.CollectionBaser = model.Baser(v)
+	if coll := t.CollectionBaser; coll.Valid() {
+		buf, err := readRaw(mem, coll.Addr(), coll.SizeBytes())
+		if err != nil {
+			return nil, fmt.Errorf("collection table (GITS_BASER1): %w", err)
+		}
+		for i := 0; i+8 <= len(buf); i += 8 {
+			raw := binary.LittleEndian.Uint64(buf[i:])
+			if raw == 0 {
+				break // the list's terminator
+			}
+			if cte := model.DecodeCTE(raw); cte.Valid {
+				t.Collections = append(t.Collections, SavedCollection{Index: i / 8, Addr: coll.Addr() + model.GPA(i), CTE: cte})
+			}
+		}
+	}
+	return t, nil
+}
+
+// Collection returns the saved collection icid.
+func (t *SavedTables) Collection(icid model.ICID) (SavedCollection, bool) {
+	for _, c := range t.Collections {
+		if c.CTE.ICID == icid {
+			return c, true
+		}
+	}
+	return SavedCollection{}, false
+}
+
+func describeBaser(b model.Baser) string {
+	if !b.Valid() {
+		return fmt.Sprintf("%#x (not valid)", uint64(b))
+	}
+	kind := "flat"
+	if b.Indirect() {
+		kind = "two-level"
+	}
+	return fmt.Sprintf("%s %s table at %v, %d x %d KiB pages", kind, b.Type(), b.Addr(), b.Pages(), b.PageSize()>>10)
+}
+
+// ReadState reads b's state. It saves the ITS tables into guest memory
+// first (SaveTables), which is the only change it makes.
+func ReadState(b model.Backend) (*State, error) {
+	t, err := ReadSavedTables(b)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{Redistributors: []Redistributor{}, Collections: []CollectionInfo{}, Devices: []DeviceInfo{}, LPIs: []LPIInfo{}}
+	reg := func(r model.ITSRegister) uint64 {
+		v, e := b.ReadITSRegister(r)
+		if e != nil && err == nil {
+			err = fmt.Errorf("reading %v: %w", r, e)
+		}
+		return v
+	}
+	ctlr, cbaser, creadr, cwriter := reg(model.GITS_CTLR), reg(model.GITS_CBASER), reg(model.GITS_CREADR), reg(model.GITS_CWRITER)
+	if err != nil {
+		return nil, err
+	}
+	cb := model.CBASER(cbaser)
+	s.ITS = ITSState{
+		Enabled:         ctlr&model.GITS_CTLR_Enabled != 0,
+		CBASER:          fmt.Sprintf("%#x (queue at %v, %d pages)", cbaser, cb.Addr(), cb.Pages()),
+		CREADR:          fmt.Sprintf("%#x", creadr&model.GITS_CQ_OffsetMask),
+		CWRITER:         fmt.Sprintf("%#x", cwriter&model.GITS_CQ_OffsetMask),
+		Stalled:         creadr&model.GITS_CREADR_Stalled != 0,
+		DeviceTable:     describeBaser(t.DeviceBaser),
+		CollectionTable: describeBaser(t.CollectionBaser),
+	}
+	caps := b.Capabilities()
+	for cpu := range caps.CPUs {
+		c := model.CPU(cpu)
+		ctl, err := b.ReadRedistributorRegister(c, model.GICR_CTLR)
+		if err != nil {
+			return nil, fmt.Errorf("reading CPU %d's GICR_CTLR: %w", cpu, err)
+		}
+		pend, err := b.Pending(c)
+		if err != nil {
+			return nil, fmt.Errorf("CPU %d's pending LPIs: %w", cpu, err)
+		}
+		s.Redistributors = append(s.Redistributors, Redistributor{CPU: c, EnableLPIs: ctl&model.GICR_CTLR_EnableLPIs != 0, Pending: append([]model.INTID{}, pend...)})
+	}
+	for _, c := range t.Collections {
+		ci := CollectionInfo{ICID: c.CTE.ICID}
+		if c.CTE.Mapped() {
+			cpu := model.CPU(c.CTE.RDbase)
+			ci.CPU = &cpu
+		}
+		s.Collections = append(s.Collections, ci)
+	}
+	slices.SortFunc(s.Collections, func(a, b CollectionInfo) int { return int(a.ICID) - int(b.ICID) })
+	for _, d := range t.Devices {
+		di := DeviceInfo{ID: d.ID, ITT: d.DTE.ITTAddr, EventIDBits: int(d.DTE.Size) + 1, Events: []EventInfo{}}
+		for _, ev := range d.Events {
+			di.Events = append(di.Events, EventInfo{ID: ev.ID, LPI: ev.ITE.INTID, ICID: ev.ITE.ICID})
+		}
+		s.Devices = append(s.Devices, di)
+	}
+	// The configuration table, through GICR_PROPBASER (one value for
+	// every redistributor).
+	if caps.CPUs > 0 {
+		v, err := b.ReadRedistributorRegister(0, model.GICR_PROPBASER)
+		if err != nil {
+			return nil, fmt.Errorf("reading GICR_PROPBASER: %w", err)
+		}
+		pb := model.PropBaser(v)
+		s.PropTable, s.PropTableIDBits = pb.Addr().String(), pb.IDBits()
+		if pb.Addr() != 0 {
+			bits := min(pb.IDBits(), b.Layout().LPIIDBits)
+			size := uint64(1)<<bits - uint64(model.LPIBase)
+			buf, err := readRaw(b.Memory(), pb.Addr(), size)
+			if err != nil {
+				return nil, fmt.Errorf("LPI configuration table: %w", err)
+			}
+			for i, c := range buf {
+				if c != 0 {
+					cfg := model.LPIConfig(c)
+					s.LPIs = append(s.LPIs, LPIInfo{INTID: model.LPIBase + model.INTID(i), Priority: cfg.Priority(), Enabled: cfg.Enabled()})
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// WriteJSON writes s as indented JSON.
+func (s *State) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteText writes s for people: one section per table, runs of LPIs with
+// the same configuration folded into ranges.
+func (s *State) WriteText(w io.Writer) error {
+	var b strings.Builder
+	onOff := map[bool]string{true: "enabled", false: "disabled"}
+	fmt.Fprintf(&b, "ITS: %s, CREADR %s, CWRITER %s", onOff[s.ITS.Enabled], s.ITS.CREADR, s.ITS.CWRITER)
+	if s.ITS.Stalled {
+		b.WriteString(", stalled")
+	}
+	fmt.Fprintf(&b, "\n  GITS_CBASER %s\n  GITS_BASER0 %s\n  GITS_BASER1 %s\n", s.ITS.CBASER, s.ITS.DeviceTable, s.ITS.CollectionTable)
+	fmt.Fprintf(&b, "  GICR_PROPBASER table at %s, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
+	b.WriteString("redistributors:\n")
+	for _, r := range s.Redistributors {
+		pend := "none"
+		if len(r.Pending) > 0 {
+			pend = intidRanges(r.Pending)
+		}
+		fmt.Fprintf(&b, "  CPU %d: LPIs %s, pending: %s\n", r.CPU, onOff[r.EnableLPIs], pend)
+	}
+	b.WriteString("collections:\n")
+	if len(s.Collections) == 0 {
+		b.WriteString("  none\n")
+	}
+	for _, c := range s.Collections {
+		if c.CPU == nil {
+			fmt.Fprintf(&b, "  ICID %d -> unmapped\n", c.ICID)
+		} else {
+			fmt.Fprintf(&b, "  ICID %d -> CPU %d\n", c.ICID, *c.CPU)
+		}
+	}
+	b.WriteString("devices:\n")
+	if len(s.Devices) == 0 {
+		b.WriteString("  none\n")
+	}
+	for _, d := range s.Devices {
+		fmt.Fprintf(&b, "  DeviceID %#x: ITT at %v, %d EventID bits, %d events mapped\n", uint32(d.ID), d.ITT, d.EventIDBits, len(d.Events))
+		for _, e := range d.Events {
+			fmt.Fprintf(&b, "    EventID %d -> LPI %d, ICID %d\n", e.ID, e.LPI, e.ICID)
+		}
+	}
+	b.WriteString("LPI configuration (non-zero bytes of the property table):\n")
+	if len(s.LPIs) == 0 {
+		b.WriteString("  none\n")
+	}
+	for i := 0; i < len(s.LPIs); {
+		j := i
+		for j+1 < len(s.LPIs) && s.LPIs[j+1].INTID == s.LPIs[j].INTID+1 &&
+			s.LPIs[j+1].Priority == s.LPIs[i].Priority && s.LPIs[j+1].Enabled == s.LPIs[i].Enabled {
+			j++
+		}
+		id := fmt.Sprint(s.LPIs[i].INTID)
+		if j > i {
+			id = fmt.Sprintf("%d..%d", s.LPIs[i].INTID, s.LPIs[j].INTID)
+		}
+		fmt.Fprintf(&b, "  %s prio=%#02x %s\n", id, s.LPIs[i].Priority, onOff[s.LPIs[i].Enabled])
+		i = j + 1
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// intidRanges formats ascending INTIDs, folding runs: "8192..8195, 8200".
+func intidRanges(ids []model.INTID) string {
+	var parts []string
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d..%d", ids[i], ids[j]))
+		} else {
+			parts = append(parts, fmt.Sprint(ids[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
