@@ -13,9 +13,9 @@ import (
 //
 // The summary is exact enough for scanning: a word with a bit set always has
 // its summary bit set once the setter returns. Setters set the word bit,
-// then the summary bit when the word was zero; clearers clear the summary
-// bit when the word becomes zero and set it again if a concurrent setter
-// refilled the word in between.
+// then the summary bit if it is clear; clearers clear the summary bit when
+// the word becomes zero and set it again if a concurrent setter refilled
+// the word in between.
 type pendingBitmap struct {
 	words   []atomic.Uint64
 	summary []atomic.Uint64
@@ -29,15 +29,18 @@ func newPendingBitmap(nbits uint64) pendingBitmap {
 	}
 }
 
-// set makes bit i set and reports whether it was clear before.
-func (b *pendingBitmap) set(i uint32) bool {
+// set makes bit i set. A bit already set costs one load (coalescing);
+// otherwise one atomic OR, plus one on the summary when its bit is clear.
+func (b *pendingBitmap) set(i uint32) {
 	w := i / 64
 	mask := uint64(1) << (i % 64)
-	old := b.words[w].Or(mask)
-	if old == 0 {
-		b.summary[w/64].Or(uint64(1) << (w % 64))
+	if b.words[w].Load()&mask == 0 {
+		b.words[w].Or(mask)
 	}
-	return old&mask == 0
+	sbit := uint64(1) << (w % 64)
+	if b.summary[w/64].Load()&sbit == 0 {
+		b.summary[w/64].Or(sbit)
+	}
 }
 
 // clear clears bit i and reports whether it was set.

@@ -2,6 +2,7 @@ package its
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -149,6 +150,7 @@ func (d *device) eventIDBits() int { return int(d.size) + 1 }
 // Methods are safe for concurrent use.
 type ITS struct {
 	mem    model.Memory
+	ram    *model.RAM // mem, when it is a *model.RAM: walks read it without copying
 	rd     Redistributors
 	typer  model.ITSTyper
 	policy model.ErrorPolicy
@@ -210,8 +212,10 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	if cfg.ErrorPolicy != model.ContinueOnError && cfg.ErrorPolicy != model.StallOnError {
 		return nil, fmt.Errorf("its: unknown error policy %d: %w", int(cfg.ErrorPolicy), model.ErrInvalidArgument)
 	}
+	ram, _ := mem.(*model.RAM)
 	t := &ITS{
 		mem:         mem,
+		ram:         ram,
 		rd:          rd,
 		typer:       typer,
 		policy:      cfg.ErrorPolicy,
@@ -351,7 +355,7 @@ func (t *ITS) dteAddr(dev model.DeviceID) (model.GPA, bool) {
 		if l1 >= b.SizeBytes()/model.TableEntrySize {
 			return 0, false
 		}
-		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(l1*model.TableEntrySize))
+		v, err := t.read64(b.Addr() + model.GPA(l1*model.TableEntrySize))
 		if err != nil {
 			return 0, false
 		}
@@ -362,11 +366,22 @@ func (t *ITS) dteAddr(dev model.DeviceID) (model.GPA, bool) {
 		l2 := e.Addr &^ model.GPA(b.PageSize()-1)
 		addr = l2 + model.GPA(uint64(dev)%perPage*model.TableEntrySize)
 	}
-	var probe [model.TableEntrySize]byte
-	if t.mem.ReadAt(probe[:], addr) != nil {
+	if _, err := t.read64(addr); err != nil {
 		return 0, false
 	}
 	return addr, true
+}
+
+// read64 reads a little-endian doubleword of guest memory.
+func (t *ITS) read64(addr model.GPA) (uint64, error) {
+	if t.ram != nil {
+		b, err := t.ram.Slice(addr, 8)
+		if err != nil {
+			return 0, err
+		}
+		return binary.LittleEndian.Uint64(b), nil
+	}
+	return model.ReadUint64(t.mem, addr)
 }
 
 func iteAddr(d *device, ev model.EventID) model.GPA {

@@ -64,7 +64,7 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 	if !ok {
 		return 0, 0, false
 	}
-	v, err := model.ReadUint64(t.mem, addr)
+	v, err := t.read64(addr)
 	if err != nil {
 		return 0, 0, false
 	}
@@ -75,7 +75,7 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 	if uint64(ev) >= uint64(1)<<(int(dte.Size)+1) {
 		return 0, 0, false
 	}
-	v, err = model.ReadUint64(t.mem, dte.ITTAddr+model.GPA(uint64(ev)*model.TableEntrySize))
+	v, err = t.read64(dte.ITTAddr + model.GPA(uint64(ev)*model.TableEntrySize))
 	if err != nil {
 		return 0, 0, false
 	}
