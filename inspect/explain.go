@@ -372,10 +372,10 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 		if got.acked != predicted {
 			s.Verdict = Warn
 			if got.acked {
-				s.Why += "; but the probe acknowledged it: the redistributor's cached configuration differs from the byte above (it changed without an INV)"
+				s.Why = "the tables say no, but the probe acknowledged it: the redistributor's cached configuration differs from the byte above (it changed without an INV)"
 			} else {
 				s.Check = "the CPU interface agrees with the tables"
-				s.Why += "; but the probe did not acknowledge it: the redistributor still holds an older cached configuration (the byte changed without INV/INVALL/GICR_INVLPIR), or the priority mask or running priority is higher than assumed"
+				s.Why = "the tables say yes, but the probe did not acknowledge it: the redistributor still holds an older cached configuration (the byte changed without INV/INVALL/GICR_INVLPIR), or the priority mask or running priority is higher than assumed"
 				s.Section = "5.1.1"
 			}
 		}
