@@ -10,6 +10,12 @@ import (
 // Backend is the routing API: one GICv3 with an ITS and CPUs redistributors,
 // driven the same way whether it is the simulator or Linux KVM.
 //
+// [Open] returns a backend set up as a guest driver leaves it after probing
+// the ITS: GICR_PROPBASER and every GICR_PENDBASER programmed from the
+// layout, GITS_BASER0 (devices), GITS_BASER1 (collections) and GITS_CBASER
+// programmed from the layout, and GITS_CTLR.Enabled set. LPIs are not yet
+// enabled on any redistributor: that is [Backend.EnableLPIs].
+//
 // Methods are safe for concurrent use. SignalMSI in particular may be called
 // from many goroutines while commands execute.
 //
@@ -72,8 +78,10 @@ type Backend interface {
 	Pending(cpu CPU) ([]INTID, error)
 	// Acknowledge reads ICC_IAR1_EL1 on cpu: the highest-priority pending,
 	// enabled LPI whose priority is higher than both the priority mask and
-	// the running priority (lowest INTID among equals), which stops being
-	// pending; SpuriousINTID when there is none.
+	// the running priority, which stops being pending; SpuriousINTID when
+	// there is none. Among equal priorities the choice is IMPLEMENTATION
+	// DEFINED: the simulator picks the lowest INTID, KVM its list-register
+	// order.
 	Acknowledge(cpu CPU) (INTID, error)
 	// EOI writes ICC_EOIR1_EL1 on cpu: priority drop of intid, which must
 	// be the last acknowledged interrupt not yet EOId.
