@@ -89,3 +89,21 @@ func TestStateIsTheSameShapeInTextAndJSON(t *testing.T) {
 		t.Errorf("json: status %d, err %v:\n%s", status, err, stdout)
 	}
 }
+
+func TestExplainReadsTheL1EntryOfATwoLevelTable(t *testing.T) {
+	const file = "testdata/explain-indirect.its"
+	_, stdout, _ := runArgs(t, "explain", "-script", file, "dev=0x2345", "ev=1")
+	for _, want := range []string{
+		"3. level-1 device table entry [1] (DeviceIDs 0x2000..0x3fff): ok\n",
+		"4. device table entry DTE[0x2345]: ok\n",
+		"10. CPU 0 interface (acknowledge now?): ok\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	_, stdout, _ = runArgs(t, "explain", "-script", file, "dev=0x5345", "ev=1")
+	if want := "3. level-1 device table entry [2] (DeviceIDs 0x4000..0x5fff): FAIL\n"; !strings.Contains(stdout, want) {
+		t.Errorf("output lacks %q:\n%s", want, stdout)
+	}
+}
