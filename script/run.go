@@ -24,6 +24,10 @@ type Options struct {
 	// Observe, when set, is called with the backend after the last
 	// statement ran, before it closes.
 	Observe func(model.Backend) error
+	// Wrap, when set, wraps every backend the runner opens (the first one,
+	// and the destination of a restore) before it is used: itsbench's
+	// -trace wraps them in inspect.Trace this way.
+	Wrap func(model.Backend) model.Backend
 }
 
 // Failure is an expectation that did not hold, or an action that failed
@@ -188,7 +192,7 @@ func (r *runner) run() {
 	if r.opts.Configure != nil {
 		r.opts.Configure(&r.cfg)
 	}
-	b, err := model.Open(r.opts.Backend, r.cfg)
+	b, err := r.open()
 	if err != nil {
 		at := Stmt(&SaveStmt{At: At{Pos: Pos{File: r.s.File, Line: 1}}})
 		if i > 0 {
@@ -595,13 +599,22 @@ func (r *runner) provideL2(dev model.DeviceID) (model.GPA, error) {
 	return page, model.WriteUint64(mem, entryAddr, enc)
 }
 
+// open opens the script's backend, wrapped as Options.Wrap says.
+func (r *runner) open() (model.Backend, error) {
+	b, err := model.Open(r.opts.Backend, r.cfg)
+	if err != nil || r.opts.Wrap == nil {
+		return b, err
+	}
+	return r.opts.Wrap(b), nil
+}
+
 // migrate saves nothing itself: it opens a fresh backend with the same
 // configuration, copies guest memory (all of RAM but the backend's
 // scratch area), enables LPIs where they were enabled, sets the GSI
 // routes again, and restores the ITS tables there, the order in which a
 // VMM restores a guest (redistributors before the ITS).
 func (r *runner) migrate(s *RestoreStmt) error {
-	nb, err := model.Open(r.opts.Backend, r.cfg)
+	nb, err := r.open()
 	if err != nil {
 		return fmt.Errorf("opening the destination backend: %w", err)
 	}

@@ -27,7 +27,8 @@ func runScenario(e *env, backend, file string, observe func(*script.Script, mode
 	observed := false
 	var obsErr error
 	res := script.Run(s, script.Options{
-		Backend: tracedBackendName(backend),
+		Backend: backend,
+		Wrap:    traced,
 		Observe: func(b model.Backend) error {
 			observed = true
 			obsErr = observe(s, b)

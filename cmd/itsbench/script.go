@@ -48,7 +48,7 @@ func runScript(e *env, args []string) error {
 			failed++
 			continue
 		}
-		opts := script.Options{Backend: *backend}
+		opts := script.Options{Backend: *backend, Wrap: traced}
 		if *verbose {
 			opts.Verbose = e.stdout
 		}
