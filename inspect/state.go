@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -76,36 +75,6 @@ type LPIInfo struct {
 	Enabled  bool        `json:"enabled"`
 }
 
-// SavedTables is the device, ITT and collection table contents a save
-// left in guest memory, with where each entry lies.
-type SavedTables struct {
-	DeviceBaser, CollectionBaser model.Baser
-	Devices                      []SavedDevice // by DeviceID
-	Collections                  []SavedCollection
-}
-
-// SavedDevice is a valid DTE and the valid ITEs of its ITT.
-type SavedDevice struct {
-	ID     model.DeviceID
-	Addr   model.GPA
-	DTE    model.DTE
-	Events []SavedEvent // by EventID
-}
-
-// SavedEvent is a valid ITE.
-type SavedEvent struct {
-	ID   model.EventID
-	Addr model.GPA
-	ITE  model.ITE
-}
-
-// SavedCollection is a valid CTE.
-type SavedCollection struct {
-	Index int // position in the saved list
-	Addr  model.GPA
-	CTE   model.CTE
-}
-
 // maxTableRead bounds one table read, whatever a register says.
 const maxTableRead = 64 << 20
 
@@ -121,92 +90,12 @@ func readRaw(mem model.Memory, addr model.GPA, size uint64) ([]byte, error) {
 }
 
 // ReadSavedTables asks b to save its ITS tables (SaveTables), then reads
-// them from guest memory through GITS_BASER0 and GITS_BASER1. It walks
-// every entry (flat or two-level device tables), not the "next" chains, so
-// it sees what a restore would and what it would skip.
-func ReadSavedTables(b model.Backend) (*SavedTables, error) {
+// them from guest memory with [model.ReadSavedTables].
+func ReadSavedTables(b model.Backend) (*model.SavedTables, error) {
 	if err := b.SaveTables(); err != nil {
 		return nil, fmt.Errorf("saving the ITS tables: %w", err)
 	}
-	mem := b.Memory()
-	t := &SavedTables{}
-	v, err := b.ReadITSRegister(model.GITS_BASER(0))
-	if err != nil {
-		return nil, fmt.Errorf("reading GITS_BASER0: %w", err)
-	}
-	t.DeviceBaser = model.Baser(v)
-	if dev := t.DeviceBaser; dev.Valid() {
-		addDTEs := func(first uint64, base model.GPA, buf []byte) {
-			for i := 0; i+8 <= len(buf); i += 8 {
-				if e := model.DecodeDTE(binary.LittleEndian.Uint64(buf[i:])); e.Valid {
-					t.Devices = append(t.Devices, SavedDevice{ID: model.DeviceID(first + uint64(i/8)), Addr: base + model.GPA(i), DTE: e})
-				}
-			}
-		}
-		top, err := readRaw(mem, dev.Addr(), dev.SizeBytes())
-		if err != nil {
-			return nil, fmt.Errorf("device table (GITS_BASER0): %w", err)
-		}
-		if dev.Indirect() {
-			per := uint64(dev.PageSize()) / model.TableEntrySize
-			for i := 0; i+8 <= len(top); i += 8 {
-				l1 := model.DecodeL1Entry(binary.LittleEndian.Uint64(top[i:]))
-				if !l1.Valid {
-					continue
-				}
-				page, err := readRaw(mem, l1.Addr, uint64(dev.PageSize()))
-				if err != nil {
-					return nil, fmt.Errorf("second-level device table page %d at %v: %w", i/8, l1.Addr, err)
-				}
-				addDTEs(uint64(i/8)*per, l1.Addr, page)
-			}
-		} else {
-			addDTEs(0, dev.Addr(), top)
-		}
-	}
-	for i := range t.Devices {
-		d := &t.Devices[i]
-		n := uint64(1) << (uint64(d.DTE.Size) + 1)
-		buf, err := readRaw(mem, d.DTE.ITTAddr, n*model.TableEntrySize)
-		if err != nil {
-			return nil, fmt.Errorf("ITT of device %#x at %v: %w", uint32(d.ID), d.DTE.ITTAddr, err)
-		}
-		for ev := uint64(0); ev < n; ev++ {
-			if ite := model.DecodeITE(binary.LittleEndian.Uint64(buf[8*ev:])); ite.Valid() {
-				d.Events = append(d.Events, SavedEvent{ID: model.EventID(ev), Addr: d.DTE.ITTAddr + model.GPA(8*ev), ITE: ite})
-			}
-		}
-	}
-	if v, err = b.ReadITSRegister(model.GITS_BASER(1)); err != nil {
-		return nil, fmt.Errorf("reading GITS_BASER1: %w", err)
-	}
-	t.CollectionBaser = model.Baser(v)
-	if coll := t.CollectionBaser; coll.Valid() {
-		buf, err := readRaw(mem, coll.Addr(), coll.SizeBytes())
-		if err != nil {
-			return nil, fmt.Errorf("collection table (GITS_BASER1): %w", err)
-		}
-		for i := 0; i+8 <= len(buf); i += 8 {
-			raw := binary.LittleEndian.Uint64(buf[i:])
-			if raw == 0 {
-				break // the list's terminator
-			}
-			if cte := model.DecodeCTE(raw); cte.Valid {
-				t.Collections = append(t.Collections, SavedCollection{Index: i / 8, Addr: coll.Addr() + model.GPA(i), CTE: cte})
-			}
-		}
-	}
-	return t, nil
-}
-
-// Collection returns the saved collection icid.
-func (t *SavedTables) Collection(icid model.ICID) (SavedCollection, bool) {
-	for _, c := range t.Collections {
-		if c.CTE.ICID == icid {
-			return c, true
-		}
-	}
-	return SavedCollection{}, false
+	return model.ReadSavedTables(b)
 }
 
 func describeBaser(b model.Baser) string {

@@ -16,8 +16,6 @@
 //   - the result model ([Result], [Failure], [Skip]): what passed, what
 //     failed with what was seen instead, and what a backend could not
 //     honour;
-//   - the reader of saved ITS tables ([ReadSavedTables]) that the
-//     expectations on DTEs, ITEs and CTEs use;
 //   - the seeded generator of random valid streams ([Generate]) and the
 //     differential comparison of two runs ([Observe], [Shrink]).
 //

@@ -136,7 +136,8 @@ func (r *runner) expect(st Expectation) {
 		if t == nil {
 			return
 		}
-		e, ok := t.Devices[s.Dev]
+		d, ok := t.Device(s.Dev)
+		e := d.DTE
 		switch {
 		case s.Invalid && ok:
 			r.fail(st, "got %v", e)
@@ -156,11 +157,12 @@ func (r *runner) expect(st Expectation) {
 		if t == nil {
 			return
 		}
-		if _, ok := t.Devices[s.Dev]; !ok && !s.Invalid {
+		if _, ok := t.Device(s.Dev); !ok && !s.Invalid {
 			r.fail(st, "got no valid DTE for device %#x", uint32(s.Dev))
 			return
 		}
-		e, ok := t.Events[s.Dev][s.Ev]
+		se, ok := t.Event(s.Dev, s.Ev)
+		e := se.ITE
 		switch {
 		case s.Invalid && ok:
 			r.fail(st, "got %v", e)
@@ -180,7 +182,8 @@ func (r *runner) expect(st Expectation) {
 		if t == nil {
 			return
 		}
-		e, ok := t.Collection(s.ICID)
+		sc, ok := t.Collection(s.ICID)
+		e := sc.CTE
 		switch {
 		case s.State == CTEAbsent && ok:
 			r.fail(st, "got %v", e)
@@ -200,13 +203,13 @@ func (r *runner) expect(st Expectation) {
 
 // savedTables returns the tables of the last save, failing st when there
 // was none or they cannot be read.
-func (r *runner) savedTables(st Stmt) *SavedTables {
+func (r *runner) savedTables(st Stmt) *model.SavedTables {
 	if !r.saved {
 		r.fail(st, "got no saved tables (write save before it)")
 		return nil
 	}
 	if r.tables == nil {
-		t, err := ReadSavedTables(r.b)
+		t, err := model.ReadSavedTables(r.b)
 		if err != nil {
 			r.observeErr(st, "read the saved tables", err)
 			return nil

@@ -252,14 +252,24 @@ func Observe(s *Script, v Variant) *Observation {
 				o.Pending[model.CPU(c)] = p
 			}
 		}
-		t, err := ReadSavedTables(b)
+		t, err := model.ReadSavedTables(b)
 		if err != nil {
 			return err
 		}
-		o.Devices, o.Events = t.Devices, t.Events
+		o.Devices = map[model.DeviceID]model.DTE{}
+		o.Events = map[model.DeviceID]map[model.EventID]model.ITE{}
+		for _, d := range t.Devices {
+			o.Devices[d.ID] = d.DTE
+			for _, e := range d.Events {
+				if o.Events[d.ID] == nil {
+					o.Events[d.ID] = map[model.EventID]model.ITE{}
+				}
+				o.Events[d.ID][e.ID] = e.ITE
+			}
+		}
 		o.Collections = map[model.ICID]model.CTE{}
 		for _, c := range t.Collections {
-			o.Collections[c.ICID] = c
+			o.Collections[c.CTE.ICID] = c.CTE
 		}
 		return nil
 	}})

@@ -126,7 +126,7 @@ type runner struct {
 	actAt      Stmt
 	cmdErrs    []*model.CommandError
 	cmdAt      Stmt
-	tables     *SavedTables
+	tables     *model.SavedTables
 	saved      bool
 	stopped    bool
 	skipReason string
