@@ -39,12 +39,6 @@ type backend struct {
 	cqOffset uint64 // GITS_CWRITER as the backend last wrote it
 }
 
-// Errors a user can act on, each distinct.
-var (
-	errNoVGICv3 = errors.New("backend/kvm: this kernel's KVM cannot create a vGICv3 (KVM_DEV_TYPE_ARM_VGIC_V3): the host GIC must be a GICv3 and the kernel must have vGICv3 support")
-	errNoITS    = errors.New("backend/kvm: this kernel's KVM cannot create a vGIC ITS (KVM_DEV_TYPE_ARM_VGIC_ITS): a kernel with CONFIG_KVM on arm64 and the ITS emulation is needed")
-)
-
 func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 	l := cfg.Layout
 	if l.GICDBase == 0 && l.RAMSize == 0 {
@@ -59,8 +53,8 @@ func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 			b.Close()
 		}
 	}()
-	if b.kvm, err = kvmsys.OpenKVM(); err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+	if b.kvm, err = openDevKVM(); err != nil {
+		return nil, err
 	}
 	for _, c := range []struct {
 		cap  int
@@ -113,11 +107,8 @@ func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 	}
 
 	// The vGICv3 and its frames.
-	if b.vgic, err = kvmsys.CreateDeviceOf(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
-		if errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO) {
-			return nil, fmt.Errorf("%w: %w", errNoVGICv3, err)
-		}
-		return nil, fmt.Errorf("backend/kvm: vGICv3: %w", err)
+	if b.vgic, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
+		return nil, err
 	}
 	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_DIST, uint64(l.GICDBase)); err != nil {
 		return nil, fmt.Errorf("backend/kvm: GICD address: %w", err)
@@ -126,11 +117,8 @@ func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 		return nil, fmt.Errorf("backend/kvm: GICR address: %w", err)
 	}
 	if withITS {
-		if b.its, err = kvmsys.CreateDeviceOf(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
-			if errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO) {
-				return nil, fmt.Errorf("%w: %w", errNoITS, err)
-			}
-			return nil, fmt.Errorf("backend/kvm: ITS: %w", err)
+		if b.its, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
+			return nil, err
 		}
 		if err = kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(l.ITSBase)); err != nil {
 			return nil, fmt.Errorf("backend/kvm: ITS address: %w", err)

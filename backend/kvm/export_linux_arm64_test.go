@@ -2,7 +2,12 @@
 
 package kvm
 
-import "github.com/gicits/gicits/model"
+import (
+	"fmt"
+
+	"github.com/gicits/gicits/backend/kvm/internal/kvmsys"
+	"github.com/gicits/gicits/model"
+)
 
 // OpenWithoutITS opens a VM with a vGICv3 but no ITS device, whose
 // KVM_CAP_MSI_DEVID answer is therefore 0.
@@ -30,3 +35,38 @@ func Release(b model.Backend, cpu model.CPU) error {
 func RunningPriority(b model.Backend, cpu model.CPU) (uint8, error) {
 	return b.(*backend).runningPriority(cpu)
 }
+
+// SetCreateDevice replaces KVM_CREATE_DEVICE until the returned function
+// is called: tests play a kernel without the vGICv3 or the ITS with it.
+func SetCreateDevice(f func(vm *kvmsys.FD, typ uint32) (*kvmsys.FD, error)) (restore func()) {
+	old := createDevice
+	createDevice = f
+	return func() { createDevice = old }
+}
+
+// FailCreateDevice returns a KVM_CREATE_DEVICE that fails with errno for
+// device type typ and creates every other device.
+func FailCreateDevice(typ uint32, errno error) func(vm *kvmsys.FD, t uint32) (*kvmsys.FD, error) {
+	return func(vm *kvmsys.FD, t uint32) (*kvmsys.FD, error) {
+		if t == typ {
+			return nil, &kvmsys.Error{Op: "KVM_CREATE_DEVICE", What: fmt.Sprint("type ", t), Errno: errno}
+		}
+		return kvmsys.CreateDeviceOf(vm, t)
+	}
+}
+
+// SetDevKVMPath makes Open open path instead of /dev/kvm until the
+// returned function is called.
+func SetDevKVMPath(path string) (restore func()) {
+	old := devKVMPath
+	devKVMPath = path
+	return func() { devKVMPath = old }
+}
+
+// Device types and errnos for the fakes.
+const (
+	DevTypeVGICv3 = kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3
+	DevTypeITS    = kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS
+)
+
+var ENODEV = kvmsys.ENODEV

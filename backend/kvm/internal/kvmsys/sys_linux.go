@@ -94,25 +94,32 @@ var (
 )
 
 // OpenKVM opens /dev/kvm and checks the API version.
-func OpenKVM() (*FD, error) {
-	raw, err := unix.Open(DevKVM, unix.O_RDWR|unix.O_CLOEXEC, 0)
+func OpenKVM() (*FD, error) { return OpenKVMAt(DevKVM) }
+
+// OpenKVMAt opens path as the KVM device and checks the API version: the
+// same errors as [OpenKVM] ([ErrNoKVM], [ErrKVMPermission], and a file that
+// is not KVM answering KVM_GET_API_VERSION with ENOTTY, which wraps
+// [model.ErrNotSupported]). Tests point it at paths that do not exist or
+// may not be opened.
+func OpenKVMAt(path string) (*FD, error) {
+	raw, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
-		return nil, fmt.Errorf("%w (open: %v)", ErrNoKVM, err)
+		return nil, fmt.Errorf("%w (open %s: %v)", ErrNoKVM, path, err)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return nil, fmt.Errorf("%w (open: %v)", ErrKVMPermission, err)
+		return nil, fmt.Errorf("%w (open %s: %v)", ErrKVMPermission, path, err)
 	case err != nil:
-		return nil, wrap("open", DevKVM, err)
+		return nil, wrap("open", path, err)
 	}
 	fd := newFD(raw)
 	v, err := ioctlRet(raw, KVM_GET_API_VERSION, 0)
 	if err != nil {
 		fd.Close()
-		return nil, wrap("KVM_GET_API_VERSION", DevKVM, err)
+		return nil, wrap("KVM_GET_API_VERSION", path, err)
 	}
 	if v != KVM_API_VERSION {
 		fd.Close()
-		return nil, fmt.Errorf("%s: KVM API version %d, want %d: %w", DevKVM, v, KVM_API_VERSION, model.ErrNotSupported)
+		return nil, fmt.Errorf("%s: KVM API version %d, want %d: %w", path, v, KVM_API_VERSION, model.ErrNotSupported)
 	}
 	return fd, nil
 }
