@@ -449,7 +449,18 @@ type consumer struct {
 	acked   int64
 	takes   int64 // acknowledgements that took a stamp
 	foreign int64
+	capped  bool // e2e reached maxSamples
 }
+
+// maxSamples bounds every latency sample buffer of a run (the first
+// million are kept), so that a long duration-bounded run, a soak, uses
+// the same memory after its first seconds as after ten minutes.
+const maxSamples = 1 << 20
+
+// maxChurnSamples bounds the churn command latencies likewise: at the
+// churn workload's 2000 commands a second they fill in about half a
+// minute, which a soak's warm-up covers.
+const maxChurnSamples = 1 << 16
 
 // take accounts for id acknowledged at t (ns since base); it records an
 // end-to-end sample when record is set and the stamp is from the measured
@@ -467,7 +478,11 @@ func (r *runner) take(c *consumer, id model.INTID, t int64, record bool) {
 	}
 	c.takes++
 	if start := r.startNs.Load(); record && s > 1 && start > 0 && s-1 >= start {
-		c.e2e = append(c.e2e, float64(t-(s-1)))
+		if len(c.e2e) < maxSamples {
+			c.e2e = append(c.e2e, float64(t-(s-1)))
+		} else {
+			c.capped = true
+		}
 	}
 }
 
@@ -526,7 +541,7 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 		in := &injector{seq: r.sequence(i)}
 		samples := w.InjectionsPerInjector()
 		if samples == 0 {
-			samples = 1 << 20 // duration-bounded: keep the first million
+			samples = maxSamples // duration-bounded: keep the first million
 		}
 		in.calls = make([]float64, 0, samples/w.LatencyEvery+1)
 		ins[i] = in
@@ -651,6 +666,9 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 		cnt.Foreign += c.foreign
 		takes += c.takes
 		res.EndToEndSamples = append(res.EndToEndSamples, c.e2e...)
+		if c.capped {
+			res.Notes = append(res.Notes, fmt.Sprintf("end-to-end latency: only the first %d samples of CPU %d were kept", maxSamples, c.cpu))
+		}
 	}
 	cnt.Dropped = r.dropped.Load()
 	cnt.Coalesced = cnt.Delivered - cnt.Acknowledged
@@ -742,7 +760,9 @@ func (r *runner) churn(done <-chan struct{}) []float64 {
 		}
 		t0 := time.Now()
 		err := b.SubmitCommands(cmds...)
-		lat = append(lat, float64(time.Since(t0)))
+		if len(lat) < maxChurnSamples {
+			lat = append(lat, float64(time.Since(t0)))
+		}
 		if err != nil {
 			r.addErr(fmt.Errorf("churn %v: %w", cmds[0], err))
 			return lat

@@ -150,9 +150,14 @@ func execute(ctx context.Context, e *env, spec backendSpec, w bench.Workload) (*
 }
 
 func runRun(e *env, args []string) error {
-	fs := newFlagSet(e, "run", "[-backend NAME[:walk]] [-walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
+	fs := newFlagSet(e, "run", "[-backend NAME[:walk]] [-walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png] [-memstats [-mem-every D] [-mem-warmup D]]")
 	backend := fs.String("backend", "sim", "backend to run on: "+backendList()+"; NAME:walk opens it with the translation cache off")
 	walk := fs.Bool("walk", false, "translation cache off: the simulator walks the tables in guest memory on every MSI")
+	memstats := fs.Bool("memstats", false, "soak check: sample the Go runtime's memory (after a GC) and goroutines during the run, report the slope after the warm-up and exit 1 when it grows beyond -mem-max-heap-slope or -mem-max-sys-slope (docs/reliability.md)")
+	memEvery := fs.Duration("mem-every", 5*time.Second, "with -memstats: sampling interval")
+	memWarmup := fs.Duration("mem-warmup", 30*time.Second, "with -memstats: the first part of the run, not fitted (sample buffers fill, caches settle)")
+	memHeap := fs.Float64("mem-max-heap-slope", 1<<20, "with -memstats: live-heap growth allowed after the warm-up, bytes per minute")
+	memSys := fs.Float64("mem-max-sys-slope", 4<<20, "with -memstats: Sys growth allowed after the warm-up, bytes per minute")
 	var bf benchFlags
 	bf.register(fs)
 	if err := parseFlags(fs, args, false); err != nil {
@@ -169,11 +174,29 @@ func runRun(e *env, args []string) error {
 	if *walk && !spec.walk {
 		spec.walk, spec.label = true, spec.name+"-walk"
 	}
+	if *memstats && (*memEvery <= 0 || *memWarmup < 0 || *memHeap <= 0 || *memSys <= 0) {
+		return usagef("-mem-every must be positive, -mem-warmup not negative, -mem-max-heap-slope and -mem-max-sys-slope positive")
+	}
+	var stopMem func() *bench.MemReport
+	if *memstats {
+		stopMem = bench.SampleMemory(*memEvery, bench.MemLimits{Warmup: *memWarmup, MaxHeapSlope: *memHeap, MaxSysSlope: *memSys})
+	}
 	res, err := execute(context.Background(), e, spec, w)
+	var mem *bench.MemReport
+	if stopMem != nil {
+		mem = stopMem()
+	}
 	if err != nil {
 		return err
 	}
-	return report(e, &bf, []*bench.Result{res}, func(out io.Writer) error { return res.WriteTable(out) })
+	err = report(e, &bf, []*bench.Result{res}, func(out io.Writer) error { return res.WriteTable(out) })
+	if mem == nil {
+		return err
+	}
+	if werr := mem.WriteTable(e.stderr); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return errors.Join(err, mem.Check())
 }
 
 // report writes the results in the chosen format (table through
