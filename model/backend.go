@@ -14,7 +14,9 @@ import (
 // the ITS: GICR_PROPBASER and every GICR_PENDBASER programmed from the
 // layout, GITS_BASER0 (devices), GITS_BASER1 (collections) and GITS_CBASER
 // programmed from the layout, and GITS_CTLR.Enabled set. LPIs are not yet
-// enabled on any redistributor: that is [Backend.EnableLPIs].
+// enabled on any redistributor: that is [Backend.EnableLPIs]. Every CPU
+// interface is as a guest OS leaves it after init: ICC_PMR_EL1 = 0xFF,
+// Group 1 enabled, no active priority.
 //
 // Methods are safe for concurrent use. SignalMSI in particular may be called
 // from many goroutines while commands execute.

@@ -37,6 +37,9 @@ type backend struct {
 	irqfds   map[model.GSI]*trigger
 	loopAddr model.GPA
 	cqOffset uint64 // GITS_CWRITER as the backend last wrote it
+	// retargeted: something since the last Acknowledge may have left a
+	// pending LPI on a vCPU it no longer targets (flush_linux_arm64.go).
+	retargeted bool
 }
 
 func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
@@ -393,6 +396,7 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 		if b.its == nil {
 			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
 		}
+		moves := retargets(packets)
 		cbv, err := b.readITS(model.GITS_CBASER)
 		if err != nil {
 			return fmt.Errorf("backend/kvm: %w", err)
@@ -426,7 +430,7 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 				return fmt.Errorf("backend/kvm: %w", err)
 			}
 		}
-		return nil
+		return b.afterCommands(moves)
 	})
 }
 
@@ -446,6 +450,9 @@ func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
 	return b.stopped(func() error {
 		if err := b.writeITS(reg, v); err != nil {
 			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		if reg == model.GITS_CWRITER {
+			return b.afterCommands(movesLPIs) // commands the backend did not write
 		}
 		return nil
 	})
@@ -528,13 +535,18 @@ func (b *backend) SetGSIRouting(routes []model.Route) error {
 
 // TriggerGSI sends gsi's route's MSI with KVM_SIGNAL_MSI: arm64 KVM has no
 // ioctl that raises an MSI-routed GSI other than an irqfd, and the route
-// table is the backend's own copy of what KVM holds.
+// table is the backend's own copy of what KVM holds. A route KVM cannot
+// translate (no DeviceID on a VM that needs one) delivers nothing and
+// reports nothing, as an irqfd on it does.
 func (b *backend) TriggerGSI(gsi model.GSI) error {
 	b.mu.Lock()
 	r, ok := b.routes[gsi]
 	b.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("backend/kvm: GSI %d has no route: %w", gsi, model.ErrInvalidArgument)
+	}
+	if !routeDeliverable(r, b.caps.NeedsDeviceID) {
+		return nil
 	}
 	_, err := b.SignalMSI(r.MSI)
 	return err
@@ -683,6 +695,11 @@ func (b *backend) cpuRequest(cpu model.CPU, op guestOp, arg uint32) (uint64, err
 	}
 	var r uint64
 	err := b.stopped(func() (err error) {
+		if op == opAck {
+			if err := b.settleMovedLPIs(int(cpu)); err != nil {
+				return err
+			}
+		}
 		r, err = b.vcpus[cpu].request(op, arg)
 		return err
 	})
@@ -775,6 +792,7 @@ func (b *backend) RestoreTables() error {
 				return fmt.Errorf("backend/kvm: restore: %w", err)
 			}
 		}
+		b.retargeted = true // restored ITEs may target other vCPUs than before
 		restoreErr := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES)
 		if err := b.writeITS(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
 			return errors.Join(restoreErr, fmt.Errorf("backend/kvm: restore: %w", err))

@@ -27,7 +27,9 @@
 // answer is Capabilities.NeedsDeviceID. MSIs (KVM_SIGNAL_MSI) and GSI routes
 // (KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI) carry KVM_MSI_VALID_DEVID and
 // the DeviceID exactly when the VM needs them (msi.go); a VM without an ITS
-// answers 0 and gets neither. TriggerGSI sends the route's MSI; BindIRQFD
+// answers 0 and gets neither. An MSI without a DeviceID on a VM that needs
+// one is refused; a route without one is taken, as KVM takes it, and
+// raising it delivers nothing. TriggerGSI sends the route's MSI; BindIRQFD
 // binds an eventfd with KVM_IRQFD.
 //
 // # The guest program, and why MMIO exits
@@ -37,7 +39,15 @@
 // encoded in Go and checked against GNU objdump in a golden test) that
 // reads ICC_IAR1_EL1, writes ICC_EOIR1_EL1 or ICC_PMR_EL1 when the host asks,
 // with interrupts masked (PSTATE.I) so that the host alone decides when a
-// CPU acknowledges. The running priority is the CPU interface's own.
+// CPU acknowledges. The running priority is the CPU interface's own. Its
+// set-up writes ICC_PMR_EL1 = 0xFF (KVM resets it to 0, masking
+// everything) and enables Group 1, as model.Backend's contract says.
+//
+// KVM moves a pending LPI retargeted by MAPC, MOVI or MOVALL to its new
+// vCPU only when the old vCPU next exits the guest (vgic_prune_ap_list).
+// So before an Acknowledge that follows such a command every other vCPU
+// makes one request round trip that changes nothing (flush_linux_arm64.go),
+// and Acknowledge finds the LPI where the architecture says it is.
 //
 // The host asks through MMIO exits rather than a shared-memory ring: the
 // guest reads its next request from an address with nothing behind it
@@ -76,7 +86,8 @@
 // no stall, an always-on translation cache, a fixed GITS_TYPER, DISCARD
 // leaving a pending LPI pending, asynchronous irqfd injection, the ITS
 // writing its tables, the order among equal priorities, MOVALL on newer
-// kernels, and a failed restore leaving the ITS empty. The backend-swapped
+// kernels, a route without a DeviceID accepted and dropped, and a failed
+// restore leaving the ITS empty. The backend-swapped
 // suite (suite_test.go) runs every scenario on sim and kvm and compares the
 // effects with go-cmp, reporting steps that depend on a listed difference
 // instead of comparing them.

@@ -7,7 +7,10 @@ import (
 
 // The guest program: a few dozen arm64 instructions, encoded here, that run
 // on every vCPU at EL1 with interrupts masked (PSTATE.I, KVM's reset value)
-// and serve the host's requests for the CPU interface.
+// and serve the host's requests for the CPU interface. Its set-up leaves the
+// CPU interface as a guest OS leaves it after init (model.Backend's
+// contract): system registers enabled, Group 1 enabled, ICC_PMR_EL1 = 0xFF,
+// no active priority.
 //
 // The host talks to it through two MMIO addresses with nothing behind them,
 // so every access exits to userspace (KVM_EXIT_MMIO):
@@ -26,9 +29,13 @@ import (
 //	hold  reply 0, then stay in the guest (WFI loop) until the host stops
 //	      the vCPU: only for testing the stop path (export_test.go)
 //	rpr   reply ICC_RPR_EL1 (running priority)
+//	none  (any other op) reply ~0: a round trip that changes nothing, so
+//	      that KVM runs its entry and exit work for the vCPU
+//	      (flush_linux_arm64.go)
 type guestOp uint8
 
 const (
+	opNone guestOp = 0
 	opAck  guestOp = 1
 	opEOI  guestOp = 2
 	opPMR  guestOp = 3
@@ -167,7 +174,9 @@ func guestProgram() (insts []instruction, loop int) {
 	p.emit(isb())               // make SRE take effect before the next ICC_ access
 	p.emit(movz(x1, 1))         // x1 = 1: Enable
 	p.emit(msr(iccIGRPEN1, x1)) // enable Group 1 interrupts (LPIs are Group 1)
-	p.emit(isb())               // synchronise the system register write
+	p.emit(movz(x1, 0xFF))      // x1 = 0xFF: the lowest priority mask
+	p.emit(msr(iccPMR, x1))     // unmask every priority, as an OS leaves it (KVM resets PMR to 0)
+	p.emit(isb())               // synchronise the system register writes
 	p.label("loop")
 	p.emit(ldr(x1, x0, 0))             // request: MMIO read, the vCPU parks here
 	p.emit(andLow8(x2, x1))            // x2 = op

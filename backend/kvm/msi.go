@@ -25,12 +25,17 @@ func kvmMSI(m model.MSI, needsDeviceID bool) (kvmsys.MSI, error) {
 }
 
 // kvmRoute returns the struct kvm_irq_routing_entry for r, by the same
-// rule as [kvmMSI].
+// rule as [kvmMSI], except that a route without a valid DeviceID on a VM
+// that needs one is accepted, as KVM_SET_GSI_ROUTING accepts it (it checks
+// only the flags it knows): the entry goes without KVM_MSI_VALID_DEVID and
+// with devid 0, what a VMM that does not know the capability sends, and
+// raising it delivers nothing ([routeDeliverable]; Differences,
+// "route-devid").
 func kvmRoute(r model.Route, needsDeviceID bool) (kvmsys.IRQRoutingEntry, error) {
 	if r.GSI >= model.MaxGSIRoutes {
 		return kvmsys.IRQRoutingEntry{}, fmt.Errorf("route %v: GSI %d not below %d: %w", r, r.GSI, model.MaxGSIRoutes, model.ErrInvalidArgument)
 	}
-	m, err := kvmMSI(r.MSI, needsDeviceID)
+	m, err := kvmMSI(r.MSI, needsDeviceID && r.MSI.DeviceIDValid)
 	if err != nil {
 		return kvmsys.IRQRoutingEntry{}, fmt.Errorf("route gsi=%d: %w", r.GSI, err)
 	}
@@ -40,4 +45,13 @@ func kvmRoute(r model.Route, needsDeviceID bool) (kvmsys.IRQRoutingEntry, error)
 		Flags: m.Flags,
 		MSI:   kvmsys.IRQRoutingMSI{AddressLo: m.AddressLo, AddressHi: m.AddressHi, Data: m.Data, DevID: m.DevID},
 	}, nil
+}
+
+// routeDeliverable reports whether KVM can translate r's MSI on a VM whose
+// KVM_CAP_MSI_DEVID answer is needsDeviceID: not when the VM needs a
+// DeviceID and the route has none. KVM takes such a route and drops its
+// injection (vgic_msi_to_its refuses an MSI without KVM_MSI_VALID_DEVID),
+// so TriggerGSI sends nothing for it.
+func routeDeliverable(r model.Route, needsDeviceID bool) bool {
+	return r.MSI.DeviceIDValid || !needsDeviceID
 }

@@ -41,6 +41,15 @@ func TestDeviceIDRule(t *testing.T) {
 	if _, err := kvm.KVMMSIFunc(m, true); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("MSI without DeviceID on a VM that needs one: %v", err)
 	}
+	// But takes a route without one, as KVM_SET_GSI_ROUTING does: no flag,
+	// devid 0 (Differences, "route-devid").
+	e, err := kvm.RouteEntryFunc(model.Route{GSI: 7, MSI: m}, true)
+	if err != nil {
+		t.Fatalf("route without DeviceID on a VM that needs one: %v", err)
+	}
+	if wantE := (kvmsys.IRQRoutingEntry{GSI: 7, Type: kvmsys.KVM_IRQ_ROUTING_MSI, MSI: kvmsys.IRQRoutingMSI{AddressLo: 0x08090040, Data: 3}}); e != wantE {
+		t.Errorf("route without DeviceID: entry %+v, want %+v", e, wantE)
+	}
 	if _, err := kvm.RouteEntryFunc(model.Route{GSI: model.MaxGSIRoutes, MSI: m}, false); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("GSI out of range: %v", err)
 	}
