@@ -116,9 +116,9 @@ func (t *ITS) eventCollection(r iteRec) (model.CPU, bool) {
 }
 
 func (t *ITS) mapd(c model.MAPD) *cmdFailure {
-	addr, ok := t.dteAddr(c.DeviceID)
-	if !ok {
-		return fail(model.E_ITS_MAPD_DEVICE_OOR, "DeviceID %#x is outside the device table (GITS_TYPER.Devbits %d, GITS_BASER0 %#x)", uint32(c.DeviceID), t.typer.DeviceIDBits(), uint64(t.baser[0]))
+	addr, fault := t.dteAddr(c.DeviceID)
+	if !fault.ok() {
+		return fail(model.E_ITS_MAPD_DEVICE_OOR, "%v", fault)
 	}
 	if c.Valid && c.EventIDBits() > t.typer.EventIDBits() {
 		return fail(model.E_ITS_MAPD_ITTSIZE_OOR, "%d EventID bits, GITS_TYPER.ID_bits allows %d", c.EventIDBits(), t.typer.EventIDBits())

@@ -335,41 +335,95 @@ func (t *ITS) collInRange(icid model.ICID) bool {
 	return int(icid) < len(t.colls) && uint64(icid) < t.baser[1].SizeBytes()/model.TableEntrySize
 }
 
-// dteAddr returns where device dev's DTE is in guest memory, or false when
-// dev is out of range: beyond GITS_TYPER.Devbits or the device table, its
-// L1 entry invalid, or its DTE outside guest memory.
-func (t *ITS) dteAddr(dev model.DeviceID) (model.GPA, bool) {
-	if uint64(dev) >= uint64(1)<<t.typer.DeviceIDBits() {
-		return 0, false
+// dteFault says why a DeviceID has no DTE; the zero value means it has
+// one. It is a value, not a string, so the MSI table walk does not allocate
+// when a translation fails.
+type dteFault struct {
+	kind  dteFaultKind
+	dev   model.DeviceID
+	baser model.Baser
+	n     uint64    // entries of the flat table or L1 entries
+	l1    uint64    // L1 index
+	addr  model.GPA // L1 entry or DTE address
+}
+
+type dteFaultKind uint8
+
+const (
+	dteOK dteFaultKind = iota
+	dteDevbits
+	dteFlatRange
+	dteL1Range
+	dteL1Memory
+	dteL1Invalid
+	dteMemory
+)
+
+func (f dteFault) ok() bool { return f.kind == dteOK }
+
+func (f dteFault) String() string {
+	dev, b := uint32(f.dev), uint64(f.baser)
+	switch f.kind {
+	case dteDevbits:
+		return fmt.Sprintf("DeviceID %#x does not fit GITS_TYPER.Devbits (%d bits)", dev, f.n)
+	case dteFlatRange:
+		return fmt.Sprintf("DeviceID %#x is outside the flat device table of %d entries (GITS_BASER0 %#x)", dev, f.n, b)
+	case dteL1Range:
+		return fmt.Sprintf("DeviceID %#x needs L1 entry %d of a two-level device table of %d L1 entries (GITS_BASER0 %#x)", dev, f.l1, f.n, b)
+	case dteL1Memory:
+		return fmt.Sprintf("L1 entry %d of DeviceID %#x at %v is outside guest memory (GITS_BASER0 %#x)", f.l1, dev, f.addr, b)
+	case dteL1Invalid:
+		return fmt.Sprintf("L1 entry %d of DeviceID %#x at %v is not valid: no second-level page (GITS_BASER0 %#x)", f.l1, dev, f.addr, b)
+	case dteMemory:
+		return fmt.Sprintf("the DTE of DeviceID %#x at %v is outside guest memory (GITS_BASER0 %#x)", dev, f.addr, b)
 	}
+	return "ok"
+}
+
+// dteAddr returns where device dev's DTE is in guest memory, or why dev
+// has none: beyond GITS_TYPER.Devbits or the device table, its L1 entry
+// invalid or unreadable, or its DTE outside guest memory. KVM reports every
+// one of these as E_ITS_MAPD_DEVICE_OOR; the fault says which it was.
+func (t *ITS) dteAddr(dev model.DeviceID) (model.GPA, dteFault) {
 	b := t.baser[0]
+	f := dteFault{dev: dev, baser: b}
+	if bits := t.typer.DeviceIDBits(); uint64(dev) >= uint64(1)<<bits {
+		f.kind, f.n = dteDevbits, uint64(bits)
+		return 0, f
+	}
 	var addr model.GPA
 	if !b.Indirect() {
-		if uint64(dev) >= b.SizeBytes()/model.TableEntrySize {
-			return 0, false
+		if n := b.SizeBytes() / model.TableEntrySize; uint64(dev) >= n {
+			f.kind, f.n = dteFlatRange, n
+			return 0, f
 		}
 		addr = b.Addr() + model.GPA(uint64(dev)*model.TableEntrySize)
 	} else {
 		perPage := uint64(b.PageSize()) / model.TableEntrySize
-		l1 := uint64(dev) / perPage
-		if l1 >= b.SizeBytes()/model.TableEntrySize {
-			return 0, false
+		f.l1 = uint64(dev) / perPage
+		if n := b.SizeBytes() / model.TableEntrySize; f.l1 >= n {
+			f.kind, f.n = dteL1Range, n
+			return 0, f
 		}
-		v, err := t.read64(b.Addr() + model.GPA(l1*model.TableEntrySize))
+		f.addr = b.Addr() + model.GPA(f.l1*model.TableEntrySize)
+		v, err := t.read64(f.addr)
 		if err != nil {
-			return 0, false
+			f.kind = dteL1Memory
+			return 0, f
 		}
 		e := model.DecodeL1Entry(v)
 		if !e.Valid {
-			return 0, false
+			f.kind = dteL1Invalid
+			return 0, f
 		}
 		l2 := e.Addr &^ model.GPA(b.PageSize()-1)
 		addr = l2 + model.GPA(uint64(dev)%perPage*model.TableEntrySize)
 	}
 	if _, err := t.read64(addr); err != nil {
-		return 0, false
+		f.kind, f.addr = dteMemory, addr
+		return 0, f
 	}
-	return addr, true
+	return addr, dteFault{}
 }
 
 // read64 reads a little-endian doubleword of guest memory.

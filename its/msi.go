@@ -60,8 +60,8 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 	if d == nil {
 		return 0, 0, false
 	}
-	addr, ok := t.dteAddr(dev)
-	if !ok {
+	addr, fault := t.dteAddr(dev)
+	if !fault.ok() {
 		return 0, 0, false
 	}
 	v, err := t.read64(addr)

@@ -19,9 +19,9 @@ func (t *ITS) SaveTables() error {
 	ids := t.sortedDeviceIDs()
 	for i, id := range ids {
 		d := t.devices[id]
-		addr, ok := t.dteAddr(id)
-		if !ok {
-			return &TableError{Table: "device table", Index: uint64(id), Err: invalidf("DeviceID %#x is no longer inside the device table (invalid L1 entry?)", uint32(id))}
+		addr, fault := t.dteAddr(id)
+		if !fault.ok() {
+			return &TableError{Table: "device table", Index: uint64(id), Err: invalidf("%v", fault)}
 		}
 		if err := t.saveITT(id, d); err != nil {
 			return err

@@ -187,6 +187,10 @@ func (b *Backend) SubmitCommands(cmds ...model.Command) error {
 	}
 	b.queueMu.Lock()
 	defer b.queueMu.Unlock()
+	if cb, _ := b.its.ReadRegister(model.GITS_CBASER); !model.CBASER(cb).Valid() {
+		return fmt.Errorf("sim: GITS_CBASER %#x is not valid: there is no command queue to write %d commands to: %w", cb, len(packets), model.ErrBusy)
+	}
+	queued := len(packets)
 	var errs []error
 	for len(packets) > 0 {
 		cb, _ := b.its.ReadRegister(model.GITS_CBASER)
@@ -214,6 +218,12 @@ func (b *Backend) SubmitCommands(cmds ...model.Command) error {
 		if err := b.its.WriteRegister(model.GITS_CWRITER, cw); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Commands written while the ITS is disabled wait in the queue and run
+	// when it is enabled (IHI 0069, 6.2.2): nothing is lost, but they have
+	// not run, which the caller must know.
+	if ctlr, _ := b.its.ReadRegister(model.GITS_CTLR); ctlr&model.GITS_CTLR_Enabled == 0 {
+		errs = append(errs, fmt.Errorf("sim: the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", queued-len(packets), model.ErrBusy))
 	}
 	return errors.Join(errs...)
 }

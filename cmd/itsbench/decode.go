@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,6 +115,9 @@ func runDecode(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if len(data) == 0 {
+			return fmt.Errorf("%s is empty: nothing to decode", dumpName(*file))
+		}
 		win, err := inspect.Window(data, model.GPA(base), model.GPA(at), size)
 		if err != nil {
 			return usagef("-at/-size: %v", err)
@@ -139,6 +143,9 @@ func runDecode(e *env, args []string) error {
 				return fmt.Errorf("reading stdin: %w", err)
 			}
 			text = string(b)
+			if strings.TrimSpace(text) == "" {
+				return errEmptyStdin
+			}
 		}
 		entries, errs := inspect.ParseEntries(text)
 		inputErrs = errs
@@ -153,6 +160,9 @@ func runDecode(e *env, args []string) error {
 			b, err := io.ReadAll(e.input())
 			if err != nil {
 				return fmt.Errorf("reading stdin: %w", err)
+			}
+			if strings.TrimSpace(string(b)) == "" {
+				return errEmptyStdin
 			}
 			lines, inputErrs = inspect.DecodeHexCommands(string(b))
 		} else {
@@ -188,6 +198,15 @@ func runDecode(e *env, args []string) error {
 		return fmt.Errorf("%d problem(s) in the input (see above); everything else was decoded", n)
 	}
 	return nil
+}
+
+var errEmptyStdin = errors.New("standard input is empty: nothing to decode (give packets or entries as arguments, as hex on standard input, or a binary dump with -file)")
+
+func dumpName(name string) string {
+	if name == "-" {
+		return "standard input"
+	}
+	return name
 }
 
 func readDump(e *env, name string) ([]byte, error) {
