@@ -462,10 +462,19 @@ const maxSamples = 1 << 20
 // minute, which a soak's warm-up covers.
 const maxChurnSamples = 1 << 16
 
-// take accounts for id acknowledged at t (ns since base); it records an
-// end-to-end sample when record is set and the stamp is from the measured
-// phase.
-func (r *runner) take(c *consumer, id model.INTID, t int64, record bool) {
+// take accounts for id acknowledged at t (ns since base) by an
+// Acknowledge called at asked; it records an end-to-end sample when record
+// is set and the stamp is from the measured phase.
+//
+// # Notes
+//
+// Acknowledging and taking the stamp are two steps, so a delivery that
+// re-pends the LPI between them (its injector found the stamp already
+// taken by an earlier acknowledgement) can leave a stamp newer than the
+// acknowledgement. The stamp is still taken, so the accounting stays exact,
+// but it times no delivery this acknowledgement saw: no sample is recorded
+// for a stamp newer than asked.
+func (r *runner) take(c *consumer, id model.INTID, asked, t int64, record bool) {
 	c.acked++
 	i := int(id) - int(model.LPIBase)
 	if i < 0 || i >= len(r.keys) {
@@ -477,7 +486,7 @@ func (r *runner) take(c *consumer, id model.INTID, t int64, record bool) {
 		return
 	}
 	c.takes++
-	if start := r.startNs.Load(); record && s > 1 && start > 0 && s-1 >= start {
+	if start := r.startNs.Load(); record && s > 1 && start > 0 && s-1 >= start && s-1 <= asked {
 		if len(c.e2e) < maxSamples {
 			c.e2e = append(c.e2e, float64(t-(s-1)))
 		} else {
@@ -496,6 +505,7 @@ func (r *runner) consume(c *consumer) {
 	empty := 0
 	backoff := 10 * time.Microsecond
 	for {
+		asked := r.now()
 		id, err := b.Acknowledge(c.cpu)
 		if err != nil {
 			r.addErr(fmt.Errorf("Acknowledge on CPU %d: %w", c.cpu, err))
@@ -526,7 +536,7 @@ func (r *runner) consume(c *consumer) {
 			r.addErr(fmt.Errorf("EOI %d on CPU %d: %w", id, c.cpu, err))
 			return
 		}
-		r.take(c, id, t, true)
+		r.take(c, id, asked, t, true)
 	}
 }
 
@@ -634,7 +644,7 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 				r.addErr(fmt.Errorf("final drain, EOI %d on CPU %d: %w", id, cpu, err))
 				break
 			}
-			r.take(final, id, 0, false)
+			r.take(final, id, 0, 0, false)
 		}
 	}
 	cons = append(cons, final)
