@@ -556,11 +556,18 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 		in.calls = make([]float64, 0, samples/w.LatencyEvery+1)
 		ins[i] = in
 	}
+	// A duration-bounded run (a soak) allocates its bounded sample buffers
+	// whole at the start, so its memory is flat from the first second
+	// rather than after the buffers have filled.
+	e2eCap := 1 << 16
+	if w.InjectionsPerInjector() == 0 {
+		e2eCap = maxSamples
+	}
 	cons := make([]*consumer, 0, w.CPUs)
 	var consWG sync.WaitGroup
 	if w.Wait != WaitNone {
 		for cpu := range w.CPUs {
-			c := &consumer{cpu: model.CPU(cpu), e2e: make([]float64, 0, 1<<16)}
+			c := &consumer{cpu: model.CPU(cpu), e2e: make([]float64, 0, e2eCap)}
 			cons = append(cons, c)
 			consWG.Go(func() { r.consume(c) })
 		}
@@ -730,7 +737,7 @@ func (r *runner) churn(done <-chan struct{}) []float64 {
 	w, b := r.w, r.b
 	rng := rand.New(rand.NewPCG(w.Seed, 0x636875726e)) // "churn"
 	interval := time.Duration(float64(time.Second) / w.ChurnRate)
-	var lat []float64
+	lat := make([]float64, 0, maxChurnSamples)
 	next := time.Now()
 	ittBits := 1
 	for 1<<ittBits < w.Events {
