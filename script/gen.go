@@ -13,7 +13,7 @@ import (
 const (
 	genDevices  = 6  // DeviceIDs 0x10..0x15
 	genEvents   = 8  // EventIDs 0..7 per device (3 bits)
-	genLPIs     = 48 // INTIDs 8192..8239, each with its own priority
+	genLPIs     = 31 // INTIDs 8192..8222, each with its own priority (genPriority)
 	genMaxCPUs  = 4
 	genITTBits  = 3
 	genFirstDev = 0x10
@@ -27,7 +27,8 @@ const (
 // Valid means that no command fails on any backend that follows the
 // architecture, and that the stream stays clear of the behaviours where KVM
 // knowingly differs (backend/kvm.Differences): every LPI has its own
-// priority (ack-equal-priority), an event is CLEARed before it is DISCARDed
+// priority, distinct in the 5 bits a virtual CPU interface implements
+// (ack-equal-priority, priority-bits), an event is CLEARed before it is DISCARDed
 // or its device re-mapped (discard-pending), there is no MOVALL (movall),
 // and the tables are saved once, at the end (its-writes-tables). The
 // statements after the set-up carry line numbers as if printed.
@@ -39,9 +40,7 @@ func Generate(seed uint64, n int) *Script {
 	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
 	g.emit(&CPUsStmt{N: g.cpus})
 	for i := range genLPIs {
-		// Priorities 0x04, 0x08, ... 0xc0: one per LPI, all below the
-		// default priority mask.
-		g.emit(&LPIStmt{First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(uint8(4*(i+1)), true)})
+		g.emit(&LPIStmt{First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(genPriority(i), true)})
 		g.free = append(g.free, model.LPIBase+model.INTID(i))
 	}
 	g.emit(&EnableLPIsStmt{All: true})
@@ -54,6 +53,14 @@ func Generate(seed uint64, n int) *Script {
 	g.emit(&SaveStmt{})
 	return &g.s
 }
+
+// genPriority returns the priority of the generator's i-th LPI: 0x00,
+// 0x08, ... 0xf0, all distinct in bits [7:3], the 5 priority bits KVM's
+// virtual CPU interface implements (backend/kvm.Differences
+// "priority-bits"), so that no two generated LPIs are of equal priority on
+// any backend, and all below the default priority mask 0xFF as a 5-bit
+// CPU interface holds it (0xF8).
+func genPriority(i int) uint8 { return uint8(8 * i) }
 
 type generator struct {
 	rng    *rand.Rand
@@ -184,7 +191,7 @@ func (g *generator) step() {
 		if d, e, ok := g.mappedEvent(); ok {
 			lpi := g.events[d][e]
 			i := int(lpi - model.LPIBase)
-			g.emit(&LPIStmt{First: lpi, Last: lpi, Config: model.MakeLPIConfig(uint8(4*(i+1)), g.rng.IntN(2) == 0)})
+			g.emit(&LPIStmt{First: lpi, Last: lpi, Config: model.MakeLPIConfig(genPriority(i), g.rng.IntN(2) == 0)})
 			if g.rng.IntN(2) == 0 {
 				g.cmd(model.INV{DeviceID: d, EventID: e})
 			} else {
