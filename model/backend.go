@@ -48,8 +48,10 @@ type Backend interface {
 	// processed them (or stalled). The returned error joins a
 	// [*CommandError] for every command that failed, in queue order (see
 	// [CommandErrors]); a backend that cannot observe command errors
-	// returns none. Other errors (the queue is full, the ITS stalled)
-	// wrap a sentinel.
+	// returns none. Other errors wrap a sentinel: ErrBusy when the queue
+	// is full or stalled, when GITS_CBASER is not valid (nothing is
+	// written), and when the ITS is disabled (the commands are written and
+	// wait in the queue: they run when GITS_CTLR.Enabled is set).
 	SubmitCommands(cmds ...Command) error
 	// ReadITSRegister reads an ITS register (64-bit registers whole).
 	ReadITSRegister(reg ITSRegister) (uint64, error)

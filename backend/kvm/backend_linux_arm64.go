@@ -402,7 +402,11 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 			return fmt.Errorf("backend/kvm: %w", err)
 		}
 		cb := model.CBASER(cbv)
+		if !cb.Valid() {
+			return fmt.Errorf("backend/kvm: GITS_CBASER %#x is not valid: there is no command queue to write %d commands to: %w", cbv, len(packets), model.ErrBusy)
+		}
 		size := uint64(cb.SizeBytes())
+		queued := len(packets)
 		for len(packets) > 0 {
 			w, err := b.readITS(model.GITS_CWRITER)
 			if err != nil {
@@ -430,7 +434,19 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 				return fmt.Errorf("backend/kvm: %w", err)
 			}
 		}
-		return b.afterCommands(moves)
+		if err := b.afterCommands(moves); err != nil {
+			return err
+		}
+		// KVM processes the queue only while the ITS is enabled: commands
+		// written while it is disabled wait and run when it is enabled.
+		ctlr, err := b.readITS(model.GITS_CTLR)
+		if err != nil {
+			return fmt.Errorf("backend/kvm: %w", err)
+		}
+		if ctlr&model.GITS_CTLR_Enabled == 0 {
+			return fmt.Errorf("backend/kvm: the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", queued, model.ErrBusy)
+		}
+		return nil
 	})
 }
 
