@@ -66,8 +66,9 @@ func countProc(t *testing.T) procCounts {
 // goroutine stays locked to its OS thread, so the thread exits with it;
 // what may remain are idle threads the Go runtime keeps (Ms created while
 // other threads were blocked in syscalls, parked, never destroyed), at
-// most GOMAXPROCS of them and not growing: the count after the second
-// half of the loop must equal the count after the first.
+// most GOMAXPROCS of them and not growing with the number of backends: the
+// count after the second half of the loop may exceed the count after the
+// first by at most GOMAXPROCS.
 func TestResourceLoop(t *testing.T) {
 	openKVM(t, model.Config{}).Close()
 	loops := 100
@@ -132,8 +133,11 @@ func TestResourceLoop(t *testing.T) {
 	if after.threads > before.threads+runtime.GOMAXPROCS(0) {
 		t.Errorf("threads: %d before, %d after: more than GOMAXPROCS (%d) idle runtime threads", before.threads, after.threads, runtime.GOMAXPROCS(0))
 	}
-	if loops >= 4 && after.threads > half.threads {
-		t.Errorf("threads grow: %d half-way, %d after", half.threads, after.threads)
+	// A leak would add two threads a backend (50 backends: 100 threads);
+	// the runtime may still start a few idle Ms of its own between the two
+	// snapshots (seen: 7 after 0 under a loaded host), so allow GOMAXPROCS.
+	if loops >= 4 && after.threads > half.threads+runtime.GOMAXPROCS(0) {
+		t.Errorf("threads grow: %d half-way, %d after (GOMAXPROCS %d)", half.threads, after.threads, runtime.GOMAXPROCS(0))
 	}
 }
 
