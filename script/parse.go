@@ -377,8 +377,8 @@ func init() {
 		"mapd":       parseMAPD,
 		"mapc":       parseMAPC,
 		"mapti":      parseMAPTI,
-		"mapi":       parseMAPI,
-		"movi":       parseMOVI,
+		"mapi":       parseEventICIDCmd,
+		"movi":       parseEventICIDCmd,
 		"discard":    parseEventCmd,
 		"inv":        parseEventCmd,
 		"int":        parseEventCmd,
@@ -670,12 +670,18 @@ func parseMAPC(f *fields, at At) (Stmt, error) {
 	return &CommandStmt{At: at, Cmd: c}, nil
 }
 
-func parseMAPTI(f *fields, at At) (Stmt, error) {
+// devEv parses the dev= and ev= fields every event command has.
+func devEv(f *fields) (model.DeviceID, model.EventID, error) {
 	dev, err := f.dev()
 	if err != nil {
-		return nil, err
+		return 0, 0, err
 	}
 	ev, err := f.ev()
+	return dev, ev, err
+}
+
+func parseMAPTI(f *fields, at At) (Stmt, error) {
+	dev, ev, err := devEv(f)
 	if err != nil {
 		return nil, err
 	}
@@ -690,44 +696,25 @@ func parseMAPTI(f *fields, at At) (Stmt, error) {
 	return &CommandStmt{At: at, Cmd: model.MAPTI{DeviceID: dev, EventID: ev, INTID: lpi, ICID: icid}}, nil
 }
 
-func parseMAPI(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
-	if err != nil {
-		return nil, err
-	}
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
-	return &CommandStmt{At: at, Cmd: model.MAPI{DeviceID: dev, EventID: ev, ICID: icid}}, nil
-}
-
-func parseMOVI(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
+// parseEventICIDCmd parses MAPI and MOVI: an event and a collection.
+func parseEventICIDCmd(f *fields, at At) (Stmt, error) {
+	dev, ev, err := devEv(f)
 	if err != nil {
 		return nil, err
 	}
 	icid, err := f.icid()
 	if err != nil {
 		return nil, err
+	}
+	if f.verb == "mapi" {
+		return &CommandStmt{At: at, Cmd: model.MAPI{DeviceID: dev, EventID: ev, ICID: icid}}, nil
 	}
 	return &CommandStmt{At: at, Cmd: model.MOVI{DeviceID: dev, EventID: ev, ICID: icid}}, nil
 }
 
+// parseEventCmd parses DISCARD, INV, INT and CLEAR: an event, nothing else.
 func parseEventCmd(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
+	dev, ev, err := devEv(f)
 	if err != nil {
 		return nil, err
 	}
