@@ -30,10 +30,11 @@ func (r *Redistributors) ReadRegister(cpu model.CPU, reg model.GICRRegister) (ui
 	}
 	switch reg {
 	case model.GICR_CTLR:
+		v := model.GICR_CTLR_CES | model.GICR_CTLR_IR
 		if c.enabled.Load() {
-			return model.GICR_CTLR_EnableLPIs, nil
+			v |= model.GICR_CTLR_EnableLPIs
 		}
-		return 0, nil
+		return v, nil
 	case model.GICR_IIDR:
 		return IIDR, nil
 	case model.GICR_TYPER:
@@ -71,14 +72,14 @@ func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v 
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if !c.enabled.Load() {
-			r.propbaser.Store(v & propBaserMask)
+			r.propbaser.Store(model.SanitiseCacheability(v&propBaserMask, model.RedistCacheFields))
 		}
 		return nil
 	case model.GICR_PENDBASER:
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if !c.enabled.Load() {
-			c.pendbaser = v & pendBaserMask
+			c.pendbaser = model.SanitiseCacheability(v&pendBaserMask, model.RedistCacheFields)
 		}
 		return nil
 	case model.GICR_INVLPIR:

@@ -294,7 +294,12 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 	}
 	add(s)
 
-	// 8. The pending bit.
+	// 8. The pending bit. The table byte is read first, as the save at the
+	// start of the walk left it: observing pending state may itself go
+	// through the table (KVM's SAVE_PENDING_TABLES) and leave it zeroed.
+	byteAddr := pendAddr + model.GPA(lpi/8)
+	var pbyte [1]byte
+	pbyteErr := mem.ReadAt(pbyte[:], byteAddr)
 	pending, err := b.Pending(cpu)
 	if err != nil {
 		return nil, err
@@ -303,11 +308,9 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 	for _, id := range pending {
 		isPending = isPending || id == lpi
 	}
-	byteAddr := pendAddr + model.GPA(lpi/8)
-	var pbyte [1]byte
 	s = Step{Title: fmt.Sprintf("pending state of LPI %d on CPU %d", lpi, cpu), Verdict: OK, Addr: byteAddr,
 		Fields: []Field{{"pending", yesNo(isPending)}}}
-	if mem.ReadAt(pbyte[:], byteAddr) == nil {
+	if pbyteErr == nil {
 		s.Raw = fmt.Sprintf("%02x", pbyte[0])
 		s.Fields = append(s.Fields, Field{"saved pending table bit", fmt.Sprintf("byte %v bit %d = %d", byteAddr, lpi%8, pbyte[0]>>(lpi%8)&1)})
 	}

@@ -105,7 +105,7 @@ func (t *ITS) WriteRegister(off model.ITSRegister, v uint64) error {
 		if t.enabled {
 			return nil // ignored while enabled (KVM)
 		}
-		t.cbaser = model.CBASER(v & cbaserMask)
+		t.cbaser = model.CBASER(model.SanitiseCacheability(v&cbaserMask, model.ITSCacheFields))
 		t.creadr, t.cwriter, t.stalled = 0, 0, false
 		return nil
 	case model.GITS_CWRITER:
@@ -149,7 +149,7 @@ func (t *ITS) writeBaser(n int, v uint64) {
 	if v>>8&3 == 3 {
 		v = v&^(3<<8) | 2<<8 // reserved page size: 64 KiB, as it reads
 	}
-	nv := model.Baser(uint64(old)&^baserMask | v&baserMask)
+	nv := model.Baser(model.SanitiseCacheability(uint64(old)&^baserMask|v&baserMask, model.ITSCacheFields))
 	t.baser[n] = nv
 	if nv != old {
 		t.flushCache()

@@ -124,7 +124,8 @@ func MakeITSTyper(ittEntrySize, eventIDBits, deviceIDBits, icidBits int) (ITSTyp
 type CBASER uint64
 
 // MakeCBASER returns a valid GITS_CBASER for a queue of pages 4 KiB pages
-// at addr (4 KiB aligned; KVM requires 64 KiB).
+// at addr (4 KiB aligned; KVM requires 64 KiB), with the memory attributes
+// Linux programs.
 func MakeCBASER(addr GPA, pages int) (CBASER, error) {
 	if pages < 1 || pages > 256 {
 		return 0, fmt.Errorf("GITS_CBASER: %d pages out of range 1..256: %w", pages, ErrInvalidArgument)
@@ -132,7 +133,16 @@ func MakeCBASER(addr GPA, pages int) (CBASER, error) {
 	if !addr.IsAligned(4096) || uint64(addr) >= 1<<52 {
 		return 0, fmt.Errorf("GITS_CBASER: queue address %v must be 4 KiB aligned and below 2^52: %w", addr, ErrInvalidArgument)
 	}
-	return CBASER(validBit | uint64(addr) | uint64(pages-1)), nil
+	return CBASER(validBit | driverAttrs(ITSCacheFields) | uint64(addr) | uint64(pages-1)), nil
+}
+
+// driverAttrs are the memory attributes Linux's ITS and redistributor
+// drivers program into every table-base register: Normal Inner
+// Read-allocate Write-allocate Write-back, Inner Shareable. Both KVM and
+// the simulator keep them as written.
+func driverAttrs(f CacheFields) uint64 {
+	const raWaWb, innerShareable = 7, 1
+	return raWaWb<<f.Inner | innerShareable<<f.Shareability
 }
 
 func (c CBASER) Valid() bool    { return uint64(c)&validBit != 0 }
@@ -365,7 +375,7 @@ func MakePropBaser(addr GPA, idBits int) (PropBaser, error) {
 	if !addr.IsAligned(4096) || uint64(addr) >= 1<<52 {
 		return 0, fmt.Errorf("GICR_PROPBASER: address %v must be 4 KiB aligned and below 2^52: %w", addr, ErrInvalidArgument)
 	}
-	return PropBaser(uint64(addr) | uint64(idBits-1)), nil
+	return PropBaser(driverAttrs(RedistCacheFields) | uint64(addr) | uint64(idBits-1)), nil
 }
 
 func (p PropBaser) Addr() GPA   { return GPA(uint64(p) & (1<<52 - 1) &^ (1<<12 - 1)) }
@@ -389,7 +399,7 @@ func MakePendBaser(addr GPA, ptz bool) (PendBaser, error) {
 	if !addr.IsAligned(64<<10) || uint64(addr) >= 1<<52 {
 		return 0, fmt.Errorf("GICR_PENDBASER: address %v must be 64 KiB aligned and below 2^52: %w", addr, ErrInvalidArgument)
 	}
-	v := uint64(addr)
+	v := driverAttrs(RedistCacheFields) | uint64(addr)
 	if ptz {
 		v |= GICR_PENDBASER_PTZ
 	}
@@ -398,3 +408,55 @@ func MakePendBaser(addr GPA, ptz bool) (PendBaser, error) {
 
 func (p PendBaser) Addr() GPA { return GPA(uint64(p) & (1<<52 - 1) &^ (1<<16 - 1)) }
 func (p PendBaser) PTZ() bool { return uint64(p)&GICR_PENDBASER_PTZ != 0 }
+
+// GICR_CTLR bits that report what a redistributor implements (IHI 0069,
+// 12.11.2): CES, EnableLPIs can be cleared once set; IR, GICR_INVLPIR,
+// GICR_INVALLR and GICR_SYNCR are implemented. KVM (from vGIC
+// implementation revision 3) and the simulator set both.
+const (
+	GICR_CTLR_CES = uint64(1) << 1
+	GICR_CTLR_IR  = uint64(1) << 2
+)
+
+// CacheFields says where a table-base register keeps its memory attributes.
+type CacheFields struct {
+	Inner, Outer, Shareability uint // bit positions of InnerCache (3 bits), OuterCache (3 bits), Shareability (2 bits)
+}
+
+// The attribute fields of GITS_CBASER / GITS_BASER<n>, and of
+// GICR_PROPBASER / GICR_PENDBASER.
+var (
+	ITSCacheFields    = CacheFields{Inner: 59, Outer: 53, Shareability: 10}
+	RedistCacheFields = CacheFields{Inner: 7, Outer: 56, Shareability: 10}
+)
+
+// SanitiseCacheability returns v with the memory attributes an
+// implementation does not support replaced by ones it does. Which are
+// supported is IMPLEMENTATION DEFINED; this is KVM's choice
+// (vgic-mmio-v3.c, vgic_sanitise_*), which the simulator follows so that
+// register read-backs agree: an inner non-cacheable attribute (Device-nGnRnE
+// or Normal non-cacheable) reads back as Normal Read-allocate Write-back,
+// an outer attribute other than "same as inner" or non-cacheable reads back
+// as "same as inner", and Outer Shareable reads back as Inner Shareable.
+func SanitiseCacheability(v uint64, f CacheFields) uint64 {
+	const (
+		cacheNCnB, cacheNC, cacheRaWb = 0, 1, 3
+		sameAsInner                   = 0
+		innerShareable, outerShare    = 1, 2
+	)
+	field := func(shift, width uint) uint64 { return v >> shift & (1<<width - 1) }
+	set := func(shift, width uint, x uint64) { v = v&^((1<<width-1)<<shift) | x<<shift }
+	switch field(f.Inner, 3) {
+	case cacheNCnB, cacheNC:
+		set(f.Inner, 3, cacheRaWb)
+	}
+	switch field(f.Outer, 3) {
+	case sameAsInner, cacheNC:
+	default:
+		set(f.Outer, 3, sameAsInner)
+	}
+	if field(f.Shareability, 2) == outerShare {
+		set(f.Shareability, 2, innerShareable)
+	}
+	return v
+}

@@ -76,15 +76,17 @@ func TestBaser(t *testing.T) {
 
 func TestCBASERAndRedistributorRegisters(t *testing.T) {
 	c, err := model.MakeCBASER(0x40000000, 16)
-	if err != nil || uint64(c) != 0x800000004000000F || c.Addr() != 0x40000000 || c.SizeBytes() != 64<<10 {
+	// Valid | InnerCache RaWaWb (61:59) | address | Inner Shareable (11:10) | 16 pages.
+	if err != nil || uint64(c) != 0xB80000004000040F || c.Addr() != 0x40000000 || c.SizeBytes() != 64<<10 {
 		t.Errorf("MakeCBASER = %#x, %v", uint64(c), err)
 	}
 	p, err := model.MakePropBaser(0x40100000, 16)
-	if err != nil || uint64(p) != 0x4010000F || p.IDBits() != 16 || p.Addr() != 0x40100000 {
+	// address | Inner Shareable (11:10) | InnerCache RaWaWb (9:7) | IDbits 15.
+	if err != nil || uint64(p) != 0x4010078F || p.IDBits() != 16 || p.Addr() != 0x40100000 {
 		t.Errorf("MakePropBaser = %#x, %v", uint64(p), err)
 	}
 	q, err := model.MakePendBaser(0x40200000, true)
-	if err != nil || uint64(q) != 0x4000000040200000 || !q.PTZ() || q.Addr() != 0x40200000 {
+	if err != nil || uint64(q) != 0x4000000040200780 || !q.PTZ() || q.Addr() != 0x40200000 {
 		t.Errorf("MakePendBaser = %#x, %v", uint64(q), err)
 	}
 	if _, err := model.MakePendBaser(0x40201000, false); !errors.Is(err, model.ErrInvalidArgument) {
@@ -123,5 +125,26 @@ func TestRegisterNames(t *testing.T) {
 	}
 	if !model.GITS_CWRITER.Is64Bit() || model.GITS_CTLR.Is64Bit() || !model.GITS_BASER(3).Is64Bit() {
 		t.Error("Is64Bit is wrong for CWRITER, CTLR or BASER3")
+	}
+}
+
+func TestSanitiseCacheabilityAsKVM(t *testing.T) {
+	for _, tc := range []struct {
+		in, want uint64
+		f        model.CacheFields
+	}{
+		// Read-backs seen on Linux 6.1 for values written with all
+		// attributes 0: GITS_CBASER, GICR_PROPBASER, GICR_PENDBASER.
+		{0x800000004000000F, 0x980000004000000F, model.ITSCacheFields},
+		{0x4010000F, 0x4010018F, model.RedistCacheFields},
+		{0x40210000, 0x40210180, model.RedistCacheFields},
+		// Supported attributes stay: RaWaWb, Inner Shareable, outer nC.
+		{0xB82000004000040F, 0xB82000004000040F, model.ITSCacheFields},
+		// Outer Shareable -> Inner; outer RaWb -> same as inner.
+		{0x0300000040100B8F, 0x0000000040100780 | 0x0F, model.RedistCacheFields},
+	} {
+		if got := model.SanitiseCacheability(tc.in, tc.f); got != tc.want {
+			t.Errorf("SanitiseCacheability(%#x) = %#x, want %#x", tc.in, got, tc.want)
+		}
 	}
 }

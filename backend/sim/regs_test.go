@@ -154,7 +154,7 @@ func TestRedistributorRegisters(t *testing.T) {
 	if v, _ := e.b.ReadRedistributorRegister(0, model.GICR_PROPBASER); v != uint64(p2) {
 		t.Error("PROPBASER written through a redistributor with EnableLPIs = 1")
 	}
-	if v, _ := e.b.ReadRedistributorRegister(1, model.GICR_CTLR); v != model.GICR_CTLR_EnableLPIs {
+	if v, _ := e.b.ReadRedistributorRegister(1, model.GICR_CTLR); v != model.GICR_CTLR_EnableLPIs|model.GICR_CTLR_CES|model.GICR_CTLR_IR {
 		t.Errorf("GICR_CTLR = %#x", v)
 	}
 	if _, err := e.b.ReadRedistributorRegister(3, model.GICR_CTLR); !errors.Is(err, model.ErrInvalidArgument) {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gicits/gicits/model"
+)
+
+// TestExplainStateKVM runs `itsbench state` and `itsbench explain` on the
+// same scenario on the sim and on KVM and requires identical output: the
+// dumps are the same format on both backends, and on KVM they are read from
+// the tables KVM saved. Inside scripts/kvm-harness (GICITS_QEMU=1) it must
+// run; elsewhere it skips, saying why, where KVM does not open:
+//
+//	scripts/kvm-harness -run TestExplainStateKVM -v ./cmd/itsbench/
+func TestExplainStateKVM(t *testing.T) {
+	b, err := model.Open("kvm", model.Config{})
+	switch {
+	case err == nil:
+		b.Close()
+	case errors.Is(err, model.ErrNotSupported) && os.Getenv("GICITS_QEMU") != "1":
+		t.Skipf("kvm backend not available here (run scripts/kvm-harness -run TestExplainStateKVM ./cmd/itsbench/): %v", err)
+	default:
+		t.Fatalf("kvm backend must open inside the QEMU harness: %v", err)
+	}
+	const scenario = "testdata/explain-state.its"
+	for _, args := range [][]string{
+		{"state", "-script", scenario},
+		{"state", "-script", scenario, "-format", "json"},
+		{"explain", "-script", scenario, "dev=0x10", "ev=1"},
+		{"explain", "-script", scenario, "dev=0x10", "ev=2"},
+		{"explain", "-script", scenario, "dev=0x10", "ev=3"},
+	} {
+		out := map[string]string{}
+		for _, backend := range []string{"sim", "kvm"} {
+			full := append([]string{args[0], "-backend", backend}, args[1:]...)
+			status, stdout, stderr := runArgs(t, full...)
+			if status != 0 && !(args[0] == "explain" && status == 1) {
+				t.Fatalf("itsbench %v: status %d\n%s%s", full, status, stdout, stderr)
+			}
+			out[backend] = stdout
+		}
+		t.Logf("itsbench %v on kvm:\n%s", args, out["kvm"])
+		if d := cmp.Diff(out["sim"], out["kvm"]); d != "" {
+			t.Errorf("itsbench %v differs (-sim +kvm):\n%s", args, d)
+		}
+	}
+}
