@@ -104,18 +104,24 @@ func (c ErrorCode) String() string {
 	return fmt.Sprintf("E_ITS_%#06x", uint32(c))
 }
 
-// ParseErrorCode parses a specification name (E_ITS_MAPD_DEVICE_OOR) or a
-// number (0x010801).
+// ParseErrorCode parses a specification name (E_ITS_MAPD_DEVICE_OOR), a
+// number (0x010801), or what [ErrorCode.String] prints for a code gicits
+// does not know (E_ITS_0x010203), so that String and ParseErrorCode round
+// trip. 0 is not an error code.
 func ParseErrorCode(s string) (ErrorCode, error) {
 	for c, name := range errorCodeNames {
 		if strings.EqualFold(s, name) {
 			return c, nil
 		}
 	}
-	if v, err := strconv.ParseUint(s, 0, 32); err == nil {
+	num := s
+	if len(num) > len("E_ITS_0x") && strings.EqualFold(num[:len("E_ITS_0x")], "E_ITS_0x") {
+		num = num[len("E_ITS_"):]
+	}
+	if v, err := strconv.ParseUint(num, 0, 32); err == nil && v != 0 {
 		return ErrorCode(v), nil
 	}
-	return 0, fmt.Errorf("unknown ITS error code %q (want a name such as E_ITS_MAPD_DEVICE_OOR or a number): %w", s, ErrInvalidArgument)
+	return 0, fmt.Errorf("unknown ITS error code %q (want a name such as E_ITS_MAPD_DEVICE_OOR or a non-zero number): %w", s, ErrInvalidArgument)
 }
 
 // CommandError reports an ITS command that failed: where it was in the

@@ -67,8 +67,16 @@ func TestErrorCodes(t *testing.T) {
 	if c, err := model.ParseErrorCode("0x010a04"); err != nil || c != model.E_ITS_MAPTI_UNMAPPED_DEVICE {
 		t.Errorf("ParseErrorCode(0x010a04) = %v, %v", c, err)
 	}
-	if _, err := model.ParseErrorCode("E_ITS_NOPE"); !errors.Is(err, model.ErrInvalidArgument) {
-		t.Errorf("unknown name: error = %v", err)
+	for _, bad := range []string{"E_ITS_NOPE", "0", "E_ITS_0x000000", "E_ITS_0x", ""} {
+		if _, err := model.ParseErrorCode(bad); !errors.Is(err, model.ErrInvalidArgument) {
+			t.Errorf("ParseErrorCode(%q): error = %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+	// String and ParseErrorCode round trip for codes gicits does not know.
+	for _, c := range []model.ErrorCode{0x010203, 0xFFFFFFFF, 1} {
+		if back, err := model.ParseErrorCode(c.String()); err != nil || back != c {
+			t.Errorf("ParseErrorCode(%q) = %v, %v; want %#x", c.String(), back, err, uint32(c))
+		}
 	}
 	if s := model.ErrorCode(0x010203).String(); s != "E_ITS_0x010203" {
 		t.Errorf("unknown code String = %q", s)
