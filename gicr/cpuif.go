@@ -31,31 +31,71 @@ func (r *Redistributors) Acknowledge(cpu model.CPU) (model.INTID, error) {
 		limit = min(limit, int(c.active[n-1].priority))
 	}
 	for {
-		best, bestPrio := uint32(0), 0x100
-		c.pending.each(func(i uint32) bool {
-			s := r.state(model.INTID(i))
-			if s&stateExists == 0 {
-				return true
-			}
-			cfg := model.LPIConfig(s & stateCfgMask)
-			if !cfg.Enabled() {
-				return true
-			}
-			p := int(cfg.Priority())
-			if p < limit && p < bestPrio {
-				best, bestPrio = i, p
-			}
+		best, bestPrio := model.INTID(0), 0x100
+		c.hints.each(func(g uint32) bool {
+			r.scanGroup(c, g, func(intid model.INTID, s uint64) {
+				cfg := model.LPIConfig(s & stateCfgMask)
+				if p := int(cfg.Priority()); cfg.Enabled() && p < limit && p < bestPrio {
+					best, bestPrio = intid, p
+				}
+			})
 			return bestPrio != 0
 		})
 		if bestPrio == 0x100 {
 			return model.SpuriousINTID, nil
 		}
-		// A MOVI, CLEAR or DISCARD may have taken the bit meanwhile: look
+		// A MOVI, CLEAR or DISCARD may have taken the LPI meanwhile: look
 		// again if so.
-		if c.pending.clear(best) {
-			c.active = append(c.active, activeLPI{intid: model.INTID(best), priority: uint8(bestPrio)})
-			return model.INTID(best), nil
+		p, i := r.page(best, false)
+		old, _ := update(p, i, func(s uint64) uint64 {
+			if takeable(s, c.id) {
+				return s &^ statePending
+			}
+			return s
+		})
+		if takeable(old, c.id) {
+			c.active = append(c.active, activeLPI{intid: best, priority: uint8(bestPrio)})
+			return best, nil
 		}
+	}
+}
+
+// takeable reports whether state word s is an LPI pending on cpu.
+func takeable(s uint64, cpu model.CPU) bool {
+	const want = stateExists | stateTargeted | statePending
+	t, _ := targetOf(s)
+	return s&want == want && t == cpu
+}
+
+// visitGroup calls fn, in ascending INTID order, for every LPI of hint
+// group g that is pending on c, and reports whether there was one.
+func (r *Redistributors) visitGroup(c *cpuState, g uint32, fn func(intid model.INTID, s uint64)) bool {
+	first := model.INTID(g) << groupShift
+	p, i := r.page(first, false)
+	if p == nil {
+		return false
+	}
+	found := false
+	for k := range uint32(1 << groupShift) {
+		if s := p.state[i+k].Load(); takeable(s, c.id) {
+			found = true
+			fn(first+model.INTID(k), s)
+		}
+	}
+	return found
+}
+
+// scanGroup is visitGroup for a CPU interface looking for work: when group
+// g holds nothing pending on c it clears c's hint bit of g, then looks
+// again, so an LPI made pending meanwhile (state word first, hint second)
+// keeps its hint.
+func (r *Redistributors) scanGroup(c *cpuState, g uint32, fn func(intid model.INTID, s uint64)) {
+	if r.visitGroup(c, g, fn) {
+		return
+	}
+	c.hints.clear(g)
+	if r.visitGroup(c, g, fn) {
+		c.hints.set(g)
 	}
 }
 
@@ -126,8 +166,8 @@ func (r *Redistributors) Pending(cpu model.CPU) ([]model.INTID, error) {
 		return nil, err
 	}
 	var out []model.INTID
-	c.pending.each(func(i uint32) bool {
-		out = append(out, model.INTID(i))
+	c.hints.each(func(g uint32) bool {
+		r.visitGroup(c, g, func(intid model.INTID, _ uint64) { out = append(out, intid) })
 		return true
 	})
 	return out, nil

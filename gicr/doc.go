@@ -42,13 +42,26 @@
 //
 // # Pending state and the CPU interface
 //
-// Each CPU has a pending bitmap over the whole INTID space with a summary
-// level (one bit per non-zero 64-bit word). Bits are set and cleared with
-// atomic operations, so the MSI fast path ([Redistributors.SetPending])
-// takes no lock and allocates nothing, and an acknowledge visits only the
-// non-zero words. Making a pending LPI pending again changes nothing (MSIs
-// coalesce). An LPI disabled in the configuration table can be pending; it
-// is never acknowledged (KVM: "pending but not delivered").
+// Each LPI has one 64-bit state word, changed only by atomic operations:
+// whether it exists, its target, its cached configuration byte, whether it
+// is pending, and a translation generation that an ITS advances
+// ([Redistributors.RevokeTranslations]) whenever it ends a translation
+// naming the LPI. Making an LPI pending is one compare-and-swap of that
+// word; through a translation cache ([Redistributors.PendTranslated]) the
+// same compare-and-swap also checks the generation, so a revoked
+// translation can never make an LPI pending. Making a pending LPI pending
+// again writes nothing (MSIs coalesce). An LPI disabled in the
+// configuration table can be pending; it is never acknowledged (KVM:
+// "pending but not delivered"). The pending state belongs to the LPI, so
+// a retarget (MOVI, MAPC, MOVALL) carries it to the new CPU.
+//
+// To find pending LPIs without visiting them all, each CPU keeps a hint
+// bitmap with one bit per group of 64 INTIDs (and a summary level above
+// it): whoever makes an LPI pending sets the group's bit on the target
+// after the state word; an acknowledge that finds nothing in a group
+// clears the bit and then looks again, so no pending LPI is ever left
+// without its hint. Bits are set with a load first, so an MSI usually
+// pays for one atomic write in all.
 //
 // Acknowledge returns the highest-priority (numerically lowest) pending,
 // enabled LPI whose priority is below both the priority mask and the

@@ -1,6 +1,7 @@
 package gicr
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -21,20 +22,41 @@ const lpiPageShift = 12
 
 // State word of one LPI (lpiPage.state):
 //
-//	 31     30       29:24  23        8 7        0
-//	+------+--------+------+-----------+----------+
-//	|exists|targeted| RES0 |  target   |  config  |
-//	+------+--------+------+-----------+----------+
+//	 63         33   32      31     30       29:24  23        8 7        0
+//	+-------------+-------+------+--------+------+-----------+----------+
+//	| generation  |pending|exists|targeted| RES0 |  target   |  config  |
+//	+-------------+-------+------+--------+------+-----------+----------+
+//
+// The word is the truth about an LPI: whether it exists, where it is
+// delivered, its cached configuration byte and whether it is pending. The
+// generation counts revocations of the translations naming the LPI (see
+// [Redistributors.RevokeTranslations]); a translation cache keeps the
+// generation it saw, and [Redistributors.PendTranslated] makes the LPI
+// pending only with a compare-and-swap that also checks it, so a stale
+// translation can never make an LPI pending once it has been revoked.
 const (
-	stateExists   = uint32(1) << 31
-	stateTargeted = uint32(1) << 30
+	stateExists   = uint64(1) << 31
+	stateTargeted = uint64(1) << 30
 	stateCPUShift = 8
-	stateCPUMask  = uint32(0xFFFF) << stateCPUShift
-	stateCfgMask  = uint32(0xFF)
+	stateCPUMask  = uint64(0xFFFF) << stateCPUShift
+	stateCfgMask  = uint64(0xFF)
+	statePending  = uint64(1) << 32
+	stateGenShift = 33
+	stateGenOne   = uint64(1) << stateGenShift
+	stateGenMask  = ^(stateGenOne - 1)
 )
 
+// genOf returns the translation generation in state word s (31 bits,
+// wrapping): it changes whenever the translations naming the LPI are
+// revoked.
+func genOf(s uint64) uint32 { return uint32(s >> stateGenShift) }
+
+// groupShift sets how many LPIs share one hint bit: 64, one lpiPage word
+// run of 512 bytes.
+const groupShift = 6
+
 type lpiPage struct {
-	state [1 << lpiPageShift]atomic.Uint32
+	state [1 << lpiPageShift]atomic.Uint64
 	refs  [1 << lpiPageShift]uint32 // under Redistributors.mu
 }
 
@@ -43,8 +65,12 @@ type cpuState struct {
 	id        model.CPU
 	enabled   atomic.Bool // GICR_CTLR.EnableLPIs
 	pendbaser uint64      // as written, PTZ included; under Redistributors.mu
-	pending   pendingBitmap
-	errBusy   error // preallocated: SetPending must not allocate
+	// hints has one bit per group of 64 INTIDs that may hold an LPI
+	// pending on this CPU. Whoever makes an LPI pending sets its group's
+	// bit after the LPI's state word; a scan clears a bit only when it
+	// found nothing, then looks again (see scanGroup).
+	hints   pendingBitmap
+	errBusy error // preallocated: the MSI path must not allocate
 
 	ifMu   sync.Mutex // CPU interface: pmr, active
 	pmr    uint8
@@ -90,7 +116,7 @@ func New(mem model.Memory, cpus, maxIDBits int) (*Redistributors, error) {
 	for i := range r.cpus {
 		r.cpus[i] = &cpuState{
 			id:      model.CPU(i),
-			pending: newPendingBitmap(1 << maxIDBits),
+			hints:   newPendingBitmap(1 << (maxIDBits - groupShift)),
 			errBusy: fmt.Errorf("redistributor %d: LPIs disabled (GICR_CTLR.EnableLPIs = 0): %w", i, model.ErrBusy),
 			pmr:     0xFF,
 		}
@@ -148,12 +174,25 @@ func (r *Redistributors) page(intid model.INTID, alloc bool) (*lpiPage, uint32) 
 }
 
 // state returns the state word of intid (0: no such LPI).
-func (r *Redistributors) state(intid model.INTID) uint32 {
+func (r *Redistributors) state(intid model.INTID) uint64 {
 	p, i := r.page(intid, false)
 	if p == nil {
 		return 0
 	}
 	return p.state[i].Load()
+}
+
+// update applies fn to the state word of page p slot i with a
+// compare-and-swap loop (MSIs set the pending bit concurrently) and
+// returns the old and new words.
+func update(p *lpiPage, i uint32, fn func(s uint64) uint64) (old, new uint64) {
+	for {
+		old = p.state[i].Load()
+		new = fn(old)
+		if old == new || p.state[i].CompareAndSwap(old, new) {
+			return old, new
+		}
+	}
 }
 
 // LPI describes one existing LPI.
@@ -166,7 +205,8 @@ type LPI struct {
 	Targeted bool
 	// Refs is the number of translation entries that map the LPI.
 	Refs int
-	// Pending reports whether the LPI is pending on its target.
+	// Pending reports whether the LPI is pending (on its target, when it
+	// has one).
 	Pending bool
 }
 
@@ -179,12 +219,8 @@ func (r *Redistributors) LookupLPI(intid model.INTID) (LPI, bool) {
 		return LPI{}, false
 	}
 	s := p.state[i].Load()
-	l := LPI{INTID: intid, Config: model.LPIConfig(s & stateCfgMask), Refs: int(p.refs[i])}
-	if s&stateTargeted != 0 {
-		l.Targeted = true
-		l.Target = model.CPU((s & stateCPUMask) >> stateCPUShift)
-		l.Pending = r.cpus[l.Target].pending.test(uint32(intid))
-	}
+	l := LPI{INTID: intid, Config: model.LPIConfig(s & stateCfgMask), Refs: int(p.refs[i]), Pending: s&statePending != 0}
+	l.Target, l.Targeted = targetOf(s)
 	return l, true
 }
 
@@ -225,6 +261,12 @@ func (r *Redistributors) consumePendingBit(c *cpuState, intid model.INTID) bool 
 	return true
 }
 
+// hint sets the hint bit of intid's group on c, after the LPI's state word
+// says pending.
+func (c *cpuState) hint(intid model.INTID) {
+	c.hints.set(uint32(intid) >> groupShift)
+}
+
 // MapLPI adds a reference to LPI intid, creating it if it does not exist:
 // its configuration byte is read and cached, its target set to target (none
 // when targeted is false) and, with a target, its pending-table bit
@@ -248,24 +290,25 @@ func (r *Redistributors) MapLPI(intid model.INTID, target model.CPU, targeted bo
 	if err != nil {
 		return err
 	}
-	s := stateExists | uint32(cfg)
+	s := stateExists | uint64(cfg)
 	if targeted {
-		s |= stateTargeted | uint32(target)<<stateCPUShift
+		s |= stateTargeted | uint64(target)<<stateCPUShift
+		if r.consumePendingBit(r.cpus[target], intid) {
+			s |= statePending
+		}
 	}
 	p.refs[i] = 1
-	p.state[i].Store(s)
+	update(p, i, func(old uint64) uint64 { return old&stateGenMask | s })
 	r.live++
-	if targeted {
-		c := r.cpus[target]
-		if r.consumePendingBit(c, intid) {
-			c.pending.set(uint32(intid))
-		}
+	if s&statePending != 0 {
+		r.cpus[target].hint(intid)
 	}
 	return nil
 }
 
 // UnmapLPI drops a reference to LPI intid; the last one frees it, pending
-// state included. It reports whether the LPI was freed.
+// state included, and revokes its translations. It reports whether the LPI
+// was freed.
 func (r *Redistributors) UnmapLPI(intid model.INTID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -277,12 +320,9 @@ func (r *Redistributors) UnmapLPI(intid model.INTID) bool {
 		p.refs[i]--
 		return false
 	}
-	s := p.state[i].Swap(0)
+	update(p, i, func(old uint64) uint64 { return old&stateGenMask + stateGenOne })
 	p.refs[i] = 0
 	r.live--
-	if s&stateTargeted != 0 {
-		r.cpus[(s&stateCPUMask)>>stateCPUShift].pending.clear(uint32(intid))
-	}
 	return true
 }
 
@@ -298,30 +338,23 @@ func (r *Redistributors) LPIShared(intid model.INTID) bool {
 // does not exist or has no target.
 func (r *Redistributors) LPITarget(intid model.INTID) (cpu model.CPU, ok bool) {
 	s := r.state(intid)
-	if s&stateExists == 0 || s&stateTargeted == 0 {
+	if s&stateExists == 0 {
 		return 0, false
 	}
-	return model.CPU((s & stateCPUMask) >> stateCPUShift), true
+	return targetOf(s)
 }
 
-// move retargets the LPI in page p slot i to cpu, moving its pending state.
-// Called with mu held.
+// move retargets the LPI in page p slot i to cpu; its pending state goes
+// with it. Called with mu held.
 func (r *Redistributors) move(p *lpiPage, i uint32, intid model.INTID, to model.CPU) {
-	s := p.state[i].Load()
-	if s&stateExists == 0 {
-		return
-	}
-	wasPending := false
-	if s&stateTargeted != 0 {
-		from := model.CPU((s & stateCPUMask) >> stateCPUShift)
-		if from == to {
-			return
+	_, s := update(p, i, func(old uint64) uint64 {
+		if old&stateExists == 0 {
+			return old
 		}
-		wasPending = r.cpus[from].pending.clear(uint32(intid))
-	}
-	p.state[i].Store(s&^stateCPUMask | stateTargeted | uint32(to)<<stateCPUShift)
-	if wasPending {
-		r.cpus[to].pending.set(uint32(intid))
+		return old&^stateCPUMask | stateTargeted | uint64(to)<<stateCPUShift
+	})
+	if s&stateExists != 0 && s&statePending != 0 {
+		r.cpus[to].hint(intid)
 	}
 }
 
@@ -340,7 +373,7 @@ func (r *Redistributors) MoveLPI(intid model.INTID, cpu model.CPU) error {
 }
 
 // eachLPI calls fn for every existing LPI. Called with mu held.
-func (r *Redistributors) eachLPI(fn func(p *lpiPage, i uint32, intid model.INTID, s uint32)) {
+func (r *Redistributors) eachLPI(fn func(p *lpiPage, i uint32, intid model.INTID, s uint64)) {
 	for d := range r.dir {
 		p := r.dir[d].Load()
 		if p == nil {
@@ -354,7 +387,7 @@ func (r *Redistributors) eachLPI(fn func(p *lpiPage, i uint32, intid model.INTID
 	}
 }
 
-func targetOf(s uint32) (model.CPU, bool) {
+func targetOf(s uint64) (model.CPU, bool) {
 	return model.CPU((s & stateCPUMask) >> stateCPUShift), s&stateTargeted != 0
 }
 
@@ -372,7 +405,7 @@ func (r *Redistributors) MoveAll(from, to model.CPU) error {
 	if from == to {
 		return nil
 	}
-	r.eachLPI(func(p *lpiPage, i uint32, intid model.INTID, s uint32) {
+	r.eachLPI(func(p *lpiPage, i uint32, intid model.INTID, s uint64) {
 		if cpu, ok := targetOf(s); ok && cpu == from {
 			r.move(p, i, intid, to)
 		}
@@ -380,30 +413,125 @@ func (r *Redistributors) MoveAll(from, to model.CPU) error {
 	return nil
 }
 
-// SetPending makes LPI intid pending on cpu: the MSI and INT path. It fails
-// with an error wrapping [model.ErrBusy] when cpu's LPIs are disabled. It
-// takes no lock and does not allocate.
-func (r *Redistributors) SetPending(cpu model.CPU, intid model.INTID) error {
-	if uint64(cpu) >= uint64(len(r.cpus)) || uint64(intid) >= uint64(1)<<r.maxIDBits {
-		return errOutOfRange
+// SetPending makes LPI intid pending on its target: the MSI slow path and
+// the INT command. It fails with an error wrapping [model.ErrBusy] when
+// the target's LPIs are disabled, and with one wrapping
+// [model.ErrInvalidArgument] when the LPI does not exist or has no target.
+// It takes no lock and does not allocate.
+func (r *Redistributors) SetPending(intid model.INTID) error {
+	p, i := r.page(intid, false)
+	if p == nil {
+		return errNoLPI
 	}
-	c := r.cpus[cpu]
+	for {
+		s := p.state[i].Load()
+		if s&stateExists == 0 || s&stateTargeted == 0 {
+			return errNoLPI
+		}
+		if err := r.pend(p, i, intid, s); err != errRetry {
+			return err
+		}
+	}
+}
+
+// errRetry says the state word changed under pend; it never leaves the
+// package.
+var errRetry = errors.New("gicr: retry")
+
+// pend makes the existing, targeted LPI whose state word was s pending,
+// unless the word changed meanwhile (errRetry).
+func (r *Redistributors) pend(p *lpiPage, i uint32, intid model.INTID, s uint64) error {
+	c := r.cpus[(s&stateCPUMask)>>stateCPUShift]
 	if !c.enabled.Load() {
 		return c.errBusy
 	}
-	c.pending.set(uint32(intid))
+	if s&statePending != 0 {
+		return nil // coalesced: nothing to write
+	}
+	if !p.state[i].CompareAndSwap(s, s|statePending) {
+		return errRetry
+	}
+	c.hint(intid)
 	return nil
 }
 
-var errOutOfRange = fmt.Errorf("gicr: CPU or INTID out of range: %w", model.ErrInvalidArgument)
+// PendTranslated is the MSI fast path of a translation cache: it makes LPI
+// intid pending on its target only if the LPI's generation is still gen,
+// the one [Redistributors.Generation] returned when the translation was
+// cached. ok is false when the generation moved on (the translation was
+// revoked: the caller must translate again) or the LPI has no target; err
+// wraps [model.ErrBusy] when the target's LPIs are disabled. The check and
+// the pending bit are one compare-and-swap, so no MSI can make the LPI
+// pending after [Redistributors.RevokeTranslations] has returned. It takes
+// no lock and does not allocate.
+func (r *Redistributors) PendTranslated(intid model.INTID, gen uint32) (ok bool, err error) {
+	// page and pend, spelled out: this is the MSI fast path.
+	i := uint32(intid - model.LPIBase) // INTIDs below 8192 wrap to large values
+	if uint64(i) >= uint64(len(r.dir))<<lpiPageShift {
+		return false, nil
+	}
+	p := r.dir[i>>lpiPageShift].Load()
+	if p == nil {
+		return false, nil
+	}
+	w := &p.state[i&(1<<lpiPageShift-1)]
+	for {
+		s := w.Load()
+		if genOf(s) != gen || s&(stateExists|stateTargeted) != stateExists|stateTargeted {
+			return false, nil
+		}
+		c := r.cpus[(s&stateCPUMask)>>stateCPUShift]
+		if !c.enabled.Load() {
+			return true, c.errBusy
+		}
+		if s&statePending != 0 {
+			return true, nil // coalesced: nothing to write
+		}
+		if w.CompareAndSwap(s, s|statePending) {
+			c.hint(intid)
+			return true, nil
+		}
+	}
+}
+
+// Generation returns the translation generation of LPI intid, for a
+// translation cache entry naming it.
+func (r *Redistributors) Generation(intid model.INTID) uint32 {
+	return genOf(r.state(intid))
+}
+
+// RevokeTranslations advances the generation of LPI intid: every
+// translation cached with the old one stops working
+// ([Redistributors.PendTranslated] refuses it).
+func (r *Redistributors) RevokeTranslations(intid model.INTID) {
+	if p, i := r.page(intid, false); p != nil {
+		p.state[i].Add(stateGenOne)
+	}
+}
+
+// RevokeAllTranslations advances the generation of every LPI.
+func (r *Redistributors) RevokeAllTranslations() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for d := range r.dir {
+		if p := r.dir[d].Load(); p != nil {
+			for i := range p.state {
+				p.state[i].Add(stateGenOne)
+			}
+		}
+	}
+}
+
+var errNoLPI = fmt.Errorf("gicr: no such LPI, or it has no target: %w", model.ErrInvalidArgument)
 
 // ClearPending removes the pending state of LPI intid (CLEAR) and reports
 // whether it was pending.
 func (r *Redistributors) ClearPending(intid model.INTID) bool {
-	if cpu, ok := r.LPITarget(intid); ok {
-		return r.cpus[cpu].pending.clear(uint32(intid))
+	p, i := r.page(intid, false)
+	if p == nil {
+		return false
 	}
-	return false
+	return p.state[i].And(^statePending)&statePending != 0
 }
 
 // InvalidateLPI re-reads LPI intid's configuration byte (INV,
@@ -416,16 +544,14 @@ func (r *Redistributors) InvalidateLPI(intid model.INTID) {
 
 func (r *Redistributors) reload(intid model.INTID) {
 	p, i := r.page(intid, false)
-	if p == nil {
+	if p == nil || p.state[i].Load()&stateExists == 0 {
 		return
 	}
-	s := p.state[i].Load()
-	if s&stateExists == 0 {
+	cfg, err := r.readConfig(intid)
+	if err != nil {
 		return
 	}
-	if cfg, err := r.readConfig(intid); err == nil {
-		p.state[i].Store(s&^stateCfgMask | uint32(cfg))
-	}
+	update(p, i, func(s uint64) uint64 { return s&^stateCfgMask | uint64(cfg) })
 }
 
 // InvalidateAll re-reads the configuration of every LPI targeting cpu
@@ -433,7 +559,7 @@ func (r *Redistributors) reload(intid model.INTID) {
 func (r *Redistributors) InvalidateAll(cpu model.CPU) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint32) {
+	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint64) {
 		if c, ok := targetOf(s); ok && c == cpu {
 			r.reload(intid)
 		}
@@ -451,7 +577,14 @@ func (r *Redistributors) LiveLPIs() int {
 // themselves. It is for benchmarks and tests that reuse one set of LPIs;
 // it must not run concurrently with MSIs.
 func (r *Redistributors) ClearAllPending() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.eachLPI(func(p *lpiPage, i uint32, _ model.INTID, s uint64) {
+		if s&statePending != 0 {
+			p.state[i].And(^statePending)
+		}
+	})
 	for _, c := range r.cpus {
-		c.pending.clearAll()
+		c.hints.clearAll()
 	}
 }

@@ -1,7 +1,6 @@
 package gicr
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -116,9 +115,10 @@ func (r *Redistributors) writeCTLR(c *cpuState, enable bool) error {
 // loadPendingTable makes pending every LPI targeting c whose bit is set in
 // c's pending table, and consumes the bit. Called with mu held.
 func (r *Redistributors) loadPendingTable(c *cpuState) {
-	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint32) {
+	r.eachLPI(func(p *lpiPage, i uint32, intid model.INTID, s uint64) {
 		if cpu, ok := targetOf(s); ok && cpu == c.id && r.consumePendingBit(c, intid) {
-			c.pending.set(uint32(intid))
+			p.state[i].Or(statePending)
+			c.hint(intid)
 		}
 	})
 }
@@ -136,16 +136,25 @@ func (r *Redistributors) SavePendingTables() error {
 	if nbytes <= first {
 		return nil
 	}
-	buf := make([]byte, nbytes-first)
+	bufs := make([][]byte, len(r.cpus))
+	for _, c := range r.cpus {
+		if model.PendBaser(c.pendbaser).Addr() != 0 {
+			bufs[c.id] = make([]byte, nbytes-first)
+		}
+	}
+	r.eachLPI(func(_ *lpiPage, _ uint32, intid model.INTID, s uint64) {
+		cpu, ok := targetOf(s)
+		if !ok || s&statePending == 0 || bufs[cpu] == nil || uint64(intid)/8 >= nbytes {
+			return
+		}
+		bufs[cpu][uint64(intid)/8-first] |= 1 << (intid % 8)
+	})
 	var errs []error
 	for _, c := range r.cpus {
-		if model.PendBaser(c.pendbaser).Addr() == 0 {
+		if bufs[c.id] == nil {
 			continue
 		}
-		for w := first / 8; w < nbytes/8; w++ {
-			binary.LittleEndian.PutUint64(buf[(w*8)-first:], c.pending.words[w].Load())
-		}
-		if err := r.mem.WriteAt(buf, model.PendBaser(c.pendbaser).Addr()+model.GPA(first)); err != nil {
+		if err := r.mem.WriteAt(bufs[c.id], model.PendBaser(c.pendbaser).Addr()+model.GPA(first)); err != nil {
 			errs = append(errs, fmt.Errorf("redistributor %d: saving the pending table: %w", c.id, err))
 		}
 	}

@@ -156,7 +156,7 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 		for id, d := range t.devices {
 			d.each(func(ev model.EventID, r *iteRec) {
 				if !r.orphan && r.icid == c.ICID {
-					t.invalidate(id, ev)
+					t.invalidate(id, ev, r.intid)
 					r.orphan = true
 				}
 			})
@@ -177,7 +177,7 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 	for id, d := range t.devices {
 		d.each(func(ev model.EventID, r *iteRec) {
 			if !r.orphan && r.icid == c.ICID {
-				t.invalidate(id, ev)
+				t.invalidate(id, ev, r.intid)
 				if t.rd.LPIShared(r.intid) {
 					flushAll = true
 				}
@@ -246,7 +246,7 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 	if !ok {
 		return fail(model.E_ITS_MOVI_UNMAPPED_COLLECTION, "target collection %d is not mapped", c.ICID)
 	}
-	t.invalidate(c.DeviceID, c.EventID)
+	t.invalidate(c.DeviceID, c.EventID, r.intid)
 	if t.rd.LPIShared(r.intid) {
 		t.flushCache()
 	}
@@ -265,7 +265,7 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 	if _, ok := t.eventCollection(r); !ok {
 		return fail(model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, "the event's collection %d is not mapped", r.icid)
 	}
-	t.invalidate(c.DeviceID, c.EventID)
+	t.invalidate(c.DeviceID, c.EventID, r.intid)
 	d.del(c.EventID)
 	_ = model.WriteUint64(t.mem, iteAddr(d, c.EventID), 0)
 	t.rd.UnmapLPI(r.intid)
@@ -277,12 +277,10 @@ func (t *ITS) intCmd(c model.INT) *cmdFailure {
 	if !ok {
 		return fail(model.E_ITS_INT_UNMAPPED_INTERRUPT, "device %#x event %d does not translate", uint32(c.DeviceID), c.EventID)
 	}
-	if err := t.rd.SetPending(cpu, intid); err != nil {
-		return &cmdFailure{cause: err, detail: "the target redistributor refused the LPI (KVM: EBUSY)"}
+	if err := t.rd.SetPending(intid); err != nil {
+		return &cmdFailure{cause: err, detail: fmt.Sprintf("the target redistributor %d refused the LPI (KVM: EBUSY)", cpu)}
 	}
-	if t.cache != nil {
-		t.cache.insert(cacheKey(c.DeviceID, c.EventID), cacheValue(intid, cpu))
-	}
+	t.cacheTranslation(c.DeviceID, c.EventID, intid)
 	return nil
 }
 

@@ -42,26 +42,32 @@
 //
 // # Translation cache
 //
-// Successful slow-path translations (MSI or INT) fill a map from (DeviceID,
-// EventID) to (INTID, target CPU), split into 64 shards each behind its own
-// sync.RWMutex so concurrent MSIs scale across cores. Entries are removed
-// exactly where the architecture ends a translation: DISCARD and MOVI (that
-// event), MAPD of a mapped device (its events), MAPC (the events of that
-// collection), and the whole cache on MOVALL, ITS disable, a GITS_BASER
-// change and GICR_CTLR.EnableLPIs 1→0 ([ITS.StopTranslations]). When a
-// retarget moves an LPI that other events share, the whole cache is
-// flushed, since their entries name the old CPU. With the cache turned off
-// every MSI walks the tables in guest memory.
+// Successful slow-path translations (MSI or INT) fill a cache from
+// (DeviceID, EventID) to the INTID and the LPI's translation generation
+// (an open-addressing hash table read without locks; see cache.go). The
+// target CPU is not cached: it is read from the LPI's state word on every
+// MSI, so a retarget needs no flush to take effect. Entries are removed
+// exactly where the architecture ends a translation: DISCARD and MOVI
+// (that event), MAPD of a mapped device (its events), MAPC (the events of
+// that collection), and the whole cache on MOVALL, ITS disable, a
+// GITS_BASER change and GICR_CTLR.EnableLPIs 1→0 ([ITS.StopTranslations]).
+// Each removal also revokes the LPI's generation (all of them, for a
+// flush). With the cache turned off every MSI walks the tables in guest
+// memory.
 //
 // # Concurrency
 //
 // Commands, register accesses, save and restore run under the ITS mutex.
-// The MSI fast path takes only its shard's read lock and holds it until the
-// LPI is pending; every invalidation takes the shard's write lock, under the
-// ITS mutex, before the LPI is moved or freed. A stale hit can therefore
-// never overtake the command that invalidated it (the race behind
-// CVE-2024-26598). The slow path holds the ITS mutex for reading while it
-// walks, makes the LPI pending and fills the cache.
+// The MSI fast path takes no lock: it looks the entry up, then asks the
+// redistributors to make the LPI pending only if its generation is still
+// the cached one, with the check and the pending bit in one
+// compare-and-swap on the LPI's state word. An invalidation revokes the
+// generation before the LPI is moved or freed, so a stale hit can never
+// overtake the command that invalidated it (the race behind
+// CVE-2024-26598): its compare-and-swap fails and the MSI takes the slow
+// path, which holds the ITS mutex for reading while it walks, makes the
+// LPI pending and fills the cache. An MSI to an LPI already pending writes
+// nothing shared at all, so MSIs on different cores do not contend.
 //
 // # Command queue
 //

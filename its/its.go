@@ -39,9 +39,22 @@ type Redistributors interface {
 	MoveLPI(intid model.INTID, cpu model.CPU) error
 	// MoveAll retargets every LPI of from to to.
 	MoveAll(from, to model.CPU) error
-	// SetPending makes intid pending on cpu, or fails wrapping
-	// model.ErrBusy when cpu's LPIs are disabled. It must not block.
-	SetPending(cpu model.CPU, intid model.INTID) error
+	// SetPending makes intid pending on its target, or fails wrapping
+	// model.ErrBusy when the target's LPIs are disabled. It must not
+	// block.
+	SetPending(intid model.INTID) error
+	// Generation returns the translation generation of LPI intid, kept
+	// by a translation cache entry naming it.
+	Generation(intid model.INTID) uint32
+	// PendTranslated makes intid pending on its target if its
+	// generation is still gen (ok false otherwise: translate again). It
+	// must not block.
+	PendTranslated(intid model.INTID, gen uint32) (ok bool, err error)
+	// RevokeTranslations changes LPI intid's generation, so that no
+	// PendTranslated with the old one succeeds once it has returned.
+	RevokeTranslations(intid model.INTID)
+	// RevokeAllTranslations changes every LPI's generation.
+	RevokeAllTranslations()
 	// ClearPending removes LPI intid's pending state.
 	ClearPending(intid model.INTID) bool
 	// InvalidateLPI re-reads LPI intid's configuration.
@@ -248,18 +261,14 @@ func (t *ITS) TranslationCacheLen() int {
 	return t.cache.len()
 }
 
-// StopTranslations runs fn with every MSI held off (the ITS mutex and every
-// translation cache shard held for writing) and empties the translation
-// cache. The redistributors use it around GICR_CTLR.EnableLPIs 1→0, so no
+// StopTranslations runs fn with every MSI held off (the ITS mutex held for
+// writing, so no MSI can walk, and every cached translation revoked, so
+// none can hit) and empties the translation cache. The redistributors use it around GICR_CTLR.EnableLPIs 1→0, so no
 // MSI that passed its EnableLPIs check can make an LPI pending after fn.
 func (t *ITS) StopTranslations(fn func() error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cache != nil {
-		t.cache.lockAll()
-		defer t.cache.unlockAll()
-		t.cache.clearLocked()
-	}
+	t.flushCache()
 	return fn()
 }
 
@@ -446,7 +455,7 @@ func iteAddr(d *device, ev model.EventID) model.GPA {
 // zero ITE written over each) and their LPIs.
 func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
 	d.each(func(ev model.EventID, r *iteRec) {
-		t.invalidate(id, ev)
+		t.invalidate(id, ev, r.intid)
 	})
 	d.each(func(ev model.EventID, r *iteRec) {
 		if zero {
@@ -477,15 +486,21 @@ func (t *ITS) freeAllCollections() {
 	}
 }
 
-func (t *ITS) invalidate(dev model.DeviceID, ev model.EventID) {
+// invalidate ends the translation of (dev, ev) to intid: its cache entry
+// goes, and intid's generation moves on, so an MSI that looked the entry
+// up before cannot make intid pending after this returns.
+func (t *ITS) invalidate(dev model.DeviceID, ev model.EventID, intid model.INTID) {
 	if t.cache != nil {
 		t.cache.remove(cacheKey(dev, ev))
+		t.rd.RevokeTranslations(intid)
 	}
 }
 
+// flushCache ends every cached translation.
 func (t *ITS) flushCache() {
 	if t.cache != nil {
 		t.cache.flush()
+		t.rd.RevokeAllTranslations()
 	}
 }
 

@@ -11,44 +11,50 @@ import (
 // error wrapping [model.ErrBusy] when the ITS is disabled or the target
 // redistributor's LPIs are disabled (KVM's EBUSY).
 //
-// A cache hit takes only its shard's read lock and does not allocate.
+// A cache hit takes no lock, writes nothing shared when the LPI is already
+// pending, and otherwise makes it pending with one compare-and-swap; it
+// does not allocate.
 func (t *ITS) SignalMSI(dev model.DeviceID, ev model.EventID) (model.Delivery, error) {
 	if c := t.cache; c != nil {
-		key := cacheKey(dev, ev)
-		s := c.shard(key)
-		s.mu.RLock()
-		if v, ok := s.m[key]; ok {
-			err := t.rd.SetPending(model.CPU(v>>32), model.INTID(uint32(v)))
-			s.mu.RUnlock()
-			if err != nil {
-				return model.Blocked, err
+		if v, ok := c.lookup(cacheKey(dev, ev)); ok {
+			if ok, err := t.rd.PendTranslated(model.INTID(uint32(v)), uint32(v>>32)); ok {
+				if err != nil {
+					return model.Blocked, err
+				}
+				return model.Delivered, nil
 			}
-			return model.Delivered, nil
 		}
-		s.mu.RUnlock()
 	}
 	return t.signalSlow(dev, ev)
 }
 
 // signalSlow is the translation cache miss: a walk of the tables in guest
-// memory under the ITS mutex held for reading.
+// memory under the ITS mutex held for reading. Commands, which revoke
+// translations, hold the mutex for writing, so the generation cached here
+// is the one the walk saw.
 func (t *ITS) signalSlow(dev model.DeviceID, ev model.EventID) (model.Delivery, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if !t.enabled {
 		return model.Blocked, t.errDisabled
 	}
-	intid, cpu, ok := t.translate(dev, ev)
+	intid, _, ok := t.translate(dev, ev)
 	if !ok {
 		return model.Blocked, nil
 	}
-	if err := t.rd.SetPending(cpu, intid); err != nil {
+	if err := t.rd.SetPending(intid); err != nil {
 		return model.Blocked, err
 	}
-	if t.cache != nil {
-		t.cache.insert(cacheKey(dev, ev), cacheValue(intid, cpu))
-	}
+	t.cacheTranslation(dev, ev, intid)
 	return model.Delivered, nil
+}
+
+// cacheTranslation records a translation the tables just gave, with the
+// LPI's current generation. Called with mu held.
+func (t *ITS) cacheTranslation(dev model.DeviceID, ev model.EventID, intid model.INTID) {
+	if t.cache != nil {
+		t.cache.insert(cacheKey(dev, ev), cacheValue(intid, t.rd.Generation(intid)))
+	}
 }
 
 // translate walks the tables in guest memory, as QEMU's emulated ITS does:

@@ -78,7 +78,7 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 			ev := int(id - model.LPIBase)
 			mu.Lock()
 			acked[ev]++
-			lastAck[ev] = s
+			lastAck[ev] = max(lastAck[ev], s)
 			mu.Unlock()
 			if err := e.b.EOI(cpu, id); err != nil {
 				t.Error(err)
@@ -144,7 +144,8 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 				t.Errorf("LPI %d acknowledged %d times, delivered %d", model.LPIBase+model.INTID(ev), acked[ev], delivered[ev])
 			}
 			if lastDelivery[ev] > lastRemoval[ev] && lastAck[ev] < lastDelivery[ev] {
-				t.Errorf("LPI %d: delivered at %d after its last removal at %d, but last acknowledged at %d: lost", model.LPIBase+model.INTID(ev), lastDelivery[ev], lastRemoval[ev], lastAck[ev])
+				l, _ := e.b.Redistributors().LookupLPI(model.LPIBase + model.INTID(ev))
+				t.Errorf("LPI %d: delivered at %d after its last removal at %d, but last acknowledged at %d: lost (now %+v)", model.LPIBase+model.INTID(ev), lastDelivery[ev], lastRemoval[ev], lastAck[ev], l)
 			}
 		}
 		if total == 0 {
