@@ -491,7 +491,7 @@ func (t *ITS) freeAllCollections() {
 // up before cannot make intid pending after this returns.
 func (t *ITS) invalidate(dev model.DeviceID, ev model.EventID, intid model.INTID) {
 	if t.cache != nil {
-		t.cache.remove(cacheKey(dev, ev))
+		t.cache.remove(dev, ev)
 		t.rd.RevokeTranslations(intid)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // does not allocate.
 func (t *ITS) SignalMSI(dev model.DeviceID, ev model.EventID) (model.Delivery, error) {
 	if c := t.cache; c != nil {
-		if v, ok := c.lookup(cacheKey(dev, ev)); ok {
+		if v, ok := c.lookup(dev, ev); ok {
 			if ok, err := t.rd.PendTranslated(model.INTID(uint32(v)), uint32(v>>32)); ok {
 				if err != nil {
 					return model.Blocked, err
@@ -53,7 +53,7 @@ func (t *ITS) signalSlow(dev model.DeviceID, ev model.EventID) (model.Delivery, 
 // LPI's current generation. Called with mu held.
 func (t *ITS) cacheTranslation(dev model.DeviceID, ev model.EventID, intid model.INTID) {
 	if t.cache != nil {
-		t.cache.insert(cacheKey(dev, ev), cacheValue(intid, t.rd.Generation(intid)))
+		t.cache.insert(dev, ev, cacheValue(intid, t.rd.Generation(intid)))
 	}
 }
 
