@@ -69,7 +69,7 @@ type cpuState struct {
 	// pending on this CPU. Whoever makes an LPI pending sets its group's
 	// bit after the LPI's state word; a scan clears a bit only when it
 	// found nothing, then looks again (see scanGroup).
-	hints   pendingBitmap
+	hints   hintBitmap
 	errBusy error // preallocated: the MSI path must not allocate
 
 	ifMu   sync.Mutex // CPU interface: pmr, active
@@ -116,7 +116,7 @@ func New(mem model.Memory, cpus, maxIDBits int) (*Redistributors, error) {
 	for i := range r.cpus {
 		r.cpus[i] = &cpuState{
 			id:      model.CPU(i),
-			hints:   newPendingBitmap(1 << (maxIDBits - groupShift)),
+			hints:   newHintBitmap(1 << (maxIDBits - groupShift)),
 			errBusy: fmt.Errorf("redistributor %d: LPIs disabled (GICR_CTLR.EnableLPIs = 0): %w", i, model.ErrBusy),
 			pmr:     0xFF,
 		}

@@ -43,8 +43,9 @@
 // # Translation cache
 //
 // Successful slow-path translations (MSI or INT) fill a cache from
-// (DeviceID, EventID) to the INTID and the LPI's translation generation
-// (an open-addressing hash table read without locks; see cache.go). The
+// (DeviceID, EventID) to the INTID and the LPI's translation generation,
+// read without locks: dense per-device arrays for IDs below 2^16 (all of
+// KVM's range), an open-addressing hash table above (see cache.go). The
 // target CPU is not cached: it is read from the LPI's state word on every
 // MSI, so a retarget needs no flush to take effect. Entries are removed
 // exactly where the architecture ends a translation: DISCARD and MOVI

@@ -5,9 +5,10 @@ import (
 	"sync/atomic"
 )
 
-// pendingBitmap is one CPU's pending state: one bit per INTID, with a
-// summary level holding one bit per non-zero word so a scan visits only
-// words that have pending bits.
+// hintBitmap is a set of bits with a summary level holding one bit per
+// non-zero word, so a scan visits only words that have bits set. Each CPU
+// keeps one as its hints: a bit per group of 64 INTIDs that may hold an
+// LPI pending there.
 //
 // # Notes
 //
@@ -16,14 +17,14 @@ import (
 // then the summary bit if it is clear; clearers clear the summary bit when
 // the word becomes zero and set it again if a concurrent setter refilled
 // the word in between.
-type pendingBitmap struct {
+type hintBitmap struct {
 	words   []atomic.Uint64
 	summary []atomic.Uint64
 }
 
-func newPendingBitmap(nbits uint64) pendingBitmap {
+func newHintBitmap(nbits uint64) hintBitmap {
 	n := (nbits + 63) / 64
-	return pendingBitmap{
+	return hintBitmap{
 		words:   make([]atomic.Uint64, n),
 		summary: make([]atomic.Uint64, (n+63)/64),
 	}
@@ -31,7 +32,7 @@ func newPendingBitmap(nbits uint64) pendingBitmap {
 
 // set makes bit i set. A bit already set costs one load (coalescing);
 // otherwise one atomic OR, plus one on the summary when its bit is clear.
-func (b *pendingBitmap) set(i uint32) {
+func (b *hintBitmap) set(i uint32) {
 	w := i / 64
 	mask := uint64(1) << (i % 64)
 	if b.words[w].Load()&mask == 0 {
@@ -44,7 +45,7 @@ func (b *pendingBitmap) set(i uint32) {
 }
 
 // clear clears bit i and reports whether it was set.
-func (b *pendingBitmap) clear(i uint32) bool {
+func (b *hintBitmap) clear(i uint32) bool {
 	w := i / 64
 	mask := uint64(1) << (i % 64)
 	old := b.words[w].And(^mask)
@@ -62,12 +63,12 @@ func (b *pendingBitmap) clear(i uint32) bool {
 }
 
 // test reports whether bit i is set.
-func (b *pendingBitmap) test(i uint32) bool {
+func (b *hintBitmap) test(i uint32) bool {
 	return b.words[i/64].Load()&(uint64(1)<<(i%64)) != 0
 }
 
 // each calls fn for every set bit, ascending, until fn returns false.
-func (b *pendingBitmap) each(fn func(i uint32) bool) {
+func (b *hintBitmap) each(fn func(i uint32) bool) {
 	for si := range b.summary {
 		s := b.summary[si].Load()
 		for s != 0 {
@@ -87,7 +88,7 @@ func (b *pendingBitmap) each(fn func(i uint32) bool) {
 }
 
 // clearAll clears every bit.
-func (b *pendingBitmap) clearAll() {
+func (b *hintBitmap) clearAll() {
 	for si := range b.summary {
 		s := b.summary[si].Swap(0)
 		for s != 0 {

@@ -9,8 +9,8 @@ import (
 
 // The summary level must never hide a set bit, even with setters and
 // clearers racing on the same words.
-func TestPendingBitmapConcurrentSummary(t *testing.T) {
-	b := newPendingBitmap(1 << 14)
+func TestHintBitmapConcurrentSummary(t *testing.T) {
+	b := newHintBitmap(1 << 14)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
