@@ -114,15 +114,8 @@ func TestPendTranslatedRacesRevocation(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _ = r.PendTranslated(lpi, gen.Load())
-			}
+		repeat(&wg, stop, func(int) {
+			_, _ = r.PendTranslated(lpi, gen.Load())
 		})
 	}
 	for range 2000 {
@@ -157,45 +150,25 @@ func TestPendingHintsNeverLoseAnLPI(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := range 2 {
-		wg.Go(func() {
-			for i := g; ; i += 7 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				lpi := model.LPIBase + model.INTID(i%n)
-				if ok, err := r.PendTranslated(lpi, r.Generation(lpi)); ok && err == nil {
-					made.Add(1) // may coalesce with another setter: counted below
-				}
+		repeat(&wg, stop, func(k int) {
+			i := g + 7*k
+			lpi := model.LPIBase + model.INTID(i%n)
+			if ok, err := r.PendTranslated(lpi, r.Generation(lpi)); ok && err == nil {
+				made.Add(1) // may coalesce with another setter: counted below
 			}
 		})
 	}
 	for cpu := range model.CPU(2) {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if id := ack(t, r, cpu); id != model.SpuriousINTID {
-					taken.Add(1)
-				}
+		repeat(&wg, stop, func(int) {
+			if id := ack(t, r, cpu); id != model.SpuriousINTID {
+				taken.Add(1)
 			}
 		})
 	}
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			// Only the first 64 LPIs move: a move re-sets hints, and the
-			// others must keep theirs by the protocol alone.
-			_ = r.MoveLPI(model.LPIBase+model.INTID(i%64), model.CPU(i/64%2))
-		}
+	repeat(&wg, stop, func(i int) {
+		// Only the first 64 LPIs move: a move re-sets hints, and the
+		// others must keep theirs by the protocol alone.
+		_ = r.MoveLPI(model.LPIBase+model.INTID(i%64), model.CPU(i/64%2))
 	})
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
@@ -249,16 +222,9 @@ func TestAcknowledgeFindsAnLPIMadePendingDuringItsScan(t *testing.T) {
 	var acked atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if ack(t, r, 0) == lpi {
-				acked.Add(1)
-			}
+	repeat(&wg, stop, func(int) {
+		if ack(t, r, 0) == lpi {
+			acked.Add(1)
 		}
 	})
 	defer func() {
@@ -276,4 +242,19 @@ func TestAcknowledgeFindsAnLPIMadePendingDuringItsScan(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// repeat runs fn(0), fn(1), ... on a new goroutine of wg until stop is
+// closed.
+func repeat(wg *sync.WaitGroup, stop <-chan struct{}, fn func(n int)) {
+	wg.Go(func() {
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fn(n)
+		}
+	})
 }
