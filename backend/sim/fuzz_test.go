@@ -3,6 +3,7 @@ package sim_test
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/gicits/gicits/its"
@@ -23,9 +24,12 @@ func fuzzLayout() model.Layout {
 }
 
 // FuzzCommandQueue writes arbitrary bytes into the command queue (and
-// arbitrary values into a few registers) and processes them. Invariants: no
+// arbitrary values into a few registers) and processes them, on a sim with
+// its translation cache and on one walking the tables. Invariants: no
 // panic; GITS_CREADR stays inside the queue; every error from a CWRITER
-// write is a *model.CommandError with a code or a cause.
+// write is a *model.CommandError with a code or a cause; and the cache
+// changes nothing observable: the same command errors, the same MSI
+// deliveries, the same pending LPIs, the same acknowledgements.
 func FuzzCommandQueue(f *testing.F) {
 	p := func(c model.Command) []byte { pk, _ := c.Encode(); return pk[:] }
 	var golden []byte
@@ -42,54 +46,119 @@ func FuzzCommandQueue(f *testing.F) {
 	}
 	f.Add(uint8(0), golden)
 	f.Add(uint8(1), golden)
+	// A mapped, cached event, then each command that must end or change
+	// its translation.
+	mapped := slices.Concat(
+		p(model.MAPD{DeviceID: 1, Size: 3, ITTAddr: 0x40400000, Valid: true}),
+		p(model.MAPC{ICID: 1, RDbase: 1, Valid: true}),
+		p(model.MAPC{ICID: 0, RDbase: 0, Valid: true}),
+		p(model.MAPTI{DeviceID: 1, EventID: 2, INTID: 8200, ICID: 1}),
+	)
+	for _, c := range []model.Command{
+		model.MAPC{ICID: 1, RDbase: 1, Valid: false},
+		model.MAPC{ICID: 1, RDbase: 0, Valid: true},
+		model.MAPD{DeviceID: 1, Valid: false},
+		model.MAPD{DeviceID: 1, Size: 3, ITTAddr: 0x40401000, Valid: true},
+		model.MOVI{DeviceID: 1, EventID: 2, ICID: 0},
+		model.DISCARD{DeviceID: 1, EventID: 2},
+		model.MOVALL{RDbase1: 1, RDbase2: 0},
+		model.MAPTI{DeviceID: 1, EventID: 3, INTID: 8200, ICID: 0},
+	} {
+		second := p(c)
+		for len(second) < len(mapped) {
+			second = append(second, p(model.SYNC{RDbase: 0})...)
+		}
+		f.Add(uint8(0), slices.Concat(mapped, second))
+	}
 	f.Add(uint8(2), append(p(model.MAPD{DeviceID: 1 << 16}), 0x21))
 	f.Fuzz(func(t *testing.T, ctl uint8, data []byte) {
-		cfg := model.Config{CPUs: 2, Layout: fuzzLayout()}
-		if ctl&1 != 0 {
-			cfg.ErrorPolicy = model.StallOnError
+		// The same input runs on a sim with its translation cache and on
+		// one walking the tables: everything observable must agree.
+		var sims [2]*env
+		for i := range sims {
+			cfg := model.Config{CPUs: 2, Layout: fuzzLayout(), NoTranslationCache: i == 1}
+			if ctl&1 != 0 {
+				cfg.ErrorPolicy = model.StallOnError
+			}
+			sims[i] = open(t, cfg)
+			sims[i].enable(0, 1)
 		}
-		cfg.NoTranslationCache = ctl&2 != 0
-		e := open(t, cfg)
-		e.enable(0, 1)
-		q := e.b.Layout().CommandQueue
-		size := uint64(e.b.Layout().CommandQueuePages) * 4096
+		q := sims[0].b.Layout().CommandQueue
+		size := uint64(sims[0].b.Layout().CommandQueuePages) * 4096
 		if uint64(len(data)) > size {
 			data = data[:size]
 		}
-		must(t, e.b.Memory().WriteAt(data, q))
-		// A few register writes steered by the input's tail.
-		if ctl&4 != 0 && len(data) >= 16 {
-			reg := model.ITSRegister(binary.LittleEndian.Uint32(data[len(data)-16:]) % 0x200 &^ 3)
-			_ = e.b.WriteITSRegister(reg, binary.LittleEndian.Uint64(data[len(data)-8:]))
-		}
-		for round := range 2 {
-			cw := uint64(len(data)) / 32 * 32 % size
-			if round == 1 {
-				cw |= model.GITS_CWRITER_Retry
+		for _, e := range sims {
+			must(t, e.b.Memory().WriteAt(data, q))
+			// A few register writes steered by the input's tail.
+			if ctl&4 != 0 && len(data) >= 16 {
+				reg := model.ITSRegister(binary.LittleEndian.Uint32(data[len(data)-16:]) % 0x200 &^ 3)
+				_ = e.b.WriteITSRegister(reg, binary.LittleEndian.Uint64(data[len(data)-8:]))
 			}
-			err := e.b.WriteITSRegister(model.GITS_CWRITER, cw)
-			for _, ce := range model.CommandErrors(err) {
-				if ce.Code == 0 && ce.Cause == nil {
-					t.Errorf("command error with neither code nor cause: %v", ce)
+		}
+		// Round 0 runs the first half of the commands, round 1 the rest
+		// (resuming a stall), so the MSIs after round 0 fill the cache
+		// before the commands of round 1 must invalidate it.
+		for round := range 2 {
+			cw := uint64(len(data)) / 64 * 32 % size
+			if round == 1 {
+				cw = uint64(len(data))/32*32%size | model.GITS_CWRITER_Retry
+			}
+			var errs [2]string
+			for i, e := range sims {
+				err := e.b.WriteITSRegister(model.GITS_CWRITER, cw)
+				for _, ce := range model.CommandErrors(err) {
+					if ce.Code == 0 && ce.Cause == nil {
+						t.Errorf("command error with neither code nor cause: %v", ce)
+					}
+				}
+				if err != nil && len(model.CommandErrors(err)) == 0 {
+					t.Errorf("CWRITER write: %v is not a command error", err)
+				}
+				if err != nil {
+					errs[i] = err.Error()
+				}
+				cr := e.itsReg(model.GITS_CREADR)
+				cb := model.CBASER(e.itsReg(model.GITS_CBASER))
+				if cr&model.GITS_CQ_OffsetMask >= uint64(cb.SizeBytes()) {
+					t.Errorf("CREADR %#x outside a %d-byte queue", cr, cb.SizeBytes())
 				}
 			}
-			if err != nil && len(model.CommandErrors(err)) == 0 {
-				t.Errorf("CWRITER write: %v is not a command error", err)
+			if errs[0] != errs[1] {
+				t.Errorf("round %d: commands failed differently with the cache (%q) and walking (%q)", round, errs[0], errs[1])
 			}
-			cr := e.itsReg(model.GITS_CREADR)
-			cb := model.CBASER(e.itsReg(model.GITS_CBASER))
-			if cr&model.GITS_CQ_OffsetMask >= uint64(cb.SizeBytes()) {
-				t.Errorf("CREADR %#x outside a %d-byte queue", cr, cb.SizeBytes())
+			// MSIs after each round, twice each so the second can hit the
+			// cache: deliveries and pending LPIs must match the walk.
+			for _, dev := range []model.DeviceID{1, 2} {
+				for ev := range model.EventID(4) {
+					for range 2 {
+						d0, err0 := sims[0].b.SignalMSI(sims[0].msiOf(dev, ev))
+						d1, err1 := sims[1].b.SignalMSI(sims[1].msiOf(dev, ev))
+						if d0 != d1 || (err0 == nil) != (err1 == nil) {
+							t.Errorf("round %d: MSI dev %d ev %d: cached %v, %v; walk %v, %v", round, dev, ev, d0, err0, d1, err1)
+						}
+					}
+				}
+			}
+			for cpu := range model.CPU(2) {
+				p0, _ := sims[0].b.Pending(cpu)
+				p1, _ := sims[1].b.Pending(cpu)
+				if diff := cmp.Diff(p1, p0); diff != "" {
+					t.Errorf("round %d: CPU %d pending LPIs, cached vs walk (-walk +cached):\n%s", round, cpu, diff)
+				}
 			}
 		}
 		// Whatever state the commands left, these must not panic.
-		for ev := range model.EventID(4) {
-			_, _ = e.b.SignalMSI(e.msiOf(1, ev))
+		for _, e := range sims {
+			_ = e.b.SaveTables()
+			_ = e.b.RestoreTables()
 		}
-		_ = e.b.SaveTables()
-		_ = e.b.RestoreTables()
 		for cpu := range model.CPU(2) {
-			_, _ = e.b.Acknowledge(cpu)
+			a0, _ := sims[0].b.Acknowledge(cpu)
+			a1, _ := sims[1].b.Acknowledge(cpu)
+			if a0 != a1 {
+				t.Errorf("CPU %d acknowledged %d with the cache, %d walking", cpu, a0, a1)
+			}
 		}
 	})
 }
