@@ -74,8 +74,10 @@ type cacheSlot struct {
 	val atomic.Uint64
 }
 
-// keyUsed marks a used slot's key. EventIDs have at most 31 bits (package
-// its refuses wider GITS_TYPER.ID_bits), so bit 31 of a cacheKey is free.
+// keyUsed marks a used slot's key. Mapped EventIDs have at most 31 bits
+// (package its refuses wider GITS_TYPER.ID_bits), so bit 31 of a cacheKey
+// is free; lookup refuses an MSI whose EventID has it set, which would
+// otherwise alias EventID &^ 1<<31.
 const keyUsed = 1 << 31
 
 // minCacheSlots is the smallest table.
@@ -128,6 +130,9 @@ func (c *translationCache) lookup(dev model.DeviceID, ev model.EventID) (uint64,
 		}
 		v := p[ev&(1<<evPageShift-1)].Load()
 		return v, v != 0
+	}
+	if ev&keyUsed != 0 {
+		return 0, false // no EventID this wide is ever mapped (nor cached)
 	}
 	key := cacheKey(dev, ev)
 	t := c.tab.Load()

@@ -35,11 +35,12 @@ func TestTranslationCacheInsertLookupRemove(t *testing.T) {
 			t.Errorf("lookup %#x/%d = %#x, %v; want %#x", id.dev, id.ev, v, ok, want)
 		}
 	}
-	// Neighbours of cached IDs are not hits.
+	// Neighbours of cached IDs are not hits, nor is an EventID that
+	// differs from a cached one only in bit 31 (the hash table's marker).
 	for _, id := range []struct {
 		dev model.DeviceID
 		ev  model.EventID
-	}{{0, 1}, {1, 1}, {2, 0}, {0xFFFF, 0xFFFE}, {0x10001, 0}, {0, 0x10001}} {
+	}{{0, 1}, {1, 1}, {2, 0}, {0xFFFF, 0xFFFE}, {0x10001, 0}, {0, 0x10001}, {0x12345678, 0x80000003}, {0x10000, 0x80000000}, {0, 0x80000000}} {
 		if v, ok := c.lookup(id.dev, id.ev); ok {
 			t.Errorf("lookup %#x/%d hit %#x, never cached", id.dev, id.ev, v)
 		}

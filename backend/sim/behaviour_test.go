@@ -358,3 +358,33 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("SubmitCommands after Close: %v", err)
 	}
 }
+
+// An MSI's EventID is 32 bits, but no mapped EventID has bit 31 set. One
+// that differs from a mapped, cached event only in bit 31 must be blocked,
+// not alias it (the cache marks its keys with that bit).
+func TestMSIWithEventIDBit31IsBlocked(t *testing.T) {
+	typer, err := model.MakeITSTyper(8, 20, 16, 16)
+	must(t, err)
+	modes(t, func(t *testing.T, cfg model.Config) {
+		cfg.ITSTyper = typer
+		e := open(t, cfg)
+		e.enable(0)
+		const ev = model.EventID(0x10005) // above 2^16: the cache's hash table
+		e.config(0xA0, true, 8300)
+		e.must(
+			model.MAPD{DeviceID: 1, Size: 16, ITTAddr: e.itt(17), Valid: true},
+			model.MAPC{ICID: 0, RDbase: 0, Valid: true},
+			model.MAPTI{DeviceID: 1, EventID: ev, INTID: 8300, ICID: 0},
+		)
+		if d := e.msi(1, ev); d != model.Delivered {
+			t.Fatalf("MSI to the mapped event: %v", d)
+		}
+		e.takesOnce(0, 8300)
+		if d := e.msi(1, ev|1<<31); d != model.Blocked {
+			t.Fatalf("MSI with EventID %#x: %v, want blocked (only %#x is mapped)", ev|1<<31, d, ev)
+		}
+		if p := e.pending(0); len(p) != 0 {
+			t.Fatalf("pending after the blocked MSI: %v", p)
+		}
+	})
+}
