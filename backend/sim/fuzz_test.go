@@ -70,6 +70,13 @@ func FuzzCommandQueue(f *testing.F) {
 		}
 		f.Add(uint8(0), slices.Concat(mapped, second))
 	}
+	wide := slices.Concat(
+		p(model.MAPD{DeviceID: 1, Size: 16, ITTAddr: 0x40400000, Valid: true}),
+		p(model.MAPC{ICID: 1, RDbase: 1, Valid: true}),
+		p(model.MAPTI{DeviceID: 1, EventID: 0x10005, INTID: 8200, ICID: 1}),
+		p(model.SYNC{}),
+	)
+	f.Add(uint8(8), slices.Concat(wide, p(model.DISCARD{DeviceID: 1, EventID: 0x10005}), p(model.SYNC{}), p(model.SYNC{}), p(model.SYNC{})))
 	f.Add(uint8(2), append(p(model.MAPD{DeviceID: 1 << 16}), 0x21))
 	f.Fuzz(func(t *testing.T, ctl uint8, data []byte) {
 		// The same input runs on a sim with its translation cache and on
@@ -79,6 +86,9 @@ func FuzzCommandQueue(f *testing.F) {
 			cfg := model.Config{CPUs: 2, Layout: fuzzLayout(), NoTranslationCache: i == 1}
 			if ctl&1 != 0 {
 				cfg.ErrorPolicy = model.StallOnError
+			}
+			if ctl&8 != 0 {
+				cfg.ITSTyper = wideEvents // EventIDs past 2^16: the cache's hash table
 			}
 			sims[i] = open(t, cfg)
 			sims[i].enable(0, 1)
@@ -129,14 +139,12 @@ func FuzzCommandQueue(f *testing.F) {
 			}
 			// MSIs after each round, twice each so the second can hit the
 			// cache: deliveries and pending LPIs must match the walk.
-			for _, dev := range []model.DeviceID{1, 2} {
-				for ev := range model.EventID(4) {
-					for range 2 {
-						d0, err0 := sims[0].b.SignalMSI(sims[0].msiOf(dev, ev))
-						d1, err1 := sims[1].b.SignalMSI(sims[1].msiOf(dev, ev))
-						if d0 != d1 || (err0 == nil) != (err1 == nil) {
-							t.Errorf("round %d: MSI dev %d ev %d: cached %v, %v; walk %v, %v", round, dev, ev, d0, err0, d1, err1)
-						}
+			for _, id := range fuzzMSIs(data) {
+				for range 2 {
+					d0, err0 := sims[0].b.SignalMSI(sims[0].msiOf(id.dev, id.ev))
+					d1, err1 := sims[1].b.SignalMSI(sims[1].msiOf(id.dev, id.ev))
+					if d0 != d1 || (err0 == nil) != (err1 == nil) {
+						t.Errorf("round %d: MSI dev %#x ev %#x: cached %v, %v; walk %v, %v", round, id.dev, id.ev, d0, err0, d1, err1)
 					}
 				}
 			}
@@ -161,6 +169,38 @@ func FuzzCommandQueue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// wideEvents is KVM's GITS_TYPER with 20 EventID bits.
+var wideEvents = func() model.ITSTyper {
+	t, err := model.MakeITSTyper(8, 20, 16, 16)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
+
+type msiID struct {
+	dev model.DeviceID
+	ev  model.EventID
+}
+
+// fuzzMSIs returns the (DeviceID, EventID) pairs to signal after a round:
+// devices 1 and 2, events 0..3, and the DeviceID and EventID fields of the
+// input's first 16 command packets, each also with EventID bit 31 flipped.
+func fuzzMSIs(data []byte) []msiID {
+	var ids []msiID
+	for _, dev := range []model.DeviceID{1, 2} {
+		for ev := range model.EventID(4) {
+			ids = append(ids, msiID{dev, ev})
+		}
+	}
+	for i := 0; i+32 <= len(data) && i < 16*32; i += 32 {
+		dev := model.DeviceID(binary.LittleEndian.Uint32(data[i+4:]))
+		ev := model.EventID(binary.LittleEndian.Uint32(data[i+8:]))
+		ids = append(ids, msiID{dev, ev}, msiID{dev, ev ^ 1<<31})
+	}
+	return ids
 }
 
 // FuzzRestoreTables restores from arbitrary collection table, device table
