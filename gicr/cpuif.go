@@ -44,16 +44,21 @@ func (r *Redistributors) Acknowledge(cpu model.CPU) (model.INTID, error) {
 		if bestPrio == 0x100 {
 			return model.SpuriousINTID, nil
 		}
-		// A MOVI, CLEAR or DISCARD may have taken the LPI meanwhile: look
-		// again if so.
+		// A MOVI, CLEAR, DISCARD or INV may have changed the LPI since the
+		// scan: take it only if it is still pending here with the
+		// configuration that chose it, and look again otherwise.
 		p, i := r.page(best, false)
+		still := func(s uint64) bool {
+			cfg := model.LPIConfig(s & stateCfgMask)
+			return takeable(s, c.id) && cfg.Enabled() && int(cfg.Priority()) == bestPrio
+		}
 		old, _ := update(p, i, func(s uint64) uint64 {
-			if takeable(s, c.id) {
+			if still(s) {
 				return s &^ statePending
 			}
 			return s
 		})
-		if takeable(old, c.id) {
+		if still(old) {
 			c.active = append(c.active, activeLPI{intid: best, priority: uint8(bestPrio)})
 			return best, nil
 		}

@@ -326,14 +326,6 @@ func (r *Redistributors) UnmapLPI(intid model.INTID) bool {
 	return true
 }
 
-// LPIShared reports whether more than one translation maps intid.
-func (r *Redistributors) LPIShared(intid model.INTID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p, i := r.page(intid, false)
-	return p != nil && p.refs[i] > 1
-}
-
 // LPITarget returns the target CPU of LPI intid; ok is false when the LPI
 // does not exist or has no target.
 func (r *Redistributors) LPITarget(intid model.INTID) (cpu model.CPU, ok bool) {

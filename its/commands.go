@@ -173,19 +173,14 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 	}
 	// An existing collection is retargeted; its LPIs move with it.
 	t.colls[c.ICID] = int32(cpu)
-	flushAll := false
+	// Revoking each LPI also ends the cached translations of other events
+	// that share it.
 	for id, d := range t.devices {
 		d.each(func(ev model.EventID, r *iteRec) {
 			if !r.orphan && r.icid == c.ICID {
 				t.invalidate(id, ev, r.intid)
-				if t.rd.LPIShared(r.intid) {
-					flushAll = true
-				}
 			}
 		})
-	}
-	if flushAll {
-		t.flushCache()
 	}
 	for _, d := range t.devices {
 		d.each(func(_ model.EventID, r *iteRec) {
@@ -246,10 +241,7 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 	if !ok {
 		return fail(model.E_ITS_MOVI_UNMAPPED_COLLECTION, "target collection %d is not mapped", c.ICID)
 	}
-	t.invalidate(c.DeviceID, c.EventID, r.intid)
-	if t.rd.LPIShared(r.intid) {
-		t.flushCache()
-	}
+	t.invalidate(c.DeviceID, c.EventID, r.intid) // and those of events sharing the LPI
 	r.icid = c.ICID
 	d.put(c.EventID, r)
 	_ = model.WriteUint64(t.mem, iteAddr(d, c.EventID), model.ITE{INTID: r.intid, ICID: r.icid}.Encode())

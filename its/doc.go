@@ -51,10 +51,21 @@
 // exactly where the architecture ends a translation: DISCARD and MOVI
 // (that event), MAPD of a mapped device (its events), MAPC (the events of
 // that collection), and the whole cache on MOVALL, ITS disable, a
-// GITS_BASER change and GICR_CTLR.EnableLPIs 1→0 ([ITS.StopTranslations]).
-// Each removal also revokes the LPI's generation (all of them, for a
-// flush). With the cache turned off every MSI walks the tables in guest
-// memory.
+// GITS_BASER change, a successful restore and GICR_CTLR.EnableLPIs 1→0
+// ([ITS.StopTranslations]). Each removal also revokes the LPI's generation
+// (all of them, for a flush), which ends the cached translations of other
+// events sharing the LPI too. With the cache turned off every MSI walks
+// the tables in guest memory.
+//
+// The cache and the walk agree on every MSI, with one exception the
+// architecture leaves UNPREDICTABLE: guest memory under a live DTE or ITE
+// changing behind the ITS's back (software overwriting a live table, two
+// devices' ITTs overlapping, a table overlapping another structure the
+// ITS or a redistributor writes). The walk checks guest memory against
+// the ITS's own record and blocks the MSI at once; a cached translation
+// keeps delivering what the record says until a command invalidates it,
+// as a hardware ITS that caches entries would. (KVM never reads the
+// tables after the commands; QEMU reads nothing else.)
 //
 // # Concurrency
 //

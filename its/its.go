@@ -31,8 +31,6 @@ type Redistributors interface {
 	MapLPI(intid model.INTID, target model.CPU, targeted bool) error
 	// UnmapLPI drops a reference to LPI intid, freeing it with the last.
 	UnmapLPI(intid model.INTID) bool
-	// LPIShared reports whether more than one translation maps intid.
-	LPIShared(intid model.INTID) bool
 	// LPITarget returns the CPU LPI intid is delivered to.
 	LPITarget(intid model.INTID) (model.CPU, bool)
 	// MoveLPI retargets LPI intid, moving its pending state.
@@ -263,8 +261,10 @@ func (t *ITS) TranslationCacheLen() int {
 
 // StopTranslations runs fn with every MSI held off (the ITS mutex held for
 // writing, so no MSI can walk, and every cached translation revoked, so
-// none can hit) and empties the translation cache. The redistributors use it around GICR_CTLR.EnableLPIs 1→0, so no
-// MSI that passed its EnableLPIs check can make an LPI pending after fn.
+// none can hit) and empties the translation cache. Backends wrap a
+// GICR_CTLR write that clears EnableLPIs in it (package gicr cannot call
+// it), so no MSI that passed its EnableLPIs check can make an LPI pending
+// after fn.
 func (t *ITS) StopTranslations(fn func() error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -388,3 +388,39 @@ func TestMSIWithEventIDBit31IsBlocked(t *testing.T) {
 		}
 	})
 }
+
+// Two devices sharing one ITT is UNPREDICTABLE: the second device's MAPTI
+// overwrites the first one's live ITE. The walk checks guest memory
+// against the ITS's record and blocks the first device's MSI at once; a
+// cached translation keeps delivering what the record says until a
+// command invalidates it (its/doc.go, "Translation cache").
+func TestOverlappingITTsCachedAndWalked(t *testing.T) {
+	for _, tc := range []struct {
+		noCache bool
+		want    model.Delivery
+	}{{false, model.Delivered}, {true, model.Blocked}} {
+		e := open(t, model.Config{CPUs: 1, NoTranslationCache: tc.noCache})
+		e.enable(0)
+		e.config(0xA0, true, 8200, 8201)
+		itt := e.itt(4)
+		e.must(
+			model.MAPD{DeviceID: 1, Size: 3, ITTAddr: itt, Valid: true},
+			model.MAPD{DeviceID: 2, Size: 3, ITTAddr: itt, Valid: true},
+			model.MAPC{ICID: 0, RDbase: 0, Valid: true},
+			model.MAPTI{DeviceID: 1, EventID: 0, INTID: 8200, ICID: 0},
+		)
+		if d := e.msi(1, 0); d != model.Delivered {
+			t.Fatalf("noCache=%v: first MSI %v", tc.noCache, d)
+		}
+		e.takesOnce(0, 8200)
+		e.must(model.MAPTI{DeviceID: 2, EventID: 0, INTID: 8201, ICID: 0})
+		if d := e.msi(1, 0); d != tc.want {
+			t.Errorf("noCache=%v: MSI after the overlapping MAPTI: %v, want %v", tc.noCache, d, tc.want)
+		}
+		// A command that ends the translation ends it either way.
+		e.must(model.DISCARD{DeviceID: 1, EventID: 0})
+		if d := e.msi(1, 0); d != model.Blocked {
+			t.Errorf("noCache=%v: MSI after DISCARD: %v, want blocked", tc.noCache, d)
+		}
+	}
+}

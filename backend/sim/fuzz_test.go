@@ -70,6 +70,16 @@ func FuzzCommandQueue(f *testing.F) {
 		}
 		f.Add(uint8(0), slices.Concat(mapped, second))
 	}
+	// Two devices sharing one ITT (UNPREDICTABLE): the second MAPTI
+	// overwrites the first device's live ITE.
+	f.Add(uint8(0), slices.Concat(
+		p(model.MAPD{DeviceID: 1, Size: 3, ITTAddr: 0x40400000, Valid: true}),
+		p(model.MAPD{DeviceID: 2, Size: 3, ITTAddr: 0x40400000, Valid: true}),
+		p(model.MAPC{ICID: 0, RDbase: 0, Valid: true}),
+		p(model.MAPTI{DeviceID: 1, EventID: 0, INTID: 8200, ICID: 0}),
+		p(model.MAPTI{DeviceID: 2, EventID: 0, INTID: 8201, ICID: 0}),
+		p(model.SYNC{}), p(model.SYNC{}), p(model.SYNC{}),
+	))
 	wide := slices.Concat(
 		p(model.MAPD{DeviceID: 1, Size: 16, ITTAddr: 0x40400000, Valid: true}),
 		p(model.MAPC{ICID: 1, RDbase: 1, Valid: true}),
@@ -106,6 +116,9 @@ func FuzzCommandQueue(f *testing.F) {
 				_ = e.b.WriteITSRegister(reg, binary.LittleEndian.Uint64(data[len(data)-8:]))
 			}
 		}
+		// tainted: guest memory under a live translation changed (see
+		// recordTranslates); pending state may differ from then on.
+		tainted := false
 		// Round 0 runs the first half of the commands, round 1 the rest
 		// (resuming a stall), so the MSIs after round 0 fill the cache
 		// before the commands of round 1 must invalidate it.
@@ -143,12 +156,19 @@ func FuzzCommandQueue(f *testing.F) {
 				for range 2 {
 					d0, err0 := sims[0].b.SignalMSI(sims[0].msiOf(id.dev, id.ev))
 					d1, err1 := sims[1].b.SignalMSI(sims[1].msiOf(id.dev, id.ev))
+					if d0 == model.Delivered && d1 == model.Blocked && err1 == nil && recordTranslates(sims[1], id) {
+						tainted = true // UNPREDICTABLE: see its/doc.go, "Translation cache"
+						continue
+					}
 					if d0 != d1 || (err0 == nil) != (err1 == nil) {
 						t.Errorf("round %d: MSI dev %#x ev %#x: cached %v, %v; walk %v, %v", round, id.dev, id.ev, d0, err0, d1, err1)
 					}
 				}
 			}
 			for cpu := range model.CPU(2) {
+				if tainted {
+					break
+				}
 				p0, _ := sims[0].b.Pending(cpu)
 				p1, _ := sims[1].b.Pending(cpu)
 				if diff := cmp.Diff(p1, p0); diff != "" {
@@ -164,11 +184,36 @@ func FuzzCommandQueue(f *testing.F) {
 		for cpu := range model.CPU(2) {
 			a0, _ := sims[0].b.Acknowledge(cpu)
 			a1, _ := sims[1].b.Acknowledge(cpu)
-			if a0 != a1 {
+			if a0 != a1 && !tainted {
 				t.Errorf("CPU %d acknowledged %d with the cache, %d walking", cpu, a0, a1)
 			}
 		}
 	})
+}
+
+// recordTranslates reports whether the ITS's own record of e says (dev, ev)
+// translates: the event is mapped, not orphaned, and its collection is
+// mapped. When it does but the walk blocked the MSI, guest memory under the
+// entry no longer matches the record: a table was overwritten behind the
+// ITS's back (overlapping ITTs, say), which the architecture leaves
+// UNPREDICTABLE and where the cache and the walk may differ.
+func recordTranslates(e *env, id msiID) bool {
+	st := e.b.ITS().State()
+	mapped := map[model.ICID]bool{}
+	for _, c := range st.Collections {
+		mapped[c.ICID] = c.Mapped
+	}
+	for _, d := range st.Devices {
+		if d.DeviceID != id.dev {
+			continue
+		}
+		for _, ev := range d.Events {
+			if ev.EventID == id.ev {
+				return !ev.Orphaned && mapped[ev.ICID]
+			}
+		}
+	}
+	return false
 }
 
 // wideEvents is KVM's GITS_TYPER with 20 EventID bits.
