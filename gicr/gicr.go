@@ -33,7 +33,10 @@ const lpiPageShift = 12
 // [Redistributors.RevokeTranslations]); a translation cache keeps the
 // generation it saw, and [Redistributors.PendTranslated] makes the LPI
 // pending only with a compare-and-swap that also checks it, so a stale
-// translation can never make an LPI pending once it has been revoked.
+// translation can never make an LPI pending once it has been revoked. The
+// generation has 31 bits and wraps: a translation could pass again only if
+// an MSI holding it stayed in flight through 2^31 revocations of its LPI
+// (every revocation also removes the cache entry, so no new MSI finds it).
 const (
 	stateExists   = uint64(1) << 31
 	stateTargeted = uint64(1) << 30
