@@ -31,8 +31,10 @@ func TestMemReportSlopes(t *testing.T) {
 }
 
 func TestSampleMemory(t *testing.T) {
+	// 30 ticks' time for 3 samples: each sample runs a GC, which a loaded
+	// CI machine under -race can make slower than the tick.
 	stop := SampleMemory(10*time.Millisecond, MemLimits{})
-	time.Sleep(55 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	r := stop()
 	if len(r.Samples) < 3 {
 		t.Fatalf("%d samples", len(r.Samples))
