@@ -3,6 +3,7 @@ package model_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gicits/gicits/model"
@@ -106,15 +107,25 @@ func TestCommandErrorsFromJoinedError(t *testing.T) {
 	}
 }
 
+// The registry is process-wide and a name registers once, so the test
+// backend registers once however often TestRegistry runs (-count).
+var (
+	registerTestBackend sync.Once
+	testBackendCfg      model.Config
+)
+
 func TestRegistry(t *testing.T) {
-	model.Register("test-registry", func(cfg model.Config) (model.Backend, error) {
-		if cfg.CPUs != 1 || cfg.ITSTyper != model.KVMITSTyper || cfg.Layout != model.DefaultLayout() {
-			t.Errorf("Open passed %+v, want defaults filled in", cfg)
-		}
-		return nil, errors.New("no hardware here")
+	registerTestBackend.Do(func() {
+		model.Register("test-registry", func(cfg model.Config) (model.Backend, error) {
+			testBackendCfg = cfg
+			return nil, errors.New("no hardware here")
+		})
 	})
 	if _, err := model.Open("test-registry", model.Config{}); err == nil || !strings.Contains(err.Error(), "test-registry backend: no hardware here") {
 		t.Errorf("Open error = %v", err)
+	}
+	if cfg := testBackendCfg; cfg.CPUs != 1 || cfg.ITSTyper != model.KVMITSTyper || cfg.Layout != model.DefaultLayout() {
+		t.Errorf("Open passed %+v, want defaults filled in", cfg)
 	}
 	_, err := model.Open("nope", model.Config{})
 	if !errors.Is(err, model.ErrUnknownBackend) || !strings.Contains(err.Error(), "test-registry") {
