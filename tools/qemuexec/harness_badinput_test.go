@@ -1,132 +1,115 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // badHarnessInput is the part of docs/bad-input.md about the hosts
-// scripts/kvm-harness runs on: QEMU or the arm64 kernel missing. Each case
-// runs the script with GICITS_NO_INSTALL=1 (so it changes nothing) and a
-// PATH without qemu-system-aarch64, and wants exit status 1 and the row's
-// lines on stderr (CACHE is the empty cache directory it is given).
+// scripts/kvm-harness runs on: QEMU or the arm64 kernel missing where the
+// harness may not install them. Each case runs the script on a fake host
+// (harness_test.go) and wants exit status 1, exactly the row's lines (in
+// order) among its stderr, and no call that changes the host. CACHE is the
+// fake host's XDG_CACHE_HOME.
 var badHarnessInput = []struct {
-	id       string
-	env      []string
-	fakeQEMU bool // put a stand-in qemu-system-aarch64 on PATH
-	want     []string
+	id    string
+	host  fakeHostState
+	env   []string
+	want  []string
+	calls []string // every call to the faked programs but id, when set
 }{
-	{id: "H7", want: []string{
+	{id: "H7", host: fakeHostState{kernelCached: true}, env: []string{"GICITS_NO_INSTALL=1"}, want: []string{
 		"kvm-harness: missing: qemu-system-aarch64",
-		"kvm-harness: not installing it (--no-install / GICITS_NO_INSTALL=1); run as root:",
-		"    apt-get update && apt-get install -y --no-install-recommends qemu-system-arm",
+		"kvm-harness: not installing (--no-install / GICITS_NO_INSTALL=1); run as root:",
+		"    apt-get update",
+		"    apt-get install -y --no-install-recommends qemu-system-arm",
 	}},
 	{id: "H8", env: []string{"GICITS_QEMU_BIN=/nonexistent/qemu"}, want: []string{
 		"kvm-harness: error: GICITS_QEMU_BIN=/nonexistent/qemu is not an executable",
 	}},
-	{id: "H9", fakeQEMU: true, want: []string{
+	{id: "H9", host: fakeHostState{qemu: true}, env: []string{"GICITS_NO_INSTALL=1"}, want: []string{
 		"kvm-harness: missing: an arm64 kernel (vmlinuz-6.1.0-NN-arm64 in CACHE/gicits, or GICITS_KERNEL)",
-		"kvm-harness: not installing it (--no-install / GICITS_NO_INSTALL=1); run as root:",
-	}},
-	{id: "H10", fakeQEMU: true, env: []string{"GICITS_KERNEL=/nonexistent/vmlinuz"}, want: []string{
+		"kvm-harness: not installing (--no-install / GICITS_NO_INSTALL=1); run as root:",
+		"    dpkg --add-architecture arm64",
+		"    apt-get update",
+		"    apt-cache depends linux-image-arm64:arm64   # names linux-image-6.1.0-NN-arm64: use its NN below",
+		"    cd $(mktemp -d) && apt-get download linux-image-6.1.0-NN-arm64:arm64 && dpkg-deb -x linux-image-*.deb root",
+		"    mkdir -p CACHE/gicits && cp root/boot/vmlinuz-6.1.0-NN-arm64 CACHE/gicits/",
+	}, calls: []string{"dpkg --print-foreign-architectures"}},
+	{id: "H10", host: fakeHostState{qemu: true}, env: []string{"GICITS_KERNEL=/nonexistent/vmlinuz"}, want: []string{
 		"kvm-harness: error: GICITS_KERNEL=/nonexistent/vmlinuz does not exist",
 	}},
-}
-
-// pathWithout returns a directory of symlinks to every program on PATH
-// except those named in drop.
-func pathWithout(t *testing.T, drop func(name string) bool) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
-		ents, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if drop(e.Name()) {
-				continue
-			}
-			_ = os.Symlink(filepath.Join(d, e.Name()), filepath.Join(dir, e.Name())) // first on PATH wins
-		}
-	}
-	return dir
+	{id: "H11", host: fakeHostState{arm64: true, arm64Lists: true}, env: []string{"GICITS_NO_INSTALL=1"}, want: []string{
+		"kvm-harness: missing: qemu-system-aarch64",
+		"kvm-harness: missing: an arm64 kernel (vmlinuz-6.1.0-NN-arm64 in CACHE/gicits, or GICITS_KERNEL)",
+		"kvm-harness: not installing (--no-install / GICITS_NO_INSTALL=1); run as root:",
+		"    apt-get update",
+		"    apt-get install -y --no-install-recommends qemu-system-arm",
+		"    cd $(mktemp -d) && apt-get download linux-image-6.1.0-99-arm64:arm64 && dpkg-deb -x linux-image-*.deb root",
+		"    mkdir -p CACHE/gicits && cp root/boot/vmlinuz-6.1.0-99-arm64 CACHE/gicits/",
+	}},
+	{id: "H12", host: fakeHostState{uid: 1000}, want: []string{
+		"kvm-harness: missing: qemu-system-aarch64",
+		"kvm-harness: missing: an arm64 kernel (vmlinuz-6.1.0-NN-arm64 in CACHE/gicits, or GICITS_KERNEL)",
+		"kvm-harness: installing needs root; run as root:",
+		"    dpkg --add-architecture arm64",
+		"    apt-get update",
+		"    apt-get install -y --no-install-recommends qemu-system-arm",
+	}},
+	{id: "H13", host: fakeHostState{qemu: true, noKernelPkg: true}, want: []string{
+		"kvm-harness: error: apt-cache depends linux-image-arm64:arm64 names no linux-image-6.1.0-NN-arm64 (is a bookworm source in apt's lists?)",
+	}},
 }
 
 func TestBadInputHarness(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("scripts/kvm-harness is a Linux script")
-	}
-	if runtime.GOARCH == "arm64" {
-		t.Skip("on arm64 the harness may run go test natively, never reaching the QEMU checks")
-	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
-	if testing.Short() {
-		t.Skip("-short: each case runs the script (a go list)")
-	}
-	script, err := filepath.Abs("../../scripts/kvm-harness")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range badHarnessInput {
 		t.Run(c.id, func(t *testing.T) {
-			bin := pathWithout(t, func(n string) bool { return strings.HasPrefix(n, "qemu-system-") })
-			if c.fakeQEMU {
-				fake := "#!/bin/sh\necho 'QEMU emulator version 0 (stand-in)'\n"
-				if err := os.WriteFile(filepath.Join(bin, "qemu-system-aarch64"), []byte(fake), 0o755); err != nil {
-					t.Fatal(err)
-				}
+			res := newFakeHost(t, c.host).run(t, c.env, "-run", "^$", "./backend/kvm/...")
+			if res.status != 1 {
+				t.Fatalf("kvm-harness: exit status %d, want 1; stderr:\n%s", res.status, res.stderr)
 			}
-			cache := t.TempDir()
-			cmd := exec.Command(script, "-run", "^$", "./backend/kvm/...")
-			env := []string{"PATH=" + bin, "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cache, "GICITS_NO_INSTALL=1"}
-			for _, k := range []string{"GOCACHE", "GOPATH", "GOMODCACHE", "GOFLAGS", "GOROOT", "GOTOOLCHAIN"} {
-				if v, ok := os.LookupEnv(k); ok {
-					env = append(env, k+"="+v)
-				}
+			if !containsInOrder(strings.Split(res.stderr, "\n"), c.want) {
+				t.Errorf("stderr lacks, in this order:\n%s\nstderr:\n%s", strings.Join(c.want, "\n"), res.stderr)
 			}
-			cmd.Env = append(env, c.env...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Fatalf("kvm-harness: %v, want exit status 1; stderr:\n%s", err, stderr.String())
+			if c.calls != nil && !slices.Equal(res.calls, c.calls) {
+				t.Errorf("calls %q, want %q", res.calls, c.calls)
 			}
-			got := strings.ReplaceAll(stderr.String(), cache, "CACHE")
-			lines := map[string]bool{}
-			for _, l := range strings.Split(got, "\n") {
-				lines[l] = true
-			}
-			for _, w := range c.want {
-				if !lines[w] {
-					t.Errorf("stderr lacks the line %q:\n%s", w, got)
+			if c.id != "H13" {
+				if m := mutating(res.calls); len(m) > 0 {
+					t.Errorf("the harness changed the host although it may not: %q", m)
 				}
 			}
 			doc := harnessDocTexts(t)
-			if d, ok := doc[c.id]; ok && d != strings.Join(c.want, "\n") {
+			if d, ok := doc[c.id]; !ok {
+				t.Errorf("docs/bad-input.md has no row %s", c.id)
+			} else if d != strings.Join(c.want, "\n") {
 				t.Errorf("docs/bad-input.md says\n%s\nthe test wants\n%s", d, strings.Join(c.want, "\n"))
 			}
 		})
 	}
 }
 
+// containsInOrder reports whether want's lines stand in lines in order,
+// next to each other.
+func containsInOrder(lines, want []string) bool {
+	for i := range lines {
+		if len(lines)-i >= len(want) && slices.Equal(lines[i:i+len(want)], want) {
+			return true
+		}
+	}
+	return false
+}
+
 // harnessDocTexts returns the exact-text column of docs/bad-input.md by
 // row ID (qemuexec imports nothing of the project, so it parses it itself).
 func harnessDocTexts(t *testing.T) map[string]string {
+	t.Helper()
 	out := map[string]string{}
 	b, err := os.ReadFile("../../docs/bad-input.md")
 	if err != nil {
-		t.Logf("docs/bad-input.md: %v", err)
-		return out
+		t.Fatalf("docs/bad-input.md: %v", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		cells := strings.Split(line, " | ")
