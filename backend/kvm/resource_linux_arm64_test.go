@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,63 +143,131 @@ func TestResourceLoop(t *testing.T) {
 }
 
 // A guest whose ITS tables and command queue point outside the memslot
-// cannot crash the process: KVM reads nothing there, drops the commands,
-// blocks the MSIs, and the backend keeps working.
+// cannot crash the process, and gets what Linux 6.1's vgic-its.c gives it
+// (the harness's kernel; the checks below are in mainline since 6.0):
+//
+//   - MAPTI into an ITT outside the memslot fails (vgic_its_check_event_id:
+//     the ITE's address is not a visible gfn, E_ITS_MAPTI_ID_OOR), and KVM
+//     drops command errors, so SubmitCommands succeeds and the MSI is
+//     blocked: KVM_SIGNAL_MSI returns 0 (find_ite finds nothing).
+//   - A command queue outside the memslot: the unreadable command is
+//     skipped and GITS_CREADR still advances (vgic_its_process_commands).
+//   - MAPD through a device table outside the memslot fails
+//     (vgic_its_check_id, E_ITS_MAPD_DEVICE_OOR): the device's MSI is
+//     blocked. SaveTables refuses before KVM (the backend zeroes the table
+//     first, outside guest memory: ErrOutOfRange); ITS_RESTORE_TABLES
+//     fails to read the table (EFAULT) and frees every device it had.
+//
+// A control device whose ITT is inside the memslot is delivered alongside,
+// so "blocked" is the table's doing and not a dead ITS.
 func TestGuestOutsideMemslot(t *testing.T) {
 	b := openKVM(t, model.Config{CPUs: 1})
 	if err := b.EnableLPIs(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetLPIConfig(model.LPIBase, model.MakeLPIConfig(0xa0, true)); err != nil {
-		t.Fatal(err)
+	for _, lpi := range []model.INTID{model.LPIBase, model.LPIBase + 1} {
+		if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xa0, true)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const outside = model.GPA(0x1_0000_0000)
-	caps := b.Capabilities()
-	msi := func(ev uint32) string {
-		d, err := b.SignalMSI(caps.Prepare(model.MSI{Doorbell: b.Layout().Doorbell(), Data: ev, DeviceID: 1}))
-		if err != nil {
-			return "error: " + err.Error()
-		}
-		return d.String()
+	const outsideITT, control, outsideDT = model.DeviceID(1), model.DeviceID(3), model.DeviceID(2)
+	caps, l := b.Capabilities(), b.Layout()
+	itts, ittSize := l.ITTAllocator(), model.ITTSize(5, caps.ITTEntrySize) // MAPD Size 4: 5 EventID bits
+	controlITT, err := itts.Alloc(ittSize, 256)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// An ITT outside the memslot.
-	err := b.SubmitCommands(model.MAPC{ICID: 0, RDbase: 0, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: outside, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 0})
-	t.Logf("MAPD with ITT at %v, MAPTI: %v; MSI: %s", outside, err, msi(0))
+	spareITT, err := itts.Alloc(ittSize, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal := func(when string, dev model.DeviceID, want model.Delivery) {
+		t.Helper()
+		d, err := b.SignalMSI(caps.Prepare(model.MSI{Doorbell: l.Doorbell(), Data: 0, DeviceID: dev}))
+		if err != nil || d != want {
+			t.Errorf("%s: MSI to device %d event 0 = %v, %v; want %v, <nil>", when, dev, d, err, want)
+		}
+	}
+
+	// An ITT outside the memslot: the MAPD is taken (KVM does not check
+	// the ITT address there), the MAPTI is not.
+	if err := b.SubmitCommands(
+		model.MAPC{ICID: 0, RDbase: 0, Valid: true},
+		model.MAPD{DeviceID: outsideITT, Size: 4, ITTAddr: outside, Valid: true},
+		model.MAPTI{DeviceID: outsideITT, EventID: 0, INTID: model.LPIBase, ICID: 0},
+		model.MAPD{DeviceID: control, Size: 4, ITTAddr: controlITT, Valid: true},
+		model.MAPTI{DeviceID: control, EventID: 0, INTID: model.LPIBase + 1, ICID: 0},
+	); err != nil {
+		t.Fatalf("MAPD with the ITT at %v, MAPTI: %v; want <nil> (KVM drops command errors)", outside, err)
+	}
+	signal("ITT outside the memslot", outsideITT, model.Blocked)
+	signal("ITT outside the memslot, control", control, model.Delivered)
+
 	// The command queue outside the memslot, CWRITER moved by the guest.
-	cb, _ := model.MakeCBASER(outside, 1)
+	cb, err := model.MakeCBASER(outside, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, w := range []struct {
 		r model.ITSRegister
 		v uint64
 	}{{model.GITS_CTLR, 0}, {model.GITS_CBASER, uint64(cb)}, {model.GITS_CTLR, model.GITS_CTLR_Enabled}, {model.GITS_CWRITER, 0x40}} {
-		err := b.WriteITSRegister(w.r, w.v)
-		t.Logf("write %v = %#x: %v", w.r, w.v, err)
+		if err := b.WriteITSRegister(w.r, w.v); err != nil {
+			t.Fatalf("write %v = %#x: %v", w.r, w.v, err)
+		}
 	}
-	creadr, err := b.ReadITSRegister(model.GITS_CREADR)
-	t.Logf("GITS_CREADR %#x, %v; MSI: %s", creadr, err, msi(0))
+	if creadr, err := b.ReadITSRegister(model.GITS_CREADR); err != nil || creadr != 0x40 {
+		t.Errorf("GITS_CREADR after CWRITER = 0x40 with the queue outside the memslot: %#x, %v; want 0x40 (unreadable commands skipped)", creadr, err)
+	}
+	signal("queue outside the memslot", outsideITT, model.Blocked)
+	signal("queue outside the memslot, control", control, model.Delivered)
 	// SubmitCommands refuses to write outside RAM.
 	if err := b.SubmitCommands(model.SYNC{RDbase: 0}); !errors.Is(err, model.ErrOutOfRange) {
 		t.Errorf("SubmitCommands with the queue outside the memslot: %v, want ErrOutOfRange", err)
 	}
+
 	// The device table outside the memslot.
 	if err := b.WriteITSRegister(model.GITS_CTLR, 0); err != nil {
 		t.Fatal(err)
 	}
-	reset, _ := b.ReadITSRegister(model.GITS_BASER(0))
+	reset, err := b.ReadITSRegister(model.GITS_BASER(0))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bs, err := model.Baser(reset).WithTable(outside, model.PageSize64K, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _ := b.Layout().CBASER()
+	good, err := l.CBASER()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, w := range []struct {
 		r model.ITSRegister
 		v uint64
 	}{{model.GITS_BASER(0), uint64(bs)}, {model.GITS_CBASER, uint64(good)}, {model.GITS_CTLR, model.GITS_CTLR_Enabled}} {
 		if err := b.WriteITSRegister(w.r, w.v); err != nil {
-			t.Logf("write %v = %#x: %v", w.r, w.v, err)
+			t.Fatalf("write %v = %#x: %v", w.r, w.v, err)
 		}
 	}
-	err = b.SubmitCommands(model.MAPD{DeviceID: 2, Size: 4, ITTAddr: b.Layout().ITTs, Valid: true}, model.MAPTI{DeviceID: 2, EventID: 0, INTID: model.LPIBase, ICID: 0})
-	t.Logf("device table at %v: MAPD/MAPTI: %v; MSI: %s; SaveTables: %v; RestoreTables: %v", outside, err, msi(0), b.SaveTables(), b.RestoreTables())
+	if err := b.SubmitCommands(
+		model.MAPD{DeviceID: outsideDT, Size: 4, ITTAddr: spareITT, Valid: true},
+		model.MAPTI{DeviceID: outsideDT, EventID: 0, INTID: model.LPIBase, ICID: 0},
+	); err != nil {
+		t.Fatalf("MAPD/MAPTI with the device table at %v: %v; want <nil> (KVM drops command errors)", outside, err)
+	}
+	signal("device table outside the memslot", outsideDT, model.Blocked)
+	signal("device table outside the memslot, control", control, model.Delivered)
+	if err := b.SaveTables(); !errors.Is(err, model.ErrOutOfRange) {
+		t.Errorf("SaveTables with the device table at %v: %v; want ErrOutOfRange", outside, err)
+	}
+	if err := b.RestoreTables(); !errors.Is(err, syscall.EFAULT) {
+		t.Errorf("RestoreTables with the device table at %v: %v; want EFAULT", outside, err)
+	}
+	// The failed restore freed every device, the control's too.
+	signal("after the failed restore, control", control, model.Blocked)
+
 	// Still alive and answering.
 	if id, err := b.Acknowledge(0); err != nil {
 		t.Fatalf("Acknowledge after all that: %d, %v", id, err)
