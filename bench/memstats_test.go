@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -30,13 +31,34 @@ func TestMemReportSlopes(t *testing.T) {
 	}
 }
 
+// SampleMemory samples at once and then every tick until stopped, in time
+// order. Each sample forces one GC (runtime.GC), and no other test here
+// forces any, so the test waits for three forced GCs (read from
+// runtime/metrics, which forces nothing) rather than for a guessed time: a
+// GC under -race on a loaded machine can take longer than many ticks.
 func TestSampleMemory(t *testing.T) {
-	// 30 ticks' time for 3 samples: each sample runs a GC, which a loaded
-	// CI machine under -race can make slower than the tick.
+	const want = 3
+	forced := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	forcedGCs := func() uint64 {
+		metrics.Read(forced)
+		if forced[0].Value.Kind() != metrics.KindUint64 {
+			t.Fatalf("runtime/metrics has no %s", forced[0].Name)
+		}
+		return forced[0].Value.Uint64()
+	}
+	before := forcedGCs()
 	stop := SampleMemory(10*time.Millisecond, MemLimits{})
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for forcedGCs() < before+want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	r := stop()
-	if len(r.Samples) < 3 {
-		t.Fatalf("%d samples", len(r.Samples))
+	if len(r.Samples) < want {
+		t.Fatalf("%d samples after %d forced GCs (30 s at most), want at least %d", len(r.Samples), forcedGCs()-before, want)
+	}
+	for i := 1; i < len(r.Samples); i++ {
+		if r.Samples[i].At <= r.Samples[i-1].At {
+			t.Errorf("sample %d at %v, not after sample %d at %v", i, r.Samples[i].At, i-1, r.Samples[i-1].At)
+		}
 	}
 }
