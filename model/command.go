@@ -172,13 +172,6 @@ func checkRDbase(name string, v uint64) error {
 	return nil
 }
 
-func validString(v bool) string {
-	if v {
-		return "1"
-	}
-	return "0"
-}
-
 // MAPD maps a device to its interrupt translation table, or unmaps it
 // (IHI 0069, 6.3.11).
 type MAPD struct {
