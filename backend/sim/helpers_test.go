@@ -1,7 +1,6 @@
 package sim_test
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
@@ -193,5 +192,3 @@ func (e *env) ramBytes() []byte {
 	}
 	return slices.Clone(s)
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }
