@@ -508,7 +508,7 @@ func (r *runner) consume(c *consumer) {
 		asked := r.now()
 		id, err := b.Acknowledge(c.cpu)
 		if err != nil {
-			r.addErr(fmt.Errorf("Acknowledge on CPU %d: %w", c.cpu, err))
+			r.addErr(fmt.Errorf("consumer, Acknowledge on CPU %d: %w", c.cpu, err))
 			return
 		}
 		if id == model.SpuriousINTID {
