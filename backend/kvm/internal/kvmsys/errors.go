@@ -1,9 +1,6 @@
 package kvmsys
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Error is a failed system call: which one, on what, and the errno. It
 // unwraps to the errno and, where one applies, to the [model] sentinel
@@ -28,7 +25,3 @@ func (e *Error) Unwrap() []error {
 	}
 	return []error{e.Errno}
 }
-
-// errNotLinux is what every system call returns on a system other than
-// Linux.
-var errNotLinux = errors.New("kvmsys: KVM needs Linux")

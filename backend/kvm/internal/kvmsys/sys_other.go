@@ -3,11 +3,16 @@
 package kvmsys
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
 	"github.com/gicits/gicits/model"
 )
+
+// errNotLinux is what every system call returns on a system other than
+// Linux.
+var errNotLinux = errors.New("kvmsys: KVM needs Linux")
 
 func sentinelOf(error) error { return nil }
 
