@@ -13,6 +13,16 @@ import (
 	"github.com/gicits/gicits/model"
 )
 
+// mailboxGPA is the guest physical address the guest program reads its
+// requests from and writes its replies to (+8). Nothing is mapped there,
+// so every access is a KVM_EXIT_MMIO. It lies in the hole QEMU's virt
+// machine keeps for virtio-mmio, away from the GIC frames and RAM.
+const mailboxGPA = model.GPA(0x0A00_0000)
+
+// maxKVMLPIIDBits is the number of INTID bits KVM's vGICv3 implements
+// (GICD_TYPER.IDbits = 15): LPIs below 2^16.
+const maxKVMLPIIDBits = 16
+
 // backend is the kvm backend. Locking: life guards the file descriptors
 // (read-held by every operation, write-held by Close); mu serialises every
 // access to vGIC/ITS state and to the vCPUs, so that no attribute access
@@ -36,7 +46,6 @@ type backend struct {
 	routes   map[model.GSI]model.Route
 	irqfds   map[model.GSI]*trigger
 	loopAddr model.GPA
-	cqOffset uint64 // GITS_CWRITER as the backend last wrote it
 	// retargeted: something since the last Acknowledge may have left a
 	// pending LPI on a vCPU it no longer targets (flush_linux_arm64.go).
 	retargeted bool
@@ -207,6 +216,17 @@ func checkLayout(l model.Layout, cpus int) error {
 		return fmt.Errorf("backend/kvm: the layout overlaps the guest program's mailbox at %v: %w", mailboxGPA, model.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// createGICDevice creates the vGICv3 or the ITS. ENODEV or ENXIO from
+// KVM_CREATE_DEVICE means the kernel lacks the device: errNoVGICv3 or
+// errNoITS, still wrapping the errno (and so model.ErrNotSupported).
+func createGICDevice(vm *kvmsys.FD, typ uint32) (*kvmsys.FD, error) {
+	fd, err := createDevice(vm, typ)
+	if err != nil {
+		return nil, deviceError(typ, err)
+	}
+	return fd, nil
 }
 
 // programITS writes the device table, collection table and command queue
@@ -547,6 +567,15 @@ func (b *backend) SetGSIRouting(routes []model.Route) error {
 	}
 	b.routes = table
 	return nil
+}
+
+// routeDeliverable reports whether KVM can translate r's MSI on a VM whose
+// KVM_CAP_MSI_DEVID answer is needsDeviceID: not when the VM needs a
+// DeviceID and the route has none. KVM takes such a route and drops its
+// injection (vgic_msi_to_its refuses an MSI without KVM_MSI_VALID_DEVID),
+// so TriggerGSI sends nothing for it.
+func routeDeliverable(r model.Route, needsDeviceID bool) bool {
+	return r.MSI.DeviceIDValid || !needsDeviceID
 }
 
 // TriggerGSI sends gsi's route's MSI with KVM_SIGNAL_MSI: arm64 KVM has no

@@ -37,17 +37,6 @@ func openDevKVM() (*kvmsys.FD, error) {
 	return fd, nil
 }
 
-// createGICDevice creates the vGICv3 or the ITS. ENODEV or ENXIO from
-// KVM_CREATE_DEVICE means the kernel lacks the device: errNoVGICv3 or
-// errNoITS, still wrapping the errno (and so model.ErrNotSupported).
-func createGICDevice(vm *kvmsys.FD, typ uint32) (*kvmsys.FD, error) {
-	fd, err := createDevice(vm, typ)
-	if err != nil {
-		return nil, deviceError(typ, err)
-	}
-	return fd, nil
-}
-
 func deviceError(typ uint32, err error) error {
 	missing := errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO)
 	switch {

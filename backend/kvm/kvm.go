@@ -41,13 +41,3 @@ func CheckConfig(cfg model.Config) error {
 	}
 	return nil
 }
-
-// mailboxGPA is the guest physical address the guest program reads its
-// requests from and writes its replies to (+8). Nothing is mapped there,
-// so every access is a KVM_EXIT_MMIO. It lies in the hole QEMU's virt
-// machine keeps for virtio-mmio, away from the GIC frames and RAM.
-const mailboxGPA = model.GPA(0x0A00_0000)
-
-// maxKVMLPIIDBits is the number of INTID bits KVM's vGICv3 implements
-// (GICD_TYPER.IDbits = 15): LPIs below 2^16.
-const maxKVMLPIIDBits = 16

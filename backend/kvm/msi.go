@@ -46,12 +46,3 @@ func kvmRoute(r model.Route, needsDeviceID bool) (kvmsys.IRQRoutingEntry, error)
 		MSI:   kvmsys.IRQRoutingMSI{AddressLo: m.AddressLo, AddressHi: m.AddressHi, Data: m.Data, DevID: m.DevID},
 	}, nil
 }
-
-// routeDeliverable reports whether KVM can translate r's MSI on a VM whose
-// KVM_CAP_MSI_DEVID answer is needsDeviceID: not when the VM needs a
-// DeviceID and the route has none. KVM takes such a route and drops its
-// injection (vgic_msi_to_its refuses an MSI without KVM_MSI_VALID_DEVID),
-// so TriggerGSI sends nothing for it.
-func routeDeliverable(r model.Route, needsDeviceID bool) bool {
-	return r.MSI.DeviceIDValid || !needsDeviceID
-}
