@@ -165,14 +165,28 @@ func TestPendingHintsNeverLoseAnLPI(t *testing.T) {
 			}
 		})
 	}
+	var moves atomic.Int64
 	repeat(&wg, stop, func(i int) {
 		// Only the first 64 LPIs move: a move re-sets hints, and the
 		// others must keep theirs by the protocol alone.
 		_ = r.MoveLPI(model.LPIBase+model.INTID(i%64), model.CPU(i/64%2))
+		moves.Add(1)
 	})
-	time.Sleep(200 * time.Millisecond)
+	// The race has run long enough once accepted MSIs, acknowledgements
+	// and moves have each happened enough times, however slow the machine:
+	// wait for that, not for a guessed time (200 ms gave 1,100 to 3,800
+	// acknowledgements on a 2-core machine, and 2 when the CPU interfaces
+	// started late).
+	const enough = 5000
+	deadline := time.Now().Add(30 * time.Second)
+	for (made.Load() < enough || taken.Load() < enough || moves.Load() < enough) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
+	if made.Load() < enough || taken.Load() < enough || moves.Load() < enough {
+		t.Fatalf("in 30 s: %d MSIs accepted, %d LPIs acknowledged, %d moves; want %d of each", made.Load(), taken.Load(), moves.Load(), enough)
+	}
 	pendingLeft := 0
 	for i := range n {
 		if l, _ := r.LookupLPI(model.LPIBase + model.INTID(i)); l.Pending {
