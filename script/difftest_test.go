@@ -1,12 +1,12 @@
 package script_test
 
 import (
-	"errors"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
@@ -75,18 +75,10 @@ func TestDifferentialCache(t *testing.T) {
 }
 
 // TestDifferentialSimKVM: the simulator and real KVM must agree on 200
-// streams. It runs inside the QEMU harness (GICITS_QEMU=1) and skips
+// streams. It runs inside the QEMU harness (GICITS_KVM_REQUIRED=1) and skips
 // elsewhere, saying why.
 func TestDifferentialSimKVM(t *testing.T) {
-	b, err := model.Open("kvm", model.Config{CPUs: 4})
-	switch {
-	case err == nil:
-		b.Close()
-	case errors.Is(err, model.ErrNotSupported) && os.Getenv("GICITS_QEMU") != "1":
-		t.Skipf("kvm backend not available here (run scripts/kvm-harness ./script/...): %v", err)
-	default:
-		t.Fatalf("kvm backend must open inside the QEMU harness: %v", err)
-	}
+	kvmtest.Require(t, model.Config{CPUs: 4})
 	differential(t, script.Variant{Name: "sim", Backend: "sim"}, script.Variant{Name: "kvm", Backend: "kvm"}, 200)
 }
 

@@ -99,6 +99,7 @@
 //
 //	scripts/kvm-harness -v ./backend/kvm/...
 //
-// There GICITS_QEMU=1 and a missing KVM fails the tests; elsewhere they skip
-// with the reason.
+// The harness sets GICITS_KVM_REQUIRED=1 (there and on a native arm64
+// host), and a test that cannot open KVM fails; elsewhere it skips with the
+// reason. backend/kvm/kvmtest makes that choice for every KVM test.
 package kvm

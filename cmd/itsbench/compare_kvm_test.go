@@ -1,31 +1,22 @@
 package main
 
 import (
-	"errors"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/model"
 )
 
 // TestCompareKVM runs `itsbench compare -a sim -b kvm -workload lpistress`
 // for real (few iterations) and logs the report: inside scripts/kvm-harness
-// (GICITS_QEMU=1) it must run; elsewhere it runs where KVM opens and skips,
+// (GICITS_KVM_REQUIRED=1) it must run; elsewhere it runs where KVM opens and skips,
 // saying why, where it does not. Run it alone in the harness's guest, where
 // the sources other tests of this package read are absent:
 //
 //	scripts/kvm-harness -run TestCompareKVM -v ./cmd/itsbench/
 func TestCompareKVM(t *testing.T) {
-	b, err := model.Open("kvm", model.Config{})
-	switch {
-	case err == nil:
-		b.Close()
-	case errors.Is(err, model.ErrNotSupported) && os.Getenv("GICITS_QEMU") != "1":
-		t.Skipf("kvm backend not available here (run scripts/kvm-harness -run TestCompareKVM ./cmd/itsbench/): %v", err)
-	default:
-		t.Fatalf("kvm backend must open inside the QEMU harness: %v", err)
-	}
+	kvmtest.Require(t, model.Config{})
 	status, stdout, stderr := runArgs(t, "compare", "-a", "sim", "-b", "kvm", "-workload", "lpistress", "-i", "200")
 	t.Logf("itsbench compare -a sim -b kvm -workload lpistress -i 200 (status %d):\n%s%s", status, stdout, stderr)
 	if status != 0 {

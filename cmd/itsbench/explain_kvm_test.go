@@ -1,32 +1,23 @@
 package main
 
 import (
-	"errors"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/model"
 )
 
 // TestExplainStateKVM runs `itsbench state` and `itsbench explain` on the
 // same scenario on the sim and on KVM and requires identical output: the
 // dumps are the same format on both backends, and on KVM they are read from
-// the tables KVM saved. Inside scripts/kvm-harness (GICITS_QEMU=1) it must
+// the tables KVM saved. Inside scripts/kvm-harness (GICITS_KVM_REQUIRED=1) it must
 // run; elsewhere it skips, saying why, where KVM does not open:
 //
 //	scripts/kvm-harness -run TestExplainStateKVM -v ./cmd/itsbench/
 func TestExplainStateKVM(t *testing.T) {
-	b, err := model.Open("kvm", model.Config{})
-	switch {
-	case err == nil:
-		b.Close()
-	case errors.Is(err, model.ErrNotSupported) && os.Getenv("GICITS_QEMU") != "1":
-		t.Skipf("kvm backend not available here (run scripts/kvm-harness -run TestExplainStateKVM ./cmd/itsbench/): %v", err)
-	default:
-		t.Fatalf("kvm backend must open inside the QEMU harness: %v", err)
-	}
+	kvmtest.Require(t, model.Config{})
 	const scenario = "testdata/explain-state.its"
 	for _, args := range [][]string{
 		{"state", "-script", scenario},

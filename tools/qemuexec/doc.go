@@ -29,8 +29,9 @@
 // The deadline is -test.timeout plus 45 s of boot slack (10 min when the test
 // has no timeout).
 //
-// The guest test sees GICITS_QEMU=1, so KVM tests know they run in the
-// harness and must fail, not skip, when /dev/kvm or the vGIC ITS is missing.
+// The guest test sees GICITS_QEMU=1, which means only that it runs in the
+// QEMU guest. Whether a missing KVM fails or skips a test is said by
+// GICITS_KVM_REQUIRED, which scripts/kvm-harness sets.
 // Every GICITS_* variable of the host and the Go runtime variables GODEBUG,
 // GOTRACEBACK, GOMAXPROCS, GOGC and GOMEMLIMIT are passed through.
 //

@@ -198,7 +198,7 @@ func findRepoRoot(dir string) string {
 var passedRuntimeVars = []string{"GODEBUG", "GOTRACEBACK", "GOMAXPROCS", "GOGC", "GOMEMLIMIT"}
 
 // guestEnv returns the guest test's environment: a minimal base, GICITS_QEMU=1
-// (KVM tests must fail, not skip, when KVM is missing), every GICITS_*
+// (the test runs in the QEMU guest), every GICITS_*
 // variable of the host and the Go runtime variables in passedRuntimeVars.
 func guestEnv(hostEnv []string) []string {
 	env := []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "GICITS_QEMU=1"}
