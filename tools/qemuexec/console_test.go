@@ -232,9 +232,12 @@ func TestBoot(t *testing.T) {
 		transcript string
 		tail       string
 		timeout    time.Duration
-		wantCode   int
-		wantStdout string
-		wantStderr []string
+		// timeoutOnSignal times the run out once the fake QEMU has
+		// created the file its tail names {started}.
+		timeoutOnSignal bool
+		wantCode        int
+		wantStdout      string
+		wantStderr      []string
 	}{
 		{
 			name:       "pass",
@@ -256,12 +259,15 @@ func TestBoot(t *testing.T) {
 			wantStderr: []string{"qemuexec: FAIL: kernel panic after the test started", "last 5 console lines", "  | [ 3.0] Kernel panic - not syncing: VFS"},
 		},
 		{
-			name:       "hang",
-			transcript: bootNoise,
-			tail:       "exec sleep 30",
-			timeout:    300 * time.Millisecond,
-			wantCode:   1,
-			wantStderr: []string{"qemuexec: FAIL: timeout: no exit marker within 300ms (before the test started)", "Run /init as init process"},
+			// The timeout comes when the fake QEMU has printed its
+			// transcript and says so ({started}), not after a guess
+			// at how long a fork and two execs take.
+			name:            "hang",
+			transcript:      bootNoise,
+			tail:            ": > {started}; exec sleep 30",
+			timeoutOnSignal: true,
+			wantCode:        1,
+			wantStderr:      []string{"qemuexec: FAIL: timeout: no exit marker within 1m0s (before the test started)", "Run /init as init process"},
 		},
 		{
 			name:       "QEMU error",
@@ -289,12 +295,25 @@ func TestBoot(t *testing.T) {
 			}
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
-			code := boot(bootSpec{
-				qemu:    fakeQEMU(t, tt.transcript, tt.tail),
+			spec := bootSpec{
 				nonce:   testNonce,
 				timeout: tt.timeout,
 				t0:      start,
-			}, &stdout, &stderr, nil)
+			}
+			tail := tt.tail
+			if tt.timeoutOnSignal {
+				started := filepath.Join(t.TempDir(), "started")
+				tail = strings.ReplaceAll(tail, "{started}", "'"+started+"'")
+				expired, waited := make(chan time.Time, 1), make(chan struct{})
+				spec.expired = expired
+				go func() {
+					defer close(waited)
+					expired <- waitForFile(t, started, 30*time.Second)
+				}()
+				defer func() { <-waited }()
+			}
+			spec.qemu = fakeQEMU(t, tt.transcript, tail)
+			code := boot(spec, &stdout, &stderr, nil)
 			if elapsed := time.Since(start); elapsed > 20*time.Second {
 				t.Errorf("boot took %v", elapsed)
 			}
@@ -313,6 +332,22 @@ func TestBoot(t *testing.T) {
 				t.Errorf("stderr reports a failure:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+// waitForFile returns when path exists, or reports an error and returns
+// after limit: either way boot's timeout follows.
+func waitForFile(t *testing.T, path string, limit time.Duration) time.Time {
+	deadline := time.Now().Add(limit)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the fake QEMU did not create %s within %v", path, limit)
+			return time.Now()
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

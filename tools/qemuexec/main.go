@@ -153,6 +153,10 @@ type bootSpec struct {
 	args    []string
 	nonce   string
 	timeout time.Duration
+	// expired, when not nil, stands in for the timer of timeout: a value
+	// received on it is the timeout (tests send one when the fake QEMU
+	// says it is ready, instead of guessing how long that takes).
+	expired <-chan time.Time
 	t0      time.Time // when qemuexec started, for the total time
 }
 
@@ -203,6 +207,10 @@ func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
 	e := ending{timeout: spec.timeout}
 	deadline := time.NewTimer(spec.timeout)
 	defer deadline.Stop()
+	expired := deadline.C
+	if spec.expired != nil {
+		expired = spec.expired
+	}
 	exitSeen := con.exitSeen
 	var grace <-chan time.Time
 	kill := func() { _ = cmd.Process.Kill() }
@@ -212,7 +220,7 @@ wait:
 		case err := <-done:
 			e.qemuErr = err
 			break wait
-		case <-deadline.C:
+		case <-expired:
 			e.timedOut = true
 			kill()
 		case s := <-sigs:
