@@ -1,7 +1,6 @@
 package script_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,5 +192,5 @@ func report(t *testing.T, res *script.Result, known func(string, int) (kvmDiffer
 			t.Errorf("%d expectations not run after the failure", res.NotRun)
 		}
 	}
-	t.Log(fmt.Sprintf("%d passed, %d failed, %d skipped", res.Passed, res.Failed, res.Skipped))
+	t.Logf("%d passed, %d failed, %d skipped", res.Passed, res.Failed, res.Skipped)
 }

@@ -21,6 +21,7 @@ const (
 	unixPkg  = "golang.org/x/sys/unix"
 	kvmsys   = "backend/kvm/internal/kvmsys" // the one package that may import unixPkg
 	qemuexec = "tools/qemuexec"              // a separate program: imports nothing of the module
+	kvmtest  = "backend/kvm/kvmtest"         // for tests only: no library or command imports it
 )
 
 // layers orders the module's packages from the bottom up, after README.md's
@@ -62,6 +63,7 @@ var rules = []struct {
 	{"model-standard-library-only", modelStandardLibraryOnly},
 	{"imports-flow-down", importsFlowDown},
 	{"qemuexec-self-contained", qemuexecSelfContained},
+	{"kvmtest-only-in-tests", kvmtestOnlyInTests},
 }
 
 func TestImportRules(t *testing.T) {
@@ -136,6 +138,16 @@ func qemuexecSelfContained(g *graph) []string {
 			if ri, ok := relative(imp); ok && !under(ri, qemuexec) {
 				bad = append(bad, fmt.Sprintf("%s imports %s: %s is a separate program and imports nothing of the module but its own packages", p.path, imp, qemuexec))
 			}
+		}
+	}
+	return bad
+}
+
+func kvmtestOnlyInTests(g *graph) []string {
+	var bad []string
+	for _, p := range g.pkgs {
+		if slices.Contains(p.imports, module+"/"+kvmtest) {
+			bad = append(bad, fmt.Sprintf("%s imports %s, which is for tests only (it skips or fails a testing.TB)", p.path, kvmtest))
 		}
 	}
 	return bad
