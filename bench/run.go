@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gicits/gicits/bench/stats"
 	"github.com/gicits/gicits/model"
 )
 
@@ -118,14 +119,14 @@ type Result struct {
 
 	// Call summarises the latency of the injection call (SignalMSI,
 	// TriggerGSI or Trigger.Signal), one call in Workload.LatencyEvery.
-	Call Summary `json:"call_latency_ns"`
+	Call stats.Summary `json:"call_latency_ns"`
 	// EndToEnd summarises injection → Acknowledge returned on the target
 	// CPU, for stamped deliveries of the measured phase. Empty without
 	// consumers.
-	EndToEnd Summary `json:"end_to_end_latency_ns"`
+	EndToEnd stats.Summary `json:"end_to_end_latency_ns"`
 	// Command summarises the SubmitCommands latency of churn operations.
-	ChurnOps int64   `json:"churn_ops"`
-	Command  Summary `json:"churn_command_latency_ns"`
+	ChurnOps int64         `json:"churn_ops"`
+	Command  stats.Summary `json:"churn_command_latency_ns"`
 
 	// CallSamples and EndToEndSamples are the sorted samples behind Call
 	// and EndToEnd, for plots and comparisons.
@@ -694,11 +695,11 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 	cnt.Lost = stamped + r.stolen.Load() - takes - cnt.Dropped
 	slices.Sort(res.CallSamples)
 	slices.Sort(res.EndToEndSamples)
-	res.Call = Summarize(res.CallSamples)
-	res.EndToEnd = Summarize(res.EndToEndSamples)
+	res.Call = stats.Summarize(res.CallSamples)
+	res.EndToEnd = stats.Summarize(res.EndToEndSamples)
 	res.ChurnOps = int64(len(churnLat))
 	slices.Sort(churnLat)
-	res.Command = Summarize(churnLat)
+	res.Command = stats.Summarize(churnLat)
 	res.Errors = r.errs
 	res.Notes = append(res.Notes, r.notes(res)...)
 }

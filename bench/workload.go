@@ -292,6 +292,37 @@ func (w Workload) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Describe says in one line what w does.
+func (w Workload) Describe() string {
+	inj := fmt.Sprintf("%d injectors", w.injectors())
+	switch {
+	case w.Injectors == 0 && w.Devices == 1:
+		inj = "1 injector (one per device)"
+	case w.Injectors == 0:
+		inj = fmt.Sprintf("%d injectors (one per device)", w.Devices)
+	case w.Injectors == 1:
+		inj = "1 injector"
+	}
+	var length string
+	switch {
+	case w.Duration > 0:
+		length = fmt.Sprintf("for %v", w.Duration)
+	case w.Iterations > 0:
+		length = fmt.Sprintf("%d iterations (%d injections each)", w.Iterations, w.InjectionsPerInjector())
+	default:
+		length = fmt.Sprintf("%d injections each", w.Count)
+	}
+	if w.Warmup > 0 {
+		length += fmt.Sprintf(" after %d warm-up", w.Warmup)
+	}
+	s := fmt.Sprintf("%d CPUs, %d devices × %d events, mapping %v, pattern %v, path %v, %s, %s",
+		w.CPUs, w.Devices, w.Events, w.Mapping, w.Pattern, w.Path, inj, length)
+	if w.Churn != ChurnNone {
+		s += fmt.Sprintf(", churn %v at %g/s", w.Churn, w.ChurnRate)
+	}
+	return s
+}
+
 // injectors returns the number of injecting goroutines.
 func (w Workload) injectors() int {
 	if w.Injectors == 0 {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gicits/gicits/backend/kvm"
-	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/stress"
 	"github.com/gicits/gicits/model"
 )
 
@@ -278,7 +278,7 @@ func TestGuestOutsideMemslot(t *testing.T) {
 }
 
 // TestStressAccountingKVM is the concurrency stress with accounting
-// (bench.Stress) on real KVM: MSIs from four goroutines against MOVI,
+// (stress.Run) on real KVM: MSIs from four goroutines against MOVI,
 // DISCARD + MAPTI and MAPD re-maps while both vCPUs acknowledge. Shorter
 // under nested emulation, where every acknowledgement is two MMIO exits.
 func TestStressAccountingKVM(t *testing.T) {
@@ -287,7 +287,7 @@ func TestStressAccountingKVM(t *testing.T) {
 	if testing.Short() {
 		d = time.Second
 	}
-	res, err := bench.Stress(context.Background(), b, bench.StressOptions{Senders: 4, Events: 32, Duration: d, Seed: 7, MSIPause: 200 * time.Microsecond})
+	res, err := stress.Run(context.Background(), b, stress.Options{Senders: 4, Events: 32, Duration: d, Seed: 7, MSIPause: 200 * time.Microsecond})
 	if res != nil {
 		t.Logf("%d delivered, %d acknowledged, %d MOVI, %d DISCARD+MAPTI, %d MAPD re-maps", res.Delivered, res.Acknowledged, res.MOVIs, res.Discards, res.Remapped)
 	}

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/gicits/gicits/backend/sim"
-	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/stress"
 	"github.com/gicits/gicits/model"
 )
 
 // TestStressAccounting is issue 7's concurrency stress on the simulator:
 // eight goroutines signal MSIs while one per CPU acknowledges and another
-// runs MOVI, DISCARD + MAPTI and MAPD re-maps; bench.Ledger then proves
+// runs MOVI, DISCARD + MAPTI and MAPD re-maps; stress.Run's ledger then proves
 // that every delivered MSI was acknowledged exactly once or coalesced with
 // one still pending, and that no acknowledgement lacks a delivery of its
 // own. It runs with the translation cache on and off, under -race in CI.
@@ -36,7 +36,7 @@ func TestStressAccounting(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			res, err := bench.Stress(context.Background(), b, bench.StressOptions{Senders: 8, Events: 64, Duration: d, Seed: 7})
+			res, err := stress.Run(context.Background(), b, stress.Options{Senders: 8, Events: 64, Duration: d, Seed: 7})
 			if res != nil {
 				t.Logf("%d delivered, %d acknowledged, %d MOVI, %d DISCARD+MAPTI, %d MAPD re-maps", res.Delivered, res.Acknowledged, res.MOVIs, res.Discards, res.Remapped)
 			}

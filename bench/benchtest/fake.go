@@ -1,5 +1,6 @@
 // Package benchtest provides a small in-memory [model.Backend] for testing
-// package bench and cmd/itsbench without a real backend.
+// package bench, its reports and plots, and cmd/itsbench without a real
+// backend.
 //
 // The fake translates MSIs through maps under one mutex, keeps pending LPIs
 // per CPU and acknowledges the highest-priority one. It models the parts of

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/report"
 )
 
 func init() {
@@ -56,8 +57,8 @@ func runCompare(e *env, args []string) error {
 	if emulated {
 		ra.Notes = append(ra.Notes, emulationNote[len("note: "):])
 	}
-	pair := bench.ComparePair(ra, rb)
-	return report(e, &bf, []*bench.Result{ra, rb}, func(out io.Writer) error {
+	pair := report.ComparePair(ra, rb)
+	return writeReport(e, &bf, []*bench.Result{ra, rb}, func(out io.Writer) error {
 		if err := pair.WriteTable(out); err != nil {
 			return err
 		}

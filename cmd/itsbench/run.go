@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/plot"
+	"github.com/gicits/gicits/bench/report"
+	"github.com/gicits/gicits/bench/soak"
 	"github.com/gicits/gicits/model"
 )
 
@@ -177,19 +180,19 @@ func runRun(e *env, args []string) error {
 	if *memstats && (*memEvery <= 0 || *memWarmup < 0 || *memHeap <= 0 || *memSys <= 0) {
 		return usagef("-mem-every must be positive, -mem-warmup not negative, -mem-max-heap-slope and -mem-max-sys-slope positive")
 	}
-	var stopMem func() *bench.MemReport
+	var stopMem func() *soak.MemReport
 	if *memstats {
-		stopMem = bench.SampleMemory(*memEvery, bench.MemLimits{Warmup: *memWarmup, MaxHeapSlope: *memHeap, MaxSysSlope: *memSys})
+		stopMem = soak.SampleMemory(*memEvery, soak.MemLimits{Warmup: *memWarmup, MaxHeapSlope: *memHeap, MaxSysSlope: *memSys})
 	}
 	res, err := execute(context.Background(), e, spec, w)
-	var mem *bench.MemReport
+	var mem *soak.MemReport
 	if stopMem != nil {
 		mem = stopMem()
 	}
 	if err != nil {
 		return err
 	}
-	err = report(e, &bf, []*bench.Result{res}, func(out io.Writer) error { return res.WriteTable(out) })
+	err = writeReport(e, &bf, []*bench.Result{res}, func(out io.Writer) error { return report.WriteTable(out, res) })
 	if mem == nil {
 		return err
 	}
@@ -199,10 +202,10 @@ func runRun(e *env, args []string) error {
 	return errors.Join(err, mem.Check())
 }
 
-// report writes the results in the chosen format (table through
+// writeReport writes the results in the chosen format (table through
 // writeTable), draws the plot, and turns a loss or failure into exit
 // status 1 after everything is written.
-func report(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.Writer) error) error {
+func writeReport(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.Writer) error) error {
 	out := e.stdout
 	var file *os.File
 	if bf.output != "" {
@@ -217,11 +220,11 @@ func report(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.
 	case "table":
 		err = writeTable(out)
 	case "csv":
-		err = bench.WriteCSV(out, results)
+		err = report.WriteCSV(out, results)
 	case "json":
-		err = bench.WriteJSON(out, results)
+		err = report.WriteJSON(out, results)
 	case "gobench":
-		err = bench.WriteGoBench(out, results)
+		err = report.WriteGoBench(out, results)
 	}
 	if file != nil {
 		if cerr := file.Close(); err == nil {
@@ -232,7 +235,7 @@ func report(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.
 		return err
 	}
 	if bf.plot != "" {
-		if err := bench.Plot(results, bf.plot); err != nil {
+		if err := plot.Plot(results, bf.plot); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "plot written to %s\n", bf.plot)
@@ -241,7 +244,7 @@ func report(e *env, bf *benchFlags, results []*bench.Result, writeTable func(io.
 	for _, r := range results {
 		if !r.OK() {
 			if bf.format != "table" || bf.output != "" {
-				fmt.Fprintln(e.stderr, r.LossBanner())
+				fmt.Fprintln(e.stderr, report.LossBanner(r))
 			}
 			bad = append(bad, fmt.Errorf("%s: %d lost, %d failed injections", r.Label, r.Counts.Lost, r.Counts.Failed))
 		}

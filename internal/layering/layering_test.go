@@ -37,7 +37,11 @@ var layers = [][]string{
 	{"backend/sim", "backend/kvm"},
 	// kvmtest: helpers for tests that open the kvm backend, above it.
 	{"script", "inspect", "backend/kvm/kvmtest"},
-	{"bench"},
+	// bench's foundations: statistics, the delivery ledger, memory sampling.
+	{"bench/stats", "bench/ledger", "bench/soak"},
+	{"bench", "bench/stress"},
+	// what reads bench's results: the reports, and the plots (gonum/plot).
+	{"bench/report", "bench/plot"},
 	// docs and internal/layering hold only tests.
 	{"cmd/itsbench", "docs", "internal/layering"},
 }

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"encoding/csv"
@@ -10,38 +10,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// Describe says in one line what w does.
-func (w Workload) Describe() string {
-	inj := fmt.Sprintf("%d injectors", w.injectors())
-	switch {
-	case w.Injectors == 0 && w.Devices == 1:
-		inj = "1 injector (one per device)"
-	case w.Injectors == 0:
-		inj = fmt.Sprintf("%d injectors (one per device)", w.Devices)
-	case w.Injectors == 1:
-		inj = "1 injector"
-	}
-	var length string
-	switch {
-	case w.Duration > 0:
-		length = fmt.Sprintf("for %v", w.Duration)
-	case w.Iterations > 0:
-		length = fmt.Sprintf("%d iterations (%d injections each)", w.Iterations, w.InjectionsPerInjector())
-	default:
-		length = fmt.Sprintf("%d injections each", w.Count)
-	}
-	if w.Warmup > 0 {
-		length += fmt.Sprintf(" after %d warm-up", w.Warmup)
-	}
-	s := fmt.Sprintf("%d CPUs, %d devices × %d events, mapping %v, pattern %v, path %v, %s, %s",
-		w.CPUs, w.Devices, w.Events, w.Mapping, w.Pattern, w.Path, inj, length)
-	if w.Churn != ChurnNone {
-		s += fmt.Sprintf(", churn %v at %g/s", w.Churn, w.ChurnRate)
-	}
-	return s
-}
+	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/stats"
+)
 
 // si formats v with an SI prefix: 12.3M.
 func si(v float64) string {
@@ -71,7 +43,7 @@ func ns(v float64) string {
 	return strconv.FormatFloat(v, 'f', 0, 64) + "ns"
 }
 
-func summaryRow(name string, s Summary) string {
+func summaryRow(name string, s stats.Summary) string {
 	if s.N == 0 {
 		return name + "\t0\t-\t-\t-\t-\t-\t-\t-\t-\t-\t"
 	}
@@ -79,9 +51,9 @@ func summaryRow(name string, s Summary) string {
 		ns(s.StdDev), ns(s.Min), ns(s.P50), ns(s.P90), ns(s.P99), ns(s.P999), ns(s.Max))
 }
 
-// LossBanner returns the loud line a report prints when deliveries were
-// lost or injections failed, or "".
-func (r *Result) LossBanner() string {
+// LossBanner returns the loud line a report prints when r lost deliveries
+// or injections failed, or "".
+func LossBanner(r *bench.Result) string {
 	var parts []string
 	if c := r.Counts; c.Lost != 0 {
 		parts = append(parts, fmt.Sprintf("%d DELIVERIES LOST: the backend said Delivered but no CPU ever acknowledged them", c.Lost))
@@ -99,7 +71,7 @@ func (r *Result) LossBanner() string {
 }
 
 // WriteTable writes a readable report of one run.
-func (r *Result) WriteTable(out io.Writer) error {
+func WriteTable(out io.Writer, r *bench.Result) error {
 	w := r.Workload
 	fmt.Fprintf(out, "workload %s on %s: %s\n", w.Name, r.Label, w.Describe())
 	if w.Description != "" {
@@ -119,7 +91,7 @@ func (r *Result) WriteTable(out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency\tn\tmean\t95% CI\tstddev\tmin\tp50\tp90\tp99\tp99.9\tmax\t")
 	fmt.Fprintln(tw, summaryRow("injection call", r.Call))
-	if w.Wait != WaitNone {
+	if w.Wait != bench.WaitNone {
 		fmt.Fprintln(tw, summaryRow("end-to-end ("+w.Wait.String()+")", r.EndToEnd))
 	}
 	if r.ChurnOps > 0 {
@@ -136,7 +108,7 @@ func (r *Result) WriteTable(out io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if b := r.LossBanner(); b != "" {
+	if b := LossBanner(r); b != "" {
 		fmt.Fprintf(out, "\n%s\n", b)
 	}
 	return nil
@@ -144,27 +116,27 @@ func (r *Result) WriteTable(out io.Writer) error {
 
 // Pair is the comparison of run B with run A of the same workload.
 type Pair struct {
-	A, B *Result
+	A, B *bench.Result
 	// Call and EndToEnd compare the latency samples; EndToEnd is nil when
 	// either run has none.
-	Call     *Comparison `json:"call_latency"`
-	EndToEnd *Comparison `json:"end_to_end_latency,omitempty"`
+	Call     *stats.Comparison `json:"call_latency"`
+	EndToEnd *stats.Comparison `json:"end_to_end_latency,omitempty"`
 	// ThroughputRatio is B's throughput over A's.
 	ThroughputRatio float64 `json:"throughput_ratio"`
 }
 
 // ComparePair compares two runs.
-func ComparePair(a, b *Result) Pair {
+func ComparePair(a, b *bench.Result) Pair {
 	p := Pair{A: a, B: b}
 	if a.Throughput > 0 {
 		p.ThroughputRatio = b.Throughput / a.Throughput
 	}
 	if len(a.CallSamples) > 0 && len(b.CallSamples) > 0 {
-		c := Compare(a.CallSamples, b.CallSamples)
+		c := stats.Compare(a.CallSamples, b.CallSamples)
 		p.Call = &c
 	}
 	if len(a.EndToEndSamples) > 0 && len(b.EndToEndSamples) > 0 {
-		c := Compare(a.EndToEndSamples, b.EndToEndSamples)
+		c := stats.Compare(a.EndToEndSamples, b.EndToEndSamples)
 		p.EndToEnd = &c
 	}
 	return p
@@ -175,7 +147,7 @@ func (p Pair) WriteTable(out io.Writer) error {
 	a, b := p.A, p.B
 	fmt.Fprintf(out, "workload %s: %s\n", a.Workload.Name, a.Workload.Describe())
 	fmt.Fprintf(out, "clock: %v\n", a.Clock)
-	for _, r := range []*Result{a, b} {
+	for _, r := range []*bench.Result{a, b} {
 		for _, n := range r.Notes {
 			fmt.Fprintf(out, "note (%s): %s\n", r.Label, n)
 		}
@@ -192,13 +164,13 @@ func (p Pair) WriteTable(out io.Writer) error {
 	fmt.Fprintf(tw, "throughput (LPIs/s)\t%s\t%s\t%s\t\n", si(a.Throughput), si(b.Throughput), ratio(a.Throughput, b.Throughput))
 	rows := []struct {
 		name string
-		get  func(Summary) float64
-	}{{"p50", func(s Summary) float64 { return s.P50 }}, {"p90", func(s Summary) float64 { return s.P90 }},
-		{"p99", func(s Summary) float64 { return s.P99 }}, {"p99.9", func(s Summary) float64 { return s.P999 }},
-		{"mean", func(s Summary) float64 { return s.Mean }}}
+		get  func(stats.Summary) float64
+	}{{"p50", func(s stats.Summary) float64 { return s.P50 }}, {"p90", func(s stats.Summary) float64 { return s.P90 }},
+		{"p99", func(s stats.Summary) float64 { return s.P99 }}, {"p99.9", func(s stats.Summary) float64 { return s.P999 }},
+		{"mean", func(s stats.Summary) float64 { return s.Mean }}}
 	for _, m := range []struct {
 		name string
-		a, b Summary
+		a, b stats.Summary
 	}{{"injection call", a.Call, b.Call}, {"end-to-end", a.EndToEnd, b.EndToEnd}} {
 		if m.a.N == 0 && m.b.N == 0 {
 			continue
@@ -233,8 +205,8 @@ func (p Pair) WriteTable(out io.Writer) error {
 	if p.EndToEnd != nil {
 		fmt.Fprintf(out, "end-to-end %s vs %s: %v\n", b.Label, a.Label, p.EndToEnd)
 	}
-	for _, r := range []*Result{a, b} {
-		if s := r.LossBanner(); s != "" {
+	for _, r := range []*bench.Result{a, b} {
+		if s := LossBanner(r); s != "" {
 			fmt.Fprintf(out, "\n%s\n", s)
 		}
 	}
@@ -248,12 +220,12 @@ var csvHeader = []string{"label", "backend", "workload", "cpus", "devices", "eve
 	"signalled", "delivered", "blocked", "failed", "acknowledged", "coalesced", "dropped_by_churn", "lost", "clock_resolution_ns"}
 
 // WriteCSV writes one row per run under a header row.
-func WriteCSV(out io.Writer, results []*Result) error {
+func WriteCSV(out io.Writer, results []*bench.Result) error {
 	cw := csv.NewWriter(out)
 	cw.Write(csvHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	d := func(v int64) string { return strconv.FormatInt(v, 10) }
-	sum := func(s Summary) []string {
+	sum := func(s stats.Summary) []string {
 		return []string{strconv.Itoa(s.N), f(s.Mean), f(s.CILow), f(s.CIHigh), f(s.StdDev), f(s.Min), f(s.P50), f(s.P90), f(s.P99), f(s.P999), f(s.Max)}
 	}
 	for _, r := range results {
@@ -272,19 +244,19 @@ func WriteCSV(out io.Writer, results []*Result) error {
 
 // WriteJSON writes the runs, and the comparisons of every run with the
 // first when there are several, as one JSON document.
-func WriteJSON(out io.Writer, results []*Result) error {
+func WriteJSON(out io.Writer, results []*bench.Result) error {
 	doc := struct {
-		Results     []*Result `json:"results"`
-		Comparisons []any     `json:"comparisons,omitempty"`
+		Results     []*bench.Result `json:"results"`
+		Comparisons []any           `json:"comparisons,omitempty"`
 	}{Results: results}
 	for _, r := range results[min(1, len(results)):] {
 		p := ComparePair(results[0], r)
 		doc.Comparisons = append(doc.Comparisons, struct {
-			A               string      `json:"a"`
-			B               string      `json:"b"`
-			ThroughputRatio float64     `json:"throughput_ratio_b_over_a"`
-			Call            *Comparison `json:"call_latency,omitempty"`
-			EndToEnd        *Comparison `json:"end_to_end_latency,omitempty"`
+			A               string            `json:"a"`
+			B               string            `json:"b"`
+			ThroughputRatio float64           `json:"throughput_ratio_b_over_a"`
+			Call            *stats.Comparison `json:"call_latency,omitempty"`
+			EndToEnd        *stats.Comparison `json:"end_to_end_latency,omitempty"`
 		}{results[0].Label, r.Label, p.ThroughputRatio, p.Call, p.EndToEnd})
 	}
 	enc := json.NewEncoder(out)
@@ -299,7 +271,7 @@ func WriteJSON(out io.Writer, results []*Result) error {
 //
 // ns/op is elapsed time per measured injection (the inverse of the
 // throughput, as Go's own benchmarks report).
-func WriteGoBench(out io.Writer, results []*Result) error {
+func WriteGoBench(out io.Writer, results []*bench.Result) error {
 	fmt.Fprintf(out, "goos: %s\ngoarch: %s\npkg: github.com/gicits/gicits/bench\n", runtime.GOOS, runtime.GOARCH)
 	for _, r := range results {
 		nsPerOp := 0.0

@@ -1,4 +1,4 @@
-package bench
+package ledger
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 // The ledger catches a lost and a duplicated LPI and accepts coalescing.
 func TestLedger(t *testing.T) {
-	l := NewLedger()
+	l := New()
 	// 8192: two deliveries coalesced into one acknowledgement.
 	l.Delivered(8192, l.Begin())
 	l.Delivered(8192, l.Begin())

@@ -1,4 +1,4 @@
-package bench
+package stress
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gicits/gicits/bench/ledger"
 	"github.com/gicits/gicits/model"
 )
 
-// StressOptions shape [Stress].
-type StressOptions struct {
+// Options shape [Run].
+type Options struct {
 	Senders  int           // goroutines signalling MSIs; 0 means 4
 	Events   int           // events of the one device, LPIs 8192..; 0 means 64
 	Duration time.Duration // how long the churn runs; 0 means 300 ms
@@ -23,21 +24,21 @@ type StressOptions struct {
 	MSIPause time.Duration
 }
 
-// StressResult is what a [Stress] run did.
-type StressResult struct {
-	Ledger                    *Ledger
+// Result is what a [Run] did.
+type Result struct {
+	Ledger                    *ledger.Ledger
 	Delivered, Acknowledged   int
 	MOVIs, Discards, Remapped int
 }
 
-// Stress maps Events events of device 1 to LPIs spread over every CPU's
+// Run maps Events events of device 1 to LPIs spread over every CPU's
 // collection, then for opt.Duration has Senders goroutines signal MSIs
 // while one goroutine per CPU acknowledges and EOIs, and another moves
 // events (MOVI), discards and re-maps them (DISCARD + MAPTI) and re-maps
 // the whole device (MAPD). It drains every CPU at the end and returns the
 // ledger, already checked: the error says which LPI was lost or
 // duplicated. b must be freshly opened.
-func Stress(ctx context.Context, b model.Backend, opt StressOptions) (*StressResult, error) {
+func Run(ctx context.Context, b model.Backend, opt Options) (*Result, error) {
 	if opt.Senders == 0 {
 		opt.Senders = 4
 	}
@@ -84,8 +85,8 @@ func Stress(ctx context.Context, b model.Backend, opt StressOptions) (*StressRes
 		return nil, fmt.Errorf("stress set-up: %w", err)
 	}
 
-	led := NewLedger()
-	res := &StressResult{Ledger: led}
+	led := ledger.New()
+	res := &Result{Ledger: led}
 	var errMu sync.Mutex
 	var errs []error
 	fail := func(err error) {

@@ -1,4 +1,4 @@
-package bench
+package ledger
 
 import (
 	"cmp"
@@ -36,8 +36,8 @@ type ledgerLPI struct {
 	delivered, acked, removed []span
 }
 
-// NewLedger returns an empty ledger.
-func NewLedger() *Ledger { return &Ledger{lpis: map[model.INTID]*ledgerLPI{}} }
+// New returns an empty ledger.
+func New() *Ledger { return &Ledger{lpis: map[model.INTID]*ledgerLPI{}} }
 
 // Begin returns the sequence number an operation starts at.
 func (l *Ledger) Begin() uint64 { return l.seq.Add(1) }

@@ -1,20 +1,34 @@
-package bench
+package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/benchtest"
+	"github.com/gicits/gicits/model"
 )
 
-func twoRuns(t *testing.T) (*Result, *Result) {
-	w, _ := Lookup("lpistress")
-	w = small(w)
-	a := runFake(t, w, 0)
-	b := runFake(t, w, 0)
+// twoRuns runs lpistress, shrunk to a few milliseconds, twice on the fake
+// backend, labelling the second run fake-b.
+func twoRuns(t *testing.T) (*bench.Result, *bench.Result) {
+	t.Helper()
+	w, _ := bench.Lookup("lpistress")
+	w.Iterations, w.Warmup = 50, min(w.Warmup, 200)
+	run := func() *bench.Result {
+		f := benchtest.New(model.Config{CPUs: w.CPUs})
+		defer f.Close()
+		res, err := bench.Run(context.Background(), f, w, bench.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", w.Name, err)
+		}
+		return res
+	}
+	a, b := run(), run()
 	b.Label = "fake-b"
 	return a, b
 }
@@ -22,7 +36,7 @@ func twoRuns(t *testing.T) (*Result, *Result) {
 func TestReports(t *testing.T) {
 	a, b := twoRuns(t)
 	var buf bytes.Buffer
-	if err := a.WriteTable(&buf); err != nil {
+	if err := WriteTable(&buf, a); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"workload lpistress on benchtest-fake", "clock: Go monotonic clock", "Rate: ", "LPIs/s", "injection call", "end-to-end (spin)", "lost"} {
@@ -40,7 +54,7 @@ func TestReports(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := WriteCSV(&buf, []*Result{a, b}); err != nil {
+	if err := WriteCSV(&buf, []*bench.Result{a, b}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
@@ -48,7 +62,7 @@ func TestReports(t *testing.T) {
 		t.Errorf("csv: %d rows, %v", len(rows), err)
 	}
 	buf.Reset()
-	if err := WriteJSON(&buf, []*Result{a, b}); err != nil {
+	if err := WriteJSON(&buf, []*bench.Result{a, b}); err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
@@ -59,32 +73,15 @@ func TestReports(t *testing.T) {
 		t.Errorf("json enums not named:\n%.500s", buf.String())
 	}
 	buf.Reset()
-	WriteGoBench(&buf, []*Result{a})
+	WriteGoBench(&buf, []*bench.Result{a})
 	if !strings.Contains(buf.String(), "BenchmarkITS/workload=lpistress/backend=benchtest-fake-") || !strings.Contains(buf.String(), " ns/op\t") {
 		t.Errorf("gobench:\n%s", buf.String())
 	}
 }
 
 func TestLossBanner(t *testing.T) {
-	r := &Result{Label: "x", Counts: Counts{Lost: 3}}
-	if b := r.LossBanner(); !strings.Contains(b, "3 DELIVERIES LOST") {
+	r := &bench.Result{Label: "x", Counts: bench.Counts{Lost: 3}}
+	if b := LossBanner(r); !strings.Contains(b, "3 DELIVERIES LOST") {
 		t.Errorf("banner %q", b)
-	}
-}
-
-func TestPlot(t *testing.T) {
-	a, b := twoRuns(t)
-	dir := t.TempDir()
-	for _, name := range []string{"cdf.svg", "cdf.png"} {
-		p := filepath.Join(dir, name)
-		if err := Plot([]*Result{a, b}, p); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Stat(p); err != nil || fi.Size() < 1000 {
-			t.Errorf("%s: %v %v", name, fi, err)
-		}
-	}
-	if err := Plot([]*Result{a}, filepath.Join(dir, "x.pdf")); err == nil || !strings.Contains(err.Error(), ".svg or .png") {
-		t.Errorf("pdf: %v", err)
 	}
 }

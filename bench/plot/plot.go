@@ -1,4 +1,4 @@
-package bench
+package plot
 
 import (
 	"fmt"
@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gonum.org/v1/plot"
+	gonum "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/gicits/gicits/bench"
 )
 
 // cdfPoints returns about 1500 points of the empirical CDF of the sorted
@@ -67,7 +69,7 @@ func histPoints(x []float64, lo, hi float64) plotter.XYs {
 // Plot draws latency CDFs of the runs (injection call solid, end-to-end
 // dashed), and below them a histogram of the injection-call latencies, into
 // path: an .svg or .png file.
-func Plot(results []*Result, path string) error {
+func Plot(results []*bench.Result, path string) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".svg" && ext != ".png" {
 		return fmt.Errorf("plot %s: want a file ending in .svg or .png", path)
@@ -92,21 +94,21 @@ func Plot(results []*Result, path string) error {
 	}
 	title := "workload " + strings.Join(workloads, ", ")
 
-	cdf := plot.New()
+	cdf := gonum.New()
 	cdf.Title.Text = "Latency CDF, " + title
 	cdf.X.Label.Text = "latency (ns, log scale)"
 	cdf.Y.Label.Text = "fraction of samples ≤ latency"
-	cdf.X.Scale, cdf.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	cdf.X.Scale, cdf.X.Tick.Marker = gonum.LogScale{}, gonum.LogTicks{Prec: -1}
 	cdf.X.Min, cdf.X.Max = lo, hi
 	cdf.Y.Min, cdf.Y.Max = 0, 1
 	cdf.Legend.Top, cdf.Legend.Left = false, false
 	cdf.Add(plotter.NewGrid())
 
-	hist := plot.New()
+	hist := gonum.New()
 	hist.Title.Text = "Injection-call latency histogram, " + title
 	hist.X.Label.Text = "latency (ns, log scale, 60 log-spaced bins)"
 	hist.Y.Label.Text = "fraction of calls in bin"
-	hist.X.Scale, hist.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	hist.X.Scale, hist.X.Tick.Marker = gonum.LogScale{}, gonum.LogTicks{Prec: -1}
 	hist.X.Min, hist.X.Max = lo, hi
 	hist.Add(plotter.NewGrid())
 
@@ -151,8 +153,8 @@ func Plot(results []*Result, path string) error {
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2,
 		PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4, PadY: vg.Millimeter * 6}
-	grid := [][]*plot.Plot{{cdf}, {hist}}
-	canvases := plot.Align(grid, tiles, dc)
+	grid := [][]*gonum.Plot{{cdf}, {hist}}
+	canvases := gonum.Align(grid, tiles, dc)
 	cdf.Draw(canvases[0][0])
 	hist.Draw(canvases[1][0])
 	f, err := os.Create(path)
