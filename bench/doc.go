@@ -6,8 +6,9 @@
 //
 //   - [Workload]: CPUs, devices, events, how events map to collections, LPI
 //     priorities, the injection pattern and path, optional churn, and how
-//     long to run; its parameters ([Params]) and their check
-//     ([Workload.Validate]), and the built-in workloads ([Builtins],
+//     long to run; its parameters ([Params]), how a command line's values
+//     for them are applied and checked ([Workload.Configure],
+//     [Workload.Validate]), and the built-in workloads ([Builtins],
 //     [Lookup]), including "lpistress", shaped like Linux's selftest
 //     vgic_lpi_stress so that its figures compare with the selftest's.
 //   - [Run]: set-up through [model.Backend] only (EnableLPIs, MAPC, MAPD with

@@ -292,6 +292,55 @@ func (w Workload) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Setting is a value for one of [Params], as a command line gives it.
+type Setting struct {
+	Param Param
+	Value string
+}
+
+// ErrSeveralLengths is [Workload.Configure]'s error when the settings give
+// more than one of count, iterations and duration (setting one clears the
+// other two, so the last would silently win).
+var ErrSeveralLengths = errors.New("set only one of count, iterations and duration")
+
+// InvalidWorkloadError is [Workload.Configure]'s error for a workload whose
+// settings all parsed but which does not [Workload.Validate]. It names the
+// workload and every parameter out of range, on one line.
+type InvalidWorkloadError struct {
+	Workload string
+	Err      error // Validate's error: a [*ParamError] per parameter, joined
+}
+
+func (e *InvalidWorkloadError) Error() string {
+	return fmt.Sprintf("workload %s: %s", e.Workload, strings.ReplaceAll(e.Err.Error(), "\n", "; "))
+}
+
+func (e *InvalidWorkloadError) Unwrap() error { return e.Err }
+
+// Configure returns w with settings applied in order, and validated. The
+// error is the [*ParamError] of the first value a parameter does not
+// parse, [ErrSeveralLengths], or an [*InvalidWorkloadError], in that order
+// of precedence.
+func (w Workload) Configure(settings []Setting) (Workload, error) {
+	lengths := 0
+	for _, s := range settings {
+		switch s.Param.Name {
+		case "count", "iterations", "duration":
+			lengths++
+		}
+		if err := s.Param.Set(&w, s.Value); err != nil {
+			return w, err
+		}
+	}
+	if lengths > 1 {
+		return w, ErrSeveralLengths
+	}
+	if err := w.Validate(); err != nil {
+		return w, &InvalidWorkloadError{Workload: w.Name, Err: err}
+	}
+	return w, nil
+}
+
 // Describe says in one line what w does.
 func (w Workload) Describe() string {
 	inj := fmt.Sprintf("%d injectors", w.injectors())

@@ -85,3 +85,36 @@ func TestParams(t *testing.T) {
 		t.Errorf("bad pattern: %v", err)
 	}
 }
+
+// Configure applies settings in order and says which of its three kinds of
+// error it met, in their order of precedence.
+func TestConfigure(t *testing.T) {
+	base, _ := Lookup("steady")
+	byName := map[string]Param{}
+	for _, p := range Params() {
+		byName[p.Name] = p
+	}
+	set := func(kv ...string) []Setting {
+		var s []Setting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, Setting{Param: byName[kv[i]], Value: kv[i+1]})
+		}
+		return s
+	}
+	w, err := base.Configure(set("cpus", "4", "duration", "1s"))
+	if err != nil || w.CPUs != 4 || w.Duration != time.Second || w.Count != 0 {
+		t.Errorf("Configure(cpus 4, duration 1s) = %+v, %v", w, err)
+	}
+	var pe *ParamError
+	if _, err := base.Configure(set("count", "1", "duration", "1s", "cpus", "x")); !errors.As(err, &pe) || err.Error() != `cpus "x": want a non-negative integer` {
+		t.Errorf("a value that does not parse: %v", err)
+	}
+	if _, err := base.Configure(set("count", "1", "duration", "1s", "cpus", "0")); !errors.Is(err, ErrSeveralLengths) {
+		t.Errorf("count and duration: %v", err)
+	}
+	var invalid *InvalidWorkloadError
+	_, err = base.Configure(set("cpus", "64", "events", "0"))
+	if !errors.As(err, &invalid) || err.Error() != "workload steady: cpus 64: want 1..32; events 0: want 1..65536" || !errors.Is(err, model.ErrInvalidArgument) {
+		t.Errorf("out of range: %v", err)
+	}
+}

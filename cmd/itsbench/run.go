@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,12 +33,7 @@ type benchFlags struct {
 	format   string
 	output   string
 	plot     string
-	params   []paramValue // in command-line order
-}
-
-type paramValue struct {
-	p     bench.Param
-	value string
+	settings []bench.Setting // workload parameters, in command-line order
 }
 
 var formats = []string{"table", "csv", "json", "gobench"}
@@ -49,7 +45,7 @@ func (bf *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&bf.plot, "plot", "", "draw latency CDFs and a histogram into `FILE`.svg or FILE.png")
 	for _, p := range bench.Params() {
 		set := func(s string) error {
-			bf.params = append(bf.params, paramValue{p, s})
+			bf.settings = append(bf.settings, bench.Setting{Param: p, Value: s})
 			return nil
 		}
 		fs.Func(p.Name, "workload parameter: "+p.Usage, set)
@@ -62,7 +58,7 @@ func (bf *benchFlags) register(fs *flag.FlagSet) {
 // resolve returns the workload with the command line's parameters applied,
 // or a usage error naming what is wrong and what is accepted.
 func (bf *benchFlags) resolve() (bench.Workload, error) {
-	if !contains(formats, bf.format) {
+	if !slices.Contains(formats, bf.format) {
 		return bench.Workload{}, usagef("-format %q: want one of %s", bf.format, strings.Join(formats, ", "))
 	}
 	if bf.plot != "" && !strings.HasSuffix(bf.plot, ".svg") && !strings.HasSuffix(bf.plot, ".png") {
@@ -72,32 +68,17 @@ func (bf *benchFlags) resolve() (bench.Workload, error) {
 	if err != nil {
 		return w, usagef("-workload: %v", err)
 	}
-	lengths := 0
-	for _, pv := range bf.params {
-		switch pv.p.Name {
-		case "count", "iterations", "duration":
-			lengths++
-		}
-		if err := pv.p.Set(&w, pv.value); err != nil {
-			return w, usagef("-%v", err)
-		}
-	}
-	if lengths > 1 {
+	w, err = w.Configure(bf.settings)
+	var invalid *bench.InvalidWorkloadError
+	switch {
+	case err == nil:
+		return w, nil
+	case errors.Is(err, bench.ErrSeveralLengths):
 		return w, usagef("set only one of -count, -iterations (-i) and -duration")
+	case errors.As(err, &invalid):
+		return w, usagef("%v", err)
 	}
-	if err := w.Validate(); err != nil {
-		return w, usagef("workload %s: %s", w.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return w, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return w, usagef("-%v", err) // a *bench.ParamError: a flag's value did not parse
 }
 
 // backendSpec is a backend name with an optional ":walk" suffix: the
