@@ -15,133 +15,6 @@ import (
 	"github.com/gicits/gicits/model"
 )
 
-// Options adjust a run without changing its workload.
-type Options struct {
-	// Label names the run in reports; empty means the backend's name. Use
-	// it to tell apart two runs of one backend ("sim", "sim-walk").
-	Label string
-	// Progress, when set, is called about four times a second during the
-	// measured phase.
-	Progress func(Progress)
-}
-
-// Progress is a snapshot of a run in progress.
-type Progress struct {
-	Done    int64         // measured injections so far
-	Total   int64         // measured injections in all, 0 when bounded by time
-	Elapsed time.Duration // since the measured phase started
-	Limit   time.Duration // the workload's Duration, or 0
-}
-
-// Counts account for every injection of a run, warm-up included.
-//
-// Every injection is signalled. The backend delivers it (the LPI is
-// pending, or was already: MSIs coalesce), blocks it (no translation) or
-// fails it (an error). Each delivery that found its LPI not pending is
-// stamped; an acknowledgement of the LPI takes the stamp. After the run
-// every CPU is drained, so each stamped delivery must have been
-// acknowledged, or dropped by a churn DISCARD or MAPD: anything else is
-// Lost. Lost must be 0.
-type Counts struct {
-	Signalled int64 `json:"signalled"`
-	Delivered int64 `json:"delivered"`
-	Blocked   int64 `json:"blocked"`
-	Failed    int64 `json:"failed"`
-	// Acknowledged counts the LPIs the CPUs acknowledged, during the run
-	// and in the final drain.
-	Acknowledged int64 `json:"acknowledged"`
-	// Coalesced is Delivered - Acknowledged: deliveries that found their
-	// LPI still pending and merged with it (or were dropped by churn).
-	Coalesced int64 `json:"coalesced"`
-	// Dropped counts pending deliveries that churn removed by design
-	// (DISCARD, MAPD V=0).
-	Dropped int64 `json:"dropped_by_churn"`
-	// Lost counts deliveries that reached no CPU for no reason the
-	// workload explains. It must be 0.
-	Lost int64 `json:"lost"`
-	// Foreign counts acknowledged INTIDs the workload never mapped.
-	Foreign int64 `json:"foreign"`
-}
-
-// Clock describes the clock latencies are measured with.
-type Clock struct {
-	Name string `json:"name"`
-	// Resolution is the smallest non-zero difference seen between two
-	// consecutive readings.
-	Resolution time.Duration `json:"resolution_ns"`
-	// ReadCost is the mean cost of one reading. A timed call's latency
-	// includes about one reading.
-	ReadCost time.Duration `json:"read_cost_ns"`
-}
-
-func (c Clock) String() string {
-	return fmt.Sprintf("%s, resolution %v, one reading costs %v", c.Name, c.Resolution, c.ReadCost)
-}
-
-// MeasureClock measures the resolution and reading cost of the clock
-// latencies are measured with.
-func MeasureClock() Clock {
-	const n = 20000
-	base := time.Now()
-	res := time.Duration(1<<63 - 1)
-	prev := time.Since(base)
-	start := prev
-	for range n {
-		t := time.Since(base)
-		if d := t - prev; d > 0 && d < res {
-			res = d
-		}
-		prev = t
-	}
-	return Clock{
-		Name:       "Go monotonic clock (time.Now; CLOCK_MONOTONIC via the vDSO on Linux)",
-		Resolution: res,
-		ReadCost:   (prev - start) / n,
-	}
-}
-
-// Result is what a run measured. Latencies are in nanoseconds.
-type Result struct {
-	Label      string        `json:"label"`
-	Backend    string        `json:"backend"`
-	Workload   Workload      `json:"workload"`
-	Clock      Clock         `json:"clock"`
-	GOMAXPROCS int           `json:"gomaxprocs"`
-	Injectors  int           `json:"injectors"`
-	Started    time.Time     `json:"started"`
-	Elapsed    time.Duration `json:"elapsed_ns"` // measured phase, wall time
-	// Injections is the number of measured injections, all injectors.
-	Injections int64 `json:"injections"`
-	// Throughput is Injections per second of Elapsed: LPIs/s as
-	// vgic_lpi_stress reports its rate.
-	Throughput float64 `json:"lpis_per_second"`
-	Counts     Counts  `json:"counts"`
-
-	// Call summarises the latency of the injection call (SignalMSI,
-	// TriggerGSI or Trigger.Signal), one call in Workload.LatencyEvery.
-	Call stats.Summary `json:"call_latency_ns"`
-	// EndToEnd summarises injection → Acknowledge returned on the target
-	// CPU, for stamped deliveries of the measured phase. Empty without
-	// consumers.
-	EndToEnd stats.Summary `json:"end_to_end_latency_ns"`
-	// Command summarises the SubmitCommands latency of churn operations.
-	ChurnOps int64         `json:"churn_ops"`
-	Command  stats.Summary `json:"churn_command_latency_ns"`
-
-	// CallSamples and EndToEndSamples are the sorted samples behind Call
-	// and EndToEnd, for plots and comparisons.
-	CallSamples     []float64 `json:"-"`
-	EndToEndSamples []float64 `json:"-"`
-
-	// Notes say what a reader must know to read the figures.
-	Notes []string `json:"notes,omitempty"`
-	// Errors are the first errors injections and consumers met.
-	Errors []string `json:"errors,omitempty"`
-}
-
-// OK reports whether the run lost nothing and met no error.
-func (r *Result) OK() bool { return r.Counts.Lost == 0 && r.Counts.Failed == 0 && len(r.Errors) == 0 }
-
 // key is one event: what injects it and its accounting slot.
 type key struct {
 	// stamp is 0 while the LPI is not pending through a delivery of ours;
@@ -160,6 +33,8 @@ type key struct {
 type runner struct {
 	b       model.Backend
 	w       Workload
+	caps    model.Capabilities // set by setup
+	layout  model.Layout       // set by setup
 	keys    []key
 	base    time.Time
 	startNs atomic.Int64 // measured phase start, ns since base (0: not yet)
@@ -222,35 +97,71 @@ func (r *runner) close() {
 
 // setup maps every event: EnableLPIs and an open priority mask on every
 // CPU, one collection per CPU, one ITT per device, one LPI per event, then
-// INVALL per collection as vgic_lpi_stress does.
+// INVALL per collection as vgic_lpi_stress does; then the GSI routes and
+// irqfds of the workload's path.
 func (r *runner) setup() error {
 	b, w := r.b, r.w
-	caps, layout := b.Capabilities(), b.Layout()
-	if w.Devices*w.Events > int(layout.MaxINTID()-model.LPIBase+1) {
-		return fmt.Errorf("%d LPIs do not fit the layout's INTIDs 8192..%d: %w", w.Devices*w.Events, layout.MaxINTID(), model.ErrInvalidArgument)
+	r.caps, r.layout = b.Capabilities(), b.Layout()
+	if w.Devices*w.Events > int(r.layout.MaxINTID()-model.LPIBase+1) {
+		return fmt.Errorf("%d LPIs do not fit the layout's INTIDs 8192..%d: %w", w.Devices*w.Events, r.layout.MaxINTID(), model.ErrInvalidArgument)
 	}
-	rng := rand.New(rand.NewPCG(w.Seed, 0x6d6170)) // "map"
-	var cmds []model.Command
+	cmds, err := r.setupCPUs()
+	if err != nil {
+		return err
+	}
+	maps, err := r.mapEvents()
+	if err != nil {
+		return err
+	}
+	cmds = append(cmds, maps...)
 	for cpu := range w.CPUs {
-		if err := b.EnableLPIs(model.CPU(cpu)); err != nil {
-			return err
+		cmds = append(cmds, model.INVALL{ICID: model.ICID(cpu)})
+	}
+	for len(cmds) > 0 {
+		n := min(len(cmds), 512)
+		if err := b.SubmitCommands(cmds[:n]...); err != nil {
+			return fmt.Errorf("programming the ITS: %w", err)
 		}
-		if err := b.SetPriorityMask(model.CPU(cpu), 0xFF); err != nil && !errors.Is(err, model.ErrNotSupported) {
-			return err
+		cmds = cmds[n:]
+	}
+	return r.setupPath()
+}
+
+// setupCPUs enables LPIs and opens the priority mask on every CPU (where
+// the backend lets it be set), and returns the MAPC of each CPU's
+// collection.
+func (r *runner) setupCPUs() ([]model.Command, error) {
+	var cmds []model.Command
+	for cpu := range r.w.CPUs {
+		if err := r.b.EnableLPIs(model.CPU(cpu)); err != nil {
+			return nil, err
+		}
+		if err := r.b.SetPriorityMask(model.CPU(cpu), 0xFF); err != nil && !errors.Is(err, model.ErrNotSupported) {
+			return nil, err
 		}
 		cmds = append(cmds, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true})
 	}
+	return cmds, nil
+}
+
+// mapEvents allocates each device's ITT, configures each event's LPI,
+// fills r.keys and r.itts, and returns the MAPD and MAPTI commands that
+// map them, events spread over collections by the workload's Mapping.
+func (r *runner) mapEvents() ([]model.Command, error) {
+	b, w, caps := r.b, r.w, r.caps
+	rng := rand.New(rand.NewPCG(w.Seed, 0x6d6170)) // "map"
 	bits := 1
 	for 1<<bits < w.Events {
 		bits++
 	}
-	alloc := layout.ITTAllocator()
+	alloc := r.layout.ITTAllocator()
 	prios := w.priorities()
 	r.keys = make([]key, w.Devices*w.Events)
+	var cmds []model.Command
 	for d := range w.Devices {
 		itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.itts = append(r.itts, itt)
 		cmds = append(cmds, model.MAPD{DeviceID: model.DeviceID(d), Size: uint8(bits - 1), ITTAddr: itt, Valid: true})
@@ -267,24 +178,21 @@ func (r *runner) setup() error {
 			}
 			lpi := model.LPIBase + model.INTID(k)
 			if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(prios[k%len(prios)], true)); err != nil {
-				return err
+				return nil, err
 			}
 			key := &r.keys[k]
 			key.dev, key.ev, key.lpi, key.icid, key.gsi = model.DeviceID(d), model.EventID(e), lpi, model.ICID(icid), model.GSI(k)
-			key.msi = caps.Prepare(model.MSI{Doorbell: layout.Doorbell(), Data: uint32(e), DeviceID: model.DeviceID(d)})
+			key.msi = caps.Prepare(model.MSI{Doorbell: r.layout.Doorbell(), Data: uint32(e), DeviceID: model.DeviceID(d)})
 			cmds = append(cmds, model.MAPTI{DeviceID: key.dev, EventID: key.ev, INTID: lpi, ICID: key.icid})
 		}
 	}
-	for cpu := range w.CPUs {
-		cmds = append(cmds, model.INVALL{ICID: model.ICID(cpu)})
-	}
-	for len(cmds) > 0 {
-		n := min(len(cmds), 512)
-		if err := b.SubmitCommands(cmds[:n]...); err != nil {
-			return fmt.Errorf("programming the ITS: %w", err)
-		}
-		cmds = cmds[n:]
-	}
+	return cmds, nil
+}
+
+// setupPath installs one GSI route per event for paths gsi and irqfd, and
+// binds an irqfd to each route for path irqfd.
+func (r *runner) setupPath() error {
+	b, w, caps := r.b, r.w, r.caps
 	if w.Path == PathGSI || w.Path == PathIRQFD {
 		routes := make([]model.Route, len(r.keys))
 		for i := range r.keys {
@@ -541,13 +449,38 @@ func (r *runner) consume(c *consumer) {
 	}
 }
 
+// execute runs the workload on the programmed backend and fills res:
+// consumers start first, then the injectors warm up and are released
+// together, with churn and progress reports beside them; when the
+// injectors have finished, every CPU is drained and everything tallied.
 func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
-	w := r.w
-	n := w.injectors()
 	r.base = time.Now()
 	res.Started = r.base
+	ins := r.newInjectors()
+	cons, consumersDone := r.startConsumers()
+	release, injectorsDone := r.startInjectors(ins)
+	stopCtx := context.AfterFunc(ctx, func() { r.stop.Store(true) })
+	defer stopCtx()
+	startNs := r.now()
+	r.startNs.Store(startNs)
+	release()
+	stopChurn := r.startChurn()
+	stopProgress := r.startProgress(opt, startNs)
+	r.waitDuration(ctx)
+	injectorsDone()
+	churnLat := stopChurn()
+	stopProgress()
+	r.drain.Store(true)
+	consumersDone()
+	cons = append(cons, r.drainCPUs())
+	r.tally(res, ins, cons, churnLat, startNs)
+}
 
-	ins := make([]*injector, n)
+// newInjectors returns one injector per injecting goroutine, each with its
+// injection sequence and a call-latency buffer allocated whole.
+func (r *runner) newInjectors() []*injector {
+	w := r.w
+	ins := make([]*injector, w.injectors())
 	for i := range ins {
 		in := &injector{seq: r.sequence(i)}
 		samples := w.InjectionsPerInjector()
@@ -557,6 +490,13 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 		in.calls = make([]float64, 0, samples/w.LatencyEvery+1)
 		ins[i] = in
 	}
+	return ins
+}
+
+// startConsumers starts one consumer per CPU unless the workload waits
+// for none; wait waits for them to finish draining (after r.drain is set).
+func (r *runner) startConsumers() (cons []*consumer, wait func()) {
+	w := r.w
 	// A duration-bounded run (a soak) allocates its bounded sample buffers
 	// whole at the start, so its memory is flat from the first second
 	// rather than after the buffers have filled.
@@ -564,17 +504,24 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 	if w.InjectionsPerInjector() == 0 {
 		e2eCap = maxSamples
 	}
-	cons := make([]*consumer, 0, w.CPUs)
-	var consWG sync.WaitGroup
+	cons = make([]*consumer, 0, w.CPUs)
+	var wg sync.WaitGroup
 	if w.Wait != WaitNone {
 		for cpu := range w.CPUs {
 			c := &consumer{cpu: model.CPU(cpu), e2e: make([]float64, 0, e2eCap)}
 			cons = append(cons, c)
-			consWG.Go(func() { r.consume(c) })
+			wg.Go(func() { r.consume(c) })
 		}
 	}
+	return cons, wg.Wait
+}
 
-	// Warm up, then start every injector at once.
+// startInjectors starts one goroutine per injector. Each makes its warm-up
+// injections, then waits for release before its measured ones, so that
+// every injector starts measuring at once. startInjectors returns when all
+// have warmed up; wait waits for them to finish.
+func (r *runner) startInjectors(ins []*injector) (release, wait func()) {
+	w := r.w
 	var ready, finished sync.WaitGroup
 	start := make(chan struct{})
 	for _, in := range ins {
@@ -592,53 +539,71 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 		})
 	}
 	ready.Wait()
-	stopCtx := context.AfterFunc(ctx, func() { r.stop.Store(true) })
-	defer stopCtx()
-	startNs := r.now()
-	r.startNs.Store(startNs)
-	close(start)
+	return func() { close(start) }, finished.Wait
+}
 
-	var churnWG sync.WaitGroup
-	churnDone := make(chan struct{})
-	var churnLat []float64
-	if w.Churn != ChurnNone {
-		churnWG.Go(func() { churnLat = r.churn(churnDone) })
+// startChurn starts the churn goroutine when the workload churns; stop
+// ends it and returns the latencies of its commands.
+func (r *runner) startChurn() (stop func() []float64) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var lat []float64
+	if r.w.Churn != ChurnNone {
+		wg.Go(func() { lat = r.churn(done) })
 	}
-	var progWG sync.WaitGroup
-	progDone := make(chan struct{})
+	return func() []float64 {
+		close(done)
+		wg.Wait()
+		return lat
+	}
+}
+
+// startProgress calls opt.Progress, when set, about four times a second
+// until stop is called. startNs is the start of the measured phase.
+func (r *runner) startProgress(opt Options, startNs int64) (stop func()) {
+	w := r.w
+	var wg sync.WaitGroup
+	done := make(chan struct{})
 	if opt.Progress != nil {
-		progWG.Go(func() {
+		wg.Go(func() {
 			tick := time.NewTicker(250 * time.Millisecond)
 			defer tick.Stop()
 			for {
 				select {
-				case <-progDone:
+				case <-done:
 					return
 				case <-tick.C:
-					opt.Progress(Progress{Done: r.done.Load(), Total: int64(n) * int64(w.InjectionsPerInjector()),
+					opt.Progress(Progress{Done: r.done.Load(), Total: int64(w.injectors()) * int64(w.InjectionsPerInjector()),
 						Elapsed: time.Duration(r.now() - startNs), Limit: w.Duration})
 				}
 			}
 		})
 	}
-	if w.Duration > 0 {
-		select {
-		case <-time.After(w.Duration):
-		case <-ctx.Done():
-		}
-		r.stop.Store(true)
+	return func() {
+		close(done)
+		wg.Wait()
 	}
-	finished.Wait()
-	close(churnDone)
-	churnWG.Wait()
-	close(progDone)
-	progWG.Wait()
-	r.drain.Store(true)
-	consWG.Wait()
+}
 
-	// Drain every CPU so every delivery is accounted for.
+// waitDuration waits out a duration-bounded workload's Duration, or until
+// ctx is done, and then stops the injectors. A workload bounded by a count
+// returns at once: its injectors stop by themselves.
+func (r *runner) waitDuration(ctx context.Context) {
+	if r.w.Duration <= 0 {
+		return
+	}
+	select {
+	case <-time.After(r.w.Duration):
+	case <-ctx.Done():
+	}
+	r.stop.Store(true)
+}
+
+// drainCPUs acknowledges and EOIs whatever is still pending on every CPU,
+// so every delivery is accounted for, and returns the tallies of it.
+func (r *runner) drainCPUs() *consumer {
 	final := &consumer{}
-	for cpu := range w.CPUs {
+	for cpu := range r.w.CPUs {
 		for {
 			id, err := r.b.Acknowledge(model.CPU(cpu))
 			if err != nil {
@@ -655,11 +620,13 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 			r.take(final, id, 0, 0, false)
 		}
 	}
-	cons = append(cons, final)
+	return final
+}
 
-	// Tally.
-	var end int64
-	var stamped int64
+// tally fills res from the injectors', consumers' and churn's tallies.
+// startNs is the start of the measured phase.
+func (r *runner) tally(res *Result, ins []*injector, cons []*consumer, churnLat []float64, startNs int64) {
+	var end, stamped int64
 	cnt := &res.Counts
 	for _, in := range ins {
 		end = max(end, in.lastEnd)

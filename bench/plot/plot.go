@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	gonum "gonum.org/v1/plot"
@@ -74,26 +75,52 @@ func Plot(results []*bench.Result, path string) error {
 	if ext != ".svg" && ext != ".png" {
 		return fmt.Errorf("plot %s: want a file ending in .svg or .png", path)
 	}
-	var workloads []string
-	lo, hi := math.Inf(1), 0.0
-	for _, r := range results {
-		if !containsString(workloads, r.Workload.Name) {
-			workloads = append(workloads, r.Workload.Name)
-		}
-		for _, s := range [][]float64{r.CallSamples, r.EndToEndSamples} {
-			if len(s) > 0 {
-				lo, hi = math.Min(lo, math.Max(s[0], 1)), math.Max(hi, s[len(s)-1])
-			}
-		}
-	}
+	lo, hi := latencyRange(results)
 	if hi == 0 {
 		return fmt.Errorf("plot %s: no latency samples to draw", path)
 	}
 	if hi <= lo {
 		hi = lo * 10
 	}
-	title := "workload " + strings.Join(workloads, ", ")
+	title := "workload " + strings.Join(workloadNames(results), ", ")
+	cdf, hist := newCDF(title, lo, hi), newHistogram(title, lo, hi)
+	for i, r := range results {
+		if err := addRun(cdf, hist, r, plotutil.Color(i), lo, hi); err != nil {
+			return err
+		}
+	}
+	hist.Legend.Top = true
+	return write(path, ext, cdf, hist)
+}
 
+// workloadNames returns the names of the results' workloads, each once, in
+// order.
+func workloadNames(results []*bench.Result) []string {
+	var names []string
+	for _, r := range results {
+		if !slices.Contains(names, r.Workload.Name) {
+			names = append(names, r.Workload.Name)
+		}
+	}
+	return names
+}
+
+// latencyRange returns the smallest (at least 1) and the largest latency
+// of the results' samples; hi is 0 when there are none.
+func latencyRange(results []*bench.Result) (lo, hi float64) {
+	lo = math.Inf(1)
+	for _, r := range results {
+		for _, s := range [][]float64{r.CallSamples, r.EndToEndSamples} {
+			if len(s) > 0 {
+				lo, hi = math.Min(lo, math.Max(s[0], 1)), math.Max(hi, s[len(s)-1])
+			}
+		}
+	}
+	return lo, hi
+}
+
+// newCDF returns the empty CDF plot over latencies lo..hi.
+func newCDF(title string, lo, hi float64) *gonum.Plot {
 	cdf := gonum.New()
 	cdf.Title.Text = "Latency CDF, " + title
 	cdf.X.Label.Text = "latency (ns, log scale)"
@@ -103,7 +130,12 @@ func Plot(results []*bench.Result, path string) error {
 	cdf.Y.Min, cdf.Y.Max = 0, 1
 	cdf.Legend.Top, cdf.Legend.Left = false, false
 	cdf.Add(plotter.NewGrid())
+	return cdf
+}
 
+// newHistogram returns the empty injection-call histogram over latencies
+// lo..hi.
+func newHistogram(title string, lo, hi float64) *gonum.Plot {
 	hist := gonum.New()
 	hist.Title.Text = "Injection-call latency histogram, " + title
 	hist.X.Label.Text = "latency (ns, log scale, 60 log-spaced bins)"
@@ -111,37 +143,43 @@ func Plot(results []*bench.Result, path string) error {
 	hist.X.Scale, hist.X.Tick.Marker = gonum.LogScale{}, gonum.LogTicks{Prec: -1}
 	hist.X.Min, hist.X.Max = lo, hi
 	hist.Add(plotter.NewGrid())
+	return hist
+}
 
-	for i, r := range results {
-		col := plotutil.Color(i)
-		if len(r.CallSamples) > 0 {
-			l, err := plotter.NewLine(cdfPoints(r.CallSamples))
-			if err != nil {
-				return err
-			}
-			l.Color, l.Width = col, vg.Points(1.5)
-			cdf.Add(l)
-			cdf.Legend.Add(r.Label+" injection call", l)
-			h, err := plotter.NewLine(histPoints(r.CallSamples, lo, hi))
-			if err != nil {
-				return err
-			}
-			h.Color, h.Width = col, vg.Points(1.2)
-			hist.Add(h)
-			hist.Legend.Add(r.Label, h)
+// addRun adds r's curves in col: its injection-call CDF (solid) and
+// histogram, and its end-to-end CDF (dashed).
+func addRun(cdf, hist *gonum.Plot, r *bench.Result, col color.Color, lo, hi float64) error {
+	if len(r.CallSamples) > 0 {
+		l, err := plotter.NewLine(cdfPoints(r.CallSamples))
+		if err != nil {
+			return err
 		}
-		if len(r.EndToEndSamples) > 0 {
-			l, err := plotter.NewLine(cdfPoints(r.EndToEndSamples))
-			if err != nil {
-				return err
-			}
-			l.Color, l.Width, l.Dashes = col, vg.Points(1.5), []vg.Length{vg.Points(5), vg.Points(3)}
-			cdf.Add(l)
-			cdf.Legend.Add(r.Label+" end-to-end ("+r.Workload.Wait.String()+")", l)
+		l.Color, l.Width = col, vg.Points(1.5)
+		cdf.Add(l)
+		cdf.Legend.Add(r.Label+" injection call", l)
+		h, err := plotter.NewLine(histPoints(r.CallSamples, lo, hi))
+		if err != nil {
+			return err
 		}
+		h.Color, h.Width = col, vg.Points(1.2)
+		hist.Add(h)
+		hist.Legend.Add(r.Label, h)
 	}
-	hist.Legend.Top = true
+	if len(r.EndToEndSamples) > 0 {
+		l, err := plotter.NewLine(cdfPoints(r.EndToEndSamples))
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width, l.Dashes = col, vg.Points(1.5), []vg.Length{vg.Points(5), vg.Points(3)}
+		cdf.Add(l)
+		cdf.Legend.Add(r.Label+" end-to-end ("+r.Workload.Wait.String()+")", l)
+	}
+	return nil
+}
 
+// write draws cdf above hist on one canvas and writes it to path, as PNG
+// when ext is ".png" and as SVG otherwise.
+func write(path, ext string, cdf, hist *gonum.Plot) error {
 	const width, height = 8 * vg.Inch, 9 * vg.Inch
 	var c vg.CanvasWriterTo
 	if ext == ".png" {
@@ -166,13 +204,4 @@ func Plot(results []*bench.Result, path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -24,12 +24,32 @@ type Options struct {
 	MSIPause time.Duration
 }
 
+// withDefaults returns o with its zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.Senders == 0 {
+		o.Senders = 4
+	}
+	if o.Events == 0 {
+		o.Events = 64
+	}
+	if o.Duration == 0 {
+		o.Duration = 300 * time.Millisecond
+	}
+	return o
+}
+
 // Result is what a [Run] did.
 type Result struct {
 	Ledger                    *ledger.Ledger
 	Delivered, Acknowledged   int
 	MOVIs, Discards, Remapped int
 }
+
+// dev is the one device whose events a run maps and signals.
+const dev = model.DeviceID(1)
+
+// lpi returns the LPI event ev is mapped to.
+func lpi(ev int) model.INTID { return model.LPIBase + model.INTID(ev) }
 
 // Run maps Events events of device 1 to LPIs spread over every CPU's
 // collection, then for opt.Duration has Senders goroutines signal MSIs
@@ -39,161 +59,208 @@ type Result struct {
 // ledger, already checked: the error says which LPI was lost or
 // duplicated. b must be freshly opened.
 func Run(ctx context.Context, b model.Backend, opt Options) (*Result, error) {
-	if opt.Senders == 0 {
-		opt.Senders = 4
+	s := &run{b: b, opt: opt.withDefaults(), caps: b.Capabilities(), layout: b.Layout(), led: ledger.New()}
+	s.cpus = s.caps.CPUs
+	s.res = &Result{Ledger: s.led}
+	if err := s.setup(); err != nil {
+		return nil, err
 	}
-	if opt.Events == 0 {
-		opt.Events = 64
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	for g := range s.opt.Senders {
+		wg.Go(func() { s.send(ctx, g) })
 	}
-	if opt.Duration == 0 {
-		opt.Duration = 300 * time.Millisecond
+	for c := range s.cpus {
+		wg.Go(func() { s.acknowledge(ctx, c) })
 	}
-	caps := b.Capabilities()
-	cpus := caps.CPUs
-	l := b.Layout()
-	const dev = model.DeviceID(1)
+	s.churn(ctx)
+	cancel()
+	wg.Wait()
+	s.drain()
+	return s.result()
+}
+
+// run is the state of one [Run].
+type run struct {
+	b      model.Backend
+	opt    Options
+	caps   model.Capabilities
+	layout model.Layout
+	cpus   int
+	led    *ledger.Ledger
+	res    *Result
+
+	// mapd maps the device; mapAll maps each event (MAPTI), spreading
+	// them over the collections. The churn re-issues both.
+	mapd   model.MAPD
+	mapAll []model.Command
+
+	errMu sync.Mutex
+	errs  []error
+}
+
+// fail records err; the run goes on and Run returns every error.
+func (s *run) fail(err error) {
+	s.errMu.Lock()
+	s.errs = append(s.errs, err)
+	s.errMu.Unlock()
+}
+
+// setup enables LPIs on every CPU, maps one collection per CPU and the
+// device with an ITT for its events, and maps each event to its LPI, on
+// collection event mod CPUs.
+func (s *run) setup() error {
+	b, opt := s.b, s.opt
 	bits := 1
 	for 1<<bits < opt.Events {
 		bits++
 	}
-	itt, err := l.ITTAllocator().Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
+	itt, err := s.layout.ITTAllocator().Alloc(model.ITTSize(bits, s.caps.ITTEntrySize), 256)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	lpi := func(ev int) model.INTID { return model.LPIBase + model.INTID(ev) }
-	for c := range cpus {
+	for c := range s.cpus {
 		if err := b.EnableLPIs(model.CPU(c)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	setup := []model.Command{}
-	for c := range cpus {
+	for c := range s.cpus {
 		setup = append(setup, model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true})
 	}
-	mapd := model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}
-	mapAll := []model.Command{}
+	s.mapd = model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}
+	s.mapAll = []model.Command{}
 	for ev := range opt.Events {
 		if err := b.SetLPIConfig(lpi(ev), model.MakeLPIConfig(0xa0, true)); err != nil {
-			return nil, err
+			return err
 		}
-		mapAll = append(mapAll, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(ev % cpus)})
+		s.mapAll = append(s.mapAll, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(ev % s.cpus)})
 	}
-	setup = append(setup, mapd)
-	setup = append(setup, mapAll...)
+	setup = append(setup, s.mapd)
+	setup = append(setup, s.mapAll...)
 	setup = append(setup, model.SYNC{RDbase: 0})
 	if err := b.SubmitCommands(setup...); err != nil {
-		return nil, fmt.Errorf("stress set-up: %w", err)
+		return fmt.Errorf("stress set-up: %w", err)
 	}
+	return nil
+}
 
-	led := ledger.New()
-	res := &Result{Ledger: led}
-	var errMu sync.Mutex
-	var errs []error
-	fail := func(err error) {
-		errMu.Lock()
-		errs = append(errs, err)
-		errMu.Unlock()
-	}
-	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	for g := range opt.Senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(opt.Seed, uint64(g)))
-			for ctx.Err() == nil {
-				ev := rng.IntN(opt.Events)
-				m := caps.Prepare(model.MSI{Doorbell: l.Doorbell(), Data: uint32(ev), DeviceID: dev})
-				s := led.Begin()
-				d, err := b.SignalMSI(m)
-				if err != nil {
-					fail(fmt.Errorf("SignalMSI(ev %d): %w", ev, err))
-					return
-				}
-				if d == model.Delivered {
-					led.Delivered(lpi(ev), s)
-				}
-				if opt.MSIPause > 0 {
-					time.Sleep(opt.MSIPause)
-				}
-			}
-		}()
-	}
-	ack := func(cpu model.CPU) (bool, error) {
-		s := led.Begin()
-		id, err := b.Acknowledge(cpu)
-		if err != nil || id == model.SpuriousINTID {
-			return false, err
+// send is sender g: it signals MSIs of random events until ctx ends,
+// recording each delivery in the ledger.
+func (s *run) send(ctx context.Context, g int) {
+	rng := rand.New(rand.NewPCG(s.opt.Seed, uint64(g)))
+	for ctx.Err() == nil {
+		ev := rng.IntN(s.opt.Events)
+		m := s.caps.Prepare(model.MSI{Doorbell: s.layout.Doorbell(), Data: uint32(ev), DeviceID: dev})
+		start := s.led.Begin()
+		d, err := s.b.SignalMSI(m)
+		if err != nil {
+			s.fail(fmt.Errorf("SignalMSI(ev %d): %w", ev, err))
+			return
 		}
-		led.Acknowledged(id, s)
-		return true, b.EOI(cpu, id)
+		if d == model.Delivered {
+			s.led.Delivered(lpi(ev), start)
+		}
+		if s.opt.MSIPause > 0 {
+			time.Sleep(s.opt.MSIPause)
+		}
 	}
-	for c := range cpus {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if _, err := ack(model.CPU(c)); err != nil {
-					fail(fmt.Errorf("CPU %d: %w", c, err))
-					return
-				}
-			}
-		}()
+}
+
+// ack acknowledges one LPI on cpu, records it and EOIs it. It reports
+// whether there was one.
+func (s *run) ack(cpu model.CPU) (bool, error) {
+	start := s.led.Begin()
+	id, err := s.b.Acknowledge(cpu)
+	if err != nil || id == model.SpuriousINTID {
+		return false, err
 	}
-	rng := rand.New(rand.NewPCG(opt.Seed, 1<<32))
-	all := make([]model.INTID, opt.Events)
+	s.led.Acknowledged(id, start)
+	return true, s.b.EOI(cpu, id)
+}
+
+// acknowledge is CPU c's consumer: it acknowledges until ctx ends.
+func (s *run) acknowledge(ctx context.Context, c int) {
+	for ctx.Err() == nil {
+		if _, err := s.ack(model.CPU(c)); err != nil {
+			s.fail(fmt.Errorf("CPU %d: %w", c, err))
+			return
+		}
+	}
+}
+
+// churn re-maps until ctx ends: of 20 operations on a random event, 9 MOVI
+// it to a random collection, 10 DISCARD it and MAPTI it again, and 1
+// re-maps the whole device (MAPD, then every MAPTI).
+func (s *run) churn(ctx context.Context) {
+	rng := rand.New(rand.NewPCG(s.opt.Seed, 1<<32))
+	all := make([]model.INTID, s.opt.Events)
 	for ev := range all {
 		all[ev] = lpi(ev)
 	}
 	for ctx.Err() == nil {
-		ev := rng.IntN(opt.Events)
-		var err error
-		switch r := rng.IntN(20); {
-		case r < 9:
-			err = b.SubmitCommands(model.MOVI{DeviceID: dev, EventID: model.EventID(ev), ICID: model.ICID(rng.IntN(cpus))})
-			res.MOVIs++
-		case r < 19:
-			s := led.Begin()
-			err = b.SubmitCommands(model.DISCARD{DeviceID: dev, EventID: model.EventID(ev)})
-			led.Removed(s, lpi(ev))
-			if err == nil {
-				err = b.SubmitCommands(model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(rng.IntN(cpus))})
-			}
-			res.Discards++
-		default:
-			s := led.Begin()
-			err = b.SubmitCommands(mapd)
-			led.Removed(s, all...)
-			if err == nil {
-				err = b.SubmitCommands(mapAll...)
-			}
-			res.Remapped++
-		}
-		if err != nil {
-			fail(fmt.Errorf("churn: %w", err))
+		if err := s.churnOnce(rng, all); err != nil {
+			s.fail(fmt.Errorf("churn: %w", err))
 			break
 		}
 	}
-	cancel()
-	wg.Wait()
-	for c := range cpus {
+}
+
+// churnOnce makes one churn operation; all are every LPI of the device.
+func (s *run) churnOnce(rng *rand.Rand, all []model.INTID) error {
+	b, res := s.b, s.res
+	ev := rng.IntN(s.opt.Events)
+	var err error
+	switch r := rng.IntN(20); {
+	case r < 9:
+		err = b.SubmitCommands(model.MOVI{DeviceID: dev, EventID: model.EventID(ev), ICID: model.ICID(rng.IntN(s.cpus))})
+		res.MOVIs++
+	case r < 19:
+		start := s.led.Begin()
+		err = b.SubmitCommands(model.DISCARD{DeviceID: dev, EventID: model.EventID(ev)})
+		s.led.Removed(start, lpi(ev))
+		if err == nil {
+			err = b.SubmitCommands(model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(rng.IntN(s.cpus))})
+		}
+		res.Discards++
+	default:
+		start := s.led.Begin()
+		err = b.SubmitCommands(s.mapd)
+		s.led.Removed(start, all...)
+		if err == nil {
+			err = b.SubmitCommands(s.mapAll...)
+		}
+		res.Remapped++
+	}
+	return err
+}
+
+// drain acknowledges every LPI still pending on every CPU.
+func (s *run) drain() {
+	for c := range s.cpus {
 		for {
-			more, err := ack(model.CPU(c))
+			more, err := s.ack(model.CPU(c))
 			if err != nil {
-				fail(fmt.Errorf("drain CPU %d: %w", c, err))
+				s.fail(fmt.Errorf("drain CPU %d: %w", c, err))
 			}
 			if !more {
 				break
 			}
 		}
 	}
-	res.Delivered, res.Acknowledged = led.Totals()
-	if err := errors.Join(errs...); err != nil {
+}
+
+// result totals the ledger and returns the run's errors, or else the
+// ledger's check.
+func (s *run) result() (*Result, error) {
+	res := s.res
+	res.Delivered, res.Acknowledged = s.led.Totals()
+	if err := errors.Join(s.errs...); err != nil {
 		return res, err
 	}
 	if res.Delivered == 0 {
 		return res, errors.New("stress: no MSI was delivered")
 	}
-	return res, led.Check()
+	return res, s.led.Check()
 }
