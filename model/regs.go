@@ -330,6 +330,17 @@ func (r GICRRegister) String() string {
 	return fmt.Sprintf("GICR+%#x", uint32(r))
 }
 
+// Is64Bit reports whether the register is 64 bits wide: GICR_TYPER,
+// GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR and GICR_INVALLR
+// (IHI 0069, 12.11). The others here are 32 bits wide.
+func (r GICRRegister) Is64Bit() bool {
+	switch r {
+	case GICR_TYPER, GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR, GICR_INVALLR:
+		return true
+	}
+	return false
+}
+
 // GICR_CTLR and GICR_TYPER bits (IHI 0069, 12.11.2, 12.11.35).
 const (
 	GICR_CTLR_EnableLPIs = uint64(1) << 0

@@ -270,21 +270,13 @@ func redistAttr(cpu model.CPU, off uint32) uint64 {
 	return uint64(model.Affinity(cpu))<<kvmsys.KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT | uint64(off)
 }
 
-func gicrIs64(r model.GICRRegister) bool {
-	switch r {
-	case model.GICR_TYPER, model.GICR_PROPBASER, model.GICR_PENDBASER, model.GICR_INVLPIR, model.GICR_INVALLR:
-		return true
-	}
-	return false
-}
-
 // writeGICR writes a redistributor register: u32 values, so 64-bit
 // registers as two halves. The caller holds mu (or is Open).
 func (b *backend) writeGICR(cpu model.CPU, r model.GICRRegister, v uint64) error {
 	if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)), uint32(v)); err != nil {
 		return fmt.Errorf("write %v of CPU %d: %w", r, cpu, err)
 	}
-	if gicrIs64(r) {
+	if r.Is64Bit() {
 		if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)+4), uint32(v>>32)); err != nil {
 			return fmt.Errorf("write %v (high half) of CPU %d: %w", r, cpu, err)
 		}
@@ -298,7 +290,7 @@ func (b *backend) readGICR(cpu model.CPU, r model.GICRRegister) (uint64, error) 
 		return 0, fmt.Errorf("read %v of CPU %d: %w", r, cpu, err)
 	}
 	v := uint64(lo)
-	if gicrIs64(r) {
+	if r.Is64Bit() {
 		hi, err := kvmsys.GetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, redistAttr(cpu, uint32(r)+4))
 		if err != nil {
 			return 0, fmt.Errorf("read %v (high half) of CPU %d: %w", r, cpu, err)
