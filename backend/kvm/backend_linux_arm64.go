@@ -51,7 +51,7 @@ type backend struct {
 	retargeted bool
 }
 
-func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
+func open(cfg model.Config, withITS bool) (model.Backend, error) {
 	l := cfg.Layout
 	if l.GICDBase == 0 && l.RAMSize == 0 {
 		l = model.DefaultLayout()
@@ -60,81 +60,29 @@ func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 		return nil, err
 	}
 	b := &backend{cfg: cfg, layout: l, routes: map[model.GSI]model.Route{}, irqfds: map[model.GSI]*trigger{}}
-	defer func() {
-		if err != nil {
-			b.Close()
-		}
-	}()
-	if b.kvm, err = openDevKVM(); err != nil {
-		return nil, err
+	if err := b.setUp(withITS); err != nil {
+		b.Close()
+		return nil, wrap(err)
 	}
-	for _, c := range []struct {
-		cap  int
-		name string
-	}{{kvmsys.KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"}, {kvmsys.KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"}, {kvmsys.KVM_CAP_IRQFD, "KVM_CAP_IRQFD"}, {kvmsys.KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"}} {
-		if v, err := kvmsys.CheckExtension(b.kvm, c.cap); err != nil || v <= 0 {
-			return nil, fmt.Errorf("backend/kvm: KVM lacks %s (answer %d, %v): %w", c.name, v, err, model.ErrNotSupported)
-		}
-	}
-	if b.vm, err = kvmsys.CreateVM(b.kvm); err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
-	}
-	if b.ram, err = kvmsys.MapAnonymous(int(l.RAMSize)); err != nil {
-		return nil, fmt.Errorf("backend/kvm: guest RAM: %w", err)
-	}
-	if err = kvmsys.SetUserMemoryRegion(b.vm, 0, uint64(l.RAMBase), b.ram); err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
-	}
-	if b.mem, err = model.RAMOver(l.RAMBase, b.ram.Bytes()); err != nil {
-		return nil, err
-	}
-	image, loopOff := guestImage()
-	if err = b.mem.WriteAt(image, l.Scratch); err != nil {
-		return nil, fmt.Errorf("backend/kvm: guest program: %w", err)
-	}
-	b.loopAddr = l.Scratch + model.GPA(loopOff)
+	return b, nil
+}
 
-	// vCPUs: all of them before the vGIC is initialised.
-	runSize, err := kvmsys.VCPUMmapSize(b.kvm)
-	if err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+// setUp brings the VM up, one phase at a time, in the order KVM requires:
+// every vCPU exists before the vGIC is initialised, the GIC frames are
+// placed before CTRL_INIT, the redistributors and the ITS are programmed
+// after it, and the vCPUs first run when everything is in place.
+func (b *backend) setUp(withITS bool) error {
+	if err := b.createVM(); err != nil {
+		return err
 	}
-	target, err := kvmsys.PreferredTarget(b.vm)
-	if err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+	if err := b.loadGuestProgram(); err != nil {
+		return err
 	}
-	target.Features[0] |= 1 << kvmsys.KVM_ARM_VCPU_PSCI_0_2
-	for i := range cfg.CPUs {
-		v, err := newVCPU(b.vm, i, runSize, target)
-		if err != nil {
-			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
-		}
-		b.vcpus = append(b.vcpus, v)
-		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegPC, uint64(l.Scratch)); err != nil {
-			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
-		}
-		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegX(0), uint64(mailboxGPA)); err != nil {
-			return nil, fmt.Errorf("backend/kvm: vCPU %d: %w", i, err)
-		}
+	if err := b.createVCPUs(); err != nil {
+		return err
 	}
-
-	// The vGICv3 and its frames.
-	if b.vgic, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
-		return nil, err
-	}
-	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_DIST, uint64(l.GICDBase)); err != nil {
-		return nil, fmt.Errorf("backend/kvm: GICD address: %w", err)
-	}
-	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_REDIST, uint64(l.GICRBase)); err != nil {
-		return nil, fmt.Errorf("backend/kvm: GICR address: %w", err)
-	}
-	if withITS {
-		if b.its, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
-			return nil, err
-		}
-		if err = kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(l.ITSBase)); err != nil {
-			return nil, fmt.Errorf("backend/kvm: ITS address: %w", err)
-		}
+	if err := b.createGIC(withITS); err != nil {
+		return err
 	}
 	// KVM_CAP_MSI_DEVID is asked on the VM, now that the ITS exists (or
 	// not): 1 exactly when the VM has an ITS.
@@ -142,78 +90,196 @@ func open(cfg model.Config, withITS bool) (_ model.Backend, err error) {
 	if err != nil {
 		devid = 0
 	}
-	if err = kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
-		return nil, fmt.Errorf("backend/kvm: vGIC CTRL_INIT: %w", err)
+	if err := b.initGIC(); err != nil {
+		return err
 	}
-	if b.its != nil {
-		if err = kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
-			return nil, fmt.Errorf("backend/kvm: ITS CTRL_INIT: %w", err)
-		}
-	}
-	// GICD_CTLR.EnableGrp1A (ARE and DS read as one on KVM).
-	if err = kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 0x2); err != nil {
-		return nil, fmt.Errorf("backend/kvm: GICD_CTLR: %w", err)
-	}
-	prop, err := l.PropBaser()
-	if err != nil {
-		return nil, err
-	}
-	for i := range cfg.CPUs {
-		pend, err := l.PendBaser(model.CPU(i), false)
-		if err != nil {
-			return nil, err
-		}
-		if err = b.writeGICR(model.CPU(i), model.GICR_PROPBASER, uint64(prop)); err != nil {
-			return nil, fmt.Errorf("backend/kvm: %w", err)
-		}
-		if err = b.writeGICR(model.CPU(i), model.GICR_PENDBASER, uint64(pend)); err != nil {
-			return nil, fmt.Errorf("backend/kvm: %w", err)
-		}
+	if err := b.programRedistributors(); err != nil {
+		return err
 	}
 	typer := model.KVMITSTyper
 	if b.its != nil {
-		if err = b.programITS(); err != nil {
-			return nil, fmt.Errorf("backend/kvm: %w", err)
+		if typer, err = b.programITS(); err != nil {
+			return err
 		}
-		t, err := b.readITS(model.GITS_TYPER)
-		if err != nil {
-			return nil, fmt.Errorf("backend/kvm: %w", err)
-		}
-		typer = model.ITSTyper(t)
 	}
 	b.caps = model.Capabilities{
-		CPUs:                 cfg.CPUs,
+		CPUs:                 b.cfg.CPUs,
 		NeedsDeviceID:        devid > 0,
 		DeviceIDBits:         typer.DeviceIDBits(),
 		EventIDBits:          typer.EventIDBits(),
 		ICIDBits:             typer.ICIDBits(),
 		ITTEntrySize:         typer.ITTEntrySize(),
-		LPIIDBits:            min(l.LPIIDBits, maxKVMLPIIDBits),
+		LPIIDBits:            min(b.layout.LPIIDBits, maxKVMLPIIDBits),
 		ReportsCommandErrors: false,
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError},
 	}
-	// Start every vCPU: each runs the guest's set-up and parks at its
-	// first request.
+	return b.startVCPUs()
+}
+
+// requiredCaps are the capabilities of /dev/kvm the backend cannot do
+// without.
+var requiredCaps = []struct {
+	cap  int
+	name string
+}{
+	{kvmsys.KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"},
+	{kvmsys.KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"},
+	{kvmsys.KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+	{kvmsys.KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+}
+
+// createVM opens /dev/kvm, checks its capabilities, and creates the VM
+// with one memslot over the layout's RAM.
+func (b *backend) createVM() (err error) {
+	if b.kvm, err = openDevKVM(); err != nil {
+		return err
+	}
+	for _, c := range requiredCaps {
+		if v, err := kvmsys.CheckExtension(b.kvm, c.cap); err != nil || v <= 0 {
+			return fmt.Errorf("KVM lacks %s (answer %d, %v): %w", c.name, v, err, model.ErrNotSupported)
+		}
+	}
+	if b.vm, err = kvmsys.CreateVM(b.kvm); err != nil {
+		return err
+	}
+	l := b.layout
+	if b.ram, err = kvmsys.MapAnonymous(int(l.RAMSize)); err != nil {
+		return fmt.Errorf("guest RAM: %w", err)
+	}
+	if err = kvmsys.SetUserMemoryRegion(b.vm, 0, uint64(l.RAMBase), b.ram); err != nil {
+		return err
+	}
+	b.mem, err = model.RAMOver(l.RAMBase, b.ram.Bytes())
+	return err
+}
+
+// loadGuestProgram writes the guest program (guest.go) at the start of
+// the scratch region.
+func (b *backend) loadGuestProgram() error {
+	image, loopOff := guestImage()
+	if err := b.mem.WriteAt(image, b.layout.Scratch); err != nil {
+		return fmt.Errorf("guest program: %w", err)
+	}
+	b.loopAddr = b.layout.Scratch + model.GPA(loopOff)
+	return nil
+}
+
+// createVCPUs creates every vCPU (PSCI 0.2), each set to start at the
+// guest program with the mailbox's address in x0.
+func (b *backend) createVCPUs() error {
+	runSize, err := kvmsys.VCPUMmapSize(b.kvm)
+	if err != nil {
+		return err
+	}
+	target, err := kvmsys.PreferredTarget(b.vm)
+	if err != nil {
+		return err
+	}
+	target.Features[0] |= 1 << kvmsys.KVM_ARM_VCPU_PSCI_0_2
+	for i := range b.cfg.CPUs {
+		v, err := newVCPU(b.vm, i, runSize, target)
+		if err != nil {
+			return fmt.Errorf("vCPU %d: %w", i, err)
+		}
+		b.vcpus = append(b.vcpus, v)
+		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegPC, uint64(b.layout.Scratch)); err != nil {
+			return fmt.Errorf("vCPU %d: %w", i, err)
+		}
+		if err := kvmsys.SetOneReg(v.fd, kvmsys.CoreRegX(0), uint64(mailboxGPA)); err != nil {
+			return fmt.Errorf("vCPU %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// createGIC creates the vGICv3 and, if withITS, the ITS, each at the
+// layout's addresses.
+func (b *backend) createGIC(withITS bool) (err error) {
+	l := b.layout
+	if b.vgic, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
+		return err
+	}
+	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_DIST, uint64(l.GICDBase)); err != nil {
+		return fmt.Errorf("GICD address: %w", err)
+	}
+	if err = kvmsys.SetAttr64(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_V3_ADDR_TYPE_REDIST, uint64(l.GICRBase)); err != nil {
+		return fmt.Errorf("GICR address: %w", err)
+	}
+	if !withITS {
+		return nil
+	}
+	if b.its, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
+		return err
+	}
+	if err = kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(l.ITSBase)); err != nil {
+		return fmt.Errorf("ITS address: %w", err)
+	}
+	return nil
+}
+
+// initGIC initialises the vGICv3 and the ITS (CTRL_INIT) and sets
+// GICD_CTLR.EnableGrp1A (ARE and DS read as one on KVM).
+func (b *backend) initGIC() error {
+	if err := kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
+		return fmt.Errorf("vGIC CTRL_INIT: %w", err)
+	}
+	if b.its != nil {
+		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
+			return fmt.Errorf("ITS CTRL_INIT: %w", err)
+		}
+	}
+	if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 0x2); err != nil {
+		return fmt.Errorf("GICD_CTLR: %w", err)
+	}
+	return nil
+}
+
+// programRedistributors writes every redistributor's GICR_PROPBASER and
+// GICR_PENDBASER from the layout.
+func (b *backend) programRedistributors() error {
+	prop, err := b.layout.PropBaser()
+	if err != nil {
+		return err
+	}
+	for i := range b.cfg.CPUs {
+		pend, err := b.layout.PendBaser(model.CPU(i), false)
+		if err != nil {
+			return err
+		}
+		if err = b.writeGICR(model.CPU(i), model.GICR_PROPBASER, uint64(prop)); err != nil {
+			return err
+		}
+		if err = b.writeGICR(model.CPU(i), model.GICR_PENDBASER, uint64(pend)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startVCPUs starts every vCPU: each runs the guest's set-up and parks at
+// its first request.
+func (b *backend) startVCPUs() error {
 	for _, v := range b.vcpus {
 		v.start()
 		if err := v.park(); err != nil {
-			return nil, fmt.Errorf("backend/kvm: vCPU %d: first KVM_RUN: %w", v.id, err)
+			return fmt.Errorf("vCPU %d: first KVM_RUN: %w", v.id, err)
 		}
 	}
-	return b, nil
+	return nil
 }
 
-// checkLayout refuses layouts KVM cannot implement.
+// checkLayout refuses layouts KVM cannot implement. A layout the model
+// itself refuses gets the model's error unchanged, as from the simulator.
 func checkLayout(l model.Layout, cpus int) error {
 	if err := l.Validate(cpus); err != nil {
 		return err
 	}
 	if l.ScratchSize < 4096 {
-		return fmt.Errorf("backend/kvm: the layout's scratch region (%d bytes) cannot hold the guest program: %w", l.ScratchSize, model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("the layout's scratch region (%d bytes) cannot hold the guest program: %w", l.ScratchSize, model.ErrInvalidArgument))
 	}
 	overlaps := func(a, n model.GPA) bool { return mailboxGPA < a+n && a < mailboxGPA+16 }
 	if overlaps(l.RAMBase, model.GPA(l.RAMSize)) || overlaps(l.GICDBase, 64<<10) || overlaps(l.ITSBase, 128<<10) || overlaps(l.GICRBase, model.GPA(cpus)*model.GICRSize) {
-		return fmt.Errorf("backend/kvm: the layout overlaps the guest program's mailbox at %v: %w", mailboxGPA, model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("the layout overlaps the guest program's mailbox at %v: %w", mailboxGPA, model.ErrInvalidArgument))
 	}
 	return nil
 }
@@ -230,38 +296,40 @@ func createGICDevice(vm *kvmsys.FD, typ uint32) (*kvmsys.FD, error) {
 }
 
 // programITS writes the device table, collection table and command queue
-// registers from the layout, then GITS_CTLR.Enabled last.
-func (b *backend) programITS() error {
+// registers from the layout, then GITS_CTLR.Enabled last, and returns
+// GITS_TYPER as KVM reads it back.
+func (b *backend) programITS() (model.ITSTyper, error) {
 	l := b.layout
 	reset0, err := b.readITS(model.GITS_BASER(0))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	reset1, err := b.readITS(model.GITS_BASER(1))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	dev, err := l.DeviceBaser(model.Baser(reset0))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	coll, err := l.CollectionBaser(model.Baser(reset1))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cb, err := l.CBASER()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, w := range []struct {
 		r model.ITSRegister
 		v uint64
 	}{{model.GITS_BASER(0), uint64(dev)}, {model.GITS_BASER(1), uint64(coll)}, {model.GITS_CBASER, uint64(cb)}, {model.GITS_CTLR, model.GITS_CTLR_Enabled}} {
 		if err := b.writeITS(w.r, w.v); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	t, err := b.readITS(model.GITS_TYPER)
+	return model.ITSTyper(t), err
 }
 
 // redistAttr returns the GRP_REDIST_REGS attribute of register offset off
@@ -300,9 +368,13 @@ func (b *backend) readGICR(cpu model.CPU, r model.GICRRegister) (uint64, error) 
 	return v, nil
 }
 
+// errVMWithoutITS is what every ITS operation gets on a VM opened without
+// an ITS device (OpenWithoutITS).
+var errVMWithoutITS = fmt.Errorf("this VM has no ITS: %w", model.ErrNotSupported)
+
 func (b *backend) readITS(r model.ITSRegister) (uint64, error) {
 	if b.its == nil {
-		return 0, fmt.Errorf("read %v: this VM has no ITS: %w", r, model.ErrNotSupported)
+		return 0, fmt.Errorf("read %v: %w", r, errVMWithoutITS)
 	}
 	v, err := kvmsys.GetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r))
 	if err != nil {
@@ -313,10 +385,22 @@ func (b *backend) readITS(r model.ITSRegister) (uint64, error) {
 
 func (b *backend) writeITS(r model.ITSRegister, v uint64) error {
 	if b.its == nil {
-		return fmt.Errorf("write %v: this VM has no ITS: %w", r, model.ErrNotSupported)
+		return fmt.Errorf("write %v: %w", r, errVMWithoutITS)
 	}
 	if err := kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r), v); err != nil {
 		return fmt.Errorf("write %v = %#x: %w", r, v, err)
+	}
+	return nil
+}
+
+// lockOpen read-locks life for an operation on the open backend. On
+// success the caller holds life and releases it with b.life.RUnlock; on a
+// closed backend it holds nothing and gets model.ErrClosed.
+func (b *backend) lockOpen() error {
+	b.life.RLock()
+	if b.closed {
+		b.life.RUnlock()
+		return model.ErrClosed
 	}
 	return nil
 }
@@ -326,11 +410,10 @@ func (b *backend) writeITS(r model.ITSRegister, v uint64) error {
 // between requests already; one that is not (held in the guest) is stopped
 // with immediate_exit and a signal, and restarted after f.
 func (b *backend) stopped(f func() error) error {
-	b.life.RLock()
-	defer b.life.RUnlock()
-	if b.closed {
-		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	if err := b.lockOpen(); err != nil {
+		return err
 	}
+	defer b.life.RUnlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var held []*vcpu
@@ -349,6 +432,9 @@ func (b *backend) stopped(f func() error) error {
 	return err
 }
 
+// Every exported method below returns its error through wrap, once; what
+// it calls returns bare causes.
+
 func (b *backend) Name() string { return Name }
 func (b *backend) Capabilities() model.Capabilities {
 	c := b.caps
@@ -356,43 +442,37 @@ func (b *backend) Capabilities() model.Capabilities {
 	return c
 }
 func (b *backend) Layout() model.Layout { return b.layout }
-func (b *backend) Memory() model.Memory {
-	return guardedMemory{life: &b.life, closed: &b.closed, ram: b.mem}
-}
+func (b *backend) Memory() model.Memory { return guardedMemory{b} }
 
 func (b *backend) checkCPU(cpu model.CPU) error {
 	if int(cpu) >= len(b.vcpus) {
-		return fmt.Errorf("backend/kvm: CPU %d of %d: %w", cpu, len(b.vcpus), model.ErrInvalidArgument)
+		return fmt.Errorf("CPU %d of %d: %w", cpu, len(b.vcpus), model.ErrInvalidArgument)
 	}
 	return nil
 }
 
 func (b *backend) EnableLPIs(cpu model.CPU) error {
 	if err := b.checkCPU(cpu); err != nil {
-		return err
+		return wrap(err)
 	}
-	return b.stopped(func() error {
+	return wrap(b.stopped(func() error {
 		ctlr, err := b.readGICR(cpu, model.GICR_CTLR)
 		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
-		if err := b.writeGICR(cpu, model.GICR_CTLR, ctlr|model.GICR_CTLR_EnableLPIs); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
-		}
-		return nil
-	})
+		return b.writeGICR(cpu, model.GICR_CTLR, ctlr|model.GICR_CTLR_EnableLPIs)
+	}))
 }
 
 func (b *backend) SetLPIConfig(intid model.INTID, cfg model.LPIConfig) error {
 	if !intid.IsLPI() || intid > b.layout.MaxINTID() {
-		return fmt.Errorf("backend/kvm: INTID %d is not an LPI the property table covers (8192..%d): %w", intid, b.layout.MaxINTID(), model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("INTID %d is not an LPI the property table covers (8192..%d): %w", intid, b.layout.MaxINTID(), model.ErrInvalidArgument))
 	}
-	b.life.RLock()
+	if err := b.lockOpen(); err != nil {
+		return wrap(err)
+	}
 	defer b.life.RUnlock()
-	if b.closed {
-		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
-	}
-	return b.mem.WriteAt([]byte{byte(cfg)}, b.layout.PropTable+model.GPA(intid-model.LPIBase))
+	return wrap(b.mem.WriteAt([]byte{byte(cfg)}, b.layout.PropTable+model.GPA(intid-model.LPIBase)))
 }
 
 func (b *backend) SubmitCommands(cmds ...model.Command) error {
@@ -400,50 +480,50 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 	for i, c := range cmds {
 		p, err := c.Encode()
 		if err != nil {
-			return fmt.Errorf("backend/kvm: command %d: %w", i, err)
+			return wrap(fmt.Errorf("command %d: %w", i, err))
 		}
 		packets[i] = p
 	}
-	return b.stopped(func() error {
+	return wrap(b.stopped(func() error {
 		if b.its == nil {
-			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+			return errVMWithoutITS
 		}
 		moves := retargets(packets)
 		cbv, err := b.readITS(model.GITS_CBASER)
 		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
 		cb := model.CBASER(cbv)
 		if !cb.Valid() {
-			return fmt.Errorf("backend/kvm: GITS_CBASER %#x is not valid: there is no command queue to write %d commands to: %w", cbv, len(packets), model.ErrBusy)
+			return fmt.Errorf("GITS_CBASER %#x is not valid: there is no command queue to write %d commands to: %w", cbv, len(packets), model.ErrBusy)
 		}
 		size := uint64(cb.SizeBytes())
 		queued := len(packets)
 		for len(packets) > 0 {
 			w, err := b.readITS(model.GITS_CWRITER)
 			if err != nil {
-				return fmt.Errorf("backend/kvm: %w", err)
+				return err
 			}
 			r, err := b.readITS(model.GITS_CREADR)
 			if err != nil {
-				return fmt.Errorf("backend/kvm: %w", err)
+				return err
 			}
 			w &= model.GITS_CQ_OffsetMask
 			r &= model.GITS_CQ_OffsetMask
 			free := int((r + size - w - model.CommandSize) % size / model.CommandSize)
 			if free == 0 {
-				return fmt.Errorf("backend/kvm: command queue full (GITS_CREADR %#x, GITS_CWRITER %#x): is the ITS enabled? %w", r, w, model.ErrBusy)
+				return fmt.Errorf("command queue full (GITS_CREADR %#x, GITS_CWRITER %#x): is the ITS enabled? %w", r, w, model.ErrBusy)
 			}
 			n := min(free, len(packets))
 			for _, p := range packets[:n] {
 				if err := b.mem.WriteAt(p[:], cb.Addr()+model.GPA(w)); err != nil {
-					return fmt.Errorf("backend/kvm: command queue: %w", err)
+					return fmt.Errorf("command queue: %w", err)
 				}
 				w = (w + model.CommandSize) % size
 			}
 			packets = packets[n:]
 			if err := b.writeITS(model.GITS_CWRITER, w); err != nil {
-				return fmt.Errorf("backend/kvm: %w", err)
+				return err
 			}
 		}
 		if err := b.afterCommands(moves); err != nil {
@@ -453,80 +533,68 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 		// written while it is disabled wait and run when it is enabled.
 		ctlr, err := b.readITS(model.GITS_CTLR)
 		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
 		if ctlr&model.GITS_CTLR_Enabled == 0 {
-			return fmt.Errorf("backend/kvm: the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", queued, model.ErrBusy)
+			return fmt.Errorf("the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", queued, model.ErrBusy)
 		}
 		return nil
-	})
+	}))
 }
 
 func (b *backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
 	var v uint64
 	err := b.stopped(func() (err error) {
 		v, err = b.readITS(reg)
-		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
-		}
-		return nil
+		return err
 	})
-	return v, err
+	return v, wrap(err)
 }
 
 func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
-	return b.stopped(func() error {
+	return wrap(b.stopped(func() error {
 		if err := b.writeITS(reg, v); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
 		if reg == model.GITS_CWRITER {
 			return b.afterCommands(movesLPIs) // commands the backend did not write
 		}
 		return nil
-	})
+	}))
 }
 
 func (b *backend) ReadRedistributorRegister(cpu model.CPU, reg model.GICRRegister) (uint64, error) {
 	if err := b.checkCPU(cpu); err != nil {
-		return 0, err
+		return 0, wrap(err)
 	}
 	var v uint64
 	err := b.stopped(func() (err error) {
 		v, err = b.readGICR(cpu, reg)
-		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
-		}
-		return nil
+		return err
 	})
-	return v, err
+	return v, wrap(err)
 }
 
 func (b *backend) WriteRedistributorRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
 	if err := b.checkCPU(cpu); err != nil {
-		return err
+		return wrap(err)
 	}
-	return b.stopped(func() error {
-		if err := b.writeGICR(cpu, reg, v); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
-		}
-		return nil
-	})
+	return wrap(b.stopped(func() error { return b.writeGICR(cpu, reg, v) }))
 }
 
 func (b *backend) SignalMSI(m model.MSI) (model.Delivery, error) {
 	k, err := kvmMSI(m, b.caps.NeedsDeviceID)
 	if err != nil {
-		return model.Blocked, fmt.Errorf("backend/kvm: %w", err)
+		return model.Blocked, wrap(err)
 	}
-	b.life.RLock()
+	if err := b.lockOpen(); err != nil {
+		return model.Blocked, wrap(err)
+	}
 	defer b.life.RUnlock()
-	if b.closed {
-		return model.Blocked, fmt.Errorf("backend/kvm: %w", model.ErrClosed)
-	}
 	r, err := kvmsys.SignalMSI(b.vm, &k)
 	switch {
 	case err != nil:
-		return model.Blocked, fmt.Errorf("backend/kvm: %v: %w", m, err)
+		return model.Blocked, wrap(fmt.Errorf("%v: %w", m, err))
 	case r > 0:
 		return model.Delivered, nil
 	}
@@ -535,27 +603,26 @@ func (b *backend) SignalMSI(m model.MSI) (model.Delivery, error) {
 
 func (b *backend) SetGSIRouting(routes []model.Route) error {
 	if len(routes) > model.MaxGSIRoutes {
-		return fmt.Errorf("backend/kvm: %d routes, at most %d: %w", len(routes), model.MaxGSIRoutes, model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("%d routes, at most %d: %w", len(routes), model.MaxGSIRoutes, model.ErrInvalidArgument))
 	}
 	entries := make([]kvmsys.IRQRoutingEntry, len(routes))
 	table := make(map[model.GSI]model.Route, len(routes))
 	for i, r := range routes {
 		e, err := kvmRoute(r, b.caps.NeedsDeviceID)
 		if err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return wrap(err)
 		}
 		entries[i] = e
 		table[r.GSI] = r
 	}
-	b.life.RLock()
-	defer b.life.RUnlock()
-	if b.closed {
-		return fmt.Errorf("backend/kvm: %w", model.ErrClosed)
+	if err := b.lockOpen(); err != nil {
+		return wrap(err)
 	}
+	defer b.life.RUnlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := kvmsys.SetGSIRouting(b.vm, entries); err != nil {
-		return fmt.Errorf("backend/kvm: %w", err)
+		return wrap(err)
 	}
 	b.routes = table
 	return nil
@@ -580,7 +647,7 @@ func (b *backend) TriggerGSI(gsi model.GSI) error {
 	r, ok := b.routes[gsi]
 	b.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("backend/kvm: GSI %d has no route: %w", gsi, model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("GSI %d has no route: %w", gsi, model.ErrInvalidArgument))
 	}
 	if !routeDeliverable(r, b.caps.NeedsDeviceID) {
 		return nil
@@ -600,25 +667,24 @@ type trigger struct {
 
 func (b *backend) BindIRQFD(gsi model.GSI) (model.Trigger, error) {
 	if gsi >= model.MaxGSIRoutes {
-		return nil, fmt.Errorf("backend/kvm: GSI %d not below %d: %w", gsi, model.MaxGSIRoutes, model.ErrInvalidArgument)
+		return nil, wrap(fmt.Errorf("GSI %d not below %d: %w", gsi, model.MaxGSIRoutes, model.ErrInvalidArgument))
 	}
-	b.life.RLock()
+	if err := b.lockOpen(); err != nil {
+		return nil, wrap(err)
+	}
 	defer b.life.RUnlock()
-	if b.closed {
-		return nil, fmt.Errorf("backend/kvm: %w", model.ErrClosed)
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, dup := b.irqfds[gsi]; dup {
-		return nil, fmt.Errorf("backend/kvm: GSI %d is already bound to an irqfd: %w", gsi, model.ErrBusy)
+		return nil, wrap(fmt.Errorf("GSI %d is already bound to an irqfd: %w", gsi, model.ErrBusy))
 	}
 	efd, err := kvmsys.NewEventfd()
 	if err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+		return nil, wrap(err)
 	}
 	if err := kvmsys.SetIRQFD(b.vm, kvmsys.IRQFD{FD: uint32(efd.Int()), GSI: uint32(gsi)}); err != nil {
 		efd.Close()
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+		return nil, wrap(err)
 	}
 	t := &trigger{b: b, gsi: gsi, efd: efd}
 	b.irqfds[gsi] = t
@@ -629,10 +695,10 @@ func (t *trigger) Signal() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, model.ErrClosed)
+		return wrap(fmt.Errorf("irqfd for GSI %d: %w", t.gsi, model.ErrClosed))
 	}
 	if err := kvmsys.SignalEventfd(t.efd); err != nil {
-		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, err)
+		return wrap(fmt.Errorf("irqfd for GSI %d: %w", t.gsi, err))
 	}
 	return nil
 }
@@ -642,7 +708,7 @@ func (t *trigger) Close() error {
 	defer t.b.life.RUnlock()
 	t.b.mu.Lock()
 	defer t.b.mu.Unlock()
-	return t.closeLocked()
+	return wrap(t.closeLocked())
 }
 
 // closeLocked unbinds and closes the eventfd; the caller holds b.mu (or
@@ -663,7 +729,7 @@ func (t *trigger) closeLocked() error {
 	}
 	errs = append(errs, t.efd.Close())
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("backend/kvm: irqfd for GSI %d: %w", t.gsi, err)
+		return fmt.Errorf("irqfd for GSI %d: %w", t.gsi, err)
 	}
 	return nil
 }
@@ -696,12 +762,12 @@ func (b *backend) savePending() error {
 // nothing behind that a later MAPTI or EnableLPIs would load.
 func (b *backend) Pending(cpu model.CPU) ([]model.INTID, error) {
 	if err := b.checkCPU(cpu); err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	var out []model.INTID
 	err := b.stopped(func() error {
 		if err := b.savePending(); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
 		first := uint64(model.LPIBase) / 8
 		tab, err := b.mem.Slice(b.layout.PendTable(cpu), int(b.layout.PendTableSize()))
@@ -723,12 +789,12 @@ func (b *backend) Pending(cpu model.CPU) ([]model.INTID, error) {
 		}
 		return b.zeroPendingTables()
 	})
-	return out, err
+	return out, wrap(err)
 }
 
 func (b *backend) cpuRequest(cpu model.CPU, op guestOp, arg uint32) (uint64, error) {
 	if err := b.checkCPU(cpu); err != nil {
-		return 0, err
+		return 0, wrap(err)
 	}
 	var r uint64
 	err := b.stopped(func() (err error) {
@@ -741,7 +807,7 @@ func (b *backend) cpuRequest(cpu model.CPU, op guestOp, arg uint32) (uint64, err
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("backend/kvm: CPU %d: %w", cpu, err)
+		return 0, wrap(fmt.Errorf("CPU %d: %w", cpu, err))
 	}
 	return r, nil
 }
@@ -771,74 +837,72 @@ func (b *backend) runningPriority(cpu model.CPU) (uint8, error) {
 // collection table first, so that what KVM writes is the whole state and
 // nothing stale shows.
 func (b *backend) SaveTables() error {
-	return b.stopped(func() error {
+	return wrap(b.stopped(func() error {
 		if b.its == nil {
-			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+			return errVMWithoutITS
 		}
 		if err := b.savePending(); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
-		for _, r := range []struct {
-			reg model.ITSRegister
-		}{{model.GITS_BASER(0)}, {model.GITS_BASER(1)}} {
-			v, err := b.readITS(r.reg)
+		for _, reg := range []model.ITSRegister{model.GITS_BASER(0), model.GITS_BASER(1)} {
+			v, err := b.readITS(reg)
 			if err != nil {
-				return fmt.Errorf("backend/kvm: %w", err)
+				return err
 			}
 			bs := model.Baser(v)
 			if !bs.Valid() || bs.Indirect() {
 				continue
 			}
 			if err := model.Zero(b.mem, bs.Addr(), int(bs.SizeBytes())); err != nil {
-				return fmt.Errorf("backend/kvm: clearing %v: %w", r.reg, err)
+				return fmt.Errorf("clearing %v: %w", reg, err)
 			}
 		}
-
 		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_SAVE_TABLES); err != nil {
-			return fmt.Errorf("backend/kvm: ITS_SAVE_TABLES: %w", err)
+			return fmt.Errorf("ITS_SAVE_TABLES: %w", err)
 		}
 		return nil
-	})
+	}))
 }
 
 // RestoreTables resets the ITS (KVM_DEV_ARM_ITS_CTRL_RESET) and restores
 // it in the documented order: GITS_IIDR, GITS_CBASER, GITS_CREADR,
 // GITS_CWRITER, GITS_BASER<n>, ITS_RESTORE_TABLES, GITS_CTLR.
 func (b *backend) RestoreTables() error {
-	return b.stopped(func() error {
+	return wrap(b.stopped(func() error {
 		if b.its == nil {
-			return fmt.Errorf("backend/kvm: this VM has no ITS: %w", model.ErrNotSupported)
+			return errVMWithoutITS
 		}
 		regs := []model.ITSRegister{model.GITS_IIDR, model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1), model.GITS_CTLR}
 		vals := map[model.ITSRegister]uint64{}
 		for _, r := range regs {
 			v, err := b.readITS(r)
 			if err != nil {
-				return fmt.Errorf("backend/kvm: %w", err)
+				return err
 			}
 			vals[r] = v
 		}
 		if err := b.writeITS(model.GITS_CTLR, 0); err != nil {
-			return fmt.Errorf("backend/kvm: %w", err)
+			return err
 		}
 		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_CTRL_RESET); err != nil {
-			return fmt.Errorf("backend/kvm: ITS_CTRL_RESET: %w", err)
+			return fmt.Errorf("ITS_CTRL_RESET: %w", err)
 		}
 		for _, r := range regs[:len(regs)-1] {
 			if err := b.writeITS(r, vals[r]); err != nil {
-				return fmt.Errorf("backend/kvm: restore: %w", err)
+				return fmt.Errorf("restore: %w", err)
 			}
 		}
 		b.retargeted = true // restored ITEs may target other vCPUs than before
-		restoreErr := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES)
+		var restoreErr error
+		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES); err != nil {
+			restoreErr = fmt.Errorf("ITS_RESTORE_TABLES: %w", err)
+		}
+		// GITS_CTLR is written back whether or not the restore worked.
 		if err := b.writeITS(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
-			return errors.Join(restoreErr, fmt.Errorf("backend/kvm: restore: %w", err))
+			return errors.Join(restoreErr, fmt.Errorf("restore: %w", err))
 		}
-		if restoreErr != nil {
-			return fmt.Errorf("backend/kvm: ITS_RESTORE_TABLES: %w", restoreErr)
-		}
-		return nil
-	})
+		return restoreErr
+	}))
 }
 
 // Close stops every vCPU thread and releases every fd and mapping, in
@@ -864,7 +928,7 @@ func (b *backend) Close() error {
 	}
 	errs = append(errs, b.vm.Close(), b.ram.Close(), b.kvm.Close())
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("backend/kvm: close: %w", err)
+		return wrap(fmt.Errorf("close: %w", err))
 	}
 	return nil
 }

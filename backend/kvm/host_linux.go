@@ -20,10 +20,10 @@ var (
 	createDevice = kvmsys.CreateDeviceOf
 )
 
-// Errors a user can act on, each distinct.
+// Errors a user can act on, each distinct (deviceError prefixes them).
 var (
-	errNoVGICv3 = errors.New("backend/kvm: this kernel's KVM cannot create a vGICv3 (KVM_DEV_TYPE_ARM_VGIC_V3): the host GIC must be a GICv3 and the kernel must have vGICv3 support")
-	errNoITS    = errors.New("backend/kvm: this kernel's KVM cannot create a vGIC ITS (KVM_DEV_TYPE_ARM_VGIC_ITS): a kernel with CONFIG_KVM on arm64 and the ITS emulation is needed")
+	errNoVGICv3 = errors.New("this kernel's KVM cannot create a vGICv3 (KVM_DEV_TYPE_ARM_VGIC_V3): the host GIC must be a GICv3 and the kernel must have vGICv3 support")
+	errNoITS    = errors.New("this kernel's KVM cannot create a vGIC ITS (KVM_DEV_TYPE_ARM_VGIC_ITS): a kernel with CONFIG_KVM on arm64 and the ITS emulation is needed")
 )
 
 // openDevKVM opens the KVM device: a missing device, no permission and a
@@ -32,7 +32,7 @@ var (
 func openDevKVM() (*kvmsys.FD, error) {
 	fd, err := kvmsys.OpenKVMAt(devKVMPath)
 	if err != nil {
-		return nil, fmt.Errorf("backend/kvm: %w", err)
+		return nil, wrap(err)
 	}
 	return fd, nil
 }
@@ -41,13 +41,13 @@ func deviceError(typ uint32, err error) error {
 	missing := errors.Is(err, kvmsys.ENODEV) || errors.Is(err, kvmsys.ENXIO)
 	switch {
 	case typ == kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3 && missing:
-		return fmt.Errorf("%w: %w", errNoVGICv3, err)
+		return wrap(fmt.Errorf("%w: %w", errNoVGICv3, err))
 	case typ == kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS && missing:
-		return fmt.Errorf("%w: %w", errNoITS, err)
+		return wrap(fmt.Errorf("%w: %w", errNoITS, err))
 	case typ == kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3:
-		return fmt.Errorf("backend/kvm: vGICv3: %w", err)
+		return wrap(fmt.Errorf("vGICv3: %w", err))
 	case typ == kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS:
-		return fmt.Errorf("backend/kvm: ITS: %w", err)
+		return wrap(fmt.Errorf("ITS: %w", err))
 	}
-	return fmt.Errorf("backend/kvm: device type %d: %w", typ, err)
+	return wrap(fmt.Errorf("device type %d: %w", typ, err))
 }

@@ -31,13 +31,13 @@ func Open(cfg model.Config) (model.Backend, error) {
 func CheckConfig(cfg model.Config) error {
 	switch {
 	case cfg.ErrorPolicy != model.ContinueOnError:
-		return fmt.Errorf("backend/kvm: error policy %v: KVM's ITS never stalls, it skips a failing command (ContinueOnError only): %w", cfg.ErrorPolicy, model.ErrNotSupported)
+		return wrap(fmt.Errorf("error policy %v: KVM's ITS never stalls, it skips a failing command (ContinueOnError only): %w", cfg.ErrorPolicy, model.ErrNotSupported))
 	case cfg.NoTranslationCache:
-		return fmt.Errorf("backend/kvm: NoTranslationCache: KVM's ITS always caches translations: %w", model.ErrNotSupported)
+		return wrap(fmt.Errorf("NoTranslationCache: KVM's ITS always caches translations: %w", model.ErrNotSupported))
 	case cfg.ITSTyper != 0 && cfg.ITSTyper != model.KVMITSTyper:
-		return fmt.Errorf("backend/kvm: GITS_TYPER %#x: KVM implements only its own, %#x: %w", uint64(cfg.ITSTyper), uint64(model.KVMITSTyper), model.ErrNotSupported)
+		return wrap(fmt.Errorf("GITS_TYPER %#x: KVM implements only its own, %#x: %w", uint64(cfg.ITSTyper), uint64(model.KVMITSTyper), model.ErrNotSupported))
 	case cfg.CPUs < 1:
-		return fmt.Errorf("backend/kvm: %d CPUs: %w", cfg.CPUs, model.ErrInvalidArgument)
+		return wrap(fmt.Errorf("%d CPUs: %w", cfg.CPUs, model.ErrInvalidArgument))
 	}
 	return nil
 }

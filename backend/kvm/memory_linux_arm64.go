@@ -4,33 +4,26 @@ package kvm
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/gicits/gicits/model"
 )
 
 // guardedMemory is guest RAM as callers see it: a closed backend's memory
 // is unmapped, so every access checks first.
-type guardedMemory struct {
-	life   *sync.RWMutex
-	closed *bool
-	ram    *model.RAM
-}
+type guardedMemory struct{ b *backend }
 
 func (m guardedMemory) ReadAt(p []byte, addr model.GPA) error {
-	m.life.RLock()
-	defer m.life.RUnlock()
-	if *m.closed {
-		return fmt.Errorf("backend/kvm: guest memory: %w", model.ErrClosed)
+	if err := m.b.lockOpen(); err != nil {
+		return wrap(fmt.Errorf("guest memory: %w", err))
 	}
-	return m.ram.ReadAt(p, addr)
+	defer m.b.life.RUnlock()
+	return m.b.mem.ReadAt(p, addr)
 }
 
 func (m guardedMemory) WriteAt(p []byte, addr model.GPA) error {
-	m.life.RLock()
-	defer m.life.RUnlock()
-	if *m.closed {
-		return fmt.Errorf("backend/kvm: guest memory: %w", model.ErrClosed)
+	if err := m.b.lockOpen(); err != nil {
+		return wrap(fmt.Errorf("guest memory: %w", err))
 	}
-	return m.ram.WriteAt(p, addr)
+	defer m.b.life.RUnlock()
+	return m.b.mem.WriteAt(p, addr)
 }
