@@ -127,7 +127,7 @@ func (t *ITS) mapd(c model.MAPD) *cmdFailure {
 		t.freeDevice(c.DeviceID, d, true)
 	}
 	if !c.Valid {
-		_ = model.WriteUint64(t.mem, addr, 0)
+		t.writeBack(addr, 0) // dteAddr has read the DTE at addr
 		return nil
 	}
 	dte, err := model.DTE{Valid: true, ITTAddr: c.ITTAddr, Size: c.Size}.Encode()
@@ -185,6 +185,7 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 	for _, d := range t.devices {
 		d.each(func(_ model.EventID, r *iteRec) {
 			if !r.orphan && r.icid == c.ICID {
+				// Cannot fail: cpu is RDbase, checked against CPUs() above.
 				_ = t.rd.MoveLPI(r.intid, cpu)
 			}
 		})
@@ -224,7 +225,7 @@ func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, ici
 	if !t.collExists(icid) {
 		t.colls[icid] = collUnmapped // implicit, unmapped collection (KVM)
 	}
-	_ = model.WriteUint64(t.mem, addr, model.ITE{INTID: intid, ICID: icid}.Encode())
+	t.writeBack(addr, model.ITE{INTID: intid, ICID: icid}.Encode()) // probed above
 	d.put(ev, iteRec{intid: intid, icid: icid})
 	return nil
 }
@@ -244,7 +245,9 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 	t.invalidate(c.DeviceID, c.EventID, r.intid) // and those of events sharing the LPI
 	r.icid = c.ICID
 	d.put(c.EventID, r)
-	_ = model.WriteUint64(t.mem, iteAddr(d, c.EventID), model.ITE{INTID: r.intid, ICID: r.icid}.Encode())
+	t.writeBack(iteAddr(d, c.EventID), model.ITE{INTID: r.intid, ICID: r.icid}.Encode())
+	// Cannot fail: cpu is a mapped collection's, and MAPC and
+	// RestoreTables map a collection only to an RDbase below CPUs().
 	_ = t.rd.MoveLPI(r.intid, cpu)
 	return nil
 }
@@ -259,7 +262,7 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 	}
 	t.invalidate(c.DeviceID, c.EventID, r.intid)
 	d.del(c.EventID)
-	_ = model.WriteUint64(t.mem, iteAddr(d, c.EventID), 0)
+	t.writeBack(iteAddr(d, c.EventID), 0)
 	t.rd.UnmapLPI(r.intid)
 	return nil
 }
@@ -285,6 +288,7 @@ func (t *ITS) movall(c model.MOVALL) *cmdFailure {
 		return nil
 	}
 	t.flushCache()
+	// Cannot fail: both RDbases are checked against CPUs() above.
 	_ = t.rd.MoveAll(model.CPU(c.RDbase1), model.CPU(c.RDbase2))
 	return nil
 }

@@ -33,9 +33,11 @@ type Redistributors interface {
 	UnmapLPI(intid model.INTID) bool
 	// LPITarget returns the CPU LPI intid is delivered to.
 	LPITarget(intid model.INTID) (model.CPU, bool)
-	// MoveLPI retargets LPI intid, moving its pending state.
+	// MoveLPI retargets LPI intid, moving its pending state. It fails
+	// only when cpu is not below CPUs().
 	MoveLPI(intid model.INTID, cpu model.CPU) error
-	// MoveAll retargets every LPI of from to to.
+	// MoveAll retargets every LPI of from to to. It fails only when from
+	// or to is not below CPUs().
 	MoveAll(from, to model.CPU) error
 	// SetPending makes intid pending on its target, or fails wrapping
 	// model.ErrBusy when the target's LPIs are disabled. It must not
@@ -201,7 +203,8 @@ var (
 )
 
 // New returns a disabled ITS over guest memory mem whose translations
-// target the LPIs of rd.
+// target the LPIs of rd. mem's extent must stay fixed while the ITS uses
+// it (a [*model.RAM] is).
 func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	if mem == nil || rd == nil {
 		return nil, fmt.Errorf("its: guest memory and redistributors are required: %w", model.ErrInvalidArgument)
@@ -451,6 +454,25 @@ func iteAddr(d *device, ev model.EventID) model.GPA {
 	return d.itt + model.GPA(uint64(ev)*model.TableEntrySize)
 }
 
+// writeBack writes a DTE or ITE that a command changed through to guest
+// memory (see "Where state lives" in the package doc). It cannot fail, so
+// it returns nothing: every caller writes an entry the ITS has read
+// successfully before (dteAddr reads the DTE; MAPTI reads the ITT slot
+// before it maps the event and RestoreTables reads the ITE of every event
+// it restores, so the slot of every live event has been read), and a
+// [model.Memory] access fails only when its range is not wholly inside
+// guest memory, whose extent is fixed for the ITS's life.
+//
+// Were it to fail anyway, there would be nothing to report it as: the
+// contents of the device table and the ITTs are IMPLEMENTATION DEFINED,
+// and no command error encoding names a failed table write (IHI 0069,
+// 6.3). KVM, which writes back the zero DTE of MAPD V=0 and the zero ITE
+// of DISCARD (since 6.13) and every live entry only at ITS_SAVE_TABLES,
+// drops the result of each command, a failed write included.
+func (t *ITS) writeBack(addr model.GPA, entry uint64) {
+	_ = model.WriteUint64(t.mem, addr, entry)
+}
+
 // freeDevice removes device dev: its cached translations, its events (a
 // zero ITE written over each) and their LPIs.
 func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
@@ -459,7 +481,7 @@ func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
 	})
 	d.each(func(ev model.EventID, r *iteRec) {
 		if zero {
-			_ = model.WriteUint64(t.mem, iteAddr(d, ev), 0)
+			t.writeBack(iteAddr(d, ev), 0)
 		}
 		t.rd.UnmapLPI(r.intid)
 	})
