@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/gicits/gicits/model"
@@ -95,18 +96,76 @@ const unmapped = model.E_ITS_INT_UNMAPPED_INTERRUPT
 // memory: on KVM, exactly what KVM saved. The error is for a backend
 // that cannot be read; a failed translation is a step, not an error.
 func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts ExplainOptions) ([]Step, error) {
-	t, err := ReadSavedTables(b)
+	saved, err := SaveAndReadTables(b)
 	if err != nil {
 		return nil, err
 	}
-	mem := b.Memory()
-	var steps []Step
-	add := func(s Step) { steps = append(steps, s) }
+	w := &walk{b: b, mem: b.Memory(), saved: saved, dev: dev, ev: ev, opts: opts}
+	for _, step := range []func() (bool, error){
+		w.itsControl,       // GITS_CTLR
+		w.deviceTableBase,  // GITS_BASER0
+		w.deviceTableEntry, // the L1 entry of a two-level table, then the DTE
+		w.translationEntry, // the ITE in the device's ITT
+		w.collection,       // the CTE
+		w.redistributor,    // GICR_CTLR, GICR_PROPBASER, GICR_PENDBASER
+		w.lpiConfiguration, // the LPI's byte of the configuration table
+		w.pendingState,     // the LPI's pending bit
+		w.cpuInterface,     // ICC_PMR_EL1 and the LPIs taken first
+	} {
+		more, err := step()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+	}
+	return w.steps, nil
+}
 
-	// 1. The ITS itself.
-	ctlr, err := b.ReadITSRegister(model.GITS_CTLR)
+// walk is one run of [Explain]: what it reads from, the steps written so
+// far, and what earlier steps found that later steps use. Each step method
+// appends its Step and reports whether the translation goes on; its error
+// is for a backend that cannot be read.
+type walk struct {
+	b     model.Backend
+	mem   model.Memory
+	saved *model.SavedTables
+	dev   model.DeviceID
+	ev    model.EventID
+	opts  ExplainOptions
+	steps []Step
+
+	dte       model.DTE       // the device's DTE (deviceTableEntry)
+	lpi       model.INTID     // the ITE's pINTID (translationEntry)
+	icid      model.ICID      // the ITE's ICID (translationEntry)
+	cpu       model.CPU       // the collection's RDbase (collection)
+	gicrCTLR  uint64          // the target's GICR_CTLR (redistributor)
+	propBaser model.PropBaser // the target's GICR_PROPBASER (redistributor)
+	pendAddr  model.GPA       // the target's LPI pending table (redistributor)
+	cfg       model.LPIConfig // the LPI's configuration byte (lpiConfiguration)
+	pending   []model.INTID   // the LPIs pending on the target (pendingState)
+	isPending bool            // the LPI is among them (pendingState)
+}
+
+// next records s, and the walk goes on.
+func (w *walk) next(s Step) (bool, error) {
+	w.steps = append(w.steps, s)
+	return true, nil
+}
+
+// stop records s, where the translation stops.
+func (w *walk) stop(s Step) (bool, error) {
+	w.steps = append(w.steps, s)
+	return false, nil
+}
+
+// itsControl is GITS_CTLR (IHI 0069 12.19.5): a disabled ITS translates
+// nothing, but the walk goes on to show what it would use once enabled.
+func (w *walk) itsControl() (bool, error) {
+	ctlr, err := w.b.ReadITSRegister(model.GITS_CTLR)
 	if err != nil {
-		return nil, fmt.Errorf("reading GITS_CTLR: %w", err)
+		return false, fmt.Errorf("reading GITS_CTLR: %w", err)
 	}
 	s := Step{Title: "ITS (GITS_CTLR)", Raw: fmt.Sprintf("%#x", ctlr), Verdict: OK,
 		Fields: []Field{{"Enabled", fmt.Sprint(ctlr & model.GITS_CTLR_Enabled)}}}
@@ -114,11 +173,14 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 		s.Verdict, s.Check, s.Section = Warn, "GITS_CTLR.Enabled = 1", "12.19.5"
 		s.Why = "the ITS is disabled: it translates nothing, and KVM refuses MSIs (EBUSY); the tables below are what it would use once enabled"
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 2. GITS_BASER0.
-	db := t.DeviceBaser
-	s = Step{Title: "device table (GITS_BASER0)", Raw: fmt.Sprintf("0x%016x", uint64(db)), Verdict: OK, Fields: []Field{
+// deviceTableBase is GITS_BASER0 (IHI 0069 12.19.1), which must describe a
+// valid device table.
+func (w *walk) deviceTableBase() (bool, error) {
+	db := w.saved.DeviceBaser
+	s := Step{Title: "device table (GITS_BASER0)", Raw: fmt.Sprintf("0x%016x", uint64(db)), Verdict: OK, Fields: []Field{
 		{"Valid", boolBit(db.Valid())}, {"Type", db.Type().String()}, {"Indirect", boolBit(db.Indirect())},
 		{"Entry_Size", fmt.Sprint(db.EntrySize())}, {"Page_Size", fmt.Sprintf("%d KiB", db.PageSize()>>10)},
 		{"Size", fmt.Sprintf("%d pages", db.Pages())}, {"Physical_Address", db.Addr().String()},
@@ -126,165 +188,188 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 	if !db.Valid() || db.Type() != model.BaserDevices {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "GITS_BASER0 is a valid device table", unmapped, "12.19.1"
 		s.Why = "no device table: no DeviceID is mapped"
-		add(s)
-		return steps, nil
+		return w.stop(s)
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 3. The L1 entry of a two-level table, then the DTE.
-	perPage := uint64(db.PageSize()) / model.TableEntrySize
-	dteAddr := db.Addr() + model.GPA(uint64(dev)*model.TableEntrySize)
+// deviceTableEntry is the device's DTE (IHI 0069 6.3.11), in a flat table
+// or, through its level-1 entry, in a second-level page; MAPD V=1 made it
+// valid.
+func (w *walk) deviceTableEntry() (bool, error) {
+	db := w.saved.DeviceBaser
+	dteAddr := db.Addr() + model.GPA(uint64(w.dev)*model.TableEntrySize)
 	if db.Indirect() {
-		idx := uint64(dev) / perPage
-		l1Addr := db.Addr() + model.GPA(idx*model.TableEntrySize)
-		s = Step{Title: fmt.Sprintf("level-1 device table entry [%d] (DeviceIDs %#x..%#x)", idx, idx*perPage, (idx+1)*perPage-1), Addr: l1Addr, Verdict: OK}
-		if idx*model.TableEntrySize >= db.SizeBytes() {
-			s.Verdict, s.Check, s.Code, s.Section = Fail, "the DeviceID lies within the device table", unmapped, "12.19.1"
-			s.Why = fmt.Sprintf("the level-1 table has %d entries, covering DeviceIDs below %#x", db.SizeBytes()/8, db.SizeBytes()/8*perPage)
-			add(s)
-			return steps, nil
+		addr, more, err := w.level1Entry()
+		if !more || err != nil {
+			return more, err
 		}
-		raw, err := model.ReadUint64(mem, l1Addr)
-		if err != nil {
-			return nil, err
-		}
-		l1 := model.DecodeL1Entry(raw)
-		s.Raw = rawEntry(raw)
-		s.Fields = []Field{{"V", boolBit(l1.Valid)}, {"L2 page", l1.Addr.String()}}
-		if !l1.Valid {
-			s.Verdict, s.Check, s.Code, s.Section = Fail, "the L1 entry is valid (a second-level page is provided)", unmapped, "12.19.1, 6.3.11"
-			s.Why = fmt.Sprintf("no second-level page for DeviceID %#x: the device is not mapped", uint32(dev))
-			add(s)
-			return steps, nil
-		}
-		add(s)
-		dteAddr = l1.Addr + model.GPA(uint64(dev)%perPage*model.TableEntrySize)
-	} else if uint64(dev)*model.TableEntrySize >= db.SizeBytes() {
-		add(Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(dev)), Verdict: Fail,
+		dteAddr = addr
+	} else if uint64(w.dev)*model.TableEntrySize >= db.SizeBytes() {
+		return w.stop(Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(w.dev)), Verdict: Fail,
 			Check: "the DeviceID lies within the device table", Code: unmapped, Section: "12.19.1, 6.3.11",
 			Why: fmt.Sprintf("the device table holds %d DTEs; MAPD of this DeviceID fails with %v", db.SizeBytes()/8, model.E_ITS_MAPD_DEVICE_OOR)})
-		return steps, nil
 	}
-	raw, err := model.ReadUint64(mem, dteAddr)
+	raw, err := model.ReadUint64(w.mem, dteAddr)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	dte := model.DecodeDTE(raw)
-	s = Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(dev)), Addr: dteAddr, Raw: rawEntry(raw), Verdict: OK, Fields: []Field{
-		{"V", boolBit(dte.Valid)}, {"ITT_addr", dte.ITTAddr.String()},
-		{"Size", fmt.Sprintf("%d (%d EventID bits)", dte.Size, int(dte.Size)+1)}, {"next", fmt.Sprint(dte.Next)},
+	w.dte = model.DecodeDTE(raw)
+	s := Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(w.dev)), Addr: dteAddr, Raw: rawEntry(raw), Verdict: OK, Fields: []Field{
+		{"V", boolBit(w.dte.Valid)}, {"ITT_addr", w.dte.ITTAddr.String()},
+		{"Size", fmt.Sprintf("%d (%d EventID bits)", w.dte.Size, int(w.dte.Size)+1)}, {"next", fmt.Sprint(w.dte.Next)},
 	}}
-	if !dte.Valid {
+	if !w.dte.Valid {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the device is mapped (DTE valid)", unmapped, "6.3.11"
-		s.Why = fmt.Sprintf("no MAPD dev=%#x with V=1 (or a MAPD V=0 unmapped it): an MSI from it is dropped", uint32(dev))
+		s.Why = fmt.Sprintf("no MAPD dev=%#x with V=1 (or a MAPD V=0 unmapped it): an MSI from it is dropped", uint32(w.dev))
 		s.Fields = s.Fields[:1]
-		add(s)
-		return steps, nil
+		return w.stop(s)
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 4. The ITE.
-	bits := int(dte.Size) + 1
-	iteAddr := dte.ITTAddr + model.GPA(uint64(ev)*model.TableEntrySize)
-	s = Step{Title: fmt.Sprintf("interrupt translation entry ITE[%d] (ITT at %v)", ev, dte.ITTAddr), Addr: iteAddr, Verdict: OK}
-	if bits < 32 && uint64(ev) >= 1<<bits {
+// level1Entry is the entry of a two-level device table (IHI 0069 12.19.1)
+// that covers the device: it must lie within the table and point at a
+// second-level page. It returns the address of the device's DTE in that
+// page.
+func (w *walk) level1Entry() (dteAddr model.GPA, more bool, err error) {
+	db := w.saved.DeviceBaser
+	perPage := uint64(db.PageSize()) / model.TableEntrySize
+	idx := uint64(w.dev) / perPage
+	l1Addr := db.Addr() + model.GPA(idx*model.TableEntrySize)
+	s := Step{Title: fmt.Sprintf("level-1 device table entry [%d] (DeviceIDs %#x..%#x)", idx, idx*perPage, (idx+1)*perPage-1), Addr: l1Addr, Verdict: OK}
+	if idx*model.TableEntrySize >= db.SizeBytes() {
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the DeviceID lies within the device table", unmapped, "12.19.1"
+		s.Why = fmt.Sprintf("the level-1 table has %d entries, covering DeviceIDs below %#x", db.SizeBytes()/8, db.SizeBytes()/8*perPage)
+		more, err = w.stop(s)
+		return 0, more, err
+	}
+	raw, err := model.ReadUint64(w.mem, l1Addr)
+	if err != nil {
+		return 0, false, err
+	}
+	l1 := model.DecodeL1Entry(raw)
+	s.Raw = rawEntry(raw)
+	s.Fields = []Field{{"V", boolBit(l1.Valid)}, {"L2 page", l1.Addr.String()}}
+	if !l1.Valid {
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the L1 entry is valid (a second-level page is provided)", unmapped, "12.19.1, 6.3.11"
+		s.Why = fmt.Sprintf("no second-level page for DeviceID %#x: the device is not mapped", uint32(w.dev))
+		more, err = w.stop(s)
+		return 0, more, err
+	}
+	more, err = w.next(s)
+	return l1.Addr + model.GPA(uint64(w.dev)%perPage*model.TableEntrySize), more, err
+}
+
+// translationEntry is the event's ITE in the device's ITT (IHI 0069
+// 6.3.13): the EventID must fit the ITT's size, and MAPTI or MAPI must
+// have mapped it to an LPI.
+func (w *walk) translationEntry() (bool, error) {
+	bits := int(w.dte.Size) + 1
+	iteAddr := w.dte.ITTAddr + model.GPA(uint64(w.ev)*model.TableEntrySize)
+	s := Step{Title: fmt.Sprintf("interrupt translation entry ITE[%d] (ITT at %v)", w.ev, w.dte.ITTAddr), Addr: iteAddr, Verdict: OK}
+	if bits < 32 && uint64(w.ev) >= 1<<bits {
 		s.Addr = 0
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the EventID fits the ITT", unmapped, "6.3.11, 6.3.13"
 		s.Why = fmt.Sprintf("the ITT has %d EventID bits (EventIDs 0..%d); MAPTI of this EventID fails with %v", bits, uint64(1)<<bits-1, model.E_ITS_MAPTI_ID_OOR)
-		add(s)
-		return steps, nil
+		return w.stop(s)
 	}
-	raw, err = model.ReadUint64(mem, iteAddr)
+	raw, err := model.ReadUint64(w.mem, iteAddr)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	ite := model.DecodeITE(raw)
 	s.Raw = rawEntry(raw)
 	s.Fields = []Field{{"pINTID", fmt.Sprint(ite.INTID)}, {"ICID", fmt.Sprint(ite.ICID)}, {"next", fmt.Sprint(ite.Next)}}
 	if !ite.Valid() {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the event is mapped (ITE pINTID != 0)", unmapped, "6.3.13, 6.3.4"
-		s.Why = fmt.Sprintf("no MAPTI/MAPI mapped EventID %d of device %#x, or a DISCARD removed it: an MSI is dropped (KVM_SIGNAL_MSI returns 0, blocked)", ev, uint32(dev))
+		s.Why = fmt.Sprintf("no MAPTI/MAPI mapped EventID %d of device %#x, or a DISCARD removed it: an MSI is dropped (KVM_SIGNAL_MSI returns 0, blocked)", w.ev, uint32(w.dev))
 		s.Fields = s.Fields[:1]
-		add(s)
-		return steps, nil
+		return w.stop(s)
 	}
-	add(s)
-	lpi := ite.INTID
+	w.lpi, w.icid = ite.INTID, ite.ICID
+	return w.next(s)
+}
 
-	// 5. The collection.
-	c, found := t.Collection(ite.ICID)
-	s = Step{Title: fmt.Sprintf("collection ICID %d", ite.ICID), Verdict: OK}
+// collection is the CTE of the ITE's ICID (IHI 0069 6.3.10): MAPC V=1
+// must have mapped it to a redistributor.
+func (w *walk) collection() (bool, error) {
+	c, found := w.saved.Collection(w.icid)
+	s := Step{Title: fmt.Sprintf("collection ICID %d", w.icid), Verdict: OK}
 	if !found {
 		s.Verdict, s.Check, s.Section = Fail, "the collection is mapped (MAPC V=1)", "6.3.10"
-		s.Why = fmt.Sprintf("no saved CTE for ICID %d: it was never mapped or was unmapped (MAPC V=0); the event cannot be delivered", ite.ICID)
-		add(s)
-		return steps, nil
+		s.Why = fmt.Sprintf("no saved CTE for ICID %d: it was never mapped or was unmapped (MAPC V=0); the event cannot be delivered", w.icid)
+		return w.stop(s)
 	}
 	s.Addr, s.Raw = c.Addr, rawEntry(mustEncodeCTE(c.CTE))
 	s.Fields = []Field{{"V", boolBit(c.CTE.Valid)}, {"RDbase", rdbaseString(c.CTE)}, {"ICID", fmt.Sprint(c.CTE.ICID)}, {"list position", fmt.Sprint(c.Index)}}
 	if !c.CTE.Mapped() {
 		s.Verdict, s.Check, s.Section = Fail, "the collection is mapped (MAPC V=1)", "6.3.10"
-		s.Why = fmt.Sprintf("ICID %d exists (an ITE names it) but targets no redistributor: MAPC icid=%d valid=0 unmapped it, or it was never mapped; KVM blocks the MSI", ite.ICID, ite.ICID)
-		add(s)
-		return steps, nil
+		s.Why = fmt.Sprintf("ICID %d exists (an ITE names it) but targets no redistributor: MAPC icid=%d valid=0 unmapped it, or it was never mapped; KVM blocks the MSI", w.icid, w.icid)
+		return w.stop(s)
 	}
-	add(s)
-	cpu := model.CPU(c.CTE.RDbase)
+	w.cpu = model.CPU(c.CTE.RDbase)
+	return w.next(s)
+}
 
-	// 6. The target redistributor.
-	caps := b.Capabilities()
-	s = Step{Title: fmt.Sprintf("target redistributor CPU %d", cpu), Verdict: OK}
-	if int(cpu) >= caps.CPUs {
+// redistributor is the collection's target (IHI 0069 6.3.10, 12.11): it
+// must exist, and GICR_CTLR.EnableLPIs must be set for an MSI to reach it.
+// GICR_PROPBASER and GICR_PENDBASER locate the tables of the next steps.
+func (w *walk) redistributor() (bool, error) {
+	s := Step{Title: fmt.Sprintf("target redistributor CPU %d", w.cpu), Verdict: OK}
+	if cpus := w.b.Capabilities().CPUs; int(w.cpu) >= cpus {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "RDbase names a redistributor", model.E_ITS_MAPC_PROCNUM_OOR, "6.3.10"
-		s.Why = fmt.Sprintf("there are %d CPUs", caps.CPUs)
-		add(s)
-		return steps, nil
+		s.Why = fmt.Sprintf("there are %d CPUs", cpus)
+		return w.stop(s)
 	}
-	ctl, err := b.ReadRedistributorRegister(cpu, model.GICR_CTLR)
-	if err != nil {
-		return nil, err
+	var regs [3]uint64
+	for i, r := range []model.GICRRegister{model.GICR_CTLR, model.GICR_PROPBASER, model.GICR_PENDBASER} {
+		v, err := w.b.ReadRedistributorRegister(w.cpu, r)
+		if err != nil {
+			return false, err
+		}
+		regs[i] = v
 	}
-	pbv, err := b.ReadRedistributorRegister(cpu, model.GICR_PROPBASER)
-	if err != nil {
-		return nil, err
-	}
-	pdv, err := b.ReadRedistributorRegister(cpu, model.GICR_PENDBASER)
-	if err != nil {
-		return nil, err
-	}
-	pb := model.PropBaser(pbv)
-	pendAddr := b.Layout().PendTable(cpu)
+	ctl, pbv, pdv := regs[0], regs[1], regs[2]
+	w.gicrCTLR, w.propBaser = ctl, model.PropBaser(pbv)
+	w.pendAddr = w.b.Layout().PendTable(w.cpu)
 	if pa := model.PendBaser(pdv).Addr(); pa != 0 {
-		pendAddr = pa
+		w.pendAddr = pa
 	}
 	s.Raw = fmt.Sprintf("GICR_CTLR %#x", ctl)
 	s.Fields = []Field{{"EnableLPIs", fmt.Sprint(ctl & model.GICR_CTLR_EnableLPIs)},
-		{"GICR_PROPBASER", fmt.Sprintf("%#x (table at %v, %d INTID bits)", pbv, pb.Addr(), pb.IDBits())},
-		{"GICR_PENDBASER", fmt.Sprintf("%#x (table at %v)", pdv, pendAddr)}}
+		{"GICR_PROPBASER", fmt.Sprintf("%#x (table at %v, %d INTID bits)", pbv, w.propBaser.Addr(), w.propBaser.IDBits())},
+		{"GICR_PENDBASER", fmt.Sprintf("%#x (table at %v)", pdv, w.pendAddr)}}
 	if ctl&model.GICR_CTLR_EnableLPIs == 0 {
 		s.Verdict, s.Check, s.Section = Warn, "GICR_CTLR.EnableLPIs = 1", "12.11.2"
-		s.Why = fmt.Sprintf("CPU %d's LPIs are disabled: an MSI to it is refused (KVM: EBUSY)", cpu)
+		s.Why = fmt.Sprintf("CPU %d's LPIs are disabled: an MSI to it is refused (KVM: EBUSY)", w.cpu)
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 7. The LPI configuration byte.
-	cfgOf := func(id model.INTID) (model.LPIConfig, model.GPA, error) {
-		addr := pb.Addr() + model.GPA(id-model.LPIBase)
-		var one [1]byte
-		err := mem.ReadAt(one[:], addr)
-		return model.LPIConfig(one[0]), addr, err
-	}
-	s = Step{Title: fmt.Sprintf("LPI %d configuration byte", lpi), Verdict: OK}
-	if pb.IDBits() < 32 && uint64(lpi) >= 1<<pb.IDBits() {
+// lpiConfig reads LPI id's byte of the target's LPI configuration table.
+func (w *walk) lpiConfig(id model.INTID) (model.LPIConfig, model.GPA, error) {
+	addr := w.propBaser.Addr() + model.GPA(id-model.LPIBase)
+	var one [1]byte
+	err := w.mem.ReadAt(one[:], addr)
+	return model.LPIConfig(one[0]), addr, err
+}
+
+// lpiConfiguration is the LPI's byte of the LPI configuration table (IHI
+// 0069 5.1.1), which GICR_PROPBASER.IDbits must cover: its priority, and
+// whether the LPI is enabled.
+func (w *walk) lpiConfiguration() (bool, error) {
+	s := Step{Title: fmt.Sprintf("LPI %d configuration byte", w.lpi), Verdict: OK}
+	if bits := w.propBaser.IDBits(); bits < 32 && uint64(w.lpi) >= 1<<bits {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the LPI is covered by the configuration table", model.E_ITS_MAPTI_PHYSICALID_OOR, "5.1.1, 12.11.26"
-		s.Why = fmt.Sprintf("GICR_PROPBASER.IDbits covers INTIDs below %d", uint64(1)<<pb.IDBits())
-		add(s)
-		return steps, nil
+		s.Why = fmt.Sprintf("GICR_PROPBASER.IDbits covers INTIDs below %d", uint64(1)<<bits)
+		return w.stop(s)
 	}
-	cfg, cfgAddr, err := cfgOf(lpi)
+	cfg, cfgAddr, err := w.lpiConfig(w.lpi)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
+	w.cfg = cfg
 	s.Addr, s.Raw = cfgAddr, fmt.Sprintf("%02x", uint8(cfg))
 	s.Fields = []Field{{"Priority", fmt.Sprintf("%#02x", cfg.Priority())}, {"Enable", boolBit(cfg.Enabled())}}
 	s.Why = "the redistributor uses the copy it cached when the LPI was mapped or last invalidated (INV, INVALL, GICR_INVLPIR, GICR_INVALLR); a change to this byte since then is not seen yet"
@@ -292,99 +377,127 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 		s.Verdict, s.Check, s.Section = Warn, "the LPI is enabled (bit 0)", "5.1.1"
 		s.Why = "the LPI is disabled: it can become pending, but is never signalled to the CPU. " + s.Why
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 8. The pending bit. The table byte is read first, as the save at the
-	// start of the walk left it: observing pending state may itself go
-	// through the table (KVM's SAVE_PENDING_TABLES) and leave it zeroed.
-	byteAddr := pendAddr + model.GPA(lpi/8)
+// pendingState is whether the LPI is pending on the target, with its bit
+// of the LPI pending table (IHI 0069 5.1.2). The table byte is read first,
+// as the save at the start of the walk left it: observing pending state may
+// itself go through the table (KVM's SAVE_PENDING_TABLES) and leave it
+// zeroed.
+func (w *walk) pendingState() (bool, error) {
+	byteAddr := w.pendAddr + model.GPA(w.lpi/8)
 	var pbyte [1]byte
-	pbyteErr := mem.ReadAt(pbyte[:], byteAddr)
-	pending, err := b.Pending(cpu)
+	pbyteErr := w.mem.ReadAt(pbyte[:], byteAddr)
+	pending, err := w.b.Pending(w.cpu)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	isPending := false
-	for _, id := range pending {
-		isPending = isPending || id == lpi
-	}
-	s = Step{Title: fmt.Sprintf("pending state of LPI %d on CPU %d", lpi, cpu), Verdict: OK, Addr: byteAddr,
-		Fields: []Field{{"pending", yesNo(isPending)}}}
+	w.pending = pending
+	w.isPending = slices.Contains(pending, w.lpi)
+	s := Step{Title: fmt.Sprintf("pending state of LPI %d on CPU %d", w.lpi, w.cpu), Verdict: OK, Addr: byteAddr,
+		Fields: []Field{{"pending", yesNo(w.isPending)}}}
 	if pbyteErr == nil {
 		s.Raw = fmt.Sprintf("%02x", pbyte[0])
-		s.Fields = append(s.Fields, Field{"saved pending table bit", fmt.Sprintf("byte %v bit %d = %d", byteAddr, lpi%8, pbyte[0]>>(lpi%8)&1)})
+		s.Fields = append(s.Fields, Field{"saved pending table bit", fmt.Sprintf("byte %v bit %d = %d", byteAddr, w.lpi%8, pbyte[0]>>(w.lpi%8)&1)})
 	}
-	if !isPending {
+	if !w.isPending {
 		s.Verdict = Info
 		s.Why = "not pending: no MSI or INT since it was last acknowledged or CLEARed"
 	}
-	add(s)
+	return w.next(s)
+}
 
-	// 9. The CPU interface.
-	pmr, known := opts.PMR[cpu]
+// cpuInterface is whether the target CPU's next acknowledge (ICC_IAR1_EL1)
+// would return the LPI: it must be pending, enabled, of a priority below
+// ICC_PMR_EL1, and come first among the pending LPIs. With opts.Probe, the
+// CPU interface is asked.
+func (w *walk) cpuInterface() (bool, error) {
+	pmr, known := w.opts.PMR[w.cpu]
 	if !known {
 		pmr = 0xFF
 	}
-	s = Step{Title: fmt.Sprintf("CPU %d interface (acknowledge now?)", cpu), Verdict: OK}
 	pmrNote := fmt.Sprintf("%#02x", pmr)
 	if !known {
 		pmrNote += " (assumed: the reset value Linux programs; the routing API cannot read it)"
 	}
-	s.Fields = []Field{{"ICC_PMR_EL1", pmrNote}}
-	var competitors []string
-	for _, id := range pending {
-		if id == lpi {
-			continue
-		}
-		c, _, err := cfgOf(id)
-		if err != nil || !c.Enabled() || c.Priority() >= pmr {
-			continue
-		}
-		if c.Priority() < cfg.Priority() || (c.Priority() == cfg.Priority() && id < lpi) {
-			competitors = append(competitors, fmt.Sprintf("%d (prio %#02x)", id, c.Priority()))
-		}
-	}
+	s := Step{Title: fmt.Sprintf("CPU %d interface (acknowledge now?)", w.cpu), Verdict: OK,
+		Fields: []Field{{"ICC_PMR_EL1", pmrNote}}}
+	competitors := w.takenFirst(pmr)
 	if len(competitors) > 0 {
 		s.Fields = append(s.Fields, Field{"taken first", strings.Join(competitors, ", ")})
 	}
-	predicted := true
+	predicted := w.predict(&s, pmr, competitors)
+	if w.opts.Probe {
+		if err := w.askCPUInterface(&s, predicted); err != nil {
+			return false, err
+		}
+	}
+	return w.next(s)
+}
+
+// takenFirst lists the other pending LPIs the CPU interface would
+// acknowledge before the walk's: enabled, not masked by pmr, and of higher
+// priority, or of equal priority and a lower INTID.
+func (w *walk) takenFirst(pmr uint8) []string {
+	var competitors []string
+	for _, id := range w.pending {
+		if id == w.lpi {
+			continue
+		}
+		c, _, err := w.lpiConfig(id)
+		if err != nil || !c.Enabled() || c.Priority() >= pmr {
+			continue
+		}
+		if c.Priority() < w.cfg.Priority() || (c.Priority() == w.cfg.Priority() && id < w.lpi) {
+			competitors = append(competitors, fmt.Sprintf("%d (prio %#02x)", id, c.Priority()))
+		}
+	}
+	return competitors
+}
+
+// predict sets s's verdict from the tables: whether the next acknowledge
+// returns the LPI, which it reports.
+func (w *walk) predict(s *Step, pmr uint8, competitors []string) bool {
 	switch {
-	case !isPending:
-		predicted = false
+	case !w.isPending:
 		s.Verdict, s.Why = Info, "no: the LPI is not pending"
-	case ctl&model.GICR_CTLR_EnableLPIs == 0:
-		predicted = false
+	case w.gicrCTLR&model.GICR_CTLR_EnableLPIs == 0:
 		s.Verdict, s.Check, s.Section, s.Why = Warn, "GICR_CTLR.EnableLPIs = 1", "12.11.2", "no: the redistributor's LPIs are disabled"
-	case !cfg.Enabled():
-		predicted = false
+	case !w.cfg.Enabled():
 		s.Verdict, s.Check, s.Section, s.Why = Warn, "the LPI is enabled", "5.1.1", "no: the LPI is disabled in its configuration byte"
-	case cfg.Priority() >= pmr:
-		predicted = false
-		s.Verdict, s.Check, s.Why = Warn, "priority below the priority mask", fmt.Sprintf("no: masked: priority %#02x is not below ICC_PMR_EL1 %#02x", cfg.Priority(), pmr)
+	case w.cfg.Priority() >= pmr:
+		s.Verdict, s.Check, s.Why = Warn, "priority below the priority mask", fmt.Sprintf("no: masked: priority %#02x is not below ICC_PMR_EL1 %#02x", w.cfg.Priority(), pmr)
 	case len(competitors) > 0:
 		s.Verdict, s.Why = Info, fmt.Sprintf("yes, after %d LPI(s) of higher priority (or equal priority and lower INTID): %s", len(competitors), strings.Join(competitors, ", "))
+		return true
 	default:
 		s.Why = "yes: the next acknowledge (ICC_IAR1_EL1) returns it, unless an acknowledged interrupt not yet EOId holds a running priority at or above it"
+		return true
 	}
-	if opts.Probe {
-		got, err := probe(b, cpu, lpi)
-		if err != nil {
-			return nil, fmt.Errorf("probing CPU %d: %w", cpu, err)
-		}
-		s.Fields = append(s.Fields, Field{"probe", got.String()})
-		if got.acked != predicted {
-			s.Verdict = Warn
-			if got.acked {
-				s.Why = "the tables say no, but the probe acknowledged it: the redistributor's cached configuration differs from the byte above (it changed without an INV)"
-			} else {
-				s.Check = "the CPU interface agrees with the tables"
-				s.Why = "the tables say yes, but the probe did not acknowledge it: the redistributor still holds an older cached configuration (the byte changed without INV/INVALL/GICR_INVLPIR), or the priority mask or running priority is higher than assumed"
-				s.Section = "5.1.1"
-			}
-		}
+	return false
+}
+
+// askCPUInterface probes the target CPU (see [probe]) and adds what it
+// acknowledged to s, with a warning when that disagrees with predicted.
+func (w *walk) askCPUInterface(s *Step, predicted bool) error {
+	got, err := probe(w.b, w.cpu, w.lpi)
+	if err != nil {
+		return fmt.Errorf("probing CPU %d: %w", w.cpu, err)
 	}
-	add(s)
-	return steps, nil
+	s.Fields = append(s.Fields, Field{"probe", got.String()})
+	if got.acked == predicted {
+		return nil
+	}
+	s.Verdict = Warn
+	if got.acked {
+		s.Why = "the tables say no, but the probe acknowledged it: the redistributor's cached configuration differs from the byte above (it changed without an INV)"
+	} else {
+		s.Check = "the CPU interface agrees with the tables"
+		s.Why = "the tables say yes, but the probe did not acknowledge it: the redistributor still holds an older cached configuration (the byte changed without INV/INVALL/GICR_INVLPIR), or the priority mask or running priority is higher than assumed"
+		s.Section = "5.1.1"
+	}
+	return nil
 }
 
 type probeResult struct {

@@ -89,9 +89,10 @@ func readRaw(mem model.Memory, addr model.GPA, size uint64) ([]byte, error) {
 	return buf, nil
 }
 
-// ReadSavedTables asks b to save its ITS tables (SaveTables), then reads
-// them from guest memory with [model.ReadSavedTables].
-func ReadSavedTables(b model.Backend) (*model.SavedTables, error) {
+// SaveAndReadTables asks b to save its ITS tables (SaveTables), which
+// writes them into guest memory, then reads them back with
+// [model.ReadSavedTables], which only reads.
+func SaveAndReadTables(b model.Backend) (*model.SavedTables, error) {
 	if err := b.SaveTables(); err != nil {
 		return nil, fmt.Errorf("saving the ITS tables: %w", err)
 	}
@@ -112,7 +113,7 @@ func describeBaser(b model.Baser) string {
 // ReadState reads b's state. It saves the ITS tables into guest memory
 // first (SaveTables), which is the only change it makes.
 func ReadState(b model.Backend) (*State, error) {
-	t, err := ReadSavedTables(b)
+	t, err := SaveAndReadTables(b)
 	if err != nil {
 		return nil, err
 	}
