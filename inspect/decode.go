@@ -163,6 +163,12 @@ type QueueMarks struct {
 	Set bool
 }
 
+// MarkQueue returns the marks of GITS_CREADR and GITS_CWRITER values:
+// their queue offsets, bits [19:5] (IHI 0069 12.19.3, 12.19.4).
+func MarkQueue(creadr, cwriter uint64) QueueMarks {
+	return QueueMarks{CREADR: creadr & model.GITS_CQ_OffsetMask, CWRITER: cwriter & model.GITS_CQ_OffsetMask, Set: true}
+}
+
 // WriteCommands writes one line per command: its queue offset, its
 // mnemonic (or "error"), then one indented line per problem. Runs of empty
 // (all-zero) slots are folded into one line; with marks set, the lines at
@@ -279,6 +285,34 @@ func ParseHex(text string) ([]byte, []error) {
 func DecodeHexCommands(text string) ([]CommandLine, []error) {
 	data, errs := ParseHex(text)
 	return DecodeQueue(data, 0), errs
+}
+
+// DecodeCommandArgs decodes command packets given one per argument, each
+// as hexadecimal text (see [ParseHex]). Argument i (from 0) is at offset
+// 32*i, so a short or long one does not shift the packets after it: it
+// becomes a line with a fatal Problem. Errors and problems name the
+// argument, counting from 1.
+func DecodeCommandArgs(args []string) ([]CommandLine, []error) {
+	var lines []CommandLine
+	var errs []error
+	for i, arg := range args {
+		off := uint64(i * model.CommandSize)
+		data, argErrs := ParseHex(arg)
+		for _, err := range argErrs {
+			errs = append(errs, fmt.Errorf("argument %d: %w", i+1, err))
+		}
+		if len(data) != model.CommandSize {
+			lines = append(lines, CommandLine{Offset: off, Problems: []Problem{{
+				Offset: off, Field: "packet", Fatal: true,
+				Msg: fmt.Sprintf("argument %d holds %d bytes; a command packet is 32 (64 hex digits)", i+1, len(data)),
+			}}})
+			continue
+		}
+		var p model.Packet
+		copy(p[:], data)
+		lines = append(lines, DecodeCommand(p, off))
+	}
+	return lines, errs
 }
 
 // le64 reads a little-endian doubleword; a short slice reads as zero-padded.

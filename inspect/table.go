@@ -301,6 +301,13 @@ func ParseEntries(text string) ([]RawEntry, []error) {
 	return out, errs
 }
 
+// DecodeEntryText decodes table entries written as text (see
+// [ParseEntries]) as [DecodeEntries] does.
+func DecodeEntryText(kind TableKind, text string) ([]EntryLine, []error) {
+	entries, errs := ParseEntries(text)
+	return DecodeEntries(kind, entries), errs
+}
+
 // Window returns the bytes of a memory dump that start at guest address at:
 // dump holds guest memory from base. size 0 means to the end of the dump.
 // An address outside the dump is an error naming both ranges.

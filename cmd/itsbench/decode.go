@@ -52,7 +52,38 @@ func parseAddr(flagName, s string) (uint64, error) {
 	return v, nil
 }
 
+// decodeRequest is what the decode command line asks for.
+type decodeRequest struct {
+	file           string // a dump to decode ("-" for stdin), or ""
+	base, at, size uint64 // where the dump lies, and the window to decode
+	table          bool   // decode table entries of kind, not commands
+	kind           inspect.TableKind
+	marks          inspect.QueueMarks
+	values         []string // packets or entries given as arguments
+}
+
 func runDecode(e *env, args []string) error {
+	r, err := parseDecodeFlags(e, args)
+	if err != nil {
+		return err
+	}
+	listing, inputErrs, err := r.decode(e)
+	if err != nil {
+		return err
+	}
+	if err := listing.Write(e.stdout); err != nil {
+		return err
+	}
+	for _, err := range inputErrs {
+		fmt.Fprintf(e.stderr, "itsbench decode: %v\n", err)
+	}
+	if n := listing.Failures() + len(inputErrs); n > 0 {
+		return fmt.Errorf("%d problem(s) in the input (see above); everything else was decoded", n)
+	}
+	return nil
+}
+
+func parseDecodeFlags(e *env, args []string) (*decodeRequest, error) {
 	fs := newFlagSet(e, "decode", decodeUsage)
 	table := fs.String("table", "", "decode a table instead of commands: dte, itt, cte or l1 (KVM ITS table ABI rev 0)")
 	file := fs.String("file", "", "binary dump to decode (- for stdin)")
@@ -62,142 +93,119 @@ func runDecode(e *env, args []string) error {
 	creadrS := fs.String("creadr", "", "GITS_CREADR offset to mark in a queue listing")
 	cwriterS := fs.String("cwriter", "", "GITS_CWRITER offset to mark in a queue listing")
 	if err := parseFlags(fs, args, true); err != nil {
-		return err
+		return nil, err
 	}
-	base, err := parseAddr("base", *baseS)
-	if err != nil {
-		return err
+	r := &decodeRequest{file: *file, values: fs.Args()}
+	var err error
+	if r.base, err = parseAddr("base", *baseS); err != nil {
+		return nil, err
 	}
-	at := base
+	r.at = r.base
 	if *atS != "" {
-		if at, err = parseAddr("at", *atS); err != nil {
-			return err
+		if r.at, err = parseAddr("at", *atS); err != nil {
+			return nil, err
 		}
 	}
-	size, err := parseAddr("size", *sizeS)
-	if err != nil {
-		return err
+	if r.size, err = parseAddr("size", *sizeS); err != nil {
+		return nil, err
 	}
-	var marks inspect.QueueMarks
-	if *creadrS != "" || *cwriterS != "" {
-		if *creadrS == "" || *cwriterS == "" {
-			return usagef("-creadr and -cwriter go together")
-		}
-		if marks.CREADR, err = parseAddr("creadr", *creadrS); err != nil {
-			return err
-		}
-		if marks.CWRITER, err = parseAddr("cwriter", *cwriterS); err != nil {
-			return err
-		}
-		marks.CREADR &= model.GITS_CQ_OffsetMask
-		marks.CWRITER &= model.GITS_CQ_OffsetMask
-		marks.Set = true
+	if r.marks, err = parseQueueMarks(*creadrS, *cwriterS); err != nil {
+		return nil, err
 	}
-	var kind inspect.TableKind
-	isTable := *table != ""
-	if isTable {
-		if kind, err = inspect.ParseTableKind(*table); err != nil {
-			return usagef("-table: %v", err)
+	if r.table = *table != ""; r.table {
+		if r.kind, err = inspect.ParseTableKind(*table); err != nil {
+			return nil, usagef("-table: %v", err)
 		}
 	}
 	if *file != "" && fs.NArg() > 0 {
-		return usagef("give either -file or values, not both (values: %q)", fs.Arg(0))
+		return nil, usagef("give either -file or values, not both (values: %q)", fs.Arg(0))
 	}
 	if *file == "" && (*atS != "" || *baseS != "0" || *sizeS != "0") {
-		return usagef("-base, -at and -size apply to -file dumps only")
+		return nil, usagef("-base, -at and -size apply to -file dumps only")
 	}
+	return r, nil
+}
 
-	var inputErrs []error
-	failures := 0
+// parseQueueMarks parses -creadr and -cwriter, which go together.
+func parseQueueMarks(creadrS, cwriterS string) (inspect.QueueMarks, error) {
+	if creadrS == "" && cwriterS == "" {
+		return inspect.QueueMarks{}, nil
+	}
+	if creadrS == "" || cwriterS == "" {
+		return inspect.QueueMarks{}, usagef("-creadr and -cwriter go together")
+	}
+	creadr, err := parseAddr("creadr", creadrS)
+	if err != nil {
+		return inspect.QueueMarks{}, err
+	}
+	cwriter, err := parseAddr("cwriter", cwriterS)
+	if err != nil {
+		return inspect.QueueMarks{}, err
+	}
+	return inspect.MarkQueue(creadr, cwriter), nil
+}
+
+// decode decodes what r names: a dump file, or table entries or command
+// packets given as arguments or as text on stdin. The errors are those of
+// the text that was skipped.
+func (r *decodeRequest) decode(e *env) (inspect.Listing, []error, error) {
 	switch {
-	case *file != "":
-		data, err := readDump(e, *file)
-		if err != nil {
-			return err
-		}
-		if len(data) == 0 {
-			return fmt.Errorf("%s is empty: nothing to decode", dumpName(*file))
-		}
-		win, err := inspect.Window(data, model.GPA(base), model.GPA(at), size)
-		if err != nil {
-			return usagef("-at/-size: %v", err)
-		}
-		if isTable {
-			lines := inspect.DecodeTable(kind, win)
-			failures = countEntryFailures(lines)
-			if err := inspect.WriteEntries(e.stdout, kind, (*model.GPA)(&at), lines); err != nil {
-				return err
-			}
-		} else {
-			lines := inspect.DecodeQueue(win, 0)
-			failures = countCommandFailures(lines)
-			if err := inspect.WriteCommands(e.stdout, lines, marks); err != nil {
-				return err
+	case r.file != "":
+		l, err := r.decodeDump(e)
+		return l, nil, err
+	case r.table:
+		text := strings.Join(r.values, "\n")
+		if len(r.values) == 0 {
+			var err error
+			if text, err = readStdinText(e); err != nil {
+				return nil, nil, err
 			}
 		}
-	case isTable:
-		text := strings.Join(fs.Args(), "\n")
-		if fs.NArg() == 0 {
-			b, err := io.ReadAll(e.input())
-			if err != nil {
-				return fmt.Errorf("reading stdin: %w", err)
-			}
-			text = string(b)
-			if strings.TrimSpace(text) == "" {
-				return errEmptyStdin
-			}
-		}
-		entries, errs := inspect.ParseEntries(text)
-		inputErrs = errs
-		lines := inspect.DecodeEntries(kind, entries)
-		failures = countEntryFailures(lines)
-		if err := inspect.WriteEntries(e.stdout, kind, nil, lines); err != nil {
-			return err
-		}
+		lines, errs := inspect.DecodeEntryText(r.kind, text)
+		return inspect.TableListing{Kind: r.kind, Lines: lines}, errs, nil
+	case len(r.values) > 0:
+		lines, errs := inspect.DecodeCommandArgs(r.values)
+		return inspect.CommandListing{Lines: lines, Marks: r.marks}, errs, nil
 	default:
-		var lines []inspect.CommandLine
-		if fs.NArg() == 0 {
-			b, err := io.ReadAll(e.input())
-			if err != nil {
-				return fmt.Errorf("reading stdin: %w", err)
-			}
-			if strings.TrimSpace(string(b)) == "" {
-				return errEmptyStdin
-			}
-			lines, inputErrs = inspect.DecodeHexCommands(string(b))
-		} else {
-			// One packet per argument, so a short or long one does
-			// not shift the packets after it.
-			for i, arg := range fs.Args() {
-				off := uint64(i * model.CommandSize)
-				data, errs := inspect.ParseHex(arg)
-				for _, err := range errs {
-					inputErrs = append(inputErrs, fmt.Errorf("argument %d: %w", i+1, err))
-				}
-				if len(data) != model.CommandSize {
-					lines = append(lines, inspect.CommandLine{Offset: off, Problems: []inspect.Problem{{
-						Offset: off, Field: "packet", Fatal: true,
-						Msg: fmt.Sprintf("argument %d holds %d bytes; a command packet is 32 (64 hex digits)", i+1, len(data)),
-					}}})
-					continue
-				}
-				var p model.Packet
-				copy(p[:], data)
-				lines = append(lines, inspect.DecodeCommand(p, off))
-			}
+		text, err := readStdinText(e)
+		if err != nil {
+			return nil, nil, err
 		}
-		failures = countCommandFailures(lines)
-		if err := inspect.WriteCommands(e.stdout, lines, marks); err != nil {
-			return err
-		}
+		lines, errs := inspect.DecodeHexCommands(text)
+		return inspect.CommandListing{Lines: lines, Marks: r.marks}, errs, nil
 	}
-	for _, err := range inputErrs {
-		fmt.Fprintf(e.stderr, "itsbench decode: %v\n", err)
+}
+
+// decodeDump decodes the window of r's dump file that r names.
+func (r *decodeRequest) decodeDump(e *env) (inspect.Listing, error) {
+	data, err := readDump(e, r.file)
+	if err != nil {
+		return nil, err
 	}
-	if n := failures + len(inputErrs); n > 0 {
-		return fmt.Errorf("%d problem(s) in the input (see above); everything else was decoded", n)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s is empty: nothing to decode", dumpName(r.file))
 	}
-	return nil
+	win, err := inspect.Window(data, model.GPA(r.base), model.GPA(r.at), r.size)
+	if err != nil {
+		return nil, usagef("-at/-size: %v", err)
+	}
+	if r.table {
+		at := model.GPA(r.at)
+		return inspect.TableListing{Kind: r.kind, Base: &at, Lines: inspect.DecodeTable(r.kind, win)}, nil
+	}
+	return inspect.CommandListing{Lines: inspect.DecodeQueue(win, 0), Marks: r.marks}, nil
+}
+
+// readStdinText reads the text given on stdin, which must not be blank.
+func readStdinText(e *env) (string, error) {
+	b, err := io.ReadAll(e.input())
+	if err != nil {
+		return "", fmt.Errorf("reading stdin: %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", errEmptyStdin
+	}
+	return string(b), nil
 }
 
 var errEmptyStdin = errors.New("standard input is empty: nothing to decode (give packets or entries as arguments, as hex on standard input, or a binary dump with -file)")
@@ -222,30 +230,4 @@ func readDump(e *env, name string) ([]byte, error) {
 		return nil, usagef("-file: %v", err)
 	}
 	return b, nil
-}
-
-func countCommandFailures(lines []inspect.CommandLine) int {
-	n := 0
-	for _, l := range lines {
-		for _, p := range l.Problems {
-			if p.Fatal {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-func countEntryFailures(lines []inspect.EntryLine) int {
-	n := 0
-	for _, l := range lines {
-		for _, p := range l.Problems {
-			if p.Fatal {
-				n++
-				break
-			}
-		}
-	}
-	return n
 }
