@@ -56,59 +56,101 @@ type demoEvent struct {
 // collections), signals every vector once and acknowledges everything on
 // every CPU.
 func demo(e *env, b model.Backend, devices, events int) error {
-	caps := b.Capabilities()
-	layout := b.Layout()
-	alloc := layout.ITTAllocator()
-	bits := 1
-	for 1<<bits < events {
-		bits++
+	table, err := programDemo(b, devices, events)
+	if err != nil {
+		return err
 	}
+	if err := signalDemo(b, table); err != nil {
+		return err
+	}
+	if err := acknowledgeDemo(b, table); err != nil {
+		return err
+	}
+	return writeDemo(e, b, devices, events, table)
+}
+
+// programDemo enables every CPU's LPIs, maps one collection per CPU and
+// each device's vectors, and returns the vectors in LPI order.
+func programDemo(b model.Backend, devices, events int) ([]demoEvent, error) {
+	caps := b.Capabilities()
 	var cmds []model.Command
 	for cpu := range caps.CPUs {
 		if err := b.EnableLPIs(model.CPU(cpu)); err != nil {
-			return err
+			return nil, err
 		}
 		cmds = append(cmds, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true})
 	}
 	var table []demoEvent
-	lpi := model.LPIBase
+	alloc := b.Layout().ITTAllocator()
 	for d := 1; d <= devices; d++ {
-		devfn, err := model.PCIDevFn(uint8(d), 0)
+		devCmds, devTable, err := mapDemoDevice(b, alloc, uint8(d), events, len(table))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		dev := model.PCIRequesterID(0, devfn)
-		itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
-		if err != nil {
-			return err
-		}
-		cmds = append(cmds, model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true})
-		for ev := range events {
-			icid := model.ICID(len(table) % caps.CPUs)
-			if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xA0, true)); err != nil {
-				return err
-			}
-			cmds = append(cmds, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi, ICID: icid})
-			table = append(table, demoEvent{dev: dev, ev: model.EventID(ev), lpi: lpi, icid: icid, ackOn: -1})
-			lpi++
-		}
+		cmds = append(cmds, devCmds...)
+		table = append(table, devTable...)
 	}
 	if err := b.SubmitCommands(cmds...); err != nil {
-		return fmt.Errorf("programming the ITS: %w", err)
+		return nil, fmt.Errorf("programming the ITS: %w", err)
 	}
+	return table, nil
+}
+
+// mapDemoDevice configures the LPIs of PCI device 00:d.0's vectors and
+// returns the commands that map them (MAPD, then a MAPTI per vector), with
+// the vectors. The vectors before it took the first mapped LPIs and
+// collections.
+func mapDemoDevice(b model.Backend, alloc *model.Allocator, d uint8, events, mapped int) ([]model.Command, []demoEvent, error) {
+	caps := b.Capabilities()
+	bits := 1
+	for 1<<bits < events {
+		bits++
+	}
+	devfn, err := model.PCIDevFn(d, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	dev := model.PCIRequesterID(0, devfn)
+	itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmds := []model.Command{model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}}
+	var table []demoEvent
+	for ev := range events {
+		lpi := model.LPIBase + model.INTID(mapped+ev)
+		icid := model.ICID((mapped + ev) % caps.CPUs)
+		if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xA0, true)); err != nil {
+			return nil, nil, err
+		}
+		cmds = append(cmds, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi, ICID: icid})
+		table = append(table, demoEvent{dev: dev, ev: model.EventID(ev), lpi: lpi, icid: icid, ackOn: -1})
+	}
+	return cmds, table, nil
+}
+
+// signalDemo signals every vector once, recording what SignalMSI said.
+func signalDemo(b model.Backend, table []demoEvent) error {
+	caps, doorbell := b.Capabilities(), b.Layout().Doorbell()
 	for i := range table {
 		t := &table[i]
-		msi := caps.Prepare(model.MSI{Doorbell: layout.Doorbell(), Data: uint32(t.ev), DeviceID: t.dev})
+		msi := caps.Prepare(model.MSI{Doorbell: doorbell, Data: uint32(t.ev), DeviceID: t.dev})
 		var err error
 		if t.sent, err = b.SignalMSI(msi); err != nil {
 			return fmt.Errorf("%v: %w", msi, err)
 		}
 	}
+	return nil
+}
+
+// acknowledgeDemo acknowledges and EOIs on every CPU until none is
+// pending, recording which CPU took each vector.
+func acknowledgeDemo(b model.Backend, table []demoEvent) error {
 	byLPI := map[model.INTID]*demoEvent{}
 	for i := range table {
 		byLPI[table[i].lpi] = &table[i]
 	}
-	for cpu := range caps.CPUs {
+	for cpu := range b.Capabilities().CPUs {
 		for {
 			id, err := b.Acknowledge(model.CPU(cpu))
 			if err != nil {
@@ -125,8 +167,13 @@ func demo(e *env, b model.Backend, devices, events int) error {
 			}
 		}
 	}
+	return nil
+}
 
-	fmt.Fprintf(e.stdout, "gicits demo on the %s backend: %d CPUs, %d PCI devices x %d MSI vectors\n", b.Name(), caps.CPUs, devices, events)
+// writeDemo prints one line per vector, and fails when a vector reported
+// delivered was never acknowledged.
+func writeDemo(e *env, b model.Backend, devices, events int, table []demoEvent) error {
+	fmt.Fprintf(e.stdout, "gicits demo on the %s backend: %d CPUs, %d PCI devices x %d MSI vectors\n", b.Name(), b.Capabilities().CPUs, devices, events)
 	fmt.Fprintf(e.stdout, "one collection per CPU (MAPC icid=N rdbase=N), vectors spread round-robin over them, each signalled once\n\n")
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DeviceID\tPCI\tEventID\tLPI\tICID\tMSI\tacknowledged on")
