@@ -164,46 +164,72 @@ type bootSpec struct {
 // returns the test's exit status, or 1 with a report on stderr if the run
 // failed for any other reason.
 func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
-	cmd := exec.Command(spec.qemu, spec.args...)
-	cmd.SysProcAttr = qemuProcAttr()
-	pipe, err := cmd.StdoutPipe()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	q, err := startQEMU(spec, newConsole(spec.nonce, stdout, noise))
 	if err != nil {
 		fmt.Fprintf(stderr, "qemuexec: %v\n", err)
 		return 1
 	}
-	qemuStderr := &tailWriter{max: 16 << 10}
-	cmd.Stderr = qemuStderr
+	o := judge(q.con, q.wait(spec, sigs))
+	q.report(stderr, o, spec.t0)
+	return o.code
+}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
+// qemuRun is one QEMU process of boot and what it printed.
+type qemuRun struct {
+	cmd     *exec.Cmd
+	con     *console
+	stderr  *tailWriter // QEMU's own stderr, its end
+	started time.Time
+	// done receives QEMU's exit once its console has been read to the
+	// end; exitedAt, when the console reported the test's exit status, is
+	// written by the reader before that and read only after it.
+	done     chan error
+	exitedAt time.Time
+}
 
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "qemuexec: FAIL: cannot start QEMU: %v (install qemu-system-arm, or let scripts/kvm-harness do it; GICITS_QEMU_BIN overrides the binary)\n", err)
-		return 1
+// startQEMU starts QEMU with its console read into con.
+func startQEMU(spec bootSpec, con *console) (*qemuRun, error) {
+	q := &qemuRun{cmd: exec.Command(spec.qemu, spec.args...), con: con, stderr: &tailWriter{max: 16 << 10}, done: make(chan error, 1)}
+	q.cmd.SysProcAttr = qemuProcAttr()
+	pipe, err := q.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
+	q.cmd.Stderr = q.stderr
+	q.started = time.Now()
+	if err := q.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("FAIL: cannot start QEMU: %v (install qemu-system-arm, or let scripts/kvm-harness do it; GICITS_QEMU_BIN overrides the binary)", err)
+	}
+	go q.readConsole(pipe)
+	return q, nil
+}
 
-	con := newConsole(spec.nonce, stdout, noise)
-	var exitedAt time.Time
-	done := make(chan error, 1)
-	go func() {
-		br := bufio.NewReaderSize(pipe, 64<<10)
-		for {
-			line, err := br.ReadString('\n')
-			if line != "" {
-				con.Line(strings.TrimSuffix(line, "\n"))
-				if con.exited && exitedAt.IsZero() {
-					exitedAt = time.Now()
-				}
-			}
-			if err != nil {
-				break
+// readConsole feeds QEMU's output to the console line by line, then waits
+// for QEMU to exit and sends its error on q.done.
+func (q *qemuRun) readConsole(pipe io.Reader) {
+	br := bufio.NewReaderSize(pipe, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			q.con.Line(strings.TrimSuffix(line, "\n"))
+			if q.con.exited && q.exitedAt.IsZero() {
+				q.exitedAt = time.Now()
 			}
 		}
-		done <- cmd.Wait()
-	}()
+		if err != nil {
+			break
+		}
+	}
+	q.done <- q.cmd.Wait()
+}
 
+// wait waits for QEMU to exit, killing it when the run times out, when
+// qemuexec is signalled, or when QEMU has not powered off postExitGrace
+// after the test reported its exit status; it says how the run ended.
+func (q *qemuRun) wait(spec bootSpec, sigs <-chan os.Signal) ending {
 	e := ending{timeout: spec.timeout}
 	deadline := time.NewTimer(spec.timeout)
 	defer deadline.Stop()
@@ -211,15 +237,14 @@ func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
 	if spec.expired != nil {
 		expired = spec.expired
 	}
-	exitSeen := con.exitSeen
+	exitSeen := q.con.exitSeen
 	var grace <-chan time.Time
-	kill := func() { _ = cmd.Process.Kill() }
-wait:
+	kill := func() { _ = q.cmd.Process.Kill() }
 	for {
 		select {
-		case err := <-done:
+		case err := <-q.done:
 			e.qemuErr = err
-			break wait
+			return e
 		case <-expired:
 			e.timedOut = true
 			kill()
@@ -235,34 +260,36 @@ wait:
 			kill()
 		}
 	}
+}
 
-	o := judge(con, e)
+// report writes o's warnings and failure to stderr, on failure with the
+// last console lines and QEMU's stderr, then the run's timings.
+func (q *qemuRun) report(stderr io.Writer, o outcome, t0 time.Time) {
 	for _, w := range o.warnings {
 		fmt.Fprintf(stderr, "qemuexec: warning: %s\n", w)
 	}
 	if o.failure != "" {
 		fmt.Fprintf(stderr, "qemuexec: FAIL: %s\n", o.failure)
-		tail := con.Tail()
+		tail := q.con.Tail()
 		fmt.Fprintf(stderr, "qemuexec: last %d console lines:\n", len(tail))
 		for _, l := range tail {
 			fmt.Fprintf(stderr, "  | %s\n", l)
 		}
-		if s := strings.TrimSpace(qemuStderr.String()); s != "" {
+		if s := strings.TrimSpace(q.stderr.String()); s != "" {
 			fmt.Fprintf(stderr, "qemuexec: QEMU's stderr:\n")
 			for _, l := range strings.Split(s, "\n") {
 				fmt.Fprintf(stderr, "  | %s\n", l)
 			}
 		}
 	}
-	timing := fmt.Sprintf("qemuexec: total %.1fs", time.Since(spec.t0).Seconds())
-	if con.started {
-		timing += fmt.Sprintf(", boot %.1fs", con.startedAt.Sub(started).Seconds())
-		if !exitedAt.IsZero() {
-			timing += fmt.Sprintf(", test %.1fs", exitedAt.Sub(con.startedAt).Seconds())
+	timing := fmt.Sprintf("qemuexec: total %.1fs", time.Since(t0).Seconds())
+	if q.con.started {
+		timing += fmt.Sprintf(", boot %.1fs", q.con.startedAt.Sub(q.started).Seconds())
+		if !q.exitedAt.IsZero() {
+			timing += fmt.Sprintf(", test %.1fs", q.exitedAt.Sub(q.con.startedAt).Seconds())
 		}
 	}
 	fmt.Fprintln(stderr, timing)
-	return o.code
 }
 
 // kernelPath returns the guest kernel named by GICITS_KERNEL.
