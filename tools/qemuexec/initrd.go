@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -207,20 +208,11 @@ func guestEnv(hostEnv []string) []string {
 		if !ok || key == "GICITS_QEMU" {
 			continue
 		}
-		if strings.HasPrefix(key, "GICITS_") || contains(passedRuntimeVars, key) {
+		if strings.HasPrefix(key, "GICITS_") || slices.Contains(passedRuntimeVars, key) {
 			env = append(env, kv)
 		}
 	}
 	return env
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // testFlag returns the value of the test binary flag name (without the
