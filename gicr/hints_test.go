@@ -13,9 +13,7 @@ func TestHintBitmapConcurrentSummary(t *testing.T) {
 	b := newHintBitmap(1 << 14)
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(g), 3))
 			for range 20000 {
 				i := uint32(rng.IntN(256)) // few words: maximum contention
@@ -25,12 +23,12 @@ func TestHintBitmapConcurrentSummary(t *testing.T) {
 					b.clear(i)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	var viaSummary, viaWords []uint32
 	b.each(func(i uint32) bool { viaSummary = append(viaSummary, i); return true })
-	for i := uint32(0); i < 1<<14; i++ {
+	for i := range uint32(1 << 14) {
 		if b.test(i) {
 			viaWords = append(viaWords, i)
 		}

@@ -143,7 +143,7 @@ func (t *ITS) restoreCollections(n *restored) error {
 		return nil
 	}
 	capacity := b.SizeBytes() / model.TableEntrySize
-	for i := uint64(0); i < capacity; i++ {
+	for i := range capacity {
 		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(i*model.TableEntrySize))
 		if err != nil {
 			return &TableError{Table: "collection table", Index: i, Err: err}
@@ -183,7 +183,7 @@ func (t *ITS) restoreDevices(n *restored) error {
 		return err
 	}
 	perPage := uint64(b.PageSize()) / model.TableEntrySize
-	for l1 := uint64(0); l1 < entries; l1++ {
+	for l1 := range entries {
 		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(l1*model.TableEntrySize))
 		if err != nil {
 			return &TableError{Table: "device table (level 1)", Index: l1, Err: err}

@@ -91,13 +91,11 @@ func (b *backend) settleMovedLPIs(except int) error {
 		if i == except || v.isHeld() {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if _, err := v.request(opNone, 0); err != nil {
 				errs[i] = fmt.Errorf("vCPU %d: running it so that KVM moves its LPIs: %w", i, err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
