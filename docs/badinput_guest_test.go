@@ -344,8 +344,8 @@ func TestBadInputGuest(t *testing.T) {
 			if !ok {
 				t.Fatalf("docs/bad-input.md has no row %s", c.id)
 			}
-			if got != strings.Join(want.text, "\n") {
-				t.Errorf("%s:\n got %s\nwant %s", c.id, got, strings.Join(want.text, "\n"))
+			if got != strings.Join(want.Text, "\n") {
+				t.Errorf("%s:\n got %s\nwant %s", c.id, got, strings.Join(want.Text, "\n"))
 			}
 		})
 	}

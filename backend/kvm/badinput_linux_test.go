@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gicits/gicits/backend/kvm/internal/kvmsys"
+	"github.com/gicits/gicits/internal/badinput"
 	"github.com/gicits/gicits/model"
 )
 
@@ -125,17 +126,12 @@ func docTexts(t *testing.T) map[string]string {
 		t.Logf("docs/bad-input.md not at hand (%v): checking the texts in the test only", err)
 		return out
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		cells := strings.Split(line, " | ")
-		if len(cells) < 5 || !strings.HasPrefix(cells[0], "| ") {
-			continue
-		}
-		id := strings.TrimPrefix(cells[0], "| ")
-		var parts []string
-		for _, p := range strings.Split(cells[3], "<br>") {
-			parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "`"), "`"))
-		}
-		out[id] = strings.Join(parts, "\n")
+	rows, err := badinput.Parse("docs/bad-input.md", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range rows {
+		out[id] = strings.Join(r.Text, "\n")
 	}
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gicits/gicits/internal/badinput"
 )
 
 // badUserInput is the user-side part of docs/bad-input.md: each case's
@@ -57,21 +59,13 @@ var badUserInput = []struct {
 // each <br>-separated part a line.
 func docRows(t *testing.T) map[string][]string {
 	t.Helper()
-	b, err := os.ReadFile("../../docs/bad-input.md")
+	rows, err := badinput.ReadFile("../../docs/bad-input.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		cells := strings.Split(line, " | ")
-		if len(cells) < 5 || !strings.HasPrefix(cells[0], "| ") {
-			continue
-		}
-		var parts []string
-		for _, p := range strings.Split(cells[3], "<br>") {
-			parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "`"), "`"))
-		}
-		out[strings.TrimPrefix(cells[0], "| ")] = parts
+	for id, r := range rows {
+		out[id] = r.Text
 	}
 	return out
 }
