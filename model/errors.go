@@ -129,6 +129,10 @@ func ParseErrorCode(s string) (ErrorCode, error) {
 // for a command that could not even be read or decoded, a Cause.
 //
 // Linux KVM drops command errors silently; the simulator reports every one.
+//
+// Its text names the command and what went wrong, and no package: model
+// does not know which one found the error. It reads "command at queue
+// offset 0x40 (MAPTI ...): E_ITS_MAPTI_UNMAPPED_DEVICE (0x010a04): ...".
 type CommandError struct {
 	// Offset is the byte offset of the command in the command queue
 	// (the GITS_CREADR value it was read at).
@@ -147,7 +151,7 @@ type CommandError struct {
 
 func (e *CommandError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "its: command at queue offset %#x", e.Offset)
+	fmt.Fprintf(&b, "command at queue offset %#x", e.Offset)
 	if cmd, err := DecodeCommand(e.Packet); err == nil {
 		fmt.Fprintf(&b, " (%v)", cmd)
 	}

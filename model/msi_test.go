@@ -98,7 +98,7 @@ func TestCommandErrorsFromJoinedError(t *testing.T) {
 	if model.CommandErrors(nil) != nil || model.CommandErrors(model.ErrBusy) != nil {
 		t.Error("CommandErrors of an error without command errors must be empty")
 	}
-	want := "its: command at queue offset 0x40 (MAPTI dev=0x10 ev=1 lpi=8193 icid=1): E_ITS_MAPTI_UNMAPPED_DEVICE (0x010a04): device 0x10 is not mapped"
+	want := "command at queue offset 0x40 (MAPTI dev=0x10 ev=1 lpi=8193 icid=1): E_ITS_MAPTI_UNMAPPED_DEVICE (0x010a04): device 0x10 is not mapped"
 	if e1.Error() != want {
 		t.Errorf("Error() =\n %q\nwant\n %q", e1.Error(), want)
 	}
