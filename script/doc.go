@@ -13,16 +13,16 @@
 //     can be pasted into a file;
 //   - the runner ([Run]): it opens a backend by name through [model.Open],
 //     executes the statements on it and checks the expectations;
-//   - the result model ([Result], [Failure], [Skip]): what passed, what
-//     failed with what was seen instead, and what a backend could not
-//     honour;
-//   - the seeded generator of random valid streams ([Generate]) and the
-//     differential comparison of two runs ([Observe], [Shrink]).
+//   - the result model ([Result], [Failure], [Skip], [Outcome]): what
+//     passed, what failed with what was seen instead, what a backend could
+//     not honour, and what every msi, trigger and ack observed.
 //
-// It depends on the standard library, package model and go-cmp only. It
-// never imports a backend: backends are chosen by name, and programs and
-// tests import the ones they want (tests blank-import backend/sim and
-// backend/kvm).
+// It depends on the standard library and package model only. It never
+// imports a backend: backends are chosen by name, and programs and tests
+// import the ones they want (tests blank-import backend/sim and
+// backend/kvm). The differential-testing toolkit that generates random
+// streams and compares two runs of them is not part of it: it lives in
+// internal/difftest, which builds on [Run] and [Options.Observe].
 //
 // # The language
 //

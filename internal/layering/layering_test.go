@@ -39,6 +39,8 @@ var layers = [][]string{
 	{"backend/sim", "backend/kvm"},
 	// kvmtest: helpers for tests that open the kvm backend, above it.
 	{"script", "inspect", "backend/kvm/kvmtest"},
+	// internal/difftest: the differential-testing toolkit, over script.
+	{"internal/difftest"},
 	// bench's foundations: statistics, the delivery ledger, memory sampling.
 	{"bench/stats", "bench/ledger", "bench/soak"},
 	{"bench", "bench/stress"},

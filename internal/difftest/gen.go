@@ -1,12 +1,11 @@
-package script
+package difftest
 
 import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/gicits/gicits/model"
+	"github.com/gicits/gicits/script"
 )
 
 // Generator parameters.
@@ -18,6 +17,14 @@ const (
 	genITTBits  = 3
 	genFirstDev = 0x10
 )
+
+// generatedFile is the file name of a generated stream's positions.
+const generatedFile = "generated.its"
+
+// StreamLength is the number of actions in each stream the differential
+// tests generate: long enough to map, move and re-map, short enough for a
+// few hundred streams on KVM under QEMU.
+const StreamLength = 120
 
 // Generate returns a random valid stream of n actions, reproducible from
 // seed: mapping and re-mapping devices, mapping, moving, discarding and
@@ -32,25 +39,26 @@ const (
 // or its device re-mapped (discard-pending), there is no MOVALL (movall),
 // and the tables are saved once, at the end (its-writes-tables). The
 // statements after the set-up carry line numbers as if printed.
-func Generate(seed uint64, n int) *Script {
+func Generate(seed uint64, n int) *script.Script {
 	g := &generator{
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		s:      script.Script{File: generatedFile},
 		events: map[model.DeviceID]map[model.EventID]model.INTID{},
 	}
 	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
-	g.emit(&CPUsStmt{N: g.cpus})
+	g.emit(&script.CPUsStmt{At: g.at(), N: g.cpus})
 	for i := range genLPIs {
-		g.emit(&LPIStmt{First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(genPriority(i), true)})
+		g.emit(&script.LPIStmt{At: g.at(), First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(genPriority(i), true)})
 		g.free = append(g.free, model.LPIBase+model.INTID(i))
 	}
-	g.emit(&EnableLPIsStmt{All: true})
+	g.emit(&script.EnableLPIsStmt{At: g.at(), All: true})
 	for c := range g.cpus {
-		g.emit(&CommandStmt{Cmd: model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true}})
+		g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true}})
 	}
 	for len(g.s.Stmts) < n+genLPIs+2+g.cpus {
 		g.step()
 	}
-	g.emit(&SaveStmt{})
+	g.emit(&script.SaveStmt{At: g.at()})
 	return &g.s
 }
 
@@ -64,37 +72,21 @@ func genPriority(i int) uint8 { return uint8(8 * i) }
 
 type generator struct {
 	rng    *rand.Rand
-	s      Script
+	s      script.Script
 	cpus   int
 	events map[model.DeviceID]map[model.EventID]model.INTID // mapped devices and their events
 	free   []model.INTID
 }
 
-func (g *generator) emit(st Stmt) {
-	at := At{Pos: Pos{File: "generated.its", Line: len(g.s.Stmts) + 1}}
-	switch s := st.(type) {
-	case *CPUsStmt:
-		s.At = at
-	case *LPIStmt:
-		s.At = at
-	case *EnableLPIsStmt:
-		s.At = at
-	case *CommandStmt:
-		s.At = at
-	case *MSIStmt:
-		s.At = at
-	case *AckStmt:
-		s.At = at
-	case *EOIStmt:
-		s.At = at
-	case *SaveStmt:
-		s.At = at
-	}
-	g.s.File = "generated.its"
-	g.s.Stmts = append(g.s.Stmts, st)
+// at is the position of the next statement emitted, as if the stream were
+// printed: the statement built with it must be the next one emitted.
+func (g *generator) at() script.At {
+	return script.At{Pos: script.Pos{File: generatedFile, Line: len(g.s.Stmts) + 1}}
 }
 
-func (g *generator) cmd(c model.Command) { g.emit(&CommandStmt{Cmd: c}) }
+func (g *generator) emit(st script.Stmt) { g.s.Stmts = append(g.s.Stmts, st) }
+
+func (g *generator) cmd(c model.Command) { g.emit(&script.CommandStmt{At: g.at(), Cmd: c}) }
 
 func (g *generator) mappedDevices() []model.DeviceID {
 	var out []model.DeviceID
@@ -140,7 +132,7 @@ func (g *generator) step() {
 			g.remap(d)
 			return
 		}
-		g.emit(&CommandStmt{Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
+		g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
 		g.events[d] = map[model.EventID]model.INTID{}
 	case k < 30: // map an event
 		devs := g.mappedDevices()
@@ -165,7 +157,7 @@ func (g *generator) step() {
 				d, e = dd, ee
 			}
 		}
-		g.emit(&MSIStmt{Dev: d, Ev: e})
+		g.emit(&script.MSIStmt{At: g.at(), Dev: d, Ev: e})
 	case k < 60:
 		if d, e, ok := g.mappedEvent(); ok {
 			g.cmd(model.INT{DeviceID: d, EventID: e})
@@ -191,7 +183,7 @@ func (g *generator) step() {
 		if d, e, ok := g.mappedEvent(); ok {
 			lpi := g.events[d][e]
 			i := int(lpi - model.LPIBase)
-			g.emit(&LPIStmt{First: lpi, Last: lpi, Config: model.MakeLPIConfig(genPriority(i), g.rng.IntN(2) == 0)})
+			g.emit(&script.LPIStmt{At: g.at(), First: lpi, Last: lpi, Config: model.MakeLPIConfig(genPriority(i), g.rng.IntN(2) == 0)})
 			if g.rng.IntN(2) == 0 {
 				g.cmd(model.INV{DeviceID: d, EventID: e})
 			} else {
@@ -200,8 +192,8 @@ func (g *generator) step() {
 		}
 	default: // acknowledge and EOI
 		c := g.cpu()
-		g.emit(&AckStmt{CPU: c})
-		g.emit(&EOIStmt{CPU: c})
+		g.emit(&script.AckStmt{At: g.at(), CPU: c})
+		g.emit(&script.EOIStmt{At: g.at(), CPU: c})
 	}
 }
 
@@ -221,111 +213,6 @@ func (g *generator) remap(d model.DeviceID) {
 		delete(g.events, d)
 		return
 	}
-	g.emit(&CommandStmt{Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
+	g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
 	g.events[d] = map[model.EventID]model.INTID{}
-}
-
-// Observation is what a run of a stream leaves to compare: the outcome of
-// every msi and ack, what is pending on each CPU at the end, and the tables
-// saved at the end, collections keyed by ICID (KVM saves them in list
-// order, which the architecture does not fix).
-type Observation struct {
-	Outcomes    []Outcome
-	Pending     map[model.CPU][]model.INTID
-	Devices     map[model.DeviceID]model.DTE
-	Events      map[model.DeviceID]map[model.EventID]model.ITE
-	Collections map[model.ICID]model.CTE
-	Failures    []string
-}
-
-// Variant is one side of a differential run: a backend and how to adjust
-// its configuration.
-type Variant struct {
-	Name      string
-	Backend   string
-	Configure func(*model.Config)
-}
-
-// Observe runs s on v and returns what it observed.
-func Observe(s *Script, v Variant) *Observation {
-	o := &Observation{Pending: map[model.CPU][]model.INTID{}}
-	res := Run(s, Options{Backend: v.Backend, Configure: v.Configure, Observe: func(b model.Backend) error {
-		for c := range b.Capabilities().CPUs {
-			p, err := b.Pending(model.CPU(c))
-			if err != nil {
-				return err
-			}
-			if len(p) > 0 {
-				o.Pending[model.CPU(c)] = p
-			}
-		}
-		t, err := model.ReadSavedTables(b)
-		if err != nil {
-			return err
-		}
-		o.Devices = map[model.DeviceID]model.DTE{}
-		o.Events = map[model.DeviceID]map[model.EventID]model.ITE{}
-		for _, d := range t.Devices {
-			o.Devices[d.ID] = d.DTE
-			for _, e := range d.Events {
-				if o.Events[d.ID] == nil {
-					o.Events[d.ID] = map[model.EventID]model.ITE{}
-				}
-				o.Events[d.ID][e.ID] = e.ITE
-			}
-		}
-		o.Collections = map[model.ICID]model.CTE{}
-		for _, c := range t.Collections {
-			o.Collections[c.CTE.ICID] = c.CTE
-		}
-		return nil
-	}})
-	o.Outcomes = res.Outcomes
-	for _, f := range res.Failures {
-		o.Failures = append(o.Failures, f.String())
-	}
-	if res.SkipReason != "" {
-		o.Failures = append(o.Failures, "skipped: "+res.SkipReason)
-	}
-	return o
-}
-
-// Diff runs s on a and b and returns their differences as cmp.Diff prints
-// them, (-a +b), or "" when they agree.
-func Diff(s *Script, a, b Variant) string {
-	return cmp.Diff(Observe(s, a), Observe(s, b))
-}
-
-// Shrink removes statements from a stream that makes a and b disagree,
-// one at a time, keeping each removal after which both sides still run
-// without failures and still disagree. The set-up (settings, LPI
-// configuration, EnableLPIs) and the final save stay.
-func Shrink(s *Script, a, b Variant) *Script {
-	cur := s
-	for changed := true; changed; {
-		changed = false
-		for i := len(cur.Stmts) - 2; i >= 0; i-- {
-			switch cur.Stmts[i].(type) {
-			case Setting, *LPIStmt, *EnableLPIsStmt:
-				continue
-			}
-			cand := &Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, i+1)}
-			oa, ob := Observe(cand, a), Observe(cand, b)
-			if len(oa.Failures) > 0 || len(ob.Failures) > 0 || cmp.Equal(oa, ob) {
-				continue
-			}
-			cur, changed = cand, true
-		}
-	}
-	return renumber(cur)
-}
-
-// renumber re-parses the printed script so that positions match the
-// printed lines (every statement prints in a form that parses back).
-func renumber(s *Script) *Script {
-	again, err := Parse(s.File, []byte(s.String()))
-	if err != nil {
-		return s
-	}
-	return again
 }

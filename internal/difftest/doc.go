@@ -1,0 +1,25 @@
+// Package difftest owns gicits' differential-testing toolkit: it runs the
+// same stream of .its statements on two backends (or two configurations
+// of one) and says where they disagree, as wazero keeps its engine-test
+// toolkit in internal/testing.
+//
+// It owns:
+//
+//   - the seeded generator of random valid streams ([Generate]): every
+//     stream is reproducible from its seed, prints as an .its script and
+//     stays clear of the behaviours where KVM knowingly differs
+//     (backend/kvm.Differences);
+//   - what a run leaves to compare ([Observation], [Observe]) and one side
+//     of a comparison ([Variant]);
+//   - the comparison itself ([Diff], a (-a +b) diff from go-cmp) and the
+//     shrinker ([Shrink]) that cuts a disagreeing stream down to the
+//     statements that show the disagreement.
+//
+// It builds on package script (the language and its runner) and model,
+// and is the only package outside tests that imports go-cmp: script and
+// the library stay free of it. It never imports a backend: variants name
+// backends, and the tests that use it blank-import the ones they run
+// (script's differential tests run sim against sim without its cache, and
+// sim against real KVM). Being internal, only this module's tests and
+// commands may use it.
+package difftest
