@@ -117,7 +117,23 @@ func ReadState(b model.Backend) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &State{Redistributors: []Redistributor{}, Collections: []CollectionInfo{}, Devices: []DeviceInfo{}, LPIs: []LPIInfo{}}
+	s := &State{Collections: savedCollections(t), Devices: savedDevices(t), LPIs: []LPIInfo{}}
+	if s.ITS, err = readITSState(b, t); err != nil {
+		return nil, err
+	}
+	if s.Redistributors, err = readRedistributors(b); err != nil {
+		return nil, err
+	}
+	if err := s.readLPIConfiguration(b); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readITSState reads the command queue's registers, and describes the
+// saved tables' GITS_BASER0 and GITS_BASER1.
+func readITSState(b model.Backend, t *model.SavedTables) (ITSState, error) {
+	var err error
 	reg := func(r model.ITSRegister) uint64 {
 		v, e := b.ReadITSRegister(r)
 		if e != nil && err == nil {
@@ -127,10 +143,10 @@ func ReadState(b model.Backend) (*State, error) {
 	}
 	ctlr, cbaser, creadr, cwriter := reg(model.GITS_CTLR), reg(model.GITS_CBASER), reg(model.GITS_CREADR), reg(model.GITS_CWRITER)
 	if err != nil {
-		return nil, err
+		return ITSState{}, err
 	}
 	cb := model.CBASER(cbaser)
-	s.ITS = ITSState{
+	return ITSState{
 		Enabled:         ctlr&model.GITS_CTLR_Enabled != 0,
 		CBASER:          fmt.Sprintf("%#x (queue at %v, %d pages)", cbaser, cb.Addr(), cb.Pages()),
 		CREADR:          fmt.Sprintf("%#x", creadr&model.GITS_CQ_OffsetMask),
@@ -138,9 +154,14 @@ func ReadState(b model.Backend) (*State, error) {
 		Stalled:         creadr&model.GITS_CREADR_Stalled != 0,
 		DeviceTable:     describeBaser(t.DeviceBaser),
 		CollectionTable: describeBaser(t.CollectionBaser),
-	}
-	caps := b.Capabilities()
-	for cpu := range caps.CPUs {
+	}, nil
+}
+
+// readRedistributors reads each CPU's GICR_CTLR.EnableLPIs and pending
+// LPIs.
+func readRedistributors(b model.Backend) ([]Redistributor, error) {
+	rds := []Redistributor{}
+	for cpu := range b.Capabilities().CPUs {
 		c := model.CPU(cpu)
 		ctl, err := b.ReadRedistributorRegister(c, model.GICR_CTLR)
 		if err != nil {
@@ -150,49 +171,68 @@ func ReadState(b model.Backend) (*State, error) {
 		if err != nil {
 			return nil, fmt.Errorf("CPU %d's pending LPIs: %w", cpu, err)
 		}
-		s.Redistributors = append(s.Redistributors, Redistributor{CPU: c, EnableLPIs: ctl&model.GICR_CTLR_EnableLPIs != 0, Pending: append([]model.INTID{}, pend...)})
+		rds = append(rds, Redistributor{CPU: c, EnableLPIs: ctl&model.GICR_CTLR_EnableLPIs != 0, Pending: append([]model.INTID{}, pend...)})
 	}
+	return rds, nil
+}
+
+// savedCollections returns the saved CTEs by ICID.
+func savedCollections(t *model.SavedTables) []CollectionInfo {
+	cs := []CollectionInfo{}
 	for _, c := range t.Collections {
 		ci := CollectionInfo{ICID: c.CTE.ICID}
 		if c.CTE.Mapped() {
 			cpu := model.CPU(c.CTE.RDbase)
 			ci.CPU = &cpu
 		}
-		s.Collections = append(s.Collections, ci)
+		cs = append(cs, ci)
 	}
-	slices.SortFunc(s.Collections, func(a, b CollectionInfo) int { return int(a.ICID) - int(b.ICID) })
+	slices.SortFunc(cs, func(a, b CollectionInfo) int { return int(a.ICID) - int(b.ICID) })
+	return cs
+}
+
+// savedDevices returns the saved DTEs and their ITEs.
+func savedDevices(t *model.SavedTables) []DeviceInfo {
+	ds := []DeviceInfo{}
 	for _, d := range t.Devices {
 		di := DeviceInfo{ID: d.ID, ITT: d.DTE.ITTAddr, EventIDBits: int(d.DTE.Size) + 1, Events: []EventInfo{}}
 		for _, ev := range d.Events {
 			di.Events = append(di.Events, EventInfo{ID: ev.ID, LPI: ev.ITE.INTID, ICID: ev.ITE.ICID})
 		}
-		s.Devices = append(s.Devices, di)
+		ds = append(ds, di)
 	}
-	// The configuration table, through GICR_PROPBASER (one value for
-	// every redistributor).
-	if caps.CPUs > 0 {
-		v, err := b.ReadRedistributorRegister(0, model.GICR_PROPBASER)
-		if err != nil {
-			return nil, fmt.Errorf("reading GICR_PROPBASER: %w", err)
-		}
-		pb := model.PropBaser(v)
-		s.PropTable, s.PropTableIDBits = pb.Addr().String(), pb.IDBits()
-		if pb.Addr() != 0 {
-			bits := min(pb.IDBits(), b.Layout().LPIIDBits)
-			size := uint64(1)<<bits - uint64(model.LPIBase)
-			buf, err := readRaw(b.Memory(), pb.Addr(), size)
-			if err != nil {
-				return nil, fmt.Errorf("LPI configuration table: %w", err)
-			}
-			for i, c := range buf {
-				if c != 0 {
-					cfg := model.LPIConfig(c)
-					s.LPIs = append(s.LPIs, LPIInfo{INTID: model.LPIBase + model.INTID(i), Priority: cfg.Priority(), Enabled: cfg.Enabled()})
-				}
-			}
+	return ds
+}
+
+// readLPIConfiguration reads the LPI configuration table through
+// GICR_PROPBASER (one value for every redistributor; CPU 0's is read) and
+// keeps its non-zero bytes.
+func (s *State) readLPIConfiguration(b model.Backend) error {
+	if b.Capabilities().CPUs == 0 {
+		return nil
+	}
+	v, err := b.ReadRedistributorRegister(0, model.GICR_PROPBASER)
+	if err != nil {
+		return fmt.Errorf("reading GICR_PROPBASER: %w", err)
+	}
+	pb := model.PropBaser(v)
+	s.PropTable, s.PropTableIDBits = pb.Addr().String(), pb.IDBits()
+	if pb.Addr() == 0 {
+		return nil
+	}
+	bits := min(pb.IDBits(), b.Layout().LPIIDBits)
+	size := uint64(1)<<bits - uint64(model.LPIBase)
+	buf, err := readRaw(b.Memory(), pb.Addr(), size)
+	if err != nil {
+		return fmt.Errorf("LPI configuration table: %w", err)
+	}
+	for i, c := range buf {
+		if c != 0 {
+			cfg := model.LPIConfig(c)
+			s.LPIs = append(s.LPIs, LPIInfo{INTID: model.LPIBase + model.INTID(i), Priority: cfg.Priority(), Enabled: cfg.Enabled()})
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // WriteJSON writes s as indented JSON.
