@@ -3,6 +3,7 @@ package script
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -128,41 +129,13 @@ func (p *lineParser) parseLine(line string) (Stmt, error) {
 // statement parses toks as one statement; repeat recurses.
 func (p *lineParser) statement(toks []token) (Stmt, error) {
 	verb := strings.ToLower(toks[0].text)
-	f := &fields{p: p, verb: verb, verbCol: toks[0].col}
 	at := At{Pos: Pos{File: p.pos.File, Line: p.pos.Line, Col: toks[0].col}}
-	if verb == "raw" {
-		if len(toks) < 2 {
-			return nil, p.errAt(toks[0].col+len(toks[0].text), "raw: want 64 hex digits (a 32-byte command packet), found end of line")
-		}
-		var hex strings.Builder
-		for _, t := range toks[1:] {
-			hex.WriteString(t.text)
-		}
-		pkt, err := model.ParsePacket(hex.String())
-		if err != nil {
-			return nil, p.errAt(toks[1].col, "raw: want 64 hex digits (a 32-byte command packet), found %q", hex.String())
-		}
-		return &CommandStmt{At: at, Cmd: pkt}, nil
-	}
-	if verb == "repeat" {
-		if len(toks) < 3 {
-			return nil, p.errAt(toks[0].col, "repeat: want `repeat N ACTION`")
-		}
-		n, err := strconv.ParseUint(toks[1].text, 0, 32)
-		if err != nil || n < 1 || n > maxRepeat {
-			return nil, p.errAt(toks[1].col, "repeat: want a count 1..%d, found %q", maxRepeat, toks[1].text)
-		}
-		body, err := p.statement(toks[2:])
-		if err != nil {
-			return nil, err
-		}
-		switch body.(type) {
-		case Setting, Expectation, *RepeatStmt, *RestoreStmt:
-			return nil, p.errAt(toks[2].col, "repeat: want an action to repeat, found %q", toks[2].text)
-		}
-		return &RepeatStmt{At: at, N: int(n), Body: body}, nil
-	}
-	if verb == "expect" {
+	switch verb {
+	case "raw":
+		return p.raw(toks, at)
+	case "repeat":
+		return p.repeat(toks, at)
+	case "expect":
 		if len(toks) < 2 {
 			return nil, p.errAt(toks[0].col+len(toks[0].text), "expect: want one of %s, found end of line", strings.Join(expectNames(), ", "))
 		}
@@ -171,31 +144,72 @@ func (p *lineParser) statement(toks []token) (Stmt, error) {
 		if !ok {
 			return nil, p.errAt(toks[1].col, "expect: want one of %s, found %q", strings.Join(expectNames(), ", "), toks[1].text)
 		}
-		f.verb = "expect " + sub
-		if err := f.split(toks[2:]); err != nil {
-			return nil, err
-		}
-		st, err := parse(f, at)
-		if err != nil {
-			return nil, err
-		}
-		return st, f.done()
+		return p.withFields(parse, "expect "+sub, toks[0].col, toks[2:], at)
 	}
 	parse, ok := stmtParsers[verb]
 	if !ok {
 		return nil, p.errAt(toks[0].col, "want a statement (%s), found %q", strings.Join(stmtNames(), ", "), toks[0].text)
 	}
-	if err := f.split(toks[1:]); err != nil {
-		return nil, err
+	return p.withFields(parse, verb, toks[0].col, toks[1:], at)
+}
+
+// raw parses `raw HEX...`: one command packet, its hex digits split
+// across tokens as the writer likes.
+func (p *lineParser) raw(toks []token, at At) (Stmt, error) {
+	if len(toks) < 2 {
+		return nil, p.errAt(toks[0].col+len(toks[0].text), "raw: want 64 hex digits (a 32-byte command packet), found end of line")
 	}
-	st, err := parse(f, at)
+	var hex strings.Builder
+	for _, t := range toks[1:] {
+		hex.WriteString(t.text)
+	}
+	pkt, err := model.ParsePacket(hex.String())
+	if err != nil {
+		return nil, p.errAt(toks[1].col, "raw: want 64 hex digits (a 32-byte command packet), found %q", hex.String())
+	}
+	return &CommandStmt{At: at, Cmd: pkt}, nil
+}
+
+// repeat parses `repeat N ACTION`.
+func (p *lineParser) repeat(toks []token, at At) (Stmt, error) {
+	if len(toks) < 3 {
+		return nil, p.errAt(toks[0].col, "repeat: want `repeat N ACTION`")
+	}
+	n, err := strconv.ParseUint(toks[1].text, 0, 32)
+	if err != nil || n < 1 || n > maxRepeat {
+		return nil, p.errAt(toks[1].col, "repeat: want a count 1..%d, found %q", maxRepeat, toks[1].text)
+	}
+	body, err := p.statement(toks[2:])
 	if err != nil {
 		return nil, err
+	}
+	switch body.(type) {
+	case Setting, Expectation, *RepeatStmt, *RestoreStmt:
+		return nil, p.errAt(toks[2].col, "repeat: want an action to repeat, found %q", toks[2].text)
+	}
+	return &RepeatStmt{At: at, N: int(n), Body: body}, nil
+}
+
+// withFields splits toks into the fields of the statement verb (at
+// verbCol) and parses them with parse. The statement comes with an error
+// only when it left a field or word unused.
+func (p *lineParser) withFields(parse parseFunc, verb string, verbCol int, toks []token, at At) (Stmt, error) {
+	f := &fields{p: p, verb: verb, verbCol: verbCol}
+	if f.split(toks); f.err != nil {
+		return nil, f.err
+	}
+	st := parse(f, at)
+	if f.err != nil {
+		return nil, f.err
 	}
 	return st, f.done()
 }
 
-// fields holds a statement's key=value fields and bare words.
+// fields holds a statement's key=value fields and bare words, and the
+// first error met reading them, as bufio.Scanner does: a reader that
+// fails records the error and returns a zero value, and once an error is
+// recorded the readers record no other, so a statement's parser reads on
+// and its caller checks err once.
 type fields struct {
 	p       *lineParser
 	verb    string
@@ -205,9 +219,24 @@ type fields struct {
 	words   []token
 	used    map[string]bool
 	wordUse []bool
+	err     error // the first error
 }
 
-func (f *fields) split(toks []token) error {
+// setErr records err unless an error is recorded already.
+func (f *fields) setErr(err error) {
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// fail records an error at col unless one is recorded already.
+func (f *fields) fail(col int, format string, args ...any) {
+	if f.err == nil {
+		f.err = f.p.errAt(col, format, args...)
+	}
+}
+
+func (f *fields) split(toks []token) {
 	f.kv = map[string]token{}
 	f.used = map[string]bool{}
 	for _, t := range toks {
@@ -218,16 +247,17 @@ func (f *fields) split(toks []token) error {
 		}
 		k = strings.ToLower(k)
 		if k == "" {
-			return f.p.errAt(t.col, "%s: want key=value, found %q", f.verb, t.text)
+			f.fail(t.col, "%s: want key=value, found %q", f.verb, t.text)
+			return
 		}
 		if _, dup := f.kv[k]; dup {
-			return f.p.errAt(t.col, "%s: field %s= given twice", f.verb, k)
+			f.fail(t.col, "%s: field %s= given twice", f.verb, k)
+			return
 		}
 		f.keys = append(f.keys, k)
 		f.kv[k] = token{text: v, col: t.col}
 	}
 	f.wordUse = make([]bool, len(f.words))
-	return nil
 }
 
 // endCol is the column just past the last token, for "found end of line".
@@ -243,13 +273,28 @@ func (f *fields) has(key string) bool {
 }
 
 // num returns the number in key=, which must fit bits bits.
-func (f *fields) num(key string, bits int) (uint64, error) {
+func (f *fields) num(key string, bits int) uint64 {
+	if f.err != nil {
+		return 0
+	}
 	t, ok := f.kv[key]
 	if !ok {
-		return 0, f.p.errAt(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
+		f.fail(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
+		return 0
 	}
 	f.used[key] = true
-	return f.p.parseNum(f.verb, key, t, bits)
+	return f.numIn(key, t, bits)
+}
+
+// numIn returns the number t holds as the value of key=, which must fit
+// bits bits.
+func (f *fields) numIn(key string, t token, bits int) uint64 {
+	if f.err != nil {
+		return 0
+	}
+	v, err := f.p.parseNum(f.verb, key, t, bits)
+	f.setErr(err)
+	return v
 }
 
 func (p *lineParser) parseNum(verb, key string, t token, bits int) (uint64, error) {
@@ -264,16 +309,23 @@ func (p *lineParser) parseNum(verb, key string, t token, bits int) (uint64, erro
 }
 
 // optNum returns key='s number, or def when key= is absent.
-func (f *fields) optNum(key string, bits int, def uint64) (uint64, error) {
+func (f *fields) optNum(key string, bits int, def uint64) uint64 {
 	if !f.has(key) {
-		return def, nil
+		return def
 	}
 	return f.num(key, bits)
 }
 
-// alias returns the first of keys given (all of them marked used if more
-// than one is given it is an error).
-func (f *fields) alias(keys ...string) (string, error) {
+// alias returns the one of keys given; none or more than one is an error.
+func (f *fields) alias(keys ...string) string {
+	k, err := f.whichAlias(keys...)
+	f.setErr(err)
+	return k
+}
+
+// whichAlias returns the one of keys given, or an error saying that none
+// or more than one was, for a caller that says it otherwise.
+func (f *fields) whichAlias(keys ...string) (string, error) {
 	found := ""
 	for _, k := range keys {
 		if f.has(k) {
@@ -299,8 +351,8 @@ func (f *fields) str(key string) (token, bool) {
 	return t, ok
 }
 
-// word returns the index of the first unused bare word equal to one of
-// choices, or -1.
+// word returns the first unused bare word equal to one of choices, if
+// any, lower-cased.
 func (f *fields) word(choices ...string) (string, bool) {
 	for i, w := range f.words {
 		if f.wordUse[i] {
@@ -326,22 +378,27 @@ func (f *fields) nextWord() (token, bool) {
 	return token{}, false
 }
 
-// done fails on fields or words the statement did not use.
+// done records an error for the first field or word the statement did not
+// use, and returns the first error.
 func (f *fields) done() error {
 	for _, k := range f.keys {
 		if !f.used[k] {
-			return f.p.errAt(f.kv[k].col, "%s: unexpected field %s=", f.verb, k)
+			f.fail(f.kv[k].col, "%s: unexpected field %s=", f.verb, k)
+			return f.err
 		}
 	}
 	for i, w := range f.words {
 		if !f.wordUse[i] {
-			return f.p.errAt(w.col, "%s: unexpected word %q", f.verb, w.text)
+			f.fail(w.col, "%s: unexpected word %q", f.verb, w.text)
+			return f.err
 		}
 	}
-	return nil
+	return f.err
 }
 
-type parseFunc func(f *fields, at At) (Stmt, error)
+// parseFunc parses a statement from its fields; f records the error, if
+// any, and then the statement returned does not matter.
+type parseFunc func(f *fields, at At) Stmt
 
 var stmtParsers map[string]parseFunc
 var expectParsers map[string]parseFunc
@@ -418,63 +475,60 @@ func init() {
 }
 
 // positional returns the one bare word a statement like `cpus 2` takes.
-func (f *fields) positional(what string) (token, error) {
+func (f *fields) positional(what string) token {
 	t, ok := f.nextWord()
 	if !ok {
-		return token{}, f.p.errAt(f.endCol(), "%s: want %s, found end of line", f.verb, what)
+		f.fail(f.endCol(), "%s: want %s, found end of line", f.verb, what)
 	}
-	return t, nil
+	return t
 }
 
-func parseCPUs(f *fields, at At) (Stmt, error) {
-	t, err := f.positional("a number of CPUs")
-	if err != nil {
-		return nil, err
+func parseCPUs(f *fields, at At) Stmt {
+	t := f.positional("a number of CPUs")
+	if f.err != nil {
+		return nil
 	}
 	n, err := f.p.parseNum(f.verb, "count", t, 64)
 	if err != nil || n < 1 || n > 32 {
-		return nil, f.p.errAt(t.col, "cpus: want a number of CPUs 1..32, found %q", t.text)
+		f.fail(t.col, "cpus: want a number of CPUs 1..32, found %q", t.text)
 	}
-	return &CPUsStmt{At: at, N: int(n)}, nil
+	return &CPUsStmt{At: at, N: int(n)}
 }
 
-func parsePolicy(f *fields, at At) (Stmt, error) {
+func parsePolicy(f *fields, at At) Stmt {
 	w, ok := f.word("stall", "continue")
 	if !ok {
-		return nil, f.p.errAt(f.endCol(), "policy: want stall or continue")
+		f.fail(f.endCol(), "policy: want stall or continue")
 	}
 	s := &PolicyStmt{At: at}
 	if w == "stall" {
 		s.Policy = model.StallOnError
 	}
-	return s, nil
+	return s
 }
 
-func parseCache(f *fields, at At) (Stmt, error) {
+func parseCache(f *fields, at At) Stmt {
 	w, ok := f.word("on", "off")
 	if !ok {
-		return nil, f.p.errAt(f.endCol(), "cache: want on or off")
+		f.fail(f.endCol(), "cache: want on or off")
 	}
-	return &CacheStmt{At: at, Off: w == "off"}, nil
+	return &CacheStmt{At: at, Off: w == "off"}
 }
 
-func parseQueue(f *fields, at At) (Stmt, error) {
-	n, err := f.num("pages", 9)
-	if err != nil {
-		return nil, err
+func parseQueue(f *fields, at At) Stmt {
+	n := f.num("pages", 9)
+	if f.err == nil && (n < 1 || n > 256) {
+		f.fail(f.kv["pages"].col, "queue: pages=%d: want 1..256 4 KiB pages", n)
 	}
-	if n < 1 || n > 256 {
-		return nil, f.p.errAt(f.kv["pages"].col, "queue: pages=%d: want 1..256 4 KiB pages", n)
-	}
-	return &QueueStmt{At: at, Pages: int(n)}, nil
+	return &QueueStmt{At: at, Pages: int(n)}
 }
 
-func parseTable(f *fields, at At) (Stmt, error) {
+func parseTable(f *fields, at At) Stmt {
 	s := &TableStmt{At: at, Collections: f.verb == "colltable"}
 	if !s.Collections {
 		w, ok := f.word("flat", "indirect")
 		if !ok {
-			return nil, f.p.errAt(f.verbCol+len(f.verb)+1, "devtable: want flat or indirect")
+			f.fail(f.verbCol+len(f.verb)+1, "devtable: want flat or indirect")
 		}
 		s.Indirect = w == "indirect"
 	}
@@ -487,237 +541,141 @@ func parseTable(f *fields, at At) (Stmt, error) {
 		case "64k", "65536":
 			s.PageSize = model.PageSize64K
 		default:
-			return nil, f.p.errAt(t.col, "%s: pagesize= wants 4k, 16k or 64k, found %q", f.verb, t.text)
+			f.fail(t.col, "%s: pagesize= wants 4k, 16k or 64k, found %q", f.verb, t.text)
 		}
 	}
 	if f.has("pages") {
-		n, err := f.num("pages", 9)
-		if err != nil {
-			return nil, err
-		}
-		if n < 1 || n > 256 {
-			return nil, f.p.errAt(f.kv["pages"].col, "%s: pages=%d: want 1..256", f.verb, n)
+		n := f.num("pages", 9)
+		if f.err == nil && (n < 1 || n > 256) {
+			f.fail(f.kv["pages"].col, "%s: pages=%d: want 1..256", f.verb, n)
 		}
 		s.Pages = int(n)
 	}
 	if t, ok := f.str("l2"); ok {
-		if s.Collections || !s.Indirect {
-			return nil, f.p.errAt(t.col, "%s: l2= is for an indirect device table", f.verb)
-		}
-		switch t.text {
-		case "auto":
-		case "manual":
+		switch {
+		case s.Collections || !s.Indirect:
+			f.fail(t.col, "%s: l2= is for an indirect device table", f.verb)
+		case t.text == "manual":
 			s.ManualL2 = true
-		default:
-			return nil, f.p.errAt(t.col, "%s: l2= wants auto or manual, found %q", f.verb, t.text)
+		case t.text != "auto":
+			f.fail(t.col, "%s: l2= wants auto or manual, found %q", f.verb, t.text)
 		}
 	}
-	return s, nil
+	return s
 }
 
-func (f *fields) intid(key string) (model.INTID, error) {
-	v, err := f.num(key, 32)
-	return model.INTID(v), err
-}
+func (f *fields) intid(key string) model.INTID { return model.INTID(f.num(key, 32)) }
 
-func (f *fields) cpu(keys ...string) (model.CPU, error) {
+// cpu returns the CPU number in cpu=, or in the one of keys given.
+func (f *fields) cpu(keys ...string) model.CPU {
 	if len(keys) == 0 {
 		keys = []string{"cpu"}
 	}
-	k, err := f.alias(keys...)
-	if err != nil {
-		return 0, err
-	}
-	v, err := f.num(k, 32)
-	return model.CPU(v), err
+	return model.CPU(f.num(f.alias(keys...), 32))
 }
 
-func (f *fields) dev() (model.DeviceID, error) {
-	v, err := f.num("dev", 32)
-	return model.DeviceID(v), err
-}
+func (f *fields) dev() model.DeviceID { return model.DeviceID(f.num("dev", 32)) }
 
-func (f *fields) ev() (model.EventID, error) {
-	v, err := f.num("ev", 32)
-	return model.EventID(v), err
-}
+func (f *fields) ev() model.EventID { return model.EventID(f.num("ev", 32)) }
 
-func (f *fields) icid() (model.ICID, error) {
-	v, err := f.num("icid", 16)
-	return model.ICID(v), err
-}
+func (f *fields) icid() model.ICID { return model.ICID(f.num("icid", 16)) }
 
-func parseLPI(f *fields, at At) (Stmt, error) {
-	t, err := f.positional("an LPI INTID or range FIRST..LAST")
-	if err != nil {
-		return nil, err
-	}
+func parseLPI(f *fields, at At) Stmt {
+	t := f.positional("an LPI INTID or range FIRST..LAST")
 	lo, hi, isRange := strings.Cut(t.text, "..")
-	first, err := f.p.parseNum("lpi", "INTID", token{lo, t.col}, 32)
-	if err != nil {
-		return nil, err
-	}
+	first := f.numIn("INTID", token{lo, t.col}, 32)
 	last := first
 	if isRange {
-		if last, err = f.p.parseNum("lpi", "INTID", token{hi, t.col + len(lo) + 2}, 32); err != nil {
-			return nil, err
-		}
+		last = f.numIn("INTID", token{hi, t.col + len(lo) + 2}, 32)
 	}
-	if first < uint64(model.LPIBase) || last < first || last-first >= 1<<16 {
-		return nil, f.p.errAt(t.col, "lpi: want an LPI INTID (8192 and up) or a range FIRST..LAST of at most 65536, found %q", t.text)
+	if f.err == nil && (first < uint64(model.LPIBase) || last < first || last-first >= 1<<16) {
+		f.fail(t.col, "lpi: want an LPI INTID (8192 and up) or a range FIRST..LAST of at most 65536, found %q", t.text)
 	}
-	prio, err := f.num("prio", 8)
-	if err != nil {
-		return nil, err
-	}
+	prio := f.num("prio", 8)
 	w, ok := f.word("enabled", "disabled")
 	if !ok {
-		return nil, f.p.errAt(f.endCol(), "lpi: want enabled or disabled")
+		f.fail(f.endCol(), "lpi: want enabled or disabled")
 	}
-	return &LPIStmt{At: at, First: model.INTID(first), Last: model.INTID(last), Config: model.MakeLPIConfig(uint8(prio), w == "enabled")}, nil
+	return &LPIStmt{At: at, First: model.INTID(first), Last: model.INTID(last), Config: model.MakeLPIConfig(uint8(prio), w == "enabled")}
 }
 
-func parseEnableLPIs(f *fields, at At) (Stmt, error) {
+func parseEnableLPIs(f *fields, at At) Stmt {
 	if _, ok := f.word("all"); ok {
-		return &EnableLPIsStmt{At: at, All: true}, nil
+		return &EnableLPIsStmt{At: at, All: true}
 	}
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	return &EnableLPIsStmt{At: at, CPU: cpu}, nil
+	return &EnableLPIsStmt{At: at, CPU: f.cpu()}
 }
 
-func (f *fields) valid() (bool, error) {
-	v, err := f.optNum("valid", 1, 1)
-	return v == 1, err
+func (f *fields) valid() bool { return f.optNum("valid", 1, 1) == 1 }
+
+// eventIDBits returns the number of EventID bits in bits=, 1..32.
+func (f *fields) eventIDBits() uint64 {
+	b := f.num("bits", 6)
+	if f.err == nil && (b < 1 || b > 32) {
+		f.fail(f.kv["bits"].col, "mapd: bits=%d: want 1..32 EventID bits", b)
+	}
+	return b
 }
 
-func parseMAPD(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	valid, err := f.valid()
-	if err != nil {
-		return nil, err
-	}
+func parseMAPD(f *fields, at At) Stmt {
+	dev := f.dev()
+	valid := f.valid()
 	c := model.MAPD{DeviceID: dev, Valid: valid}
 	if !valid {
 		// A MAPD with V=0 may still carry the other fields (raw form).
 		if f.has("bits") {
-			b, err := f.num("bits", 6)
-			if err != nil {
-				return nil, err
-			}
-			if b < 1 || b > 32 {
-				return nil, f.p.errAt(f.kv["bits"].col, "mapd: bits=%d: want 1..32 EventID bits", b)
-			}
-			c.Size = uint8(b - 1)
+			c.Size = uint8(f.eventIDBits() - 1)
 		}
-		return &CommandStmt{At: at, Cmd: c}, nil
+		return &CommandStmt{At: at, Cmd: c}
 	}
 	var bits uint64
 	if f.has("size") && !f.has("bits") {
-		s, err := f.num("size", 5)
-		if err != nil {
-			return nil, err
-		}
-		bits = s + 1
+		bits = f.num("size", 5) + 1
 	} else {
-		if bits, err = f.num("bits", 6); err != nil {
-			return nil, err
-		}
-		if bits < 1 || bits > 32 {
-			return nil, f.p.errAt(f.kv["bits"].col, "mapd: bits=%d: want 1..32 EventID bits", bits)
-		}
+		bits = f.eventIDBits()
 	}
 	c.Size = uint8(bits - 1)
 	s := &CommandStmt{At: at, Cmd: c, AutoITT: true}
 	if f.has("itt") {
-		a, err := f.num("itt", 52)
-		if err != nil {
-			return nil, err
-		}
+		a := f.num("itt", 52)
 		if a%256 != 0 {
-			return nil, f.p.errAt(f.kv["itt"].col, "mapd: itt=%#x: want a 256-byte aligned address", a)
+			f.fail(f.kv["itt"].col, "mapd: itt=%#x: want a 256-byte aligned address", a)
 		}
 		c.ITTAddr = model.GPA(a)
 		s.Cmd, s.AutoITT = c, false
 	}
-	return s, nil
+	return s
 }
 
-func parseMAPC(f *fields, at At) (Stmt, error) {
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
-	valid, err := f.valid()
-	if err != nil {
-		return nil, err
-	}
+func parseMAPC(f *fields, at At) Stmt {
+	icid := f.icid()
+	valid := f.valid()
 	c := model.MAPC{ICID: icid, Valid: valid}
 	if valid || f.has("cpu") || f.has("rdbase") {
-		k, err := f.alias("cpu", "rdbase")
-		if err != nil {
-			return nil, err
-		}
-		if c.RDbase, err = f.num(k, 36); err != nil {
-			return nil, err
-		}
+		c.RDbase = f.num(f.alias("cpu", "rdbase"), 36)
 	}
-	return &CommandStmt{At: at, Cmd: c}, nil
+	return &CommandStmt{At: at, Cmd: c}
 }
 
-// devEv parses the dev= and ev= fields every event command has.
-func devEv(f *fields) (model.DeviceID, model.EventID, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return 0, 0, err
-	}
-	ev, err := f.ev()
-	return dev, ev, err
-}
-
-func parseMAPTI(f *fields, at At) (Stmt, error) {
-	dev, ev, err := devEv(f)
-	if err != nil {
-		return nil, err
-	}
-	lpi, err := f.intid("lpi")
-	if err != nil {
-		return nil, err
-	}
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
-	return &CommandStmt{At: at, Cmd: model.MAPTI{DeviceID: dev, EventID: ev, INTID: lpi, ICID: icid}}, nil
+func parseMAPTI(f *fields, at At) Stmt {
+	dev, ev := f.dev(), f.ev()
+	lpi := f.intid("lpi")
+	return &CommandStmt{At: at, Cmd: model.MAPTI{DeviceID: dev, EventID: ev, INTID: lpi, ICID: f.icid()}}
 }
 
 // parseEventICIDCmd parses MAPI and MOVI: an event and a collection.
-func parseEventICIDCmd(f *fields, at At) (Stmt, error) {
-	dev, ev, err := devEv(f)
-	if err != nil {
-		return nil, err
-	}
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
+func parseEventICIDCmd(f *fields, at At) Stmt {
+	dev, ev := f.dev(), f.ev()
+	icid := f.icid()
 	if f.verb == "mapi" {
-		return &CommandStmt{At: at, Cmd: model.MAPI{DeviceID: dev, EventID: ev, ICID: icid}}, nil
+		return &CommandStmt{At: at, Cmd: model.MAPI{DeviceID: dev, EventID: ev, ICID: icid}}
 	}
-	return &CommandStmt{At: at, Cmd: model.MOVI{DeviceID: dev, EventID: ev, ICID: icid}}, nil
+	return &CommandStmt{At: at, Cmd: model.MOVI{DeviceID: dev, EventID: ev, ICID: icid}}
 }
 
 // parseEventCmd parses DISCARD, INV, INT and CLEAR: an event, nothing else.
-func parseEventCmd(f *fields, at At) (Stmt, error) {
-	dev, ev, err := devEv(f)
-	if err != nil {
-		return nil, err
-	}
+func parseEventCmd(f *fields, at At) Stmt {
+	dev, ev := f.dev(), f.ev()
 	var c model.Command
 	switch f.verb {
 	case "discard":
@@ -729,180 +687,84 @@ func parseEventCmd(f *fields, at At) (Stmt, error) {
 	default:
 		c = model.CLEAR{DeviceID: dev, EventID: ev}
 	}
-	return &CommandStmt{At: at, Cmd: c}, nil
+	return &CommandStmt{At: at, Cmd: c}
 }
 
-func parseINVALL(f *fields, at At) (Stmt, error) {
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
-	return &CommandStmt{At: at, Cmd: model.INVALL{ICID: icid}}, nil
+func parseINVALL(f *fields, at At) Stmt {
+	return &CommandStmt{At: at, Cmd: model.INVALL{ICID: f.icid()}}
 }
 
-func parseSYNC(f *fields, at At) (Stmt, error) {
-	k, err := f.alias("cpu", "rdbase")
-	if err != nil {
-		return nil, err
-	}
-	rd, err := f.num(k, 36)
-	if err != nil {
-		return nil, err
-	}
-	return &CommandStmt{At: at, Cmd: model.SYNC{RDbase: rd}}, nil
+func parseSYNC(f *fields, at At) Stmt {
+	return &CommandStmt{At: at, Cmd: model.SYNC{RDbase: f.num(f.alias("cpu", "rdbase"), 36)}}
 }
 
-func parseMOVALL(f *fields, at At) (Stmt, error) {
-	k1, err := f.alias("from", "rdbase1")
-	if err != nil {
-		return nil, err
-	}
-	k2, err := f.alias("to", "rdbase2")
-	if err != nil {
-		return nil, err
-	}
-	r1, err := f.num(k1, 36)
-	if err != nil {
-		return nil, err
-	}
-	r2, err := f.num(k2, 36)
-	if err != nil {
-		return nil, err
-	}
-	return &CommandStmt{At: at, Cmd: model.MOVALL{RDbase1: r1, RDbase2: r2}}, nil
+func parseMOVALL(f *fields, at At) Stmt {
+	k1, k2 := f.alias("from", "rdbase1"), f.alias("to", "rdbase2")
+	r1 := f.num(k1, 36)
+	r2 := f.num(k2, 36)
+	return &CommandStmt{At: at, Cmd: model.MOVALL{RDbase1: r1, RDbase2: r2}}
 }
 
-func parseL2Page(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	return &L2PageStmt{At: at, Dev: dev}, nil
-}
+func parseL2Page(f *fields, at At) Stmt { return &L2PageStmt{At: at, Dev: f.dev()} }
 
-func (f *fields) devIDMode() (DevIDMode, error) {
+func (f *fields) devIDMode() DevIDMode {
 	t, ok := f.str("devid")
 	if !ok {
-		return DevIDAuto, nil
+		return DevIDAuto
 	}
 	switch t.text {
 	case "auto":
-		return DevIDAuto, nil
+		return DevIDAuto
 	case "none":
-		return DevIDNone, nil
+		return DevIDNone
 	case "valid":
-		return DevIDValid, nil
+		return DevIDValid
 	}
-	return 0, f.p.errAt(t.col, "%s: devid= wants auto, none or valid, found %q", f.verb, t.text)
+	f.fail(t.col, "%s: devid= wants auto, none or valid, found %q", f.verb, t.text)
+	return 0
 }
 
-func parseMSI(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
-	if err != nil {
-		return nil, err
-	}
-	mode, err := f.devIDMode()
-	if err != nil {
-		return nil, err
-	}
-	db, err := f.optNum("doorbell", 64, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &MSIStmt{At: at, Dev: dev, Ev: ev, DevID: mode, Doorbell: model.GPA(db)}, nil
+func parseMSI(f *fields, at At) Stmt {
+	dev, ev := f.dev(), f.ev()
+	mode := f.devIDMode()
+	db := f.optNum("doorbell", 64, 0)
+	return &MSIStmt{At: at, Dev: dev, Ev: ev, DevID: mode, Doorbell: model.GPA(db)}
 }
 
-func (f *fields) gsi() (model.GSI, error) {
-	v, err := f.num("gsi", 32)
-	if err == nil && v >= model.MaxGSIRoutes {
-		return 0, f.p.errAt(f.kv["gsi"].col, "%s: gsi=%d: want 0..%d", f.verb, v, model.MaxGSIRoutes-1)
+func (f *fields) gsi() model.GSI {
+	v := f.num("gsi", 32)
+	if f.err == nil && v >= model.MaxGSIRoutes {
+		f.fail(f.kv["gsi"].col, "%s: gsi=%d: want 0..%d", f.verb, v, model.MaxGSIRoutes-1)
 	}
-	return model.GSI(v), err
+	return model.GSI(v)
 }
 
-func parseRoute(f *fields, at At) (Stmt, error) {
-	gsi, err := f.gsi()
-	if err != nil {
-		return nil, err
-	}
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
-	if err != nil {
-		return nil, err
-	}
-	mode, err := f.devIDMode()
-	if err != nil {
-		return nil, err
-	}
-	return &RouteStmt{At: at, GSI: gsi, Dev: dev, Ev: ev, DevID: mode}, nil
+func parseRoute(f *fields, at At) Stmt {
+	gsi := f.gsi()
+	dev, ev := f.dev(), f.ev()
+	return &RouteStmt{At: at, GSI: gsi, Dev: dev, Ev: ev, DevID: f.devIDMode()}
 }
 
-func parseTrigger(f *fields, at At) (Stmt, error) {
-	gsi, err := f.gsi()
-	if err != nil {
-		return nil, err
-	}
-	return &TriggerStmt{At: at, GSI: gsi}, nil
+func parseTrigger(f *fields, at At) Stmt { return &TriggerStmt{At: at, GSI: f.gsi()} }
+
+func parseAck(f *fields, at At) Stmt { return &AckStmt{At: at, CPU: f.cpu()} }
+
+func parseEOI(f *fields, at At) Stmt {
+	cpu := f.cpu()
+	return &EOIStmt{At: at, CPU: cpu, LPI: model.INTID(f.optNum("lpi", 32, 0))}
 }
 
-func parseAck(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	return &AckStmt{At: at, CPU: cpu}, nil
+func parsePMR(f *fields, at At) Stmt {
+	cpu := f.cpu()
+	return &PMRStmt{At: at, CPU: cpu, Value: uint8(f.num("value", 8))}
 }
 
-func parseEOI(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	lpi, err := f.optNum("lpi", 32, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &EOIStmt{At: at, CPU: cpu, LPI: model.INTID(lpi)}, nil
+func parseInvLPIR(f *fields, at At) Stmt {
+	cpu := f.cpu()
+	return &InvLPIRStmt{At: at, CPU: cpu, LPI: f.intid("lpi")}
 }
 
-func parsePMR(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	v, err := f.num("value", 8)
-	if err != nil {
-		return nil, err
-	}
-	return &PMRStmt{At: at, CPU: cpu, Value: uint8(v)}, nil
-}
-
-func parseInvLPIR(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	lpi, err := f.intid("lpi")
-	if err != nil {
-		return nil, err
-	}
-	return &InvLPIRStmt{At: at, CPU: cpu, LPI: lpi}, nil
-}
-
-func parseInvAllR(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	return &InvAllRStmt{At: at, CPU: cpu}, nil
-}
+func parseInvAllR(f *fields, at At) Stmt { return &InvAllRStmt{At: at, CPU: f.cpu()} }
 
 var registers = map[string]Register{}
 
@@ -919,269 +781,195 @@ func init() {
 	}
 }
 
-func (f *fields) register() (Register, error) {
-	t, err := f.positional("a register name such as GITS_CTLR or GICR_CTLR")
-	if err != nil {
-		return Register{}, err
+func (f *fields) register() Register {
+	t := f.positional("a register name such as GITS_CTLR or GICR_CTLR")
+	if f.err != nil {
+		return Register{}
 	}
 	r, ok := registers[strings.ToUpper(t.text)]
 	if !ok {
-		names := make([]string, 0, len(registers))
-		for n := range registers {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return Register{}, f.p.errAt(t.col, "%s: want a register (%s), found %q", f.verb, strings.Join(names, ", "), t.text)
+		names := slices.Sorted(maps.Keys(registers))
+		f.fail(t.col, "%s: want a register (%s), found %q", f.verb, strings.Join(names, ", "), t.text)
 	}
-	return r, nil
+	return r
 }
 
-func parseWrite(f *fields, at At) (Stmt, error) {
-	r, err := f.register()
-	if err != nil {
-		return nil, err
+// registerCPU returns the CPU in cpu= for a redistributor register, and 0
+// for an ITS register, which takes none.
+func (f *fields) registerCPU(r Register) model.CPU {
+	if !r.IsRD {
+		return 0
 	}
-	s := &WriteRegStmt{At: at, Reg: r}
-	if r.IsRD {
-		if s.CPU, err = f.cpu(); err != nil {
-			return nil, err
-		}
-	}
-	if s.Value, err = f.num("value", 64); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return f.cpu()
 }
 
-func parsePoke(f *fields, at At) (Stmt, error) {
-	a, err := f.num("addr", 64)
-	if err != nil {
-		return nil, err
-	}
-	v, err := f.num("value", 64)
-	if err != nil {
-		return nil, err
-	}
-	return &PokeStmt{At: at, Addr: model.GPA(a), Value: v}, nil
+func parseWrite(f *fields, at At) Stmt {
+	r := f.register()
+	cpu := f.registerCPU(r)
+	return &WriteRegStmt{At: at, Reg: r, CPU: cpu, Value: f.num("value", 64)}
 }
 
-func parseSave(f *fields, at At) (Stmt, error) { return &SaveStmt{At: at}, nil }
+func parsePoke(f *fields, at At) Stmt {
+	a := f.num("addr", 64)
+	return &PokeStmt{At: at, Addr: model.GPA(a), Value: f.num("value", 64)}
+}
 
-func parseRestore(f *fields, at At) (Stmt, error) {
+func parseSave(f *fields, at At) Stmt { return &SaveStmt{At: at} }
+
+func parseRestore(f *fields, at At) Stmt {
 	_, inplace := f.word("inplace")
-	return &RestoreStmt{At: at, InPlace: inplace}, nil
+	return &RestoreStmt{At: at, InPlace: inplace}
 }
 
-func (f *fields) intidList(key string) ([]model.INTID, error) {
+func (f *fields) intidList(key string) []model.INTID {
 	t, ok := f.kv[key]
 	if !ok {
-		return nil, f.p.errAt(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
+		f.fail(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
+		return nil
 	}
 	f.used[key] = true
 	var ids []model.INTID
 	col := t.col + len(key) + 1
 	for part := range strings.SplitSeq(t.text, ",") {
-		v, err := f.p.parseNum(f.verb, key, token{part, col}, 32)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, model.INTID(v))
+		ids = append(ids, model.INTID(f.numIn(key, token{part, col}, 32)))
 		col += len(part) + 1
 	}
-	return ids, nil
+	return ids
 }
 
-func parseExpectPending(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	s := &ExpectPendingStmt{At: at, CPU: cpu}
-	switch f.verb {
-	case "expect idle":
+func parseExpectPending(f *fields, at At) Stmt {
+	s := &ExpectPendingStmt{At: at, CPU: f.cpu()}
+	switch {
+	case f.verb == "expect idle":
 		s.Exact = true
-		return s, nil
-	case "expect notpending":
+	case f.verb == "expect notpending":
 		s.Not = true
-		s.LPIs, err = f.intidList("lpi")
-		return s, err
-	}
-	if f.has("lpis") {
+		s.LPIs = f.intidList("lpi")
+	case f.has("lpis"):
 		s.Exact = true
-		s.LPIs, err = f.intidList("lpis")
-		return s, err
+		s.LPIs = f.intidList("lpis")
+	default:
+		s.LPIs = f.intidList("lpi")
 	}
-	s.LPIs, err = f.intidList("lpi")
-	return s, err
+	return s
 }
 
-func parseExpectAck(f *fields, at At) (Stmt, error) {
-	cpu, err := f.cpu()
-	if err != nil {
-		return nil, err
-	}
-	s := &ExpectAckStmt{At: at, CPU: cpu}
-	if _, ok := f.word("spurious"); ok {
+func parseExpectAck(f *fields, at At) Stmt {
+	s := &ExpectAckStmt{At: at, CPU: f.cpu()}
+	switch _, spurious := f.word("spurious"); {
+	case spurious:
 		s.LPI = model.SpuriousINTID
-		return s, nil
+	case !f.has("lpi"):
+		f.fail(f.endCol(), "expect ack: want lpi=N or spurious, found end of line")
+	default:
+		s.LPI = f.intid("lpi")
 	}
-	if !f.has("lpi") {
-		return nil, f.p.errAt(f.endCol(), "expect ack: want lpi=N or spurious, found end of line")
-	}
-	s.LPI, err = f.intid("lpi")
-	return s, err
+	return s
 }
 
-func parseExpectMSI(f *fields, at At) (Stmt, error) {
+func parseExpectMSI(f *fields, at At) Stmt {
 	w, ok := f.word("delivered", "blocked")
 	if !ok {
-		return nil, f.p.errAt(f.endCol(), "expect msi: want delivered or blocked")
+		f.fail(f.endCol(), "expect msi: want delivered or blocked")
 	}
 	s := &ExpectMSIStmt{At: at, Want: model.Blocked}
 	if w == "delivered" {
 		s.Want = model.Delivered
 	}
-	return s, nil
+	return s
 }
 
-func parseExpectError(f *fields, at At) (Stmt, error) {
-	t, err := f.positional("an ITS error code such as E_ITS_MAPD_DEVICE_OOR")
-	if err != nil {
-		return nil, err
+func parseExpectError(f *fields, at At) Stmt {
+	t := f.positional("an ITS error code such as E_ITS_MAPD_DEVICE_OOR")
+	if f.err != nil {
+		return nil
 	}
 	code, err := model.ParseErrorCode(t.text)
 	if err != nil {
-		return nil, f.p.errAt(t.col, "expect error: want an ITS error code such as E_ITS_MAPD_DEVICE_OOR or 0x010801, found %q", t.text)
+		f.fail(t.col, "expect error: want an ITS error code such as E_ITS_MAPD_DEVICE_OOR or 0x010801, found %q", t.text)
 	}
-	return &ExpectErrorStmt{At: at, Code: code}, nil
+	return &ExpectErrorStmt{At: at, Code: code}
 }
 
-func parseExpectFail(f *fields, at At) (Stmt, error) {
+func parseExpectFail(f *fields, at At) Stmt {
 	s := &ExpectFailStmt{At: at}
 	if w, ok := f.word(failKindNames...); ok {
 		s.Kind = FailKind(slices.Index(failKindNames, w))
 	}
-	return s, nil
+	return s
 }
 
-func parseExpectReg(f *fields, at At) (Stmt, error) {
-	r, err := f.register()
-	if err != nil {
-		return nil, err
-	}
-	s := &ExpectRegStmt{At: at, Reg: r}
-	if r.IsRD {
-		if s.CPU, err = f.cpu(); err != nil {
-			return nil, err
-		}
-	}
-	if s.Value, err = f.num("value", 64); err != nil {
-		return nil, err
-	}
-	if s.Mask, err = f.optNum("mask", 64, 0); err != nil {
-		return nil, err
-	}
-	return s, nil
+func parseExpectReg(f *fields, at At) Stmt {
+	r := f.register()
+	cpu := f.registerCPU(r)
+	value := f.num("value", 64)
+	return &ExpectRegStmt{At: at, Reg: r, CPU: cpu, Value: value, Mask: f.optNum("mask", 64, 0)}
 }
 
-func parseExpectStalled(f *fields, at At) (Stmt, error) {
+func parseExpectStalled(f *fields, at At) Stmt {
 	s := &ExpectRegStmt{At: at, Reg: registers["GITS_CREADR"], Mask: model.GITS_CREADR_Stalled}
 	if f.verb == "expect stalled" {
 		s.Value = 1
 	}
-	return s, nil
+	return s
 }
 
-func optInt(f *fields, key string, bits int) (*int, error) {
+// optInt returns the number in key= as an int, or nil when key= is absent.
+func optInt(f *fields, key string, bits int) *int {
 	if !f.has(key) {
-		return nil, nil
+		return nil
 	}
-	v, err := f.num(key, bits)
-	if err != nil {
-		return nil, err
-	}
-	n := int(v)
-	return &n, nil
+	n := int(f.num(key, bits))
+	return &n
 }
 
-func parseExpectDTE(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	s := &ExpectDTEStmt{At: at, Dev: dev}
+func parseExpectDTE(f *fields, at At) Stmt {
+	s := &ExpectDTEStmt{At: at, Dev: f.dev()}
 	if _, ok := f.word("invalid"); ok {
 		s.Invalid = true
-		return s, nil
+		return s
 	}
-	if s.Bits, err = optInt(f, "bits", 6); err != nil {
-		return nil, err
-	}
+	s.Bits = optInt(f, "bits", 6)
 	if f.has("itt") {
-		a, err := f.num("itt", 64)
-		if err != nil {
-			return nil, err
-		}
-		g := model.GPA(a)
+		g := model.GPA(f.num("itt", 64))
 		s.ITT = &g
 	}
-	if s.Next, err = optInt(f, "next", 14); err != nil {
-		return nil, err
-	}
-	return s, nil
+	s.Next = optInt(f, "next", 14)
+	return s
 }
 
-func parseExpectITE(f *fields, at At) (Stmt, error) {
-	dev, err := f.dev()
-	if err != nil {
-		return nil, err
-	}
-	ev, err := f.ev()
-	if err != nil {
-		return nil, err
-	}
+func parseExpectITE(f *fields, at At) Stmt {
+	dev, ev := f.dev(), f.ev()
 	s := &ExpectITEStmt{At: at, Dev: dev, Ev: ev}
 	if _, ok := f.word("invalid"); ok {
 		s.Invalid = true
-		return s, nil
+		return s
 	}
 	if f.has("lpi") {
-		v, err := f.intid("lpi")
-		if err != nil {
-			return nil, err
-		}
+		v := f.intid("lpi")
 		s.LPI = &v
 	}
 	if f.has("icid") {
-		v, err := f.icid()
-		if err != nil {
-			return nil, err
-		}
+		v := f.icid()
 		s.ICID = &v
 	}
-	if s.Next, err = optInt(f, "next", 16); err != nil {
-		return nil, err
-	}
-	return s, nil
+	s.Next = optInt(f, "next", 16)
+	return s
 }
 
-func parseExpectCTE(f *fields, at At) (Stmt, error) {
-	icid, err := f.icid()
-	if err != nil {
-		return nil, err
-	}
-	s := &ExpectCTEStmt{At: at, ICID: icid}
+func parseExpectCTE(f *fields, at At) Stmt {
+	s := &ExpectCTEStmt{At: at, ICID: f.icid()}
 	if w, ok := f.word("unmapped", "absent"); ok {
 		s.State = CTEUnmapped
 		if w == "absent" {
 			s.State = CTEAbsent
 		}
-		return s, nil
+		return s
 	}
-	k, err := f.alias("cpu", "rdbase")
+	k, err := f.whichAlias("cpu", "rdbase")
 	if err != nil {
-		return nil, f.p.errAt(f.endCol(), "expect cte: want cpu=N, unmapped or absent, found end of line")
+		f.fail(f.endCol(), "expect cte: want cpu=N, unmapped or absent, found end of line")
 	}
-	s.CPU, err = f.num(k, 36)
-	return s, err
+	s.CPU = f.num(k, 36)
+	return s
 }
