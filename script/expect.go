@@ -21,183 +21,228 @@ func (r *runner) observeErr(st Stmt, what string, err error) {
 func (r *runner) expect(st Expectation) {
 	switch s := st.(type) {
 	case *ExpectPendingStmt:
-		got, err := r.b.Pending(s.CPU)
-		if err != nil {
-			r.observeErr(st, "read the pending LPIs", err)
-			return
-		}
-		switch {
-		case s.Exact:
-			if !slices.Equal(got, sortedIDs(s.LPIs)) {
-				r.fail(st, "got %s", pendingString(got))
-				return
-			}
-		case s.Not:
-			for _, id := range s.LPIs {
-				if slices.Contains(got, id) {
-					r.fail(st, "got %d pending (pending: %s)", id, pendingString(got))
-					return
-				}
-			}
-		default:
-			for _, id := range s.LPIs {
-				if !slices.Contains(got, id) {
-					r.fail(st, "got %d not pending (pending: %s)", id, pendingString(got))
-					return
-				}
-			}
-		}
-		r.pass(st, "pending: %s", pendingString(got))
+		r.expectPending(s)
 	case *ExpectAckStmt:
-		id, err := r.ack(s.CPU)
-		if err != nil {
-			r.observeErr(st, "acknowledge", err)
-			return
-		}
-		if id != s.LPI {
-			r.fail(st, "got %s", describeINTID(id))
-			return
-		}
-		r.pass(st, "acknowledged %s", describeINTID(id))
+		r.expectAck(s)
 	case *ExpectMSIStmt:
-		if r.lastMSI == nil {
-			r.fail(st, "got no MSI outcome (no msi before it, or the msi failed)")
-			return
-		}
-		if *r.lastMSI != s.Want {
-			r.fail(st, "got %v", *r.lastMSI)
-			return
-		}
-		r.pass(st, "%v", *r.lastMSI)
+		r.expectMSI(s)
 	case *ExpectErrorStmt:
-		if !r.caps.ReportsCommandErrors {
-			r.skip(st, r.opts.Backend+" cannot observe command errors")
-			return
-		}
-		for i, ce := range r.cmdErrs {
-			if ce.Code == s.Code {
-				r.cmdErrs = slices.Delete(r.cmdErrs, i, i+1)
-				r.pass(st, "%v", ce)
-				return
-			}
-		}
-		if len(r.cmdErrs) == 0 {
-			r.fail(st, "got no command error")
-			return
-		}
-		codes := make([]string, len(r.cmdErrs))
-		for i, ce := range r.cmdErrs {
-			codes[i] = ce.Code.String()
-			if ce.Code == 0 {
-				codes[i] = ce.Error()
-			}
-		}
-		r.fail(st, "got %v", codes)
-		r.cmdErrs = nil
+		r.expectError(s)
 	case *ExpectFailStmt:
-		err := r.actErr
-		r.actErr = nil
-		if err == nil {
-			r.fail(st, "got no error")
-			return
-		}
-		if want := s.Kind.sentinel(); want != nil && !errors.Is(err, want) {
-			r.fail(st, "got a different error: %v", err)
-			return
-		}
-		r.pass(st, "%v", err)
+		r.expectFail(s)
 	case *ExpectRegStmt:
-		var v uint64
-		var err error
-		if s.Reg.IsRD {
-			v, err = r.b.ReadRedistributorRegister(s.CPU, s.Reg.GICR)
-		} else {
-			v, err = r.b.ReadITSRegister(s.Reg.ITS)
-		}
-		if err != nil {
-			r.observeErr(st, "read "+s.Reg.Name, err)
-			return
-		}
-		mask := s.Mask
-		if mask == 0 {
-			mask = ^uint64(0)
-		}
-		if v&mask != s.Value {
-			r.fail(st, "got %#x (register %#x)", v&mask, v)
-			return
-		}
-		// A stall is also an action error of the command that stalled.
-		if s.Reg.ITS == model.GITS_CREADR && !s.Reg.IsRD && s.Mask == model.GITS_CREADR_Stalled && s.Value == 1 {
-			r.actErr = nil
-		}
-		r.pass(st, "%#x", v)
+		r.expectReg(s)
 	case *ExpectDTEStmt:
-		t := r.savedTables(st)
-		if t == nil {
-			return
-		}
-		d, ok := t.Device(s.Dev)
-		e := d.DTE
-		switch {
-		case s.Invalid && ok:
-			r.fail(st, "got %v", e)
-		case s.Invalid:
-			r.pass(st, "no valid DTE")
-		case !ok:
-			r.fail(st, "got no valid DTE")
-		case s.Bits != nil && int(e.Size)+1 != *s.Bits,
-			s.ITT != nil && e.ITTAddr != *s.ITT,
-			s.Next != nil && int(e.Next) != *s.Next:
-			r.fail(st, "got %v", e)
-		default:
-			r.pass(st, "%v", e)
-		}
+		r.expectDTE(s)
 	case *ExpectITEStmt:
-		t := r.savedTables(st)
-		if t == nil {
-			return
-		}
-		if _, ok := t.Device(s.Dev); !ok && !s.Invalid {
-			r.fail(st, "got no valid DTE for device %#x", uint32(s.Dev))
-			return
-		}
-		se, ok := t.Event(s.Dev, s.Ev)
-		e := se.ITE
-		switch {
-		case s.Invalid && ok:
-			r.fail(st, "got %v", e)
-		case s.Invalid:
-			r.pass(st, "no valid ITE")
-		case !ok:
-			r.fail(st, "got no valid ITE")
-		case s.LPI != nil && e.INTID != *s.LPI,
-			s.ICID != nil && e.ICID != *s.ICID,
-			s.Next != nil && int(e.Next) != *s.Next:
-			r.fail(st, "got %v", e)
-		default:
-			r.pass(st, "%v", e)
-		}
+		r.expectITE(s)
 	case *ExpectCTEStmt:
-		t := r.savedTables(st)
-		if t == nil {
-			return
-		}
-		sc, ok := t.Collection(s.ICID)
-		e := sc.CTE
-		switch {
-		case s.State == CTEAbsent && ok:
-			r.fail(st, "got %v", e)
-		case s.State == CTEAbsent:
-			r.pass(st, "not saved")
-		case !ok:
-			r.fail(st, "got no saved CTE")
-		case s.State == CTEUnmapped && e.Mapped(), s.State == CTEMapped && (!e.Mapped() || e.RDbase != s.CPU):
-			r.fail(st, "got %v", e)
-		default:
-			r.pass(st, "%v", e)
-		}
+		r.expectCTE(s)
 	default:
 		r.fail(st, "unknown expectation %T", st)
+	}
+}
+
+// expectPending checks that the LPIs are pending, or not, or exactly these.
+func (r *runner) expectPending(s *ExpectPendingStmt) {
+	got, err := r.b.Pending(s.CPU)
+	if err != nil {
+		r.observeErr(s, "read the pending LPIs", err)
+		return
+	}
+	switch {
+	case s.Exact:
+		if !slices.Equal(got, sortedIDs(s.LPIs)) {
+			r.fail(s, "got %s", pendingString(got))
+			return
+		}
+	case s.Not:
+		for _, id := range s.LPIs {
+			if slices.Contains(got, id) {
+				r.fail(s, "got %d pending (pending: %s)", id, pendingString(got))
+				return
+			}
+		}
+	default:
+		for _, id := range s.LPIs {
+			if !slices.Contains(got, id) {
+				r.fail(s, "got %d not pending (pending: %s)", id, pendingString(got))
+				return
+			}
+		}
+	}
+	r.pass(s, "pending: %s", pendingString(got))
+}
+
+// expectAck acknowledges and checks the INTID.
+func (r *runner) expectAck(s *ExpectAckStmt) {
+	id, err := r.ack(s.CPU)
+	if err != nil {
+		r.observeErr(s, "acknowledge", err)
+		return
+	}
+	if id != s.LPI {
+		r.fail(s, "got %s", describeINTID(id))
+		return
+	}
+	r.pass(s, "acknowledged %s", describeINTID(id))
+}
+
+// expectMSI checks what came of the last msi.
+func (r *runner) expectMSI(s *ExpectMSIStmt) {
+	if r.lastMSI == nil {
+		r.fail(s, "got no MSI outcome (no msi before it, or the msi failed)")
+		return
+	}
+	if *r.lastMSI != s.Want {
+		r.fail(s, "got %v", *r.lastMSI)
+		return
+	}
+	r.pass(s, "%v", *r.lastMSI)
+}
+
+// expectError matches one command error not yet matched, by its code.
+func (r *runner) expectError(s *ExpectErrorStmt) {
+	if !r.caps.ReportsCommandErrors {
+		r.skip(s, r.opts.Backend+" cannot observe command errors")
+		return
+	}
+	for i, ce := range r.cmdErrs {
+		if ce.Code == s.Code {
+			r.cmdErrs = slices.Delete(r.cmdErrs, i, i+1)
+			r.pass(s, "%v", ce)
+			return
+		}
+	}
+	if len(r.cmdErrs) == 0 {
+		r.fail(s, "got no command error")
+		return
+	}
+	codes := make([]string, len(r.cmdErrs))
+	for i, ce := range r.cmdErrs {
+		codes[i] = ce.Code.String()
+		if ce.Code == 0 {
+			codes[i] = ce.Error()
+		}
+	}
+	r.fail(s, "got %v", codes)
+	r.cmdErrs = nil
+}
+
+// expectFail matches the error of the last action, by its kind.
+func (r *runner) expectFail(s *ExpectFailStmt) {
+	err := r.actErr
+	r.actErr = nil
+	if err == nil {
+		r.fail(s, "got no error")
+		return
+	}
+	if want := s.Kind.sentinel(); want != nil && !errors.Is(err, want) {
+		r.fail(s, "got a different error: %v", err)
+		return
+	}
+	r.pass(s, "%v", err)
+}
+
+// expectReg reads a register and checks the bits of the mask.
+func (r *runner) expectReg(s *ExpectRegStmt) {
+	var v uint64
+	var err error
+	if s.Reg.IsRD {
+		v, err = r.b.ReadRedistributorRegister(s.CPU, s.Reg.GICR)
+	} else {
+		v, err = r.b.ReadITSRegister(s.Reg.ITS)
+	}
+	if err != nil {
+		r.observeErr(s, "read "+s.Reg.Name, err)
+		return
+	}
+	mask := s.Mask
+	if mask == 0 {
+		mask = ^uint64(0)
+	}
+	if v&mask != s.Value {
+		r.fail(s, "got %#x (register %#x)", v&mask, v)
+		return
+	}
+	// A stall is also an action error of the command that stalled.
+	if s.Reg.ITS == model.GITS_CREADR && !s.Reg.IsRD && s.Mask == model.GITS_CREADR_Stalled && s.Value == 1 {
+		r.actErr = nil
+	}
+	r.pass(s, "%#x", v)
+}
+
+// expectDTE checks a device table entry of the last save.
+func (r *runner) expectDTE(s *ExpectDTEStmt) {
+	t := r.savedTables(s)
+	if t == nil {
+		return
+	}
+	d, ok := t.Device(s.Dev)
+	e := d.DTE
+	switch {
+	case s.Invalid && ok:
+		r.fail(s, "got %v", e)
+	case s.Invalid:
+		r.pass(s, "no valid DTE")
+	case !ok:
+		r.fail(s, "got no valid DTE")
+	case s.Bits != nil && int(e.Size)+1 != *s.Bits,
+		s.ITT != nil && e.ITTAddr != *s.ITT,
+		s.Next != nil && int(e.Next) != *s.Next:
+		r.fail(s, "got %v", e)
+	default:
+		r.pass(s, "%v", e)
+	}
+}
+
+// expectITE checks an interrupt translation entry of the last save.
+func (r *runner) expectITE(s *ExpectITEStmt) {
+	t := r.savedTables(s)
+	if t == nil {
+		return
+	}
+	if _, ok := t.Device(s.Dev); !ok && !s.Invalid {
+		r.fail(s, "got no valid DTE for device %#x", uint32(s.Dev))
+		return
+	}
+	se, ok := t.Event(s.Dev, s.Ev)
+	e := se.ITE
+	switch {
+	case s.Invalid && ok:
+		r.fail(s, "got %v", e)
+	case s.Invalid:
+		r.pass(s, "no valid ITE")
+	case !ok:
+		r.fail(s, "got no valid ITE")
+	case s.LPI != nil && e.INTID != *s.LPI,
+		s.ICID != nil && e.ICID != *s.ICID,
+		s.Next != nil && int(e.Next) != *s.Next:
+		r.fail(s, "got %v", e)
+	default:
+		r.pass(s, "%v", e)
+	}
+}
+
+// expectCTE checks a collection table entry of the last save.
+func (r *runner) expectCTE(s *ExpectCTEStmt) {
+	t := r.savedTables(s)
+	if t == nil {
+		return
+	}
+	sc, ok := t.Collection(s.ICID)
+	e := sc.CTE
+	switch {
+	case s.State == CTEAbsent && ok:
+		r.fail(s, "got %v", e)
+	case s.State == CTEAbsent:
+		r.pass(s, "not saved")
+	case !ok:
+		r.fail(s, "got no saved CTE")
+	case s.State == CTEUnmapped && e.Mapped(), s.State == CTEMapped && (!e.Mapped() || e.RDbase != s.CPU):
+		r.fail(s, "got %v", e)
+	default:
+		r.pass(s, "%v", e)
 	}
 }
 

@@ -194,19 +194,7 @@ func (r *runner) run() {
 	}
 	b, err := r.open()
 	if err != nil {
-		at := Stmt(&SaveStmt{At: At{Pos: Pos{File: r.s.File, Line: 1}}})
-		if i > 0 {
-			at = r.s.Stmts[i-1]
-		}
-		if errors.Is(err, model.ErrNotSupported) {
-			r.res.SkipReason = err.Error()
-			r.res.Skipped += r.s.Expectations()
-			r.res.Skips = append(r.res.Skips, Skip{Pos: at.Position(), Stmt: at.String(), Reason: err.Error()})
-			return
-		}
-		r.res.Failures = append(r.res.Failures, Failure{Pos: at.Position(), Stmt: "open " + r.opts.Backend, Msg: err.Error()})
-		r.res.Failed++
-		r.res.NotRun = r.s.Expectations()
+		r.openFailed(i, err)
 		return
 	}
 	r.setBackend(b)
@@ -246,6 +234,26 @@ func (r *runner) run() {
 			}
 		}
 	}
+}
+
+// openFailed records why the backend did not open, blaming the last of the
+// settings, which end before statement i (line 1 when there are none): a
+// setting the backend cannot honour skips the whole script, any other
+// error fails it.
+func (r *runner) openFailed(i int, err error) {
+	at := Stmt(&SaveStmt{At: At{Pos: Pos{File: r.s.File, Line: 1}}})
+	if i > 0 {
+		at = r.s.Stmts[i-1]
+	}
+	if errors.Is(err, model.ErrNotSupported) {
+		r.res.SkipReason = err.Error()
+		r.res.Skipped += r.s.Expectations()
+		r.res.Skips = append(r.res.Skips, Skip{Pos: at.Position(), Stmt: at.String(), Reason: err.Error()})
+		return
+	}
+	r.res.Failures = append(r.res.Failures, Failure{Pos: at.Position(), Stmt: "open " + r.opts.Backend, Msg: err.Error()})
+	r.res.Failed++
+	r.res.NotRun = r.s.Expectations()
 }
 
 func (r *runner) setBackend(b model.Backend) {
@@ -343,50 +351,27 @@ func (r *runner) effect(st Stmt, err error, okText string) {
 	r.verbosef(st, "%s", okText)
 }
 
+// act records what came of an action: its error, for the expectations
+// that follow, and its effect, for -v.
+func (r *runner) act(st Stmt, err error, okText string) {
+	r.noteErr(st, err)
+	r.effect(st, err, okText)
+}
+
+// exec runs one statement. It returns an error only when the runner
+// itself cannot carry the statement out (which ends the script); what the
+// backend answered is for the expectations that follow.
 func (r *runner) exec(st Stmt) error {
 	b := r.b
 	switch s := st.(type) {
 	case *LPIStmt:
-		for id := s.First; ; id++ {
-			if err := b.SetLPIConfig(id, s.Config); err != nil {
-				r.noteErr(st, err)
-				r.effect(st, err, "")
-				return nil
-			}
-			if id == s.Last {
-				break
-			}
-		}
-		r.verbosef(st, "configuration table byte %#02x", uint8(s.Config))
+		r.configureLPIs(s)
 	case *EnableLPIsStmt:
-		cpus := []model.CPU{s.CPU}
-		if s.All {
-			cpus = nil
-			for c := range r.caps.CPUs {
-				cpus = append(cpus, model.CPU(c))
-			}
-		}
-		for _, c := range cpus {
-			err := b.EnableLPIs(c)
-			if err != nil {
-				r.noteErr(st, err)
-				r.effect(st, err, "")
-				return nil
-			}
-			r.enabled[c] = true
-		}
-		r.verbosef(st, "GICR_CTLR.EnableLPIs = 1")
+		r.enableLPIs(s)
 	case *CommandStmt:
 		return r.command(s)
 	case *RepeatStmt:
-		for range s.N {
-			if err := r.exec(s.Body); err != nil {
-				return err
-			}
-			if r.actErr != nil || len(r.cmdErrs) > 0 {
-				break
-			}
-		}
+		return r.repeat(s)
 	case *L2PageStmt:
 		addr, err := r.provideL2(s.Dev)
 		if err != nil {
@@ -394,98 +379,145 @@ func (r *runner) exec(st Stmt) error {
 		}
 		r.verbosef(st, "level-2 page at %v", addr)
 	case *MSIStmt:
-		m := r.msi(s.Dev, s.Ev, s.DevID)
-		if s.Doorbell != 0 {
-			m.Doorbell = s.Doorbell
-		}
-		d, err := b.SignalMSI(m)
-		r.lastMSI = nil
-		if err != nil {
-			r.noteErr(st, err)
-			r.outcome(st, "error")
-		} else {
-			r.lastMSI = &d
-			r.outcome(st, d.String())
-		}
-		r.effect(st, err, d.String())
+		r.signalMSI(s)
 	case *RouteStmt:
 		r.routes[s.GSI] = model.Route{GSI: s.GSI, MSI: r.msi(s.Dev, s.Ev, s.DevID)}
-		err := r.setRoutes()
-		r.noteErr(st, err)
-		r.effect(st, err, "routing table set")
+		r.act(st, r.setRoutes(), "routing table set")
 	case *TriggerStmt:
-		err := b.TriggerGSI(s.GSI)
-		r.noteErr(st, err)
-		r.effect(st, err, "raised")
+		r.act(st, b.TriggerGSI(s.GSI), "raised")
 	case *AckStmt:
 		id, err := r.ack(s.CPU)
-		r.noteErr(st, err)
-		r.effect(st, err, describeINTID(id))
+		r.act(st, err, describeINTID(id))
 		if err == nil {
 			r.outcome(st, describeINTID(id))
 		}
 	case *EOIStmt:
-		id := s.LPI
-		stack := r.acked[s.CPU]
-		if id == 0 {
-			if len(stack) == 0 {
-				r.verbosef(st, "nothing acknowledged: no EOI")
-				return nil
-			}
-			id = stack[len(stack)-1]
-		}
-		err := b.EOI(s.CPU, id)
-		if err == nil {
-			if k := slices.Index(stack, id); k >= 0 {
-				r.acked[s.CPU] = slices.Delete(stack, k, k+1)
-			}
-		}
-		r.noteErr(st, err)
-		r.effect(st, err, fmt.Sprintf("priority drop of %d", id))
+		r.eoi(s)
 	case *PMRStmt:
-		err := b.SetPriorityMask(s.CPU, s.Value)
-		r.noteErr(st, err)
-		r.effect(st, err, "ICC_PMR_EL1 set")
+		r.act(st, b.SetPriorityMask(s.CPU, s.Value), "ICC_PMR_EL1 set")
 	case *InvLPIRStmt:
-		err := b.WriteRedistributorRegister(s.CPU, model.GICR_INVLPIR, uint64(s.LPI))
-		r.noteErr(st, err)
-		r.effect(st, err, "configuration reloaded")
+		r.act(st, b.WriteRedistributorRegister(s.CPU, model.GICR_INVLPIR, uint64(s.LPI)), "configuration reloaded")
 	case *InvAllRStmt:
-		err := b.WriteRedistributorRegister(s.CPU, model.GICR_INVALLR, 0)
-		r.noteErr(st, err)
-		r.effect(st, err, "configuration reloaded")
+		r.act(st, b.WriteRedistributorRegister(s.CPU, model.GICR_INVALLR, 0), "configuration reloaded")
 	case *WriteRegStmt:
-		var err error
-		if s.Reg.IsRD {
-			err = b.WriteRedistributorRegister(s.CPU, s.Reg.GICR, s.Value)
-		} else {
-			err = b.WriteITSRegister(s.Reg.ITS, s.Value)
-		}
-		r.noteErr(st, err)
-		r.effect(st, err, "written")
+		r.act(st, r.writeRegister(s), "written")
 	case *PokeStmt:
-		err := model.WriteUint64(b.Memory(), s.Addr, s.Value)
-		r.noteErr(st, err)
-		r.effect(st, err, "written")
+		r.act(st, model.WriteUint64(b.Memory(), s.Addr, s.Value), "written")
 	case *SaveStmt:
 		err := b.SaveTables()
 		r.tables, r.saved = nil, err == nil
-		r.noteErr(st, err)
-		r.effect(st, err, "tables saved")
+		r.act(st, err, "tables saved")
 	case *RestoreStmt:
-		r.tables = nil
-		if s.InPlace {
-			err := b.RestoreTables()
-			r.noteErr(st, err)
-			r.effect(st, err, "tables restored in place")
-			return nil
-		}
-		return r.migrate(s)
+		return r.restore(s)
 	case Expectation:
 		r.expect(s)
 	default:
 		return fmt.Errorf("statement %T cannot run here", st)
 	}
+	return nil
+}
+
+// configureLPIs writes the configuration of every LPI of the range, up to
+// the first that fails.
+func (r *runner) configureLPIs(s *LPIStmt) {
+	for id := s.First; ; id++ {
+		if err := r.b.SetLPIConfig(id, s.Config); err != nil {
+			r.act(s, err, "")
+			return
+		}
+		if id == s.Last {
+			break
+		}
+	}
+	r.verbosef(s, "configuration table byte %#02x", uint8(s.Config))
+}
+
+// enableLPIs enables LPIs on one CPU or all, up to the first that fails.
+func (r *runner) enableLPIs(s *EnableLPIsStmt) {
+	cpus := []model.CPU{s.CPU}
+	if s.All {
+		cpus = nil
+		for c := range r.caps.CPUs {
+			cpus = append(cpus, model.CPU(c))
+		}
+	}
+	for _, c := range cpus {
+		if err := r.b.EnableLPIs(c); err != nil {
+			r.act(s, err, "")
+			return
+		}
+		r.enabled[c] = true
+	}
+	r.verbosef(s, "GICR_CTLR.EnableLPIs = 1")
+}
+
+// repeat runs the body N times, stopping after the first run that left an
+// error for the expectations.
+func (r *runner) repeat(s *RepeatStmt) error {
+	for range s.N {
+		if err := r.exec(s.Body); err != nil {
+			return err
+		}
+		if r.actErr != nil || len(r.cmdErrs) > 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// signalMSI signals the MSI and records where it was delivered, for
+// expect msi and the differential test.
+func (r *runner) signalMSI(s *MSIStmt) {
+	m := r.msi(s.Dev, s.Ev, s.DevID)
+	if s.Doorbell != 0 {
+		m.Doorbell = s.Doorbell
+	}
+	d, err := r.b.SignalMSI(m)
+	r.lastMSI = nil
+	if err != nil {
+		r.noteErr(s, err)
+		r.outcome(s, "error")
+	} else {
+		r.lastMSI = &d
+		r.outcome(s, d.String())
+	}
+	r.effect(s, err, d.String())
+}
+
+// eoi ends the given LPI, or the last one acknowledged and not yet ended.
+func (r *runner) eoi(s *EOIStmt) {
+	id := s.LPI
+	stack := r.acked[s.CPU]
+	if id == 0 {
+		if len(stack) == 0 {
+			r.verbosef(s, "nothing acknowledged: no EOI")
+			return
+		}
+		id = stack[len(stack)-1]
+	}
+	err := r.b.EOI(s.CPU, id)
+	if err == nil {
+		if k := slices.Index(stack, id); k >= 0 {
+			r.acked[s.CPU] = slices.Delete(stack, k, k+1)
+		}
+	}
+	r.act(s, err, fmt.Sprintf("priority drop of %d", id))
+}
+
+func (r *runner) writeRegister(s *WriteRegStmt) error {
+	if s.Reg.IsRD {
+		return r.b.WriteRedistributorRegister(s.CPU, s.Reg.GICR, s.Value)
+	}
+	return r.b.WriteITSRegister(s.Reg.ITS, s.Value)
+}
+
+// restore restores the saved tables in place, or into a fresh backend.
+func (r *runner) restore(s *RestoreStmt) error {
+	r.tables = nil
+	if !s.InPlace {
+		return r.migrate(s)
+	}
+	r.act(s, r.b.RestoreTables(), "tables restored in place")
 	return nil
 }
 
@@ -628,21 +660,17 @@ func (r *runner) migrate(s *RestoreStmt) error {
 	r.lastMSI = nil
 	for _, c := range slices.Sorted(maps.Keys(r.enabled)) {
 		if err := nb.EnableLPIs(c); err != nil {
-			r.noteErr(s, err)
-			r.effect(s, err, "")
+			r.act(s, err, "")
 			return nil
 		}
 	}
 	if len(r.routes) > 0 {
 		if err := r.setRoutes(); err != nil {
-			r.noteErr(s, err)
-			r.effect(s, err, "")
+			r.act(s, err, "")
 			return nil
 		}
 	}
-	err = nb.RestoreTables()
-	r.noteErr(s, err)
-	r.effect(s, err, "tables restored into a fresh backend")
+	r.act(s, nb.RestoreTables(), "tables restored into a fresh backend")
 	return nil
 }
 
