@@ -674,19 +674,26 @@ func (r *runner) migrate(s *RestoreStmt) error {
 	return nil
 }
 
+// copyRAM copies all of guest RAM from one backend to the other except the
+// scratch area, which each backend keeps for its own use (the kvm guest
+// program): the parts of each chunk before and after it are copied.
 func copyRAM(from, to model.Backend) error {
 	l := from.Layout()
+	scratch, scratchEnd := l.Scratch, l.Scratch+model.GPA(l.ScratchSize)
 	buf := make([]byte, 1<<20)
 	for off := uint64(0); off < l.RAMSize; off += uint64(len(buf)) {
 		n := min(uint64(len(buf)), l.RAMSize-off)
 		addr := l.RAMBase + model.GPA(off)
-		// Skip the part of the chunk in the backend's scratch area.
+		end := addr + model.GPA(n)
 		chunk := buf[:n]
 		if err := from.Memory().ReadAt(chunk, addr); err != nil {
 			return err
 		}
-		if addr+model.GPA(n) <= l.Scratch || addr >= l.Scratch+model.GPA(l.ScratchSize) {
-			if err := to.Memory().WriteAt(chunk, addr); err != nil {
+		for _, part := range [][2]model.GPA{{addr, min(end, scratch)}, {max(addr, scratchEnd), end}} {
+			if part[0] >= part[1] {
+				continue
+			}
+			if err := to.Memory().WriteAt(chunk[part[0]-addr:part[1]-addr], part[0]); err != nil {
 				return err
 			}
 		}
