@@ -72,6 +72,8 @@ var rules = []struct {
 	{"imports-flow-down", importsFlowDown},
 	{"qemuexec-self-contained", qemuexecSelfContained},
 	{"kvmtest-only-in-tests", kvmtestOnlyInTests},
+	{"go-cmp-only-in-difftest", heavyDependency("github.com/google/go-cmp/", "internal/difftest")},
+	{"plot-only-where-drawn", heavyDependency("gonum.org/v1/plot", "bench/plot", "cmd/itsbench")},
 }
 
 func TestImportRules(t *testing.T) {
@@ -159,6 +161,29 @@ func kvmtestOnlyInTests(g *graph) []string {
 		}
 	}
 	return bad
+}
+
+// heavyDependency returns a rule: only the module packages named in
+// allowed (relative paths) may depend, directly or not, on packages whose
+// path starts with prefix. go-cmp belongs to the differential toolkit and
+// gonum/plot to the packages that draw; everything else, the KVM test
+// binaries booted in QEMU among them, stays free of them.
+func heavyDependency(prefix string, allowed ...string) func(*graph) []string {
+	return func(g *graph) []string {
+		var bad []string
+		for _, p := range g.pkgs {
+			rp, ok := relative(p.path)
+			if !ok || slices.Contains(allowed, rp) {
+				continue
+			}
+			g.walk(p.path, func(chain []string) {
+				if dep := chain[len(chain)-1]; strings.HasPrefix(dep, prefix) && !strings.HasPrefix(chain[len(chain)-2], prefix) {
+					bad = append(bad, fmt.Sprintf("%s depends on %s (%s): only %s may", p.path, dep, strings.Join(chain, " → "), strings.Join(allowed, " and ")))
+				}
+			})
+		}
+		return bad
+	}
 }
 
 // relative returns path relative to the module, and whether it is in it.
