@@ -347,3 +347,20 @@ func executableFormat(path string) (string, error) {
 	}
 	return "", fmt.Errorf("%s is no ELF, Mach-O or PE executable", path)
 }
+
+// TestKVMTestBinariesDrawNothing: the test binaries scripts/kvm-harness
+// boots in QEMU (backend/kvm and script, linux/arm64) link no plotting, so
+// the guest's initramfs and the tests' start-up stay small. The import
+// rules above see non-test code only; this reads the test graphs.
+func TestKVMTestBinariesDrawNothing(t *testing.T) {
+	p := target{"linux", "arm64"}
+	out := goCommand(t, p, "list", "-deps", "-test", "./../../backend/kvm/...", "./../../script/...")
+	if !strings.Contains(string(out), module+"/backend/kvm.test\n") {
+		t.Fatalf("%s: go list -deps -test listed no backend/kvm test binary:\n%s", p, out)
+	}
+	for dep := range strings.Lines(string(out)) {
+		if strings.HasPrefix(dep, "gonum.org/v1/plot") {
+			t.Errorf("%s: the KVM test binaries depend on %s", p, strings.TrimSpace(dep))
+		}
+	}
+}
