@@ -33,7 +33,7 @@ func runDemo(e *env, args []string) error {
 	case *events < 1 || *events > 1024:
 		return usagef("-events %d: want 1..1024", *events)
 	}
-	b, err := openBackend(*backend, model.Config{CPUs: *cpus})
+	b, err := e.openBackend(*backend, model.Config{CPUs: *cpus})
 	if err != nil {
 		return err
 	}
@@ -199,10 +199,10 @@ func writeDemo(e *env, b model.Backend, devices, events int, table []demoEvent) 
 
 // openBackend opens a registered backend, adding a hint when it cannot
 // start on this host, and wraps it in a trace when -trace is set.
-func openBackend(name string, cfg model.Config) (model.Backend, error) {
+func (e *env) openBackend(name string, cfg model.Config) (model.Backend, error) {
 	b, err := model.Open(name, cfg)
 	if err == nil {
-		b = traced(b)
+		b = e.traced(b)
 	}
 	switch {
 	case errors.Is(err, model.ErrUnknownBackend):

@@ -27,6 +27,8 @@ type env struct {
 	stdin io.Reader
 	// stderrIsTerminal says whether progress lines may be drawn.
 	stderrIsTerminal bool
+	// tracing is where -trace sends the running command's trace.
+	tracing tracing
 }
 
 var commands = map[string]*command{}
@@ -72,7 +74,7 @@ func run(e *env, args []string) int {
 		return 2
 	}
 	err := c.run(e, args)
-	endTracing()
+	e.endTracing()
 	var ue *usageError
 	switch {
 	case err == nil:

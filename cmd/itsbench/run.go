@@ -105,7 +105,7 @@ func parseBackendSpec(flagName, s string) (backendSpec, error) {
 
 // execute opens spec's backend for w and runs w on it.
 func execute(ctx context.Context, e *env, spec backendSpec, w bench.Workload) (*bench.Result, error) {
-	b, err := openBackend(spec.name, model.Config{CPUs: w.CPUs, NoTranslationCache: spec.walk})
+	b, err := e.openBackend(spec.name, model.Config{CPUs: w.CPUs, NoTranslationCache: spec.walk})
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func runScenario(e *env, backend, file string, observe func(*script.Script, mode
 	var obsErr error
 	res := script.Run(s, script.Options{
 		Backend: backend,
-		Wrap:    traced,
+		Wrap:    e.traced,
 		Observe: func(b model.Backend) error {
 			observed = true
 			obsErr = observe(s, b)

@@ -48,7 +48,7 @@ func runScript(e *env, args []string) error {
 			failed++
 			continue
 		}
-		opts := script.Options{Backend: *backend, Wrap: traced}
+		opts := script.Options{Backend: *backend, Wrap: e.traced}
 		if *verbose {
 			opts.Verbose = e.stdout
 		}

@@ -5,25 +5,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 
 	"github.com/gicits/gicits/inspect"
 	"github.com/gicits/gicits/model"
 )
 
-// tracing is the -trace destination of the command running now. Every
-// subcommand's flag set has -trace (newFlagSet); openBackend wraps the
-// backend it opens in inspect.Trace while it is set; run clears it when the
-// command ends.
-//
-// # Notes
-//
-// It is process state: run is not reentrant while a command traces. Tests
-// that call run concurrently must not pass -trace.
-var tracing struct {
-	sync.Mutex
-	log    *slog.Logger
-	closer io.Closer
+// tracing is the -trace destination of one command run. The run's env
+// holds it: every subcommand's flag set has -trace (newFlagSet), which sets
+// it; the backends the command opens are wrapped in inspect.Trace while it
+// is set (env.traced); run closes it when the command ends (env.endTracing).
+// Two runs, each with its own env, trace independently.
+type tracing struct {
+	log    *slog.Logger // nil: not tracing
+	closer io.Closer    // the trace file, nil for stderr
 }
 
 // traceFlag is the -trace flag: FILE, or - for stderr.
@@ -47,12 +41,8 @@ func (f *traceFlag) Set(path string) error {
 		w, c = file, file
 	}
 	f.path = path
-	tracing.Lock()
-	defer tracing.Unlock()
-	if tracing.closer != nil {
-		tracing.closer.Close()
-	}
-	tracing.log, tracing.closer = newTraceLogger(w), c
+	f.e.endTracing()
+	f.e.tracing = tracing{log: newTraceLogger(w), closer: c}
 	return nil
 }
 
@@ -70,22 +60,16 @@ func newTraceLogger(w io.Writer) *slog.Logger {
 	}))
 }
 
-// traced wraps b in inspect.Trace when -trace is set.
-func traced(b model.Backend) model.Backend {
-	tracing.Lock()
-	defer tracing.Unlock()
-	if tracing.log == nil {
-		return b
-	}
-	return inspect.Trace(b, tracing.log)
+// traced wraps b in inspect.Trace when -trace is set, and returns b itself
+// when it is not.
+func (e *env) traced(b model.Backend) model.Backend {
+	return inspect.Trace(b, e.tracing.log)
 }
 
-// endTracing closes the trace file of the command that just ran.
-func endTracing() {
-	tracing.Lock()
-	defer tracing.Unlock()
-	if tracing.closer != nil {
-		tracing.closer.Close()
+// endTracing closes the trace file of the command that ran, if any.
+func (e *env) endTracing() {
+	if e.tracing.closer != nil {
+		e.tracing.closer.Close()
 	}
-	tracing.log, tracing.closer = nil, nil
+	e.tracing = tracing{}
 }

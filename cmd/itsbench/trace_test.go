@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -34,5 +37,31 @@ level=INFO msg=msi dev=0x8 ev=1 devid=valid outcome=delivered
 	}
 	if status, _, stderr := runArgs(t, "demo", "-trace", filepath.Join(t.TempDir(), "no", "such", "dir")); status != 2 || !strings.Contains(stderr, "cannot open the trace file") {
 		t.Errorf("unwritable trace file: status %d, stderr %q", status, stderr)
+	}
+}
+
+// TestTraceIsPerRun runs two commands at once, each tracing to its own
+// file: the trace state is the run's env's, not the process's.
+func TestTraceIsPerRun(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "one.log"), filepath.Join(dir, "two.log")}
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Go(func() {
+			args := []string{"demo", "-trace", path, "-cpus", "1", "-devices", "1", "-events", fmt.Sprint(i + 1)}
+			if status := run(&env{stdout: io.Discard, stderr: io.Discard}, args); status != 0 {
+				t.Errorf("%v: status %d", args, status)
+			}
+		})
+	}
+	wg.Wait()
+	for i, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Count(string(b), "msg=msi "), i+1; got != want {
+			t.Errorf("%s: %d MSIs traced, want %d:\n%s", path, got, want, b)
+		}
 	}
 }
