@@ -94,8 +94,13 @@ func MeasureClock() Clock {
 
 // Result is what a run measured. Latencies are in nanoseconds.
 type Result struct {
-	Label      string        `json:"label"`
-	Backend    string        `json:"backend"`
+	Label   string `json:"label"`
+	Backend string `json:"backend"`
+	// Where and Emulated are the backend's Capabilities of the same names:
+	// where it ran, and whether its CPUs were emulated (absolute times
+	// then mean nothing).
+	Where      string        `json:"where"`
+	Emulated   bool          `json:"emulated"`
 	Workload   Workload      `json:"workload"`
 	Clock      Clock         `json:"clock"`
 	GOMAXPROCS int           `json:"gomaxprocs"`

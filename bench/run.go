@@ -69,12 +69,13 @@ func Run(ctx context.Context, b model.Backend, w Workload, opt Options) (*Result
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if caps := b.Capabilities(); caps.CPUs < w.CPUs {
+	caps := b.Capabilities()
+	if caps.CPUs < w.CPUs {
 		return nil, fmt.Errorf("workload %s needs %d CPUs, backend %s has %d: %w", w.Name, w.CPUs, b.Name(), caps.CPUs, model.ErrInvalidArgument)
 	}
 	r := &runner{b: b, w: w}
-	res := &Result{Label: opt.Label, Backend: b.Name(), Workload: w, Clock: MeasureClock(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), Injectors: w.injectors()}
+	res := &Result{Label: opt.Label, Backend: b.Name(), Where: caps.Where, Emulated: caps.Emulated, Workload: w,
+		Clock: MeasureClock(), GOMAXPROCS: runtime.GOMAXPROCS(0), Injectors: w.injectors()}
 	if res.Label == "" {
 		res.Label = b.Name()
 	}

@@ -97,6 +97,13 @@ type Capabilities struct {
 	// ErrorPolicies lists the error policies the backend can be opened
 	// with.
 	ErrorPolicies []ErrorPolicy
+	// Where says where the backend runs, for reports: the simulator runs
+	// in this process; KVM names its kernel and its machine.
+	Where string
+	// Emulated: the backend's CPUs are emulated (KVM nested under QEMU's
+	// TCG), so its absolute times mean nothing; only ratios between runs
+	// taken there do.
+	Emulated bool
 }
 
 // Prepare returns m as generic routing code hands it to a backend with

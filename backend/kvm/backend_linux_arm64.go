@@ -113,6 +113,8 @@ func (b *backend) setUp(withITS bool) error {
 		ReportsCommandErrors: false,
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError},
 	}
+	m := readMachine("/")
+	b.caps.Where, b.caps.Emulated = m.where(), m.emulated
 	return b.startVCPUs()
 }
 

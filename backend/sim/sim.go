@@ -132,6 +132,7 @@ func (b *Backend) Capabilities() model.Capabilities {
 		LPIIDBits:            min(b.layout.LPIIDBits, b.rd.MaxIDBits()),
 		ReportsCommandErrors: true,
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError, model.StallOnError},
+		Where:                "simulated in this process",
 	}
 }
 

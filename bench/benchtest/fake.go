@@ -78,7 +78,7 @@ func New(cfg model.Config) *Fake {
 func (f *Fake) Name() string { return Name }
 
 func (f *Fake) Capabilities() model.Capabilities {
-	return model.Capabilities{CPUs: f.cfg.CPUs, NeedsDeviceID: true, DeviceIDBits: 16, EventIDBits: 16,
+	return model.Capabilities{Where: "a fake backend in this process (bench tests)", CPUs: f.cfg.CPUs, NeedsDeviceID: true, DeviceIDBits: 16, EventIDBits: 16,
 		ICIDBits: 16, ITTEntrySize: 8, LPIIDBits: f.layout.LPIIDBits, ReportsCommandErrors: true,
 		ErrorPolicies: []model.ErrorPolicy{model.ContinueOnError}}
 }

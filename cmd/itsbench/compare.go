@@ -17,8 +17,9 @@ func init() {
 	})
 }
 
-// emulationNote is printed whenever the kvm backend is compared: on this
-// project's x86 hosts KVM runs only inside QEMU's TCG emulation.
+// emulationNote is printed whenever a side of the comparison ran on
+// emulated CPUs (its backend's Capabilities.Emulated): KVM nested under
+// QEMU's TCG, as on this project's x86-64 hosts.
 const emulationNote = "note: kvm runs inside QEMU's emulation here (nested TCG): its absolute times mean nothing; only ratios between runs taken there do"
 
 func runCompare(e *env, args []string) error {
@@ -53,7 +54,7 @@ func runCompare(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	emulated := specA.name == "kvm" || specB.name == "kvm"
+	emulated := ra.Emulated || rb.Emulated
 	if emulated {
 		ra.Notes = append(ra.Notes, emulationNote[len("note: "):])
 	}
@@ -61,6 +62,10 @@ func runCompare(e *env, args []string) error {
 	return writeReport(e, &bf, []*bench.Result{ra, rb}, func(out io.Writer) error {
 		if err := pair.WriteTable(out); err != nil {
 			return err
+		}
+		fmt.Fprintln(out)
+		for _, r := range []*bench.Result{ra, rb} {
+			fmt.Fprintf(out, "%s ran %s\n", r.Label, r.Where)
 		}
 		if emulated {
 			fmt.Fprintln(out, "\n"+emulationNote)
