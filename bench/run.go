@@ -132,15 +132,14 @@ func (r *runner) setup() error {
 // the backend lets it be set), and returns the MAPC of each CPU's
 // collection.
 func (r *runner) setupCPUs() ([]model.Command, error) {
-	var cmds []model.Command
+	cmds, err := model.EnableCollections(r.b, r.w.CPUs)
+	if err != nil {
+		return nil, err
+	}
 	for cpu := range r.w.CPUs {
-		if err := r.b.EnableLPIs(model.CPU(cpu)); err != nil {
-			return nil, err
-		}
 		if err := r.b.SetPriorityMask(model.CPU(cpu), 0xFF); err != nil && !errors.Is(err, model.ErrNotSupported) {
 			return nil, err
 		}
-		cmds = append(cmds, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true})
 	}
 	return cmds, nil
 }
@@ -149,24 +148,15 @@ func (r *runner) setupCPUs() ([]model.Command, error) {
 // fills r.keys and r.itts, and returns the MAPD and MAPTI commands that
 // map them, events spread over collections by the workload's Mapping.
 func (r *runner) mapEvents() ([]model.Command, error) {
-	b, w, caps := r.b, r.w, r.caps
+	w, caps := r.w, r.caps
 	rng := rand.New(rand.NewPCG(w.Seed, 0x6d6170)) // "map"
-	bits := 1
-	for 1<<bits < w.Events {
-		bits++
-	}
 	alloc := r.layout.ITTAllocator()
 	prios := w.priorities()
 	r.keys = make([]key, w.Devices*w.Events)
 	var cmds []model.Command
+	events := make([]model.Event, w.Events)
 	for d := range w.Devices {
-		itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
-		if err != nil {
-			return nil, err
-		}
-		r.itts = append(r.itts, itt)
-		cmds = append(cmds, model.MAPD{DeviceID: model.DeviceID(d), Size: uint8(bits - 1), ITTAddr: itt, Valid: true})
-		for e := range w.Events {
+		for e := range events {
 			k := d*w.Events + e
 			var icid int
 			switch w.Mapping {
@@ -178,14 +168,17 @@ func (r *runner) mapEvents() ([]model.Command, error) {
 				icid = rng.IntN(w.CPUs)
 			}
 			lpi := model.LPIBase + model.INTID(k)
-			if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(prios[k%len(prios)], true)); err != nil {
-				return nil, err
-			}
+			events[e] = model.Event{EventID: model.EventID(e), INTID: lpi, ICID: model.ICID(icid), Config: model.MakeLPIConfig(prios[k%len(prios)], true)}
 			key := &r.keys[k]
 			key.dev, key.ev, key.lpi, key.icid, key.gsi = model.DeviceID(d), model.EventID(e), lpi, model.ICID(icid), model.GSI(k)
 			key.msi = caps.Prepare(model.MSI{Doorbell: r.layout.Doorbell(), Data: uint32(e), DeviceID: model.DeviceID(d)})
-			cmds = append(cmds, model.MAPTI{DeviceID: key.dev, EventID: key.ev, INTID: lpi, ICID: key.icid})
 		}
+		itt, devCmds, err := model.MapDevice(r.b, alloc, model.DeviceID(d), events)
+		if err != nil {
+			return nil, err
+		}
+		r.itts = append(r.itts, itt)
+		cmds = append(cmds, devCmds...)
 	}
 	return cmds, nil
 }

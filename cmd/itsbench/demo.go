@@ -72,13 +72,9 @@ func demo(e *env, b model.Backend, devices, events int) error {
 // programDemo enables every CPU's LPIs, maps one collection per CPU and
 // each device's vectors, and returns the vectors in LPI order.
 func programDemo(b model.Backend, devices, events int) ([]demoEvent, error) {
-	caps := b.Capabilities()
-	var cmds []model.Command
-	for cpu := range caps.CPUs {
-		if err := b.EnableLPIs(model.CPU(cpu)); err != nil {
-			return nil, err
-		}
-		cmds = append(cmds, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true})
+	cmds, err := model.EnableCollections(b, b.Capabilities().CPUs)
+	if err != nil {
+		return nil, err
 	}
 	var table []demoEvent
 	alloc := b.Layout().ITTAllocator()
@@ -101,30 +97,23 @@ func programDemo(b model.Backend, devices, events int) ([]demoEvent, error) {
 // the vectors. The vectors before it took the first mapped LPIs and
 // collections.
 func mapDemoDevice(b model.Backend, alloc *model.Allocator, d uint8, events, mapped int) ([]model.Command, []demoEvent, error) {
-	caps := b.Capabilities()
-	bits := 1
-	for 1<<bits < events {
-		bits++
-	}
+	cpus := b.Capabilities().CPUs
 	devfn, err := model.PCIDevFn(d, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	dev := model.PCIRequesterID(0, devfn)
-	itt, err := alloc.Alloc(model.ITTSize(bits, caps.ITTEntrySize), 256)
-	if err != nil {
-		return nil, nil, err
-	}
-	cmds := []model.Command{model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}}
-	var table []demoEvent
+	evs := make([]model.Event, events)
+	table := make([]demoEvent, events)
 	for ev := range events {
 		lpi := model.LPIBase + model.INTID(mapped+ev)
-		icid := model.ICID((mapped + ev) % caps.CPUs)
-		if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xA0, true)); err != nil {
-			return nil, nil, err
-		}
-		cmds = append(cmds, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi, ICID: icid})
-		table = append(table, demoEvent{dev: dev, ev: model.EventID(ev), lpi: lpi, icid: icid, ackOn: -1})
+		icid := model.ICID((mapped + ev) % cpus)
+		evs[ev] = model.Event{EventID: model.EventID(ev), INTID: lpi, ICID: icid, Config: model.MakeLPIConfig(0xA0, true)}
+		table[ev] = demoEvent{dev: dev, ev: model.EventID(ev), lpi: lpi, icid: icid, ackOn: -1}
+	}
+	_, cmds, err := model.MapDevice(b, alloc, dev, evs)
+	if err != nil {
+		return nil, nil, err
 	}
 	return cmds, table, nil
 }
