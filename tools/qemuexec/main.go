@@ -51,7 +51,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 2
 	}
 	testBinary, testArgs := args[0], args[1:]
-
 	kernel, err := kernelPath(getenv)
 	if err != nil {
 		return fail(err)
@@ -63,19 +62,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if err != nil {
 		return fail(err)
 	}
-	pkgDir, err := os.Getwd()
-	if err != nil {
-		return fail(err)
-	}
-	cacheDir, err := os.UserCacheDir()
-	if err != nil {
-		return fail(fmt.Errorf("finding the cache directory: %w", err))
-	}
-	initPath, err := initProgram(filepath.Join(cacheDir, "gicits", "qemuexec"))
-	if err != nil {
-		return fail(err)
-	}
-
 	tmp, err := os.MkdirTemp("", "qemuexec-")
 	if err != nil {
 		return fail(err)
@@ -86,26 +72,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return fail(err)
 	}
 	initrd := filepath.Join(tmp, "initrd.cpio")
-	f, err := os.Create(initrd)
-	if err != nil {
+	warn := func(msg string) { fmt.Fprintf(stderr, "qemuexec: %s\n", msg) }
+	if err := buildInitrd(initrd, testBinary, testArgs, nonce, warn); err != nil {
 		return fail(err)
 	}
-	err = writeInitrd(f, initrdSpec{
-		initProgram: initPath,
-		testBinary:  testBinary,
-		args:        testArgs,
-		repoRoot:    findRepoRoot(pkgDir),
-		pkgDir:      pkgDir,
-		env:         guestEnv(os.Environ()),
-		nonce:       nonce,
-	}, func(msg string) { fmt.Fprintf(stderr, "qemuexec: %s\n", msg) })
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fail(fmt.Errorf("writing the initramfs: %w", err))
-	}
-
 	qemuBin := getenv("GICITS_QEMU_BIN")
 	if qemuBin == "" {
 		qemuBin = "qemu-system-aarch64"
@@ -121,6 +91,44 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		timeout: timeout,
 		t0:      t0,
 	}, stdout, stderr, noise)
+}
+
+// buildInitrd writes the guest's initramfs to path: /init (built or taken
+// from the cache), the test binary with its arguments and environment, and
+// the testdata of the package directory go test runs it in.
+func buildInitrd(path, testBinary string, testArgs []string, nonce string, warn func(string)) error {
+	pkgDir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		return fmt.Errorf("finding the cache directory: %w", err)
+	}
+	initPath, err := initProgram(filepath.Join(cacheDir, "gicits", "qemuexec"))
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = writeInitrd(f, initrdSpec{
+		initProgram: initPath,
+		testBinary:  testBinary,
+		args:        testArgs,
+		repoRoot:    findRepoRoot(pkgDir),
+		pkgDir:      pkgDir,
+		env:         guestEnv(os.Environ()),
+		nonce:       nonce,
+	}, warn)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the initramfs: %w", err)
+	}
+	return nil
 }
 
 // qemuArgs is the QEMU command line: the machine of kvm-vgic-its.md section 1
