@@ -490,7 +490,10 @@ func (b *backend) SubmitCommands(cmds ...model.Command) error {
 		if b.its == nil {
 			return errVMWithoutITS
 		}
-		moves := retargets(packets)
+		moves := movesNothing
+		for _, p := range packets {
+			moves = max(moves, retargets(p.Opcode()))
+		}
 		cbv, err := b.readITS(model.GITS_CBASER)
 		if err != nil {
 			return err
@@ -553,15 +556,16 @@ func (b *backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
 	return v, wrap(err)
 }
 
+// WriteITSRegister writes an ITS register. A write that may make the ITS
+// process commands (GITS_CWRITER, or GITS_CTLR setting Enabled) settles
+// the LPIs the processed commands moved (flush_linux_arm64.go).
 func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
 	return wrap(b.stopped(func() error {
-		if err := b.writeITS(reg, v); err != nil {
-			return err
+		write := func() error { return b.writeITS(reg, v) }
+		if reg == model.GITS_CWRITER || reg == model.GITS_CTLR && v&model.GITS_CTLR_Enabled != 0 {
+			return b.processCommands(write)
 		}
-		if reg == model.GITS_CWRITER {
-			return b.afterCommands(movesLPIs) // commands the backend did not write
-		}
-		return nil
+		return write()
 	}))
 }
 

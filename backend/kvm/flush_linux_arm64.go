@@ -28,18 +28,25 @@ import (
 // So the backend runs every vCPU through one request round trip that
 // changes nothing (opNone: two exits) where an LPI may have moved:
 //
-//   - right after a command batch holding MAPC, MOVI or MOVALL, or commands
-//     it did not write itself (a GITS_CWRITER write), so that the moved LPI
-//     reaches its new vCPU's list before any later one, as it would under a
-//     running guest, and the order among equal priorities is arrival order;
-//   - before the next Acknowledge after a batch holding MAPTI or MAPI or a
-//     RestoreTables, which move an LPI only in rare cases, so that set-up
-//     batches cost nothing.
+//   - right after a register write that made the ITS process MAPC, MOVI
+//     or MOVALL, so that the moved LPI reaches its new vCPU's list before
+//     any later one, as it would under a running guest, and the order
+//     among equal priorities is arrival order;
+//   - before the next Acknowledge after one that processed MAPTI or MAPI,
+//     or a RestoreTables, which move an LPI only in rare cases, so that
+//     set-up commands cost nothing.
+//
+// Which commands a write processed is read, not guessed: KVM processes the
+// queue inside the write of GITS_CWRITER (or of GITS_CTLR enabling the
+// ITS, which runs what waited), so the packets between GITS_CREADR before
+// the write and after it are exactly those it ran, and they are read back
+// from the queue in guest memory. Commands a caller writes into the queue
+// by hand are classified as exactly as those SubmitCommands writes.
 //
 // Acknowledges with nothing moved since cost nothing more.
 
-// moveKind says whether a command batch may leave a pending LPI on the
-// list of a vCPU it no longer targets.
+// moveKind says whether commands may leave a pending LPI on the list of a
+// vCPU it no longer targets.
 type moveKind int
 
 const (
@@ -48,21 +55,66 @@ const (
 	movesLPIs             // settle now
 )
 
-// retargets classifies a command batch.
-func retargets(packets []model.Packet) moveKind {
+// retargets classifies one command by its opcode.
+func retargets(op model.Opcode) moveKind {
+	switch op {
+	case model.OpMAPC, model.OpMOVI, model.OpMOVALL:
+		return movesLPIs
+	case model.OpMAPTI, model.OpMAPI:
+		return mayMoveLPIs
+	}
+	return movesNothing
+}
+
+// processCommands runs write, an ITS register write that may make KVM
+// process commands, and settles after the commands it processed: those at
+// [GITS_CREADR before, GITS_CREADR after) in the queue GITS_CBASER names.
+// The caller holds mu, inside stopped.
+func (b *backend) processCommands(write func() error) error {
+	cb, err := b.readITS(model.GITS_CBASER)
+	if err != nil {
+		return err
+	}
+	from, err := b.readITS(model.GITS_CREADR)
+	if err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	to, err := b.readITS(model.GITS_CREADR)
+	if err != nil {
+		return err
+	}
+	return b.afterCommands(b.queuedMoves(model.CBASER(cb), from, to))
+}
+
+// queuedMoves classifies the commands at queue offsets [from, to) of cb's
+// queue, read from guest memory. Offsets outside the queue, or a packet
+// that cannot be read, count as moving LPIs: settling costs time, missing
+// one loses an LPI.
+func (b *backend) queuedMoves(cb model.CBASER, from, to uint64) moveKind {
+	size := uint64(cb.SizeBytes())
+	from &= model.GITS_CQ_OffsetMask
+	to &= model.GITS_CQ_OffsetMask
+	if from >= size || to >= size {
+		return movesLPIs
+	}
 	k := movesNothing
-	for _, p := range packets {
-		switch p.Opcode() {
-		case model.OpMAPC, model.OpMOVI, model.OpMOVALL:
+	for off := from; off != to; off = (off + model.CommandSize) % size {
+		var p model.Packet
+		if err := b.mem.ReadAt(p[:], cb.Addr()+model.GPA(off)); err != nil {
 			return movesLPIs
-		case model.OpMAPTI, model.OpMAPI:
-			k = mayMoveLPIs
+		}
+		k = max(k, retargets(p.Opcode()))
+		if k == movesLPIs {
+			break
 		}
 	}
 	return k
 }
 
-// afterCommands settles after a command batch of kind k. The caller holds
+// afterCommands settles after commands of kind k. The caller holds
 // mu, inside stopped.
 func (b *backend) afterCommands(k moveKind) error {
 	switch k {
