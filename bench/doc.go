@@ -11,8 +11,9 @@
 //     [Workload.Validate]), and the built-in workloads ([Builtins],
 //     [Lookup]), including "lpistress", shaped like Linux's selftest
 //     vgic_lpi_stress so that its figures compare with the selftest's.
-//   - [Run]: set-up through [model.Backend] only (EnableLPIs, MAPC, MAPD with
-//     ITTs from [model.Layout.ITTAllocator], SetLPIConfig, MAPTI, INVALL),
+//   - [Run]: set-up through [model.Backend] and model's driver functions
+//     only ([model.EnableCollections], [model.MapDevice] with ITTs from
+//     [model.Layout.ITTAllocator], INVALL, [model.SubmitCommands]),
 //     then injector goroutines and, optionally, one consumer goroutine per
 //     CPU that acknowledges LPIs the way a CPU does, spinning or parked.
 //   - [Result]: what a run measured and the accounting of every injection

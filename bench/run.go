@@ -120,7 +120,7 @@ func (r *runner) setup() error {
 	}
 	for len(cmds) > 0 {
 		n := min(len(cmds), 512)
-		if err := b.SubmitCommands(cmds[:n]...); err != nil {
+		if err := model.SubmitCommands(b, cmds[:n]...); err != nil {
 			return fmt.Errorf("programming the ITS: %w", err)
 		}
 		cmds = cmds[n:]
@@ -738,7 +738,7 @@ func (r *runner) churn(done <-chan struct{}) []float64 {
 			}
 		}
 		t0 := time.Now()
-		err := b.SubmitCommands(cmds...)
+		err := model.SubmitCommands(b, cmds...)
 		if len(lat) < maxChurnSamples {
 			lat = append(lat, float64(time.Since(t0)))
 		}

@@ -28,13 +28,13 @@ func openGuest(t testing.TB) *guest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	if err := b.EnableLPIs(0); err != nil {
+	if err := model.EnableLPIs(b, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetLPIConfig(model.LPIBase, model.MakeLPIConfig(0xa0, true)); err != nil {
+	if err := model.SetLPIConfig(b, model.LPIBase, model.MakeLPIConfig(0xa0, true)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SubmitCommands(model.MAPC{ICID: 0, RDbase: 0, Valid: true}); err != nil {
+	if err := model.SubmitCommands(b, model.MAPC{ICID: 0, RDbase: 0, Valid: true}); err != nil {
 		t.Fatal(err)
 	}
 	return &guest{t: t, b: b, l: b.Layout()}
@@ -42,7 +42,7 @@ func openGuest(t testing.TB) *guest {
 
 // mapEvent maps (dev, 0) to LPI 8192 on collection 0 with an ITT at itt.
 func (g *guest) mapEvent(dev model.DeviceID, itt model.GPA) error {
-	return g.b.SubmitCommands(model.MAPD{DeviceID: dev, Size: 4, ITTAddr: itt, Valid: true}, model.MAPTI{DeviceID: dev, EventID: 0, INTID: model.LPIBase, ICID: 0})
+	return model.SubmitCommands(g.b, model.MAPD{DeviceID: dev, Size: 4, ITTAddr: itt, Valid: true}, model.MAPTI{DeviceID: dev, EventID: 0, INTID: model.LPIBase, ICID: 0})
 }
 
 func (g *guest) msi(dev model.DeviceID, ev model.EventID) string {
@@ -113,29 +113,29 @@ var badGuestInput = []struct {
 		p[4] = 0xff // DW0[39:32]: DeviceID, RES0 for MAPC
 		p[27] = 0xff
 		err := g.raw(p)
-		return errText(err) + "; then " + errText(g.b.SubmitCommands(model.INVALL{ICID: 1}))
+		return errText(err) + "; then " + errText(model.SubmitCommands(g.b, model.INVALL{ICID: 1}))
 	}},
 	// IDs out of range.
 	{id: "G5", run: func(g *guest) string { // MAPD DeviceID beyond GITS_TYPER.Devbits
-		return errText(g.b.SubmitCommands(model.MAPD{DeviceID: 1 << 16, Size: 4, ITTAddr: g.l.ITTs, Valid: true}))
+		return errText(model.SubmitCommands(g.b, model.MAPD{DeviceID: 1 << 16, Size: 4, ITTAddr: g.l.ITTs, Valid: true}))
 	}},
 	{id: "G6", run: func(g *guest) string { // MAPD Size beyond GITS_TYPER.ID_bits
-		return errText(g.b.SubmitCommands(model.MAPD{DeviceID: 1, Size: 16, ITTAddr: g.l.ITTs, Valid: true}))
+		return errText(model.SubmitCommands(g.b, model.MAPD{DeviceID: 1, Size: 16, ITTAddr: g.l.ITTs, Valid: true}))
 	}},
 	{id: "G7", run: func(g *guest) string { // MAPTI EventID beyond the device's ITT
-		return errText(g.b.SubmitCommands(model.MAPD{DeviceID: 1, Size: 1, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 4, INTID: model.LPIBase, ICID: 0}))
+		return errText(model.SubmitCommands(g.b, model.MAPD{DeviceID: 1, Size: 1, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 4, INTID: model.LPIBase, ICID: 0}))
 	}},
 	{id: "G8", run: func(g *guest) string { // MAPTI pINTID not an LPI
-		return errText(g.b.SubmitCommands(model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: 100, ICID: 0}))
+		return errText(model.SubmitCommands(g.b, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: 100, ICID: 0}))
 	}},
 	{id: "G9", run: func(g *guest) string { // MAPC RDbase beyond the CPUs
-		return errText(g.b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 7, Valid: true}))
+		return errText(model.SubmitCommands(g.b, model.MAPC{ICID: 1, RDbase: 7, Valid: true}))
 	}},
 	{id: "G10", run: func(g *guest) string { // MAPC ICID beyond the collection table
-		return errText(g.b.SubmitCommands(model.MAPC{ICID: 0xFFFF, RDbase: 0, Valid: true}))
+		return errText(model.SubmitCommands(g.b, model.MAPC{ICID: 0xFFFF, RDbase: 0, Valid: true}))
 	}},
 	{id: "G11", run: func(g *guest) string { // commands on an unmapped device/event
-		return errText(g.b.SubmitCommands(model.INT{DeviceID: 9, EventID: 0}, model.DISCARD{DeviceID: 9, EventID: 0}, model.MOVI{DeviceID: 9, EventID: 0, ICID: 0}, model.INV{DeviceID: 9, EventID: 0}, model.CLEAR{DeviceID: 9, EventID: 0}))
+		return errText(model.SubmitCommands(g.b, model.INT{DeviceID: 9, EventID: 0}, model.DISCARD{DeviceID: 9, EventID: 0}, model.MOVI{DeviceID: 9, EventID: 0, ICID: 0}, model.INV{DeviceID: 9, EventID: 0}, model.CLEAR{DeviceID: 9, EventID: 0}))
 	}},
 	{id: "G12", run: func(g *guest) string { // MSI: unmapped device
 		return g.msi(0x77, 0)
@@ -183,7 +183,7 @@ var badGuestInput = []struct {
 		if err := g.b.WriteITSRegister(model.GITS_CTLR, model.GITS_CTLR_Enabled); err != nil {
 			return errText(err)
 		}
-		return errText(g.b.SubmitCommands(model.SYNC{RDbase: 0}))
+		return errText(model.SubmitCommands(g.b, model.SYNC{RDbase: 0}))
 	}},
 	{id: "G18", run: func(g *guest) string { // device table (GITS_BASER0) outside RAM
 		if err := g.b.WriteITSRegister(model.GITS_CTLR, 0); err != nil {
@@ -207,10 +207,10 @@ var badGuestInput = []struct {
 		if err := g.b.WriteRedistributorRegister(1, model.GICR_PROPBASER, uint64(0x1_0000_0000|15)); err != nil {
 			return errText(err)
 		}
-		if err := g.b.EnableLPIs(1); err != nil {
+		if err := model.EnableLPIs(g.b, 1); err != nil {
 			return errText(err)
 		}
-		err := g.b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 1})
+		err := model.SubmitCommands(g.b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 1})
 		return errText(err) + "; MSI: " + g.msi(1, 0)
 	}},
 	// Misaligned bases.
@@ -233,7 +233,7 @@ var badGuestInput = []struct {
 		if err := g.b.WriteITSRegister(model.GITS_CTLR, model.GITS_CTLR_Enabled); err != nil {
 			return errText(err)
 		}
-		err := g.b.SubmitCommands(model.SYNC{RDbase: 0})
+		err := model.SubmitCommands(g.b, model.SYNC{RDbase: 0})
 		where := "nowhere"
 		for _, base := range []model.GPA{g.l.CommandQueue, g.l.CommandQueue + 0x1000} {
 			b := make([]byte, 1)
@@ -251,7 +251,7 @@ var badGuestInput = []struct {
 	{id: "G23", run: func(g *guest) string {
 		size := uint64(g.l.CommandQueuePages) * 4096
 		err := g.b.WriteITSRegister(model.GITS_CWRITER, size+0x20)
-		return errText(err) + fmt.Sprintf("; CWRITER %#x CREADR %#x; then ", g.reg(model.GITS_CWRITER), g.reg(model.GITS_CREADR)) + errText(g.b.SubmitCommands(model.SYNC{RDbase: 0}))
+		return errText(err) + fmt.Sprintf("; CWRITER %#x CREADR %#x; then ", g.reg(model.GITS_CWRITER), g.reg(model.GITS_CREADR)) + errText(model.SubmitCommands(g.b, model.SYNC{RDbase: 0}))
 	}},
 	// Enabling with invalid tables.
 	{id: "G24", run: func(g *guest) string { // GITS_CTLR.Enabled with GITS_CBASER.Valid clear
@@ -262,7 +262,7 @@ var badGuestInput = []struct {
 			return errText(err)
 		}
 		err := g.b.WriteITSRegister(model.GITS_CTLR, model.GITS_CTLR_Enabled)
-		return errText(err) + fmt.Sprintf("; CTLR %#x; then ", g.reg(model.GITS_CTLR)) + errText(g.b.SubmitCommands(model.SYNC{RDbase: 0}))
+		return errText(err) + fmt.Sprintf("; CTLR %#x; then ", g.reg(model.GITS_CTLR)) + errText(model.SubmitCommands(g.b, model.SYNC{RDbase: 0}))
 	}},
 	{id: "G25", run: func(g *guest) string { // enabled with GITS_BASER0.Valid clear
 		if err := g.b.WriteITSRegister(model.GITS_CTLR, 0); err != nil {
@@ -296,7 +296,7 @@ var badGuestInput = []struct {
 		return g.msi(1, 0)
 	}},
 	{id: "G27", run: func(g *guest) string { // MSI to a CPU whose LPIs are off
-		if err := g.b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 1}); err != nil {
+		if err := model.SubmitCommands(g.b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true}, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 1}); err != nil {
 			return errText(err)
 		}
 		return g.msi(1, 0)
@@ -324,7 +324,7 @@ var badGuestInput = []struct {
 		return errText(err) + "; EOI: " + errText(g.b.EOI(0, model.LPIBase+5))
 	}},
 	{id: "G30", run: func(g *guest) string { // SetLPIConfig on a non-LPI, or beyond the property table
-		return errText(g.b.SetLPIConfig(100, 0)) + "; " + errText(g.b.SetLPIConfig(1<<16, 0))
+		return errText(model.SetLPIConfig(g.b, 100, 0)) + "; " + errText(model.SetLPIConfig(g.b, 1<<16, 0))
 	}},
 }
 

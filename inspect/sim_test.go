@@ -21,7 +21,7 @@ func openMapped(tb testing.TB, cpus int) model.Backend {
 	}
 	tb.Cleanup(func() { b.Close() })
 	for cpu := range cpus {
-		if err := b.EnableLPIs(model.CPU(cpu)); err != nil {
+		if err := model.EnableLPIs(b, model.CPU(cpu)); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -35,12 +35,12 @@ func openMapped(tb testing.TB, cpus int) model.Backend {
 	}
 	for ev := range 4 {
 		lpi := model.LPIBase + model.INTID(ev)
-		if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xa0, true)); err != nil {
+		if err := model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xa0, true)); err != nil {
 			tb.Fatal(err)
 		}
 		cmds = append(cmds, model.MAPTI{DeviceID: 0x10, EventID: model.EventID(ev), INTID: lpi, ICID: 0})
 	}
-	if err := b.SubmitCommands(cmds...); err != nil {
+	if err := model.SubmitCommands(b, cmds...); err != nil {
 		tb.Fatal(err)
 	}
 	return b
@@ -83,7 +83,7 @@ func TestTraceDisabledOnSimDoesNotAllocate(t *testing.T) {
 
 func TestReadStateOnSim(t *testing.T) {
 	b := openMapped(t, 2)
-	if err := b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
+	if err := model.SubmitCommands(b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	m := b.Capabilities().Prepare(model.MSI{Doorbell: b.Layout().Doorbell(), Data: 2, DeviceID: 0x10})
@@ -125,7 +125,7 @@ LPI configuration (non-zero bytes of the property table):
 
 func TestExplainOnSim(t *testing.T) {
 	b := openMapped(t, 2)
-	if err := b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
+	if err := model.SubmitCommands(b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MOVI{DeviceID: 0x10, EventID: 2, ICID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	m := b.Capabilities().Prepare(model.MSI{Doorbell: b.Layout().Doorbell(), Data: 2, DeviceID: 0x10})

@@ -11,15 +11,15 @@ import (
 // as structured records:
 //
 //   - level Info, message "command": every ITS command, from
-//     SubmitCommands or written into the queue by hand and started with a
-//     GITS_CWRITER write: its queue offset, mnemonic and outcome ("ok",
-//     the E_ITS_* code, or "submitted" on a backend that cannot observe
-//     command errors);
+//     [model.SubmitCommands] or written into the queue by hand and
+//     started with a GITS_CWRITER write: its queue offset, mnemonic and
+//     outcome ("ok", the E_ITS_* code, or "submitted" on a backend that
+//     cannot observe command errors);
 //   - level Info, message "msi" / "trigger": every MSI, GSI trigger and
 //     irqfd signal with its outcome (delivered, blocked, or the error);
-//   - level Debug: the other calls that change state (EnableLPIs,
-//     SetLPIConfig, register writes, Acknowledge, EOI, SetPriorityMask,
-//     SaveTables, RestoreTables, SetGSIRouting).
+//   - level Debug: the other calls that change state ([model.EnableLPIs],
+//     [model.SetLPIConfig], register writes, Acknowledge, EOI,
+//     SetPriorityMask, SaveTables, RestoreTables, SetGSIRouting).
 //
 // Close closes b. The wrapper's Name is b's, so what runs on it cannot tell
 // the difference.
@@ -39,10 +39,21 @@ func Trace(b model.Backend, log *slog.Logger) model.Backend {
 	return &tracer{Backend: b, log: log}
 }
 
+// tracer implements the optional interfaces of model's driver functions
+// (model.CommandSubmitter, model.LPIEnabler, model.LPIConfigSetter), so
+// that model.SubmitCommands, EnableLPIs and SetLPIConfig on the wrapper
+// log one event and then do their work on the wrapped backend, whose own
+// register writes are then not logged again.
 type tracer struct {
 	model.Backend
 	log *slog.Logger
 }
+
+var (
+	_ model.CommandSubmitter = (*tracer)(nil)
+	_ model.LPIEnabler       = (*tracer)(nil)
+	_ model.LPIConfigSetter  = (*tracer)(nil)
+)
 
 func (t *tracer) on(level slog.Level) bool { return t.log.Enabled(context.Background(), level) }
 
@@ -94,11 +105,11 @@ func formatHex(v uint64) string {
 
 func (t *tracer) SubmitCommands(cmds ...model.Command) error {
 	if !t.on(slog.LevelInfo) {
-		return t.Backend.SubmitCommands(cmds...)
+		return model.SubmitCommands(t.Backend, cmds...)
 	}
 	start, qerr := t.Backend.ReadITSRegister(model.GITS_CWRITER)
 	cbaser, _ := t.Backend.ReadITSRegister(model.GITS_CBASER)
-	err := t.Backend.SubmitCommands(cmds...)
+	err := model.SubmitCommands(t.Backend, cmds...)
 	size := uint64(model.CBASER(cbaser).SizeBytes())
 	offs := make([]uint64, len(cmds))
 	for i := range cmds {
@@ -236,13 +247,13 @@ func (t *tracer) debug(msg string, attrs ...slog.Attr) {
 }
 
 func (t *tracer) EnableLPIs(cpu model.CPU) error {
-	err := t.Backend.EnableLPIs(cpu)
+	err := model.EnableLPIs(t.Backend, cpu)
 	t.debug("enablelpis", slog.Uint64("cpu", uint64(cpu)), outcomeAttr(err))
 	return err
 }
 
 func (t *tracer) SetLPIConfig(intid model.INTID, cfg model.LPIConfig) error {
-	err := t.Backend.SetLPIConfig(intid, cfg)
+	err := model.SetLPIConfig(t.Backend, intid, cfg)
 	t.debug("lpiconfig", slog.Uint64("lpi", uint64(intid)), slog.String("config", cfg.String()), outcomeAttr(err))
 	return err
 }

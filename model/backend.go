@@ -14,9 +14,26 @@ import (
 // the ITS: GICR_PROPBASER and every GICR_PENDBASER programmed from the
 // layout, GITS_BASER0 (devices), GITS_BASER1 (collections) and GITS_CBASER
 // programmed from the layout, and GITS_CTLR.Enabled set. LPIs are not yet
-// enabled on any redistributor: that is [Backend.EnableLPIs]. Every CPU
+// enabled on any redistributor: that is [EnableLPIs]. Every CPU
 // interface is as a guest OS leaves it after init: ICC_PMR_EL1 = 0xFF,
 // Group 1 enabled, no active priority.
+//
+// The interface is what a backend must do itself: registers, guest
+// memory, MSIs and GSIs, the CPU interfaces, table save and restore.
+// What a guest driver derives from those is written once in this package
+// over any Backend: [EnableLPIs], [SetLPIConfig] and [SubmitCommands] (the
+// command-queue writer), as [io.ReadFull] is written over [io.Reader].
+//
+// # Growing
+//
+// GICv4 (vPEs, VLPIs, the V* commands) and machines with several ITSes
+// will not add a method per command or per ITS. Commands already travel
+// as packets through the queue, so the GICv4 ones need only their codecs;
+// what is new arrives as a few orthogonal methods (a vPE's registers and
+// doorbell next to the redistributor's, an ITS chosen by an index next to
+// the register methods), or as an optional interface that the helpers
+// test for, as [SubmitCommands] tests for [CommandSubmitter], so that a
+// backend without the feature needs no stub.
 //
 // Methods are safe for concurrent use. SignalMSI in particular may be called
 // from many goroutines while commands execute.
@@ -35,28 +52,11 @@ type Backend interface {
 	// is enabled are UNPREDICTABLE, as on hardware.
 	Memory() Memory
 
-	// EnableLPIs sets GICR_CTLR.EnableLPIs on cpu's redistributor. Open
-	// programs GICR_PROPBASER and GICR_PENDBASER from the layout first;
-	// pending bits already in the pending table are loaded (PTZ = 0).
-	EnableLPIs(cpu CPU) error
-	// SetLPIConfig writes intid's byte in the LPI configuration table. As
-	// on hardware the redistributor caches configuration: the change takes
-	// effect after INV, INVALL, GICR_INVLPIR or GICR_INVALLR.
-	SetLPIConfig(intid INTID, cfg LPIConfig) error
-	// SubmitCommands writes the commands into the command queue at
-	// GITS_CWRITER, advances GITS_CWRITER and returns once the ITS has
-	// processed them (or stalled). The returned error joins a
-	// [*CommandError] for every command that failed, in queue order (see
-	// [CommandErrors]); a backend that cannot observe command errors
-	// returns none. Other errors wrap a sentinel: ErrBusy when the queue
-	// is full or stalled, when GITS_CBASER is not valid (nothing is
-	// written), and when the ITS is disabled (the commands are written and
-	// wait in the queue: they run when GITS_CTLR.Enabled is set).
-	SubmitCommands(cmds ...Command) error
 	// ReadITSRegister reads an ITS register (64-bit registers whole).
 	ReadITSRegister(reg ITSRegister) (uint64, error)
 	// WriteITSRegister writes an ITS register. A write to GITS_CWRITER
-	// processes commands and returns their errors as SubmitCommands does.
+	// processes commands and returns their errors as [SubmitCommands]
+	// does.
 	WriteITSRegister(reg ITSRegister, v uint64) error
 	// ReadRedistributorRegister and WriteRedistributorRegister access cpu's
 	// RD_base frame (GICR_CTLR, GICR_PROPBASER, GICR_INVLPIR, ...).

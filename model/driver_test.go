@@ -1,13 +1,262 @@
 package model_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gicits/gicits/backend/sim"
 	"github.com/gicits/gicits/model"
 )
+
+// queueBackend is the least a backend offers the driver functions: ITS and
+// redistributor registers and guest memory. Its ITS processes commands in
+// GITS_CWRITER writes, up to the first INT when stallOnINT is set, and
+// reports every INT as a command error. Everything else panics through the
+// nil embedded interface.
+type queueBackend struct {
+	model.Backend
+	mem                     *model.RAM
+	cbaser, cwriter, creadr uint64
+	enabled, stallOnINT     bool
+	gicrCTLR, propbaser     uint64
+	ran                     []model.Opcode
+	cwriterWrites           int
+}
+
+const queueBase = model.GPA(0x4000_0000)
+
+func newQueueBackend(t *testing.T, pages int) *queueBackend {
+	t.Helper()
+	mem, err := model.NewRAM(queueBase, 0x20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := model.MakeCBASER(queueBase, pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prop, err := model.MakePropBaser(queueBase+0x10000, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &queueBackend{mem: mem, cbaser: uint64(cb), enabled: true, gicrCTLR: model.GICR_CTLR_CES, propbaser: uint64(prop)}
+}
+
+func (q *queueBackend) Name() string         { return "queue" }
+func (q *queueBackend) Memory() model.Memory { return q.mem }
+
+func (q *queueBackend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
+	switch reg {
+	case model.GITS_CBASER:
+		return q.cbaser, nil
+	case model.GITS_CWRITER:
+		return q.cwriter, nil
+	case model.GITS_CREADR:
+		return q.creadr, nil
+	case model.GITS_CTLR:
+		if q.enabled {
+			return model.GITS_CTLR_Enabled, nil
+		}
+		return 0, nil
+	}
+	return 0, model.ErrNotSupported
+}
+
+func (q *queueBackend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
+	if reg != model.GITS_CWRITER {
+		return model.ErrNotSupported
+	}
+	q.cwriterWrites++
+	q.cwriter = v
+	if !q.enabled {
+		return nil
+	}
+	size := uint64(model.CBASER(q.cbaser).SizeBytes())
+	var errs []error
+	for q.creadr != q.cwriter {
+		var p model.Packet
+		if err := q.mem.ReadAt(p[:], model.CBASER(q.cbaser).Addr()+model.GPA(q.creadr)); err != nil {
+			return err
+		}
+		if p.Opcode() == model.OpINT {
+			if q.stallOnINT {
+				q.creadr |= model.GITS_CREADR_Stalled
+				break
+			}
+			errs = append(errs, &model.CommandError{Offset: q.creadr, Packet: p, Code: model.E_ITS_INT_UNMAPPED_INTERRUPT})
+		}
+		q.ran = append(q.ran, p.Opcode())
+		q.creadr = (q.creadr + model.CommandSize) % size
+	}
+	return errors.Join(errs...)
+}
+
+func (q *queueBackend) ReadRedistributorRegister(cpu model.CPU, reg model.GICRRegister) (uint64, error) {
+	switch reg {
+	case model.GICR_CTLR:
+		return q.gicrCTLR, nil
+	case model.GICR_PROPBASER:
+		return q.propbaser, nil
+	}
+	return 0, model.ErrNotSupported
+}
+
+func (q *queueBackend) WriteRedistributorRegister(cpu model.CPU, reg model.GICRRegister, v uint64) error {
+	if reg != model.GICR_CTLR {
+		return model.ErrNotSupported
+	}
+	q.gicrCTLR = v
+	return nil
+}
+
+func TestSubmitCommandsWrapsAtTheQueueEnd(t *testing.T) {
+	q := newQueueBackend(t, 1) // 128 slots
+	q.cwriter, q.creadr = 0xFC0, 0xFC0
+	err := model.SubmitCommands(q, model.SYNC{}, model.INT{DeviceID: 1}, model.SYNC{}, model.INT{DeviceID: 2})
+	ces := model.CommandErrors(err)
+	if len(ces) != 2 || ces[0].Offset != 0xFE0 || ces[1].Offset != 0x20 {
+		t.Fatalf("errors %v: want the two INTs' command errors at 0xfe0 and 0x20, in queue order", err)
+	}
+	if q.cwriter != 0x40 || q.cwriterWrites != 1 {
+		t.Errorf("GITS_CWRITER %#x after %d writes, want 0x40 after 1", q.cwriter, q.cwriterWrites)
+	}
+	var p model.Packet
+	q.mem.ReadAt(p[:], queueBase)
+	if c, _ := model.DecodeCommand(p); c != (model.SYNC{}) {
+		t.Errorf("queue slot 0 holds %v, want the wrapped SYNC", c)
+	}
+}
+
+func TestSubmitCommandsQueuesNothingWhenOneDoesNotEncode(t *testing.T) {
+	q := newQueueBackend(t, 1)
+	for _, cmds := range [][]model.Command{
+		{model.SYNC{}, model.MAPD{Size: 40}},
+		{model.SYNC{}, nil},
+	} {
+		err := model.SubmitCommands(q, cmds...)
+		if !errors.Is(err, model.ErrInvalidArgument) || !strings.HasPrefix(err.Error(), "queue: command 1") {
+			t.Errorf("%v: error %v, want ErrInvalidArgument naming command 1", cmds, err)
+		}
+	}
+	if q.cwriterWrites != 0 {
+		t.Errorf("%d GITS_CWRITER writes, want none", q.cwriterWrites)
+	}
+}
+
+func TestSubmitCommandsRefusesAnInvalidCBASER(t *testing.T) {
+	q := newQueueBackend(t, 1)
+	q.cbaser = 0
+	err := model.SubmitCommands(q, model.SYNC{})
+	if want := "queue: GITS_CBASER 0x0 is not valid: there is no command queue to write 1 commands to: busy"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	if q.cwriterWrites != 0 {
+		t.Error("GITS_CWRITER was written")
+	}
+}
+
+func TestSubmitCommandsBatchesAndStopsAtAFullQueue(t *testing.T) {
+	// The ITS is disabled: the first batch fills the queue (127 of 128
+	// slots), the rest are dropped, and the error says both.
+	q := newQueueBackend(t, 1)
+	q.enabled = false
+	cmds := make([]model.Command, 130)
+	for i := range cmds {
+		cmds[i] = model.SYNC{}
+	}
+	err := model.SubmitCommands(q, cmds...)
+	if !errors.Is(err, model.ErrBusy) {
+		t.Fatalf("error %v, want ErrBusy", err)
+	}
+	for _, want := range []string{
+		"queue: the command queue is full (GITS_CREADR 0x0, GITS_CWRITER 0xfe0; is the ITS disabled?); 3 commands not queued: busy",
+		"queue: the ITS is disabled (GITS_CTLR.Enabled = 0): 127 commands wait in the queue and run when it is enabled: busy",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// Enabled, with the ITS three slots behind: two batches.
+	q = newQueueBackend(t, 1)
+	q.cwriter, q.creadr = 0x40, 0x40
+	if err := model.SubmitCommands(q, cmds...); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.ran) != len(cmds) || q.cwriterWrites != 2 {
+		t.Errorf("%d commands ran in %d GITS_CWRITER writes, want %d in 2", len(q.ran), q.cwriterWrites, len(cmds))
+	}
+}
+
+func TestSubmitCommandsStopsAtAStalledQueue(t *testing.T) {
+	q := newQueueBackend(t, 1)
+	q.stallOnINT = true
+	cmds := make([]model.Command, 200) // two batches: the second finds the stall
+	for i := range cmds {
+		cmds[i] = model.SYNC{}
+	}
+	cmds[5] = model.INT{DeviceID: 1}
+	err := model.SubmitCommands(q, cmds...)
+	want := "queue: the command queue is stalled at offset 0xa0 (write GITS_CWRITER with Retry to resume); 73 commands not queued: busy"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	if len(q.ran) != 5 {
+		t.Errorf("%d commands ran, want the 5 before the INT", len(q.ran))
+	}
+}
+
+// submitter has its own way of submitting commands.
+type submitter struct {
+	*queueBackend
+	got []model.Command
+}
+
+func (s *submitter) SubmitCommands(cmds ...model.Command) error {
+	s.got = append(s.got, cmds...)
+	return nil
+}
+
+func TestSubmitCommandsUsesTheBackendsOwnWay(t *testing.T) {
+	s := &submitter{queueBackend: newQueueBackend(t, 1)}
+	if err := model.SubmitCommands(s, model.SYNC{}, model.INVALL{ICID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.got) != 2 || s.cwriterWrites != 0 {
+		t.Errorf("the backend's SubmitCommands got %v and GITS_CWRITER was written %d times; want it to get both and the queue untouched", s.got, s.cwriterWrites)
+	}
+}
+
+func TestEnableLPIsKeepsTheOtherBitsOfGICR_CTLR(t *testing.T) {
+	q := newQueueBackend(t, 1)
+	if err := model.EnableLPIs(q, 0); err != nil {
+		t.Fatal(err)
+	}
+	if want := model.GICR_CTLR_CES | model.GICR_CTLR_EnableLPIs; q.gicrCTLR != want {
+		t.Errorf("GICR_CTLR %#x, want %#x", q.gicrCTLR, want)
+	}
+}
+
+func TestSetLPIConfigWritesWhereGICR_PROPBASERPoints(t *testing.T) {
+	q := newQueueBackend(t, 1)
+	cfg := model.MakeLPIConfig(0xa0, true)
+	if err := model.SetLPIConfig(q, model.LPIBase+5, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	q.mem.ReadAt(b[:], queueBase+0x10000+5)
+	if b[0] != byte(cfg) {
+		t.Errorf("configuration byte %#x, want %#x", b[0], byte(cfg))
+	}
+	for _, id := range []model.INTID{100, 1 << 14} {
+		err := model.SetLPIConfig(q, id, cfg)
+		if !errors.Is(err, model.ErrInvalidArgument) || !strings.Contains(err.Error(), "GICR_PROPBASER (IDbits 14)") {
+			t.Errorf("SetLPIConfig(%d): %v, want ErrInvalidArgument naming GICR_PROPBASER's IDbits", id, err)
+		}
+	}
+}
 
 // TestDriverSetUp: EnableCollections and MapDevice program a simulator as a
 // guest driver does, and the events they map are delivered on the CPUs of
@@ -45,7 +294,7 @@ func TestDriverSetUp(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("commands:\n%q\nwant:\n%q", got, want)
 	}
-	if err := b.SubmitCommands(append(cmds, devCmds...)...); err != nil {
+	if err := model.SubmitCommands(b, append(cmds, devCmds...)...); err != nil {
 		t.Fatal(err)
 	}
 	caps, doorbell := b.Capabilities(), b.Layout().Doorbell()

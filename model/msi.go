@@ -91,8 +91,9 @@ type Capabilities struct {
 	ICIDBits     int
 	ITTEntrySize int
 	LPIIDBits    int
-	// ReportsCommandErrors: command errors come back from SubmitCommands
-	// (the simulator). KVM drops them silently.
+	// ReportsCommandErrors: command errors come back from GITS_CWRITER
+	// writes and so from [SubmitCommands] (the simulator). KVM drops them
+	// silently.
 	ReportsCommandErrors bool
 	// ErrorPolicies lists the error policies the backend can be opened
 	// with.

@@ -421,7 +421,7 @@ func (r *runner) exec(st Stmt) error {
 // the first that fails.
 func (r *runner) configureLPIs(s *LPIStmt) {
 	for id := s.First; ; id++ {
-		if err := r.b.SetLPIConfig(id, s.Config); err != nil {
+		if err := model.SetLPIConfig(r.b, id, s.Config); err != nil {
 			r.act(s, err, "")
 			return
 		}
@@ -442,7 +442,7 @@ func (r *runner) enableLPIs(s *EnableLPIsStmt) {
 		}
 	}
 	for _, c := range cpus {
-		if err := r.b.EnableLPIs(c); err != nil {
+		if err := model.EnableLPIs(r.b, c); err != nil {
 			r.act(s, err, "")
 			return
 		}
@@ -578,7 +578,7 @@ func (r *runner) command(s *CommandStmt) error {
 			}
 		}
 	}
-	err := r.b.SubmitCommands(cmd)
+	err := model.SubmitCommands(r.b, cmd)
 	r.noteErr(s, err)
 	if err != nil {
 		r.verbosef(s, "%v: %v", cmd, err)
@@ -659,7 +659,7 @@ func (r *runner) migrate(s *RestoreStmt) error {
 	r.acked = map[model.CPU][]model.INTID{}
 	r.lastMSI = nil
 	for _, c := range slices.Sorted(maps.Keys(r.enabled)) {
-		if err := nb.EnableLPIs(c); err != nil {
+		if err := model.EnableLPIs(nb, c); err != nil {
 			r.act(s, err, "")
 			return nil
 		}

@@ -19,11 +19,11 @@ func msiLoop(t testing.TB, b model.Backend) func(n int) {
 			t.Fatalf("%s: %v", b.Name(), err)
 		}
 	}
-	must(b.SetLPIConfig(model.LPIBase, model.MakeLPIConfig(0xA0, true)))
-	must(b.EnableLPIs(0))
+	must(model.SetLPIConfig(b, model.LPIBase, model.MakeLPIConfig(0xA0, true)))
+	must(model.EnableLPIs(b, 0))
 	itt, err := l.ITTAllocator().Alloc(model.ITTSize(1, caps.ITTEntrySize), 256)
 	must(err)
-	must(b.SubmitCommands(
+	must(model.SubmitCommands(b,
 		model.MAPC{ICID: 0, RDbase: 0, Valid: true},
 		model.MAPD{DeviceID: 1, Size: 0, ITTAddr: itt, Valid: true},
 		model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 0},

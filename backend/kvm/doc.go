@@ -47,7 +47,11 @@
 // vCPU only when the old vCPU next exits the guest (vgic_prune_ap_list).
 // So before an Acknowledge that follows such a command every other vCPU
 // makes one request round trip that changes nothing (flush_linux_arm64.go),
-// and Acknowledge finds the LPI where the architecture says it is.
+// and Acknowledge finds the LPI where the architecture says it is. Which
+// commands ran is read, not guessed: the packets between GITS_CREADR before
+// and after the GITS_CWRITER write (or the GITS_CTLR write enabling the
+// ITS) that ran them, whoever wrote them into the queue: the backend has
+// no command writer of its own, model.SubmitCommands is the one.
 //
 // The host asks through MMIO exits rather than a shared-memory ring: the
 // guest reads its next request from an address with nothing behind it

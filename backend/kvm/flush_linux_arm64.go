@@ -40,8 +40,8 @@ import (
 // queue inside the write of GITS_CWRITER (or of GITS_CTLR enabling the
 // ITS, which runs what waited), so the packets between GITS_CREADR before
 // the write and after it are exactly those it ran, and they are read back
-// from the queue in guest memory. Commands a caller writes into the queue
-// by hand are classified as exactly as those SubmitCommands writes.
+// from the queue in guest memory. The commands model.SubmitCommands writes
+// and those a caller writes by hand are classified alike.
 //
 // Acknowledges with nothing moved since cost nothing more.
 

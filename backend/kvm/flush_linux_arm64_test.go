@@ -25,15 +25,15 @@ func movedSetup(t *testing.T) (model.Backend, func(error)) {
 	}
 	caps, l := b.Capabilities(), b.Layout()
 	for i := range 2 {
-		must(b.SetLPIConfig(model.LPIBase+model.INTID(i), model.MakeLPIConfig(0xF0-0x10*uint8(i), true)))
+		must(model.SetLPIConfig(b, model.LPIBase+model.INTID(i), model.MakeLPIConfig(0xF0-0x10*uint8(i), true)))
 	}
 	for cpu := range model.CPU(3) {
-		must(b.EnableLPIs(cpu))
-		must(b.SubmitCommands(model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true}))
+		must(model.EnableLPIs(b, cpu))
+		must(model.SubmitCommands(b, model.MAPC{ICID: model.ICID(cpu), RDbase: uint64(cpu), Valid: true}))
 	}
 	itt, err := l.ITTAllocator().Alloc(model.ITTSize(2, caps.ITTEntrySize), 256)
 	must(err)
-	must(b.SubmitCommands(
+	must(model.SubmitCommands(b,
 		model.MAPD{DeviceID: 1, Size: 1, ITTAddr: itt, Valid: true},
 		model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 0},
 		model.MAPTI{DeviceID: 1, EventID: 1, INTID: model.LPIBase + 1, ICID: 0},
@@ -83,7 +83,7 @@ func TestMovedPendingLPIAcknowledged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, must := movedSetup(t)
-			must(b.SubmitCommands(tc.move...))
+			must(model.SubmitCommands(b, tc.move...))
 			start := time.Now()
 			for _, want := range tc.lpis {
 				if id, err := b.Acknowledge(tc.to); err != nil || id != want {
@@ -117,11 +117,11 @@ func TestMoveSettleCost(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	sync := timeIt(func() { must(b.SubmitCommands(model.SYNC{RDbase: 1})) })
+	sync := timeIt(func() { must(model.SubmitCommands(b, model.SYNC{RDbase: 1})) })
 	icid := model.ICID(0)
 	movi := timeIt(func() {
 		icid = (icid + 1) % 3
-		must(b.SubmitCommands(model.MOVI{DeviceID: 1, EventID: 0, ICID: icid}))
+		must(model.SubmitCommands(b, model.MOVI{DeviceID: 1, EventID: 0, ICID: icid}))
 	})
 	t.Logf("3 vCPUs, mean of %d: Acknowledge with nothing moved %v; SYNC batch %v; MOVI batch (with the settle) %v", n, ack, sync, movi)
 }

@@ -70,7 +70,7 @@ func TestStopsRunningVCPUs(t *testing.T) {
 		if _, err := b.ReadITSRegister(model.GITS_CREADR); err != nil {
 			t.Fatalf("read %d with vCPU 1 in KVM_RUN: %v", i, err)
 		}
-		if err := b.SubmitCommands(model.MAPC{ICID: 1, RDbase: 1, Valid: true}); err != nil {
+		if err := model.SubmitCommands(b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}); err != nil {
 			t.Fatalf("commands with vCPU 1 in KVM_RUN: %v", err)
 		}
 		if _, err := b.Pending(0); err != nil {

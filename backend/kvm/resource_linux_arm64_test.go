@@ -162,11 +162,11 @@ func TestResourceLoop(t *testing.T) {
 // so "blocked" is the table's doing and not a dead ITS.
 func TestGuestOutsideMemslot(t *testing.T) {
 	b := openKVM(t, model.Config{CPUs: 1})
-	if err := b.EnableLPIs(0); err != nil {
+	if err := model.EnableLPIs(b, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, lpi := range []model.INTID{model.LPIBase, model.LPIBase + 1} {
-		if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xa0, true)); err != nil {
+		if err := model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xa0, true)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,7 +192,7 @@ func TestGuestOutsideMemslot(t *testing.T) {
 
 	// An ITT outside the memslot: the MAPD is taken (KVM does not check
 	// the ITT address there), the MAPTI is not.
-	if err := b.SubmitCommands(
+	if err := model.SubmitCommands(b,
 		model.MAPC{ICID: 0, RDbase: 0, Valid: true},
 		model.MAPD{DeviceID: outsideITT, Size: 4, ITTAddr: outside, Valid: true},
 		model.MAPTI{DeviceID: outsideITT, EventID: 0, INTID: model.LPIBase, ICID: 0},
@@ -223,7 +223,7 @@ func TestGuestOutsideMemslot(t *testing.T) {
 	signal("queue outside the memslot", outsideITT, model.Blocked)
 	signal("queue outside the memslot, control", control, model.Delivered)
 	// SubmitCommands refuses to write outside RAM.
-	if err := b.SubmitCommands(model.SYNC{RDbase: 0}); !errors.Is(err, model.ErrOutOfRange) {
+	if err := model.SubmitCommands(b, model.SYNC{RDbase: 0}); !errors.Is(err, model.ErrOutOfRange) {
 		t.Errorf("SubmitCommands with the queue outside the memslot: %v, want ErrOutOfRange", err)
 	}
 
@@ -251,7 +251,7 @@ func TestGuestOutsideMemslot(t *testing.T) {
 			t.Fatalf("write %v = %#x: %v", w.r, w.v, err)
 		}
 	}
-	if err := b.SubmitCommands(
+	if err := model.SubmitCommands(b,
 		model.MAPD{DeviceID: outsideDT, Size: 4, ITTAddr: spareITT, Valid: true},
 		model.MAPTI{DeviceID: outsideDT, EventID: 0, INTID: model.LPIBase, ICID: 0},
 	); err != nil {

@@ -66,7 +66,7 @@ func (r *run) must(err error) {
 
 func (r *run) submit(cmds ...model.Command) {
 	r.t.Helper()
-	r.must(r.b.SubmitCommands(cmds...))
+	r.must(model.SubmitCommands(r.b, cmds...))
 }
 
 func (r *run) mapd(dev model.DeviceID, bits int) {
@@ -145,10 +145,10 @@ const dev = model.DeviceID(0x10)
 func setup(r *run) {
 	r.t.Helper()
 	for id := model.LPIBase; id < model.LPIBase+16; id++ {
-		r.must(r.b.SetLPIConfig(id, model.MakeLPIConfig(0xA0, true)))
+		r.must(model.SetLPIConfig(r.b, id, model.MakeLPIConfig(0xA0, true)))
 	}
 	for cpu := range r.caps.CPUs {
-		r.must(r.b.EnableLPIs(model.CPU(cpu)))
+		r.must(model.EnableLPIs(r.b, model.CPU(cpu)))
 		r.must(r.b.SetPriorityMask(model.CPU(cpu), 0xFF))
 	}
 	r.submit(model.MAPC{ICID: 0, RDbase: 0, Valid: true}, model.MAPC{ICID: 1, RDbase: 1, Valid: true})
@@ -230,7 +230,7 @@ var scenarios = []scenario{
 	{"INV caching", func(r *run) {
 		setup(r)
 		// Disable LPI 8192 in the table: cached, it is still delivered.
-		r.must(r.b.SetLPIConfig(model.LPIBase, model.MakeLPIConfig(0xA0, false)))
+		r.must(model.SetLPIConfig(r.b, model.LPIBase, model.MakeLPIConfig(0xA0, false)))
 		r.msi(dev, 0)
 		id := r.ack(0)
 		if id != model.SpuriousINTID {
@@ -241,7 +241,7 @@ var scenarios = []scenario{
 		r.ack(0) // disabled now: not signalled
 		r.pending("disabled LPI stays pending")
 		// INVALL re-enables it.
-		r.must(r.b.SetLPIConfig(model.LPIBase, model.MakeLPIConfig(0x80, true)))
+		r.must(model.SetLPIConfig(r.b, model.LPIBase, model.MakeLPIConfig(0x80, true)))
 		r.submit(model.INVALL{ICID: 0})
 		if id := r.ack(0); id != model.SpuriousINTID {
 			r.eoi(0, id)
@@ -249,7 +249,7 @@ var scenarios = []scenario{
 	}},
 	{"acknowledge, priority mask, running priority, EOI", func(r *run) {
 		setup(r)
-		r.must(r.b.SetLPIConfig(model.LPIBase+4, model.MakeLPIConfig(0x80, true)))
+		r.must(model.SetLPIConfig(r.b, model.LPIBase+4, model.MakeLPIConfig(0x80, true)))
 		r.submit(model.MAPTI{DeviceID: dev, EventID: 4, INTID: model.LPIBase + 4, ICID: 0})
 		r.msi(dev, 0) // priority 0xA0
 		r.msi(dev, 4) // priority 0x80: higher

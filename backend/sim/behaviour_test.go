@@ -337,13 +337,13 @@ func TestBadInput(t *testing.T) {
 	if _, err := e.b.Acknowledge(7); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("Acknowledge on CPU 7: %v", err)
 	}
-	if err := e.b.SetLPIConfig(100, 0); !errors.Is(err, model.ErrInvalidArgument) {
+	if err := model.SetLPIConfig(e.b, 100, 0); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("SetLPIConfig(100): %v", err)
 	}
-	if err := e.b.SubmitCommands(model.MAPD{Size: 40}); !errors.Is(err, model.ErrInvalidArgument) {
+	if err := model.SubmitCommands(e.b, model.MAPD{Size: 40}); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("unencodable command: %v", err)
 	}
-	if err := e.b.SubmitCommands(nil); !errors.Is(err, model.ErrInvalidArgument) {
+	if err := model.SubmitCommands(e.b, nil); !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("nil command: %v", err)
 	}
 	if _, err := model.Open("sim", model.Config{ITSTyper: model.ITSTyper(0x1EF01 | 3<<4)}); !errors.Is(err, model.ErrNotSupported) {
@@ -354,7 +354,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := e.b.SignalMSI(e.msiOf(1, 0)); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("SignalMSI after Close: %v", err)
 	}
-	if err := e.b.SubmitCommands(model.SYNC{}); !errors.Is(err, model.ErrClosed) {
+	if err := model.SubmitCommands(e.b, model.SYNC{}); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("SubmitCommands after Close: %v", err)
 	}
 }

@@ -85,7 +85,7 @@ func TestCommandErrorCauses(t *testing.T) {
 	base(e)
 	var unknown, gicv4 model.Packet
 	unknown[0], gicv4[0] = 0x42, byte(model.OpVMAPP)
-	err := e.b.SubmitCommands(unknown, gicv4, model.SYNC{})
+	err := model.SubmitCommands(e.b, unknown, gicv4, model.SYNC{})
 	ces := model.CommandErrors(err)
 	if len(ces) != 2 {
 		t.Fatalf("errors %v, want two", err)
@@ -103,7 +103,7 @@ func TestCommandErrorCauses(t *testing.T) {
 	if err := e.b.WriteRedistributorRegister(1, model.GICR_CTLR, 0); err != nil {
 		t.Fatal(err)
 	}
-	ces = model.CommandErrors(e.b.SubmitCommands(model.INT{DeviceID: 1, EventID: 1}))
+	ces = model.CommandErrors(model.SubmitCommands(e.b, model.INT{DeviceID: 1, EventID: 1}))
 	if len(ces) != 1 || !errors.Is(ces[0], model.ErrBusy) {
 		t.Errorf("INT to a disabled redistributor: %v, want one error wrapping ErrBusy", ces)
 	}
@@ -133,7 +133,7 @@ func TestMAPTIWithoutPROPBASER(t *testing.T) {
 	e := open(t, model.Config{CPUs: 1})
 	must(t, e.b.WriteRedistributorRegister(0, model.GICR_PROPBASER, 0))
 	e.must(model.MAPD{DeviceID: 1, Size: 1, ITTAddr: e.itt(2), Valid: true}, model.MAPC{ICID: 0, Valid: true})
-	ces := model.CommandErrors(e.b.SubmitCommands(model.MAPTI{DeviceID: 1, EventID: 0, INTID: 8192}))
+	ces := model.CommandErrors(model.SubmitCommands(e.b, model.MAPTI{DeviceID: 1, EventID: 0, INTID: 8192}))
 	if len(ces) != 1 || ces[0].Code != model.E_ITS_MAPTI_PHYSICALID_OOR || ces[0].Detail == "" {
 		t.Fatalf("MAPTI with PROPBASER unset: %v", ces)
 	}
@@ -146,7 +146,7 @@ func TestStallOnError(t *testing.T) {
 	e := open(t, model.Config{CPUs: 2, ErrorPolicy: model.StallOnError})
 	base(e)
 	start := e.itsReg(model.GITS_CREADR)
-	err := e.b.SubmitCommands(
+	err := model.SubmitCommands(e.b,
 		model.MAPTI{DeviceID: 9, EventID: 0, INTID: 8193, ICID: 0}, // fails
 		model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8193, ICID: 1},
 	)
@@ -164,7 +164,7 @@ func TestStallOnError(t *testing.T) {
 	if e.msi(1, 1) != model.Blocked {
 		t.Error("the command after the stalled one ran")
 	}
-	if err := e.b.SubmitCommands(model.SYNC{}); !errors.Is(err, model.ErrBusy) {
+	if err := model.SubmitCommands(e.b, model.SYNC{}); !errors.Is(err, model.ErrBusy) {
 		t.Errorf("SubmitCommands on a stalled queue: %v, want ErrBusy", err)
 	}
 	// Fix the stalled command in place and retry it.
@@ -212,7 +212,7 @@ func TestQueueWrapAround(t *testing.T) {
 		}
 		// A queue that cannot drain (ITS disabled) fills and says so.
 		must(t, e.b.WriteITSRegister(model.GITS_CTLR, 0))
-		err := e.b.SubmitCommands(cmds[:200]...)
+		err := model.SubmitCommands(e.b, cmds[:200]...)
 		if !errors.Is(err, model.ErrBusy) {
 			t.Errorf("queue full while disabled: %v, want ErrBusy", err)
 		}

@@ -10,11 +10,14 @@
 // Opening programs every redistributor's GICR_PROPBASER and GICR_PENDBASER
 // (PTZ = 0) from the layout, then GITS_BASER0, GITS_BASER1 and GITS_CBASER,
 // then GITS_CTLR.Enabled. LPIs are not enabled on any redistributor:
-// [model.Backend.EnableLPIs] does that. The redistributors support LPI
+// [model.EnableLPIs] does that. The simulator has no command writer of its
+// own: [model.SubmitCommands] fills its queue in guest memory and writes
+// GITS_CWRITER, which runs the ITS model. The redistributors support LPI
 // INTIDs below 2^max(16, Layout.LPIIDBits) (KVM: always 16), so a layout
 // with more LPI bits gets more LPIs.
 //
 // Where KVM drops a problem silently the simulator reports it: command
-// errors come back from SubmitCommands and GITS_CWRITER writes, and a
+// errors come back from GITS_CWRITER writes (and so from
+// model.SubmitCommands), and a
 // trigger's Signal returns what raising its GSI returned.
 package sim

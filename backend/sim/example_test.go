@@ -18,11 +18,11 @@ func Example() {
 	defer b.Close()
 	l := b.Layout()
 
-	if err := b.EnableLPIs(1); err != nil {
+	if err := model.EnableLPIs(b, 1); err != nil {
 		panic(err)
 	}
 	const lpi = model.INTID(8200)
-	if err := b.SetLPIConfig(lpi, model.MakeLPIConfig(0xA0, true)); err != nil {
+	if err := model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xA0, true)); err != nil {
 		panic(err)
 	}
 	itt, err := l.ITTAllocator().Alloc(model.ITTSize(5, model.TableEntrySize), 256)
@@ -30,7 +30,7 @@ func Example() {
 		panic(err)
 	}
 	dev := model.PCIRequesterID(0, 0x08)
-	err = b.SubmitCommands(
+	err = model.SubmitCommands(b,
 		model.MAPD{DeviceID: dev, Size: 4, ITTAddr: itt, Valid: true},
 		model.MAPC{ICID: 3, RDbase: 1, Valid: true},
 		model.MAPTI{DeviceID: dev, EventID: 7, INTID: lpi, ICID: 3},
@@ -64,7 +64,7 @@ func Example_commandError() {
 		panic(err)
 	}
 	defer b.Close()
-	err = b.SubmitCommands(model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: 8193, ICID: 0})
+	err = model.SubmitCommands(b, model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: 8193, ICID: 0})
 	for _, ce := range model.CommandErrors(err) {
 		fmt.Printf("offset %#x: %v\n", ce.Offset, ce.Code)
 	}

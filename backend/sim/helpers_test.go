@@ -62,7 +62,7 @@ func (e *env) itt(bits int) model.GPA {
 // must submits commands that must all succeed.
 func (e *env) must(cmds ...model.Command) {
 	e.t.Helper()
-	if err := e.b.SubmitCommands(cmds...); err != nil {
+	if err := model.SubmitCommands(e.b, cmds...); err != nil {
 		e.t.Fatalf("SubmitCommands(%v): %v", cmds, err)
 	}
 }
@@ -70,7 +70,7 @@ func (e *env) must(cmds ...model.Command) {
 // codes submits commands and returns the error codes they produced.
 func (e *env) codes(cmds ...model.Command) []model.ErrorCode {
 	e.t.Helper()
-	err := e.b.SubmitCommands(cmds...)
+	err := model.SubmitCommands(e.b, cmds...)
 	var out []model.ErrorCode
 	for _, ce := range model.CommandErrors(err) {
 		out = append(out, ce.Code)
@@ -84,7 +84,7 @@ func (e *env) codes(cmds ...model.Command) []model.ErrorCode {
 func (e *env) enable(cpus ...model.CPU) {
 	e.t.Helper()
 	for _, c := range cpus {
-		if err := e.b.EnableLPIs(c); err != nil {
+		if err := model.EnableLPIs(e.b, c); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func (e *env) enable(cpus ...model.CPU) {
 func (e *env) config(prio uint8, enabled bool, intids ...model.INTID) {
 	e.t.Helper()
 	for _, id := range intids {
-		if err := e.b.SetLPIConfig(id, model.MakeLPIConfig(prio, enabled)); err != nil {
+		if err := model.SetLPIConfig(e.b, id, model.MakeLPIConfig(prio, enabled)); err != nil {
 			e.t.Fatal(err)
 		}
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -28,8 +27,6 @@ type Backend struct {
 	its      *its.ITS
 	doorbell model.GPA
 	closed   atomic.Bool
-
-	queueMu sync.Mutex // SubmitCommands: one writer of the command queue
 
 	routeMu sync.RWMutex
 	routes  map[model.GSI]model.MSI
@@ -141,93 +138,6 @@ func (b *Backend) Layout() model.Layout { return b.layout }
 
 // Memory returns guest memory.
 func (b *Backend) Memory() model.Memory { return b.ram }
-
-// EnableLPIs sets GICR_CTLR.EnableLPIs on cpu's redistributor.
-func (b *Backend) EnableLPIs(cpu model.CPU) error {
-	return b.WriteRedistributorRegister(cpu, model.GICR_CTLR, model.GICR_CTLR_EnableLPIs)
-}
-
-// SetLPIConfig writes intid's byte of the LPI configuration table that
-// GICR_PROPBASER points at.
-func (b *Backend) SetLPIConfig(intid model.INTID, cfg model.LPIConfig) error {
-	if b.closed.Load() {
-		return errClosed
-	}
-	v, err := b.rd.ReadRegister(0, model.GICR_PROPBASER)
-	if err != nil {
-		return err
-	}
-	prop := model.PropBaser(v)
-	if intid < model.LPIBase || uint64(intid) >= uint64(1)<<prop.IDBits() {
-		return fmt.Errorf("sim: INTID %d is not an LPI covered by GICR_PROPBASER (IDbits %d): %w", intid, prop.IDBits(), model.ErrInvalidArgument)
-	}
-	return b.ram.WriteAt([]byte{byte(cfg)}, prop.Addr()+model.GPA(intid-model.LPIBase))
-}
-
-// SubmitCommands encodes the commands, writes them into the command queue
-// at GITS_CWRITER (wrapping at the end of the queue, in batches when the
-// queue would fill) and writes GITS_CWRITER, which processes them. It
-// returns every command error joined (see [model.CommandErrors]). If a
-// command does not encode, nothing is queued. A queue that is stalled, or
-// full while the ITS is disabled, fails with an error wrapping
-// [model.ErrBusy] and the commands not yet queued are dropped.
-func (b *Backend) SubmitCommands(cmds ...model.Command) error {
-	if b.closed.Load() {
-		return errClosed
-	}
-	packets := make([]model.Packet, len(cmds))
-	for i, c := range cmds {
-		if c == nil {
-			return fmt.Errorf("sim: command %d is nil: %w", i, model.ErrInvalidArgument)
-		}
-		p, err := c.Encode()
-		if err != nil {
-			return fmt.Errorf("sim: command %d (%v): %w", i, c.Opcode(), err)
-		}
-		packets[i] = p
-	}
-	b.queueMu.Lock()
-	defer b.queueMu.Unlock()
-	if cb, _ := b.its.ReadRegister(model.GITS_CBASER); !model.CBASER(cb).Valid() {
-		return fmt.Errorf("sim: GITS_CBASER %#x is not valid: there is no command queue to write %d commands to: %w", cb, len(packets), model.ErrBusy)
-	}
-	queued := len(packets)
-	var errs []error
-	for len(packets) > 0 {
-		cb, _ := b.its.ReadRegister(model.GITS_CBASER)
-		cw, _ := b.its.ReadRegister(model.GITS_CWRITER)
-		cr, _ := b.its.ReadRegister(model.GITS_CREADR)
-		if cr&model.GITS_CREADR_Stalled != 0 {
-			errs = append(errs, fmt.Errorf("sim: the command queue is stalled at offset %#x (write GITS_CWRITER with Retry to resume); %d commands not queued: %w", cr&model.GITS_CQ_OffsetMask, len(packets), model.ErrBusy))
-			break
-		}
-		size := uint64(model.CBASER(cb).SizeBytes())
-		base := model.CBASER(cb).Addr()
-		free := (cr + size - cw - model.CommandSize) % size / model.CommandSize
-		if free == 0 {
-			errs = append(errs, fmt.Errorf("sim: the command queue is full (GITS_CREADR %#x, GITS_CWRITER %#x; is the ITS disabled?); %d commands not queued: %w", cr, cw, len(packets), model.ErrBusy))
-			break
-		}
-		n := min(uint64(len(packets)), free)
-		for _, p := range packets[:n] {
-			if err := b.ram.WriteAt(p[:], base+model.GPA(cw)); err != nil {
-				return errors.Join(append(errs, fmt.Errorf("sim: writing the command queue: %w", err))...)
-			}
-			cw = (cw + model.CommandSize) % size
-		}
-		packets = packets[n:]
-		if err := b.its.WriteRegister(model.GITS_CWRITER, cw); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Commands written while the ITS is disabled wait in the queue and run
-	// when it is enabled (IHI 0069, 6.2.2): nothing is lost, but they have
-	// not run, which the caller must know.
-	if ctlr, _ := b.its.ReadRegister(model.GITS_CTLR); ctlr&model.GITS_CTLR_Enabled == 0 {
-		errs = append(errs, fmt.Errorf("sim: the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", queued-len(packets), model.ErrBusy))
-	}
-	return errors.Join(errs...)
-}
 
 // ReadITSRegister reads an ITS register.
 func (b *Backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {

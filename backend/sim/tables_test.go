@@ -282,7 +282,7 @@ func ExampleBackend_SaveTables() {
 	b, _ := model.Open("sim", model.Config{CPUs: 2})
 	defer b.Close()
 	l := b.Layout()
-	_ = b.SubmitCommands(
+	_ = model.SubmitCommands(b,
 		model.MAPD{DeviceID: 0x10, Size: 4, ITTAddr: 0x40070000, Valid: true},
 		model.MAPC{ICID: 1, RDbase: 1, Valid: true},
 		model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: 8193, ICID: 1},

@@ -8,6 +8,12 @@
 // simulator (backend/sim), and figures measured on it mean nothing. It can
 // drop deliveries on purpose ([Fake.LoseEvery]) so tests can check that
 // losses are reported.
+//
+// It has no registers and no command queue, so it implements the optional
+// interfaces of model's driver functions itself ([model.LPIEnabler],
+// [model.LPIConfigSetter], [model.CommandSubmitter]): [model.EnableLPIs],
+// [model.SetLPIConfig] and [model.SubmitCommands] call its methods, which
+// act on its maps directly.
 package benchtest
 
 import (
@@ -34,6 +40,13 @@ type ite struct {
 	lpi  model.INTID
 	icid model.ICID
 }
+
+var (
+	_ model.Backend          = (*Fake)(nil)
+	_ model.LPIEnabler       = (*Fake)(nil)
+	_ model.LPIConfigSetter  = (*Fake)(nil)
+	_ model.CommandSubmitter = (*Fake)(nil)
+)
 
 // Fake is the in-memory backend.
 type Fake struct {

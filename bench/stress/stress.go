@@ -121,7 +121,7 @@ func (s *run) setup() error {
 		return err
 	}
 	for c := range s.cpus {
-		if err := b.EnableLPIs(model.CPU(c)); err != nil {
+		if err := model.EnableLPIs(b, model.CPU(c)); err != nil {
 			return err
 		}
 	}
@@ -132,7 +132,7 @@ func (s *run) setup() error {
 	s.mapd = model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}
 	s.mapAll = []model.Command{}
 	for ev := range opt.Events {
-		if err := b.SetLPIConfig(lpi(ev), model.MakeLPIConfig(0xa0, true)); err != nil {
+		if err := model.SetLPIConfig(b, lpi(ev), model.MakeLPIConfig(0xa0, true)); err != nil {
 			return err
 		}
 		s.mapAll = append(s.mapAll, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(ev % s.cpus)})
@@ -140,7 +140,7 @@ func (s *run) setup() error {
 	setup = append(setup, s.mapd)
 	setup = append(setup, s.mapAll...)
 	setup = append(setup, model.SYNC{RDbase: 0})
-	if err := b.SubmitCommands(setup...); err != nil {
+	if err := model.SubmitCommands(b, setup...); err != nil {
 		return fmt.Errorf("stress set-up: %w", err)
 	}
 	return nil
@@ -214,22 +214,22 @@ func (s *run) churnOnce(rng *rand.Rand, all []model.INTID) error {
 	var err error
 	switch r := rng.IntN(20); {
 	case r < 9:
-		err = b.SubmitCommands(model.MOVI{DeviceID: dev, EventID: model.EventID(ev), ICID: model.ICID(rng.IntN(s.cpus))})
+		err = model.SubmitCommands(b, model.MOVI{DeviceID: dev, EventID: model.EventID(ev), ICID: model.ICID(rng.IntN(s.cpus))})
 		res.MOVIs++
 	case r < 19:
 		start := s.led.Begin()
-		err = b.SubmitCommands(model.DISCARD{DeviceID: dev, EventID: model.EventID(ev)})
+		err = model.SubmitCommands(b, model.DISCARD{DeviceID: dev, EventID: model.EventID(ev)})
 		s.led.Removed(start, lpi(ev))
 		if err == nil {
-			err = b.SubmitCommands(model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(rng.IntN(s.cpus))})
+			err = model.SubmitCommands(b, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(rng.IntN(s.cpus))})
 		}
 		res.Discards++
 	default:
 		start := s.led.Begin()
-		err = b.SubmitCommands(s.mapd)
+		err = model.SubmitCommands(b, s.mapd)
 		s.led.Removed(start, all...)
 		if err == nil {
-			err = b.SubmitCommands(s.mapAll...)
+			err = model.SubmitCommands(b, s.mapAll...)
 		}
 		res.Remapped++
 	}

@@ -86,7 +86,7 @@ func programDemo(b model.Backend, devices, events int) ([]demoEvent, error) {
 		cmds = append(cmds, devCmds...)
 		table = append(table, devTable...)
 	}
-	if err := b.SubmitCommands(cmds...); err != nil {
+	if err := model.SubmitCommands(b, cmds...); err != nil {
 		return nil, fmt.Errorf("programming the ITS: %w", err)
 	}
 	return table, nil
