@@ -16,7 +16,10 @@
 //     shared by both backends;
 //   - MSIs, GSI routes and [Capabilities], including the rule that decides
 //     when a DeviceID is handed to a backend as valid;
-//   - the [Backend] interface and the name registry ([Register], [Open]).
+//   - the [Backend] interface and the name registry ([Register], [Open]);
+//   - what a guest driver does over any Backend, written once:
+//     [EnableLPIs], [SetLPIConfig] and [SubmitCommands], the one
+//     command-queue writer.
 //
 // Package model depends on the standard library only. It never touches the
 // host: nothing here opens a file, issues a system call or starts a
