@@ -49,6 +49,14 @@ type backend struct {
 	// retargeted: something since the last Acknowledge may have left a
 	// pending LPI on a vCPU it no longer targets (flush_linux_arm64.go).
 	retargeted bool
+	// queue is the command queue as processCommands last left it, which
+	// spares it two register reads on the next GITS_CWRITER write. Every
+	// other ITS register write (writeITS) forgets it: only those change
+	// GITS_CBASER or GITS_CREADR.
+	queue struct {
+		known          bool
+		cbaser, creadr uint64
+	}
 }
 
 func open(cfg model.Config, withITS bool) (model.Backend, error) {
@@ -386,6 +394,7 @@ func (b *backend) readITS(r model.ITSRegister) (uint64, error) {
 }
 
 func (b *backend) writeITS(r model.ITSRegister, v uint64) error {
+	b.queue.known = false
 	if b.its == nil {
 		return fmt.Errorf("write %v: %w", r, errVMWithoutITS)
 	}
@@ -467,11 +476,10 @@ func (b *backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
 // the LPIs the processed commands moved (flush_linux_arm64.go).
 func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
 	return wrap(b.stopped(func() error {
-		write := func() error { return b.writeITS(reg, v) }
 		if reg == model.GITS_CWRITER || reg == model.GITS_CTLR && v&model.GITS_CTLR_Enabled != 0 {
-			return b.processCommands(write)
+			return b.processCommands(reg, v)
 		}
-		return write()
+		return b.writeITS(reg, v)
 	}))
 }
 

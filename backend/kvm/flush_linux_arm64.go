@@ -66,26 +66,33 @@ func retargets(op model.Opcode) moveKind {
 	return movesNothing
 }
 
-// processCommands runs write, an ITS register write that may make KVM
-// process commands, and settles after the commands it processed: those at
-// [GITS_CREADR before, GITS_CREADR after) in the queue GITS_CBASER names.
-// The caller holds mu, inside stopped.
-func (b *backend) processCommands(write func() error) error {
-	cb, err := b.readITS(model.GITS_CBASER)
-	if err != nil {
-		return err
+// processCommands writes v to reg, an ITS register whose write may make
+// KVM process commands, and settles after the commands it processed: those
+// at [GITS_CREADR before, GITS_CREADR after) in the queue GITS_CBASER
+// names. GITS_CBASER and GITS_CREADR before come from b.queue when nothing
+// has changed them since the last time (a register read costs about as
+// much as a KVM_SIGNAL_MSI), so a GITS_CWRITER write costs one read more
+// than the write. The caller holds mu, inside stopped; the caller wraps
+// the error.
+func (b *backend) processCommands(reg model.ITSRegister, v uint64) error {
+	cb, from := b.queue.cbaser, b.queue.creadr
+	if !b.queue.known {
+		var err error
+		if cb, err = b.readITS(model.GITS_CBASER); err != nil {
+			return err
+		}
+		if from, err = b.readITS(model.GITS_CREADR); err != nil {
+			return err
+		}
 	}
-	from, err := b.readITS(model.GITS_CREADR)
-	if err != nil {
-		return err
-	}
-	if err := write(); err != nil {
+	if err := b.writeITS(reg, v); err != nil {
 		return err
 	}
 	to, err := b.readITS(model.GITS_CREADR)
 	if err != nil {
 		return err
 	}
+	b.queue.known, b.queue.cbaser, b.queue.creadr = true, cb, to
 	return b.afterCommands(b.queuedMoves(model.CBASER(cb), from, to))
 }
 
