@@ -3,6 +3,7 @@
 package kvm_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -124,4 +125,44 @@ func TestMoveSettleCost(t *testing.T) {
 		must(model.SubmitCommands(b, model.MOVI{DeviceID: 1, EventID: 0, ICID: icid}))
 	})
 	t.Logf("3 vCPUs, mean of %d: Acknowledge with nothing moved %v; SYNC batch %v; MOVI batch (with the settle) %v", n, ack, sync, movi)
+}
+
+// The backend settles after whatever commands KVM ran, whoever wrote them:
+// a MOVI written into the queue by hand and started with a GITS_CWRITER
+// write, and a MOVI that waited in the queue while the ITS was disabled
+// and ran when the GITS_CTLR write enabling it ran the queue.
+func TestMovedByCommandsTheBackendDidNotWrite(t *testing.T) {
+	movi := model.MOVI{DeviceID: 1, EventID: 0, ICID: 2}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, b model.Backend, must func(error))
+	}{
+		{"by hand", func(t *testing.T, b model.Backend, must func(error)) {
+			cbv, err := b.ReadITSRegister(model.GITS_CBASER)
+			must(err)
+			cw, err := b.ReadITSRegister(model.GITS_CWRITER)
+			must(err)
+			cb := model.CBASER(cbv)
+			p, err := movi.Encode()
+			must(err)
+			must(b.Memory().WriteAt(p[:], cb.Addr()+model.GPA(cw)))
+			must(b.WriteITSRegister(model.GITS_CWRITER, (cw+model.CommandSize)%uint64(cb.SizeBytes())))
+		}},
+		{"after enabling the ITS", func(t *testing.T, b model.Backend, must func(error)) {
+			must(b.WriteITSRegister(model.GITS_CTLR, 0))
+			if err := model.SubmitCommands(b, movi); !errors.Is(err, model.ErrBusy) {
+				t.Fatalf("MOVI with the ITS disabled: %v, want ErrBusy (it waits in the queue)", err)
+			}
+			must(b.WriteITSRegister(model.GITS_CTLR, model.GITS_CTLR_Enabled))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, must := movedSetup(t)
+			tc.run(t, b, must)
+			if id, err := b.Acknowledge(2); err != nil || id != model.LPIBase {
+				t.Fatalf("Acknowledge(2) = %d, %v; want the moved %d", id, err, model.LPIBase)
+			}
+			must(b.EOI(2, model.LPIBase))
+		})
+	}
 }
