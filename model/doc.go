@@ -18,8 +18,9 @@
 //     when a DeviceID is handed to a backend as valid;
 //   - the [Backend] interface and the name registry ([Register], [Open]);
 //   - what a guest driver does over any Backend, written once:
-//     [EnableLPIs], [SetLPIConfig] and [SubmitCommands], the one
-//     command-queue writer.
+//     [EnableLPIs], [SetLPIConfig], [SubmitCommands] (the one command-queue
+//     writer), and the set-up of collections and devices
+//     ([EnableCollections], [MapDevice]).
 //
 // Package model depends on the standard library only. It never touches the
 // host: nothing here opens a file, issues a system call or starts a
