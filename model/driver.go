@@ -18,7 +18,12 @@ import (
 // as a type implements [io.WriterTo]: the function calls it instead. The
 // trace decorator in package inspect does, to log the call as one event
 // and then call the function on the backend it wraps; so does a test fake
-// with no registers.
+// with no registers. As with io.WriterTo, a decorator that embeds a
+// Backend does not pass the optional interfaces of the backend it wraps
+// on: the functions then take the generic way through the decorator's
+// methods, which is correct but skips what the wrapped backend's own way
+// did (the trace decorator's events, say). A decorator that must keep
+// them implements them itself.
 //
 // Errors these functions make themselves begin with the backend's name
 // (b.Name()): they describe that backend's state. Errors of the backend's
