@@ -96,7 +96,7 @@ func ReadSavedTables(b Backend) (*SavedTables, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ITT of device %#x at %v: %w", uint32(d.ID), d.DTE.ITTAddr, err)
 		}
-		for ev := uint64(0); ev < n; ev++ {
+		for ev := range n {
 			if ite := DecodeITE(binary.LittleEndian.Uint64(buf[TableEntrySize*ev:])); ite.Valid() {
 				d.Events = append(d.Events, SavedEvent{ID: EventID(ev), Addr: d.DTE.ITTAddr + GPA(TableEntrySize*ev), ITE: ite})
 			}

@@ -126,7 +126,7 @@ func TestTranslationScenarios(t *testing.T) {
 			e.takesOnce(0, 8192)
 			must(t, e.b.WriteRedistributorRegister(0, model.GICR_CTLR, 0))
 			err := e.msiErr(1, 0)
-			if !errors.Is(err, model.ErrBusy) || !contains(err.Error(), "redistributor 0") {
+			if !errors.Is(err, model.ErrBusy) || !strings.Contains(err.Error(), "redistributor 0") {
 				t.Errorf("MSI to a CPU with LPIs disabled: %v", err)
 			}
 			e.enable(0)
@@ -220,8 +220,6 @@ func TestTranslationScenarios(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
 func TestPrioritiesAndAcknowledgeOrder(t *testing.T) {
 	e := open(t, model.Config{CPUs: 2})
 	base(e)
@@ -280,7 +278,7 @@ func TestRouting(t *testing.T) {
 	must(t, e.b.SetGSIRouting([]model.Route{route}))
 	must(t, e.b.TriggerGSI(5))
 	e.takesOnce(0, 8192)
-	if err := e.b.TriggerGSI(6); !errors.Is(err, model.ErrInvalidArgument) || !contains(err.Error(), "GSI 6") {
+	if err := e.b.TriggerGSI(6); !errors.Is(err, model.ErrInvalidArgument) || !strings.Contains(err.Error(), "GSI 6") {
 		t.Errorf("TriggerGSI(6) with no route: %v", err)
 	}
 	tr, err := e.b.BindIRQFD(5)
@@ -326,12 +324,12 @@ func TestBadInput(t *testing.T) {
 	base(e)
 	m := e.msiOf(1, 0)
 	m.DeviceIDValid = false
-	if _, err := e.b.SignalMSI(m); !errors.Is(err, model.ErrInvalidArgument) || !contains(err.Error(), "DeviceID") {
+	if _, err := e.b.SignalMSI(m); !errors.Is(err, model.ErrInvalidArgument) || !strings.Contains(err.Error(), "DeviceID") {
 		t.Errorf("MSI without a DeviceID: %v", err)
 	}
 	m = e.msiOf(1, 0)
 	m.Doorbell += 4
-	if _, err := e.b.SignalMSI(m); !errors.Is(err, model.ErrInvalidArgument) || !contains(err.Error(), m.Doorbell.String()) {
+	if _, err := e.b.SignalMSI(m); !errors.Is(err, model.ErrInvalidArgument) || !strings.Contains(err.Error(), m.Doorbell.String()) {
 		t.Errorf("MSI to a wrong doorbell: %v", err)
 	}
 	if _, err := e.b.Acknowledge(7); !errors.Is(err, model.ErrInvalidArgument) {

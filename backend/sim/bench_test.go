@@ -51,7 +51,7 @@ func world(tb testing.TB, n int, noCache bool) *benchWorld {
 	}
 	e := &env{t: tb, b: b, alloc: b.Layout().ITTAllocator()}
 	e.enable(0, 1)
-	for i := 0; i < n; i++ {
+	for i := range n {
 		must(tb, model.SetLPIConfig(b, model.LPIBase+model.INTID(i), model.MakeLPIConfig(0xA0, true)))
 	}
 	w := &benchWorld{b: b}

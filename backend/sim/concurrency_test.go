@@ -39,9 +39,7 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 		var senders, others sync.WaitGroup
 
 		for g := range 4 {
-			senders.Add(1)
-			go func() {
-				defer senders.Done()
+			senders.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(g), 1))
 				for {
 					select {
@@ -63,7 +61,7 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 						mu.Unlock()
 					}
 				}
-			}()
+			})
 		}
 		ack := func(cpu model.CPU) bool {
 			id, err := e.b.Acknowledge(cpu)
@@ -86,9 +84,7 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 			return true
 		}
 		for cpu := range model.CPU(2) {
-			others.Add(1)
-			go func() {
-				defer others.Done()
+			others.Go(func() {
 				for {
 					select {
 					case <-stop:
@@ -97,7 +93,7 @@ func TestConcurrentMSIsAndCommands(t *testing.T) {
 						ack(cpu)
 					}
 				}
-			}()
+			})
 		}
 		removed := func(evs ...int) {
 			s := seq.Add(1)

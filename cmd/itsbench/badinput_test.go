@@ -108,7 +108,7 @@ func TestBadInputUser(t *testing.T) {
 				t.Errorf("itsbench %s: exit %d, docs/bad-input.md says %s", strings.Join(c.args, " "), status, want)
 			}
 			lines := map[string]bool{}
-			for _, l := range strings.Split(text, "\n") {
+			for l := range strings.SplitSeq(text, "\n") {
 				lines[strings.TrimRight(l, " ")] = true
 			}
 			for _, want := range row[1:] {

@@ -42,7 +42,7 @@ func runScript(e *env, args []string) error {
 		s, err := script.ParseFile(file)
 		if err != nil {
 			// Parse errors are failures of the script, one per bad line.
-			for _, line := range strings.Split(err.Error(), "\n") {
+			for line := range strings.SplitSeq(err.Error(), "\n") {
 				fmt.Fprintln(e.stdout, line)
 			}
 			failed++

@@ -40,7 +40,7 @@ func Parse(name string, doc []byte) (map[string]Row, error) {
 			return nil, fmt.Errorf("%s:%d: %d cells, want 5 (a \" | \" inside a cell?)", name, n+1, len(cells))
 		}
 		r := Row{ID: cells[0], Input: cells[1], Enters: cells[2]}
-		for _, p := range strings.Split(cells[3], "<br>") {
+		for p := range strings.SplitSeq(cells[3], "<br>") {
 			r.Text = append(r.Text, strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "`"), "`"))
 		}
 		m := testCell.FindStringSubmatch(cells[4])

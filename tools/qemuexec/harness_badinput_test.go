@@ -111,13 +111,13 @@ func harnessDocTexts(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatalf("docs/bad-input.md: %v", err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(b), "\n") {
 		cells := strings.Split(line, " | ")
 		if len(cells) < 5 || !strings.HasPrefix(cells[0], "| ") {
 			continue
 		}
 		var parts []string
-		for _, p := range strings.Split(cells[3], "<br>") {
+		for p := range strings.SplitSeq(cells[3], "<br>") {
 			parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "`"), "`"))
 		}
 		out[strings.TrimPrefix(cells[0], "| ")] = strings.Join(parts, "\n")

@@ -175,7 +175,7 @@ func (h *fakeHost) run(t *testing.T, env []string, args ...string) harnessResult
 		t.Fatal(err)
 	}
 	tmp := regexp.MustCompile(`/\S*/tmp\.[A-Za-z0-9]+`)
-	for _, c := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+	for c := range strings.SplitSeq(strings.TrimSpace(string(log)), "\n") {
 		if c != "" && !strings.HasPrefix(c, "id ") {
 			res.calls = append(res.calls, tmp.ReplaceAllString(c, "TMP"))
 		}

@@ -285,7 +285,7 @@ func (q *qemuRun) report(stderr io.Writer, o outcome, t0 time.Time) {
 		}
 		if s := strings.TrimSpace(q.stderr.String()); s != "" {
 			fmt.Fprintf(stderr, "qemuexec: QEMU's stderr:\n")
-			for _, l := range strings.Split(s, "\n") {
+			for l := range strings.SplitSeq(s, "\n") {
 				fmt.Fprintf(stderr, "  | %s\n", l)
 			}
 		}
