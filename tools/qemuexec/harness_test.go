@@ -232,7 +232,7 @@ func TestHarnessBootstrapsFromNothing(t *testing.T) {
 		"qemu-system-aarch64 --version",
 		"apt-cache depends linux-image-arm64:arm64",
 		"apt-get download -qq " + fakeKernel + ":arm64",
-		"dpkg-deb -x TMP/" + fakeKernel + "_1_arm64.deb TMP/root",
+		"dpkg-deb -x TMP/dl/" + fakeKernel + "_1_arm64.deb TMP/root",
 	}
 	if !slices.Equal(res.calls, want) {
 		t.Errorf("calls:\n  %s\nwant:\n  %s", strings.Join(res.calls, "\n  "), strings.Join(want, "\n  "))
@@ -272,7 +272,7 @@ func TestHarnessUpdatesStaleLists(t *testing.T) {
 		"apt-get update -qq",
 		"apt-cache depends linux-image-arm64:arm64",
 		"apt-get download -qq " + fakeKernel + ":arm64",
-		"dpkg-deb -x TMP/" + fakeKernel + "_1_arm64.deb TMP/root",
+		"dpkg-deb -x TMP/dl/" + fakeKernel + "_1_arm64.deb TMP/root",
 	}
 	if !slices.Equal(res.calls, want) {
 		t.Errorf("calls:\n  %s\nwant:\n  %s", strings.Join(res.calls, "\n  "), strings.Join(want, "\n  "))
