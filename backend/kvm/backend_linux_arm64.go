@@ -817,8 +817,10 @@ func (b *backend) RestoreTables() error {
 		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES); err != nil {
 			restoreErr = fmt.Errorf("ITS_RESTORE_TABLES: %w", err)
 		}
-		// GITS_CTLR is written back whether or not the restore worked.
-		if err := b.writeITS(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
+		// GITS_CTLR is written back whether or not the restore worked;
+		// enabling the ITS runs commands waiting in the restored queue, and
+		// processCommands settles after them.
+		if err := b.processCommands(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
 			return errors.Join(restoreErr, fmt.Errorf("restore: %w", err))
 		}
 		return restoreErr

@@ -96,6 +96,14 @@
 // and compares the effects with go-cmp, reporting steps that depend on a
 // listed difference instead of comparing them.
 //
+// # Errors
+//
+// Every error a method of the backend returns begins "backend/kvm: ",
+// once (errors.go). The driver functions of package model over a Backend
+// (EnableLPIs, SetLPIConfig, SubmitCommands) begin the errors they make
+// themselves with the backend's registered name instead ("kvm: the command
+// queue is full ..."), and pass the backend's own errors on as they are.
+//
 // # Testing
 //
 // On an x86-64 host, scripts/kvm-harness boots each test binary in an

@@ -90,6 +90,7 @@ func (b *backend) processCommands(reg model.ITSRegister, v uint64) error {
 	}
 	to, err := b.readITS(model.GITS_CREADR)
 	if err != nil {
+		b.retargeted = true // commands may have run: settle before the next acknowledge
 		return err
 	}
 	b.queue.known, b.queue.cbaser, b.queue.creadr = true, cb, to
