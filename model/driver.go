@@ -21,9 +21,10 @@ import (
 // with no registers. As with io.WriterTo, a decorator that embeds a
 // Backend does not pass the optional interfaces of the backend it wraps
 // on: the functions then take the generic way through the decorator's
-// methods, which is correct but skips what the wrapped backend's own way
-// did (the trace decorator's events, say). A decorator that must keep
-// them implements them itself.
+// methods, which works where the wrapped backend has the registers but
+// skips what its own way did (the trace decorator's events, say), and
+// fails on a backend that has none (the bench fake). A decorator that
+// must keep them implements them itself.
 //
 // Errors these functions make themselves begin with the backend's name
 // (b.Name()): they describe that backend's state. Errors of the backend's
