@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -143,6 +144,39 @@ func CommandErrors(err error) []*CommandError {
 	}
 	walk(err)
 	return out
+}
+
+// SplitCommandErrors separates the [*CommandError]s err joins, in order,
+// from everything else it joins (nil when there is nothing else). An
+// error that only wraps command errors (fmt.Errorf with %w) counts as
+// them.
+func SplitCommandErrors(err error) (cmdErrs []*CommandError, other error) {
+	var others []error
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if ce, ok := e.(*CommandError); ok {
+			cmdErrs = append(cmdErrs, ce)
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if len(CommandErrors(e)) > 0 {
+			if u := errors.Unwrap(e); u != nil {
+				walk(u)
+				return
+			}
+		}
+		others = append(others, e)
+	}
+	walk(err)
+	return cmdErrs, errors.Join(others...)
 }
 
 // Config says how to open a backend.

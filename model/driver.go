@@ -196,7 +196,7 @@ func writeQueue(b Backend, packets []Packet) error {
 		}
 		if err := b.WriteITSRegister(GITS_CWRITER, cw); err != nil {
 			errs = append(errs, err)
-			if !onlyCommandErrors(err) {
+			if _, other := SplitCommandErrors(err); other != nil {
 				// The write itself failed: whether this batch ran is unknown,
 				// and the next would overwrite it. Stop, saying so.
 				errs = append(errs, fmt.Errorf("%s: writing GITS_CWRITER failed: %d commands may not have run and %d were not queued", name, n, left-int(n)))
@@ -213,22 +213,6 @@ func writeQueue(b Backend, packets []Packet) error {
 		errs = append(errs, fmt.Errorf("%s: the ITS is disabled (GITS_CTLR.Enabled = 0): %d commands wait in the queue and run when it is enabled: %w", name, queued, ErrBusy))
 	}
 	return errors.Join(errs...)
-}
-
-// onlyCommandErrors reports whether err joins nothing but
-// [*CommandError]s: commands that ran and failed, which a GITS_CWRITER
-// write reports and after which the queue goes on.
-func onlyCommandErrors(err error) bool {
-	var ce *CommandError
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			if !onlyCommandErrors(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return errors.As(err, &ce)
 }
 
 // The set-up a guest OS's ITS driver does, over any Backend: one

@@ -299,41 +299,11 @@ func (r *runner) checkConsumed(next int) bool {
 	return true
 }
 
-// splitErr separates the command errors err joins from everything else.
-func splitErr(err error) (cmdErrs []*model.CommandError, other error) {
-	var others []error
-	var walk func(error)
-	walk = func(e error) {
-		if e == nil {
-			return
-		}
-		if ce, ok := e.(*model.CommandError); ok {
-			cmdErrs = append(cmdErrs, ce)
-			return
-		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		if len(model.CommandErrors(e)) > 0 {
-			if u := errors.Unwrap(e); u != nil {
-				walk(u)
-				return
-			}
-		}
-		others = append(others, e)
-	}
-	walk(err)
-	return cmdErrs, errors.Join(others...)
-}
-
 // noteErr records an action's error for the expectations that follow. An
 // error wrapping ErrNotSupported ends the script as skipped unless an
 // expect fail follows at once.
 func (r *runner) noteErr(st Stmt, err error) {
-	cmdErrs, other := splitErr(err)
+	cmdErrs, other := model.SplitCommandErrors(err)
 	if len(cmdErrs) > 0 {
 		r.cmdErrs = append(r.cmdErrs, cmdErrs...)
 		r.cmdAt = st
