@@ -11,6 +11,7 @@ import (
 
 // The guest's /init reports to the host through marker lines on the console:
 //
+//	qemuexec:<nonce>:kernel=<release>   the guest kernel's release (uname -r), before start
 //	qemuexec:<nonce>:start              the test binary is about to be started
 //	qemuexec:<nonce>:exit-status=<n>    it exited with status n (128+signal if killed)
 //	qemuexec:<nonce>:init-error=<text>  /init could not run it
@@ -21,6 +22,7 @@ import (
 const markerPrefix = "qemuexec:"
 
 const (
+	markerKernel    = "kernel="
 	markerStart     = "start"
 	markerExit      = "exit-status="
 	markerInitError = "init-error="
@@ -46,6 +48,7 @@ type console struct {
 	tail []string // ring of the last tailLines lines
 	next int      // index in tail of the oldest line once tail is full
 
+	release   string // the guest kernel's release, "" until the kernel marker
 	started   bool
 	startedAt time.Time
 	exited    bool
@@ -83,6 +86,13 @@ func (c *console) Line(line string) {
 		c.emit(before)
 	}
 	switch kind {
+	case markerKernel:
+		if c.release != "" || c.started {
+			// Only /init reports the kernel, once, before the test.
+			c.emit(line)
+			return
+		}
+		c.release = value
 	case markerStart:
 		if !c.started {
 			c.started = true
@@ -106,8 +116,8 @@ func (c *console) Line(line string) {
 }
 
 // parseMarker finds this run's marker in line. It returns the text before the
-// marker, the marker kind (markerStart, markerExit, markerInitError) and the
-// value after "=" for the last two.
+// marker, the marker kind (markerKernel, markerStart, markerExit,
+// markerInitError) and the value after "=" for all but markerStart.
 func (c *console) parseMarker(line string) (before, kind, value string, ok bool) {
 	prefix := markerPrefix + c.nonce + ":"
 	i := strings.Index(line, prefix)
@@ -116,6 +126,8 @@ func (c *console) parseMarker(line string) (before, kind, value string, ok bool)
 	}
 	before, rest := line[:i], line[i+len(prefix):]
 	switch {
+	case strings.HasPrefix(rest, markerKernel):
+		return before, markerKernel, strings.TrimSpace(rest[len(markerKernel):]), true
 	case rest == markerStart:
 		return before, markerStart, "", true
 	case strings.HasPrefix(rest, markerExit):

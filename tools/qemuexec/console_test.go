@@ -16,10 +16,11 @@ const testNonce = "0123456789abcdef"
 
 // Canned pieces of guest console transcripts, as QEMU prints them.
 const (
-	bootNoise   = "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]\r\nEFI stub: Booting Linux Kernel...\r\n[    1.234567] Run /init as init process\r\n"
-	startMarker = "qemuexec:" + testNonce + ":start\r\n"
-	testOutput  = "=== RUN   TestKVM\r\n--- PASS: TestKVM (0.31s)\r\nPASS\r\n"
-	poweroff    = "[   11.000000] reboot: Power down\r\n"
+	bootNoise    = "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]\r\nEFI stub: Booting Linux Kernel...\r\n[    1.234567] Run /init as init process\r\n"
+	kernelMarker = "qemuexec:" + testNonce + ":kernel=6.12.95+deb12-arm64\r\n"
+	startMarker  = "qemuexec:" + testNonce + ":start\r\n"
+	testOutput   = "=== RUN   TestKVM\r\n--- PASS: TestKVM (0.31s)\r\nPASS\r\n"
+	poweroff     = "[   11.000000] reboot: Power down\r\n"
 )
 
 func exitMarker(n int) string { return fmt.Sprintf("qemuexec:%s:exit-status=%d\r\n", testNonce, n) }
@@ -48,12 +49,30 @@ func TestConsole(t *testing.T) {
 		wantCode   int
 		wantFail   string // substring of the failure reason; "" for none
 		wantWarn   string // substring of a warning; "" for none
+		// wantRelease is the kernel release the console recorded.
+		wantRelease string
 	}{
 		{
 			name:       "pass",
 			transcript: bootNoise + startMarker + testOutput + exitMarker(0) + poweroff,
 			wantOut:    "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
 			wantCode:   0,
+		},
+		{
+			name:        "kernel release is recorded, not output",
+			transcript:  bootNoise + kernelMarker + startMarker + testOutput + exitMarker(0),
+			wantOut:     "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
+			wantCode:    0,
+			wantRelease: "6.12.95+deb12-arm64",
+		},
+		{
+			// Only /init speaks before the test: the test cannot
+			// rename the kernel.
+			name:        "kernel marker from the test is ignored",
+			transcript:  kernelMarker + startMarker + "qemuexec:" + testNonce + ":kernel=9.9.9\r\n" + exitMarker(0),
+			wantOut:     "qemuexec:" + testNonce + ":kernel=9.9.9\n",
+			wantCode:    0,
+			wantRelease: "6.12.95+deb12-arm64",
 		},
 		{
 			name:       "test failure keeps the test's status",
@@ -160,6 +179,9 @@ func TestConsole(t *testing.T) {
 			if out != tt.wantOut {
 				t.Errorf("test output\n%q\nwant\n%q", out, tt.wantOut)
 			}
+			if c.release != tt.wantRelease {
+				t.Errorf("release %q, want %q", c.release, tt.wantRelease)
+			}
 			o := judge(c, tt.e)
 			if o.code != tt.wantCode {
 				t.Errorf("code = %d, want %d", o.code, tt.wantCode)
@@ -241,9 +263,15 @@ func TestBoot(t *testing.T) {
 	}{
 		{
 			name:       "pass",
+			transcript: bootNoise + kernelMarker + startMarker + testOutput + exitMarker(0) + poweroff,
+			wantStdout: "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
+			wantStderr: []string{"qemuexec: kernel 6.12.95+deb12-arm64: total ", "boot ", "test "},
+		},
+		{
+			name:       "no release reported",
 			transcript: bootNoise + startMarker + testOutput + exitMarker(0) + poweroff,
 			wantStdout: "=== RUN   TestKVM\n--- PASS: TestKVM (0.31s)\nPASS\n",
-			wantStderr: []string{"qemuexec: total", "boot ", "test "},
+			wantStderr: []string{"qemuexec: kernel unknown (image /boot/vmlinuz-test reported no release): total "},
 		},
 		{
 			name:       "failing test",
@@ -296,6 +324,7 @@ func TestBoot(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
 			spec := bootSpec{
+				kernel:  "/boot/vmlinuz-test",
 				nonce:   testNonce,
 				timeout: tt.timeout,
 				t0:      start,
@@ -348,6 +377,40 @@ func waitForFile(t *testing.T, path string, limit time.Duration) time.Time {
 			return time.Now()
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBootSummaryFile: every run appends its summary line, the one it
+// prints last, to GICITS_QEMU_SUMMARY's file, failed runs too.
+func TestBootSummaryFile(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh for the fake QEMU")
+	}
+	file := filepath.Join(t.TempDir(), "summary")
+	var stderrs []string
+	for _, transcript := range []string{
+		kernelMarker + startMarker + exitMarker(0),
+		bootNoise + "[    2.0] Kernel panic - not syncing: VFS\r\n",
+	} {
+		var stdout, stderr bytes.Buffer
+		boot(bootSpec{qemu: fakeQEMU(t, transcript, ""), kernel: "/boot/vmlinuz-test", nonce: testNonce,
+			timeout: time.Minute, t0: time.Now(), summaryFile: file}, &stdout, &stderr, nil)
+		stderrs = append(stderrs, stderr.String())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "qemuexec: kernel 6.12.95+deb12-arm64: total ") ||
+		!strings.HasPrefix(lines[1], "qemuexec: kernel unknown (image /boot/vmlinuz-test reported no release): total ") {
+		t.Fatalf("summary file:\n%s", b)
+	}
+	for i, l := range lines {
+		if !strings.HasSuffix(stderrs[i], l+"\n") {
+			t.Errorf("run %d: the summary file's line %q is not the last line of its stderr:\n%s", i, l, stderrs[i])
+		}
 	}
 }
 

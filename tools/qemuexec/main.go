@@ -85,11 +85,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		noise = stderr
 	}
 	return boot(bootSpec{
-		qemu:    qemuBin,
-		args:    qemuArgs(kernel, initrd),
-		nonce:   nonce,
-		timeout: timeout,
-		t0:      t0,
+		qemu:        qemuBin,
+		args:        qemuArgs(kernel, initrd),
+		kernel:      kernel,
+		nonce:       nonce,
+		timeout:     timeout,
+		t0:          t0,
+		summaryFile: getenv("GICITS_QEMU_SUMMARY"),
 	}, stdout, stderr, noise)
 }
 
@@ -159,6 +161,7 @@ func qemuArgs(kernel, initrd string) []string {
 type bootSpec struct {
 	qemu    string
 	args    []string
+	kernel  string // the kernel image in args, named when the guest reports no release
 	nonce   string
 	timeout time.Duration
 	// expired, when not nil, stands in for the timer of timeout: a value
@@ -166,6 +169,11 @@ type bootSpec struct {
 	// says it is ready, instead of guessing how long that takes).
 	expired <-chan time.Time
 	t0      time.Time // when qemuexec started, for the total time
+	// summaryFile, when not "", is a file the summary line is appended
+	// to as well (GICITS_QEMU_SUMMARY): scripts/kvm-harness reads the
+	// guests' kernel releases from it whether or not go test shows the
+	// test's output.
+	summaryFile string
 }
 
 // boot runs QEMU, streams the test's output to stdout while it runs, and
@@ -181,8 +189,30 @@ func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
 		return 1
 	}
 	o := judge(q.con, q.wait(spec, sigs))
-	q.report(stderr, o, spec.t0)
+	q.report(stderr, o)
+	summary := q.summary(spec)
+	fmt.Fprintln(stderr, summary)
+	if spec.summaryFile != "" {
+		if err := appendLine(spec.summaryFile, summary); err != nil {
+			fmt.Fprintf(stderr, "qemuexec: warning: GICITS_QEMU_SUMMARY: %v\n", err)
+		}
+	}
 	return o.code
+}
+
+// appendLine appends line and a newline to the file at path in one write,
+// creating the file: go test runs test binaries in parallel, and their
+// lines must not interleave.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // qemuRun is one QEMU process of boot and what it printed.
@@ -271,8 +301,8 @@ func (q *qemuRun) wait(spec bootSpec, sigs <-chan os.Signal) ending {
 }
 
 // report writes o's warnings and failure to stderr, on failure with the
-// last console lines and QEMU's stderr, then the run's timings.
-func (q *qemuRun) report(stderr io.Writer, o outcome, t0 time.Time) {
+// last console lines and QEMU's stderr.
+func (q *qemuRun) report(stderr io.Writer, o outcome) {
 	for _, w := range o.warnings {
 		fmt.Fprintf(stderr, "qemuexec: warning: %s\n", w)
 	}
@@ -290,14 +320,26 @@ func (q *qemuRun) report(stderr io.Writer, o outcome, t0 time.Time) {
 			}
 		}
 	}
-	timing := fmt.Sprintf("qemuexec: total %.1fs", time.Since(t0).Seconds())
+}
+
+// summary is the run's last line: the kernel the guest ran, as its /init
+// reported it (uname -r), and the timings. A guest that reported no
+// release (it died before /init ran) is named by its image.
+//
+//	qemuexec: kernel 6.12.95+deb12-arm64: total 12.3s, boot 7.4s, test 4.6s
+func (q *qemuRun) summary(spec bootSpec) string {
+	kernel := "kernel " + q.con.release
+	if q.con.release == "" {
+		kernel = "kernel unknown (image " + spec.kernel + " reported no release)"
+	}
+	line := fmt.Sprintf("qemuexec: %s: total %.1fs", kernel, time.Since(spec.t0).Seconds())
 	if q.con.started {
-		timing += fmt.Sprintf(", boot %.1fs", q.con.startedAt.Sub(q.started).Seconds())
+		line += fmt.Sprintf(", boot %.1fs", q.con.startedAt.Sub(q.started).Seconds())
 		if !q.exitedAt.IsZero() {
-			timing += fmt.Sprintf(", test %.1fs", q.exitedAt.Sub(q.con.startedAt).Seconds())
+			line += fmt.Sprintf(", test %.1fs", q.exitedAt.Sub(q.con.startedAt).Seconds())
 		}
 	}
-	fmt.Fprintln(stderr, timing)
+	return line
 }
 
 // kernelPath returns the guest kernel named by GICITS_KERNEL.

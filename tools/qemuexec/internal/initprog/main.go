@@ -6,9 +6,10 @@
 // /qemuexec/config.json, which says what to run.
 //
 // It mounts devtmpfs on /dev, proc on /proc, sysfs on /sys and tmpfs on /tmp,
-// changes to the test's package directory, runs the test binary with the
-// console as its standard output and error, prints a marker line with the
-// exit status, syncs and powers the machine off.
+// prints a marker line with the kernel's release (uname -r), changes to the
+// test's package directory, runs the test binary with the console as its
+// standard output and error, prints a marker line with the exit status,
+// syncs and powers the machine off.
 //
 // It must never hang and never exit normally (the kernel panics when init
 // exits): every failure is reported with an init-error marker and followed by
@@ -101,6 +102,11 @@ func run(cfg *config) (int, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return 0, err
 		}
+	}
+	// The release only names the kernel in the host's report: a kernel
+	// that hides it is no reason not to run the test.
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		fmt.Fprintf(os.Stdout, "qemuexec:%s:kernel=%s\n", cfg.Nonce, oneLine(strings.TrimSpace(string(rel))))
 	}
 	if err := os.Chdir(cfg.Dir); err != nil {
 		return 0, err
