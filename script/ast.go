@@ -35,6 +35,9 @@ func (s *Script) String() string {
 	var b strings.Builder
 	for _, st := range s.Stmts {
 		b.WriteString(st.String())
+		if k, ok := st.(kvmAnnotated); ok && len(k.KVMClasses()) > 0 {
+			b.WriteString(" kvm=" + strings.Join(k.KVMClasses(), ","))
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -71,11 +74,24 @@ type Expectation interface {
 	isExpectation()
 }
 
-// At is the position a statement was parsed at; statement types embed it.
-type At struct{ Pos Pos }
+// At is the position a statement was parsed at, and for an expectation
+// the divergence classes that make it fail on KVM (its kvm= field);
+// statement types embed it.
+type At struct {
+	Pos Pos
+	KVM []string
+}
 
 // Position returns the statement's position.
 func (a At) Position() Pos { return a.Pos }
+
+// KVMClasses returns the classes of an expectation's kvm= field: the
+// divergences (docs/fidelity.md) that make it fail on KVM, on the kernels
+// they show on.
+func (a At) KVMClasses() []string { return a.KVM }
+
+// kvmAnnotated is a statement that may carry a kvm= field.
+type kvmAnnotated interface{ KVMClasses() []string }
 
 // ---- settings ----
 

@@ -198,6 +198,9 @@ func (p *lineParser) withFields(parse parseFunc, verb string, verbCol int, toks 
 	if f.split(toks); f.err != nil {
 		return nil, f.err
 	}
+	if strings.HasPrefix(verb, "expect ") {
+		at.KVM = f.kvmClasses()
+	}
 	st := parse(f, at)
 	if f.err != nil {
 		return nil, f.err
@@ -394,6 +397,38 @@ func (f *fields) done() error {
 		}
 	}
 	return f.err
+}
+
+// kvmClasses reads an expectation's optional kvm=CLASS[,CLASS...] field:
+// the fidelity catalogue's classes whose divergence makes the expectation
+// fail on KVM (docs/fidelity.md).
+func (f *fields) kvmClasses() []string {
+	t, ok := f.str("kvm")
+	if !ok {
+		return nil
+	}
+	classes := strings.Split(t.text, ",")
+	for _, c := range classes {
+		if !validClass(c) {
+			f.fail(t.col, "%s: kvm=%s: want a comma-separated list of divergence classes (lower-case words joined by -)", f.verb, t.text)
+			return nil
+		}
+	}
+	return classes
+}
+
+// validClass reports whether c is spelled as a divergence class: a-z, 0-9
+// and inner dashes.
+func validClass(c string) bool {
+	if c == "" || c[0] == '-' || c[len(c)-1] == '-' {
+		return false
+	}
+	for _, r := range c {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseFunc parses a statement from its fields; f records the error, if

@@ -125,6 +125,25 @@ func stripPos(s Stmt) Stmt {
 	}
 }
 
+// TestKVMField: an expectation's kvm= field names the divergence classes
+// that make it fail on KVM, and prints back.
+func TestKVMField(t *testing.T) {
+	const src = "expect pending cpu=1 lpis=8192 kvm=movall,discard-pending\nexpect idle cpu=0\n"
+	s, err := Parse("k.its", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stmts[0].(*ExpectPendingStmt).KVMClasses(); !reflect.DeepEqual(got, []string{"movall", "discard-pending"}) {
+		t.Errorf("kvm= classes = %q, want [movall discard-pending]", got)
+	}
+	if got := s.Stmts[1].(*ExpectPendingStmt).KVMClasses(); got != nil {
+		t.Errorf("no kvm= field gives classes %q", got)
+	}
+	if s.String() != "expect pending cpu=1 lpis=8192 kvm=movall,discard-pending\nexpect idle cpu=0\n" {
+		t.Errorf("printed as:\n%s", s)
+	}
+}
+
 // TestModelCommandStrings checks that the model's own String() of every
 // command is a statement.
 func TestModelCommandStrings(t *testing.T) {
@@ -175,6 +194,9 @@ func TestParseErrors(t *testing.T) {
 		{"write GITS_FOO value=1", `e.its:1:7: write: want a register`},
 		{"mapd dev=1 bits=2 dev=3", "e.its:1:19: mapd: field dev= given twice"},
 		{"sync cpu=1 rdbase=1", "e.its:1:12: sync: give cpu= or rdbase=, not both"},
+		{"expect idle cpu=0 kvm=Movall!", "e.its:1:19: expect idle: kvm=movall!: want a comma-separated list of divergence classes"},
+		{"expect idle cpu=0 kvm=a,,b", "e.its:1:19: expect idle: kvm=a,,b: want a comma-separated list"},
+		{"ack cpu=0 kvm=movall", "e.its:1:11: ack: unexpected field kvm="},
 	} {
 		_, err := Parse("e.its", []byte(tc.src))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

@@ -24,6 +24,18 @@ type Options struct {
 	// Observe, when set, is called with the backend after the last
 	// statement ran, before it closes.
 	Observe func(model.Backend) error
+	// Start, when set, is called with the backend right after the runner
+	// opens it (wrapped), before the first action: itsbench's -restore
+	// loads a saved state this way. It returns how many bytes at the
+	// start of the layout's ITT area are in use already, which the
+	// runner's allocator of ITTs and level-2 pages then skips. An error
+	// fails the script before its first action.
+	Start func(model.Backend) (ittsInUse uint64, err error)
+	// AfterStmt, when set, is called with every statement after it ran
+	// and with the backend it ran on (the differential test looks at the
+	// state a failing command left this way). An error it returns fails
+	// the script there.
+	AfterStmt func(Stmt, model.Backend) error
 	// Wrap, when set, wraps every backend the runner opens (the first one,
 	// and the destination of a restore) before it is used: itsbench's
 	// -trace wraps them in inspect.Trace this way.
@@ -199,6 +211,9 @@ func (r *runner) run() {
 	}
 	r.setBackend(b)
 	defer func() { r.b.Close() }()
+	if r.opts.Start != nil && !r.start() {
+		return
+	}
 	for ; i < len(r.s.Stmts) && !r.stopped; i++ {
 		st := r.s.Stmts[i]
 		if _, isExp := st.(Expectation); !isExp {
@@ -222,6 +237,13 @@ func (r *runner) run() {
 			r.res.NotRun = r.remaining(i + 1)
 			return
 		}
+		if r.opts.AfterStmt != nil {
+			if err := r.opts.AfterStmt(st, r.b); err != nil {
+				r.fail(st, "after the statement: %v", err)
+				r.res.NotRun = r.remaining(i + 1)
+				return
+			}
+		}
 	}
 	if !r.stopped {
 		if !r.checkConsumed(len(r.s.Stmts)) {
@@ -234,6 +256,28 @@ func (r *runner) run() {
 			}
 		}
 	}
+}
+
+// start calls Options.Start, moves the allocator past the ITT memory in
+// use, and notes the CPUs left with LPIs enabled, which a migration
+// enables again. It reports whether the script may go on.
+func (r *runner) start() bool {
+	used, err := r.opts.Start(r.b)
+	if err != nil {
+		r.res.Failures = append(r.res.Failures, Failure{Pos: Pos{File: r.s.File, Line: 1}, Stmt: "start", Msg: err.Error()})
+		r.res.Failed++
+		r.res.NotRun = r.s.Expectations()
+		return false
+	}
+	used = min(used, r.layout.ITTsSize)
+	r.alloc = model.NewAllocator(r.layout.ITTs+model.GPA(used), r.layout.ITTsSize-used)
+	for c := range r.caps.CPUs {
+		v, err := r.b.ReadRedistributorRegister(model.CPU(c), model.GICR_CTLR)
+		if err == nil && v&model.GICR_CTLR_EnableLPIs != 0 {
+			r.enabled[model.CPU(c)] = true
+		}
+	}
+	return true
 }
 
 // openFailed records why the backend did not open, blaming the last of the
