@@ -5,7 +5,6 @@ package kvm
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sync"
 
@@ -26,7 +25,10 @@ const maxKVMLPIIDBits = 16
 // backend is the kvm backend. Locking: life guards the file descriptors
 // (read-held by every operation, write-held by Close); mu serialises every
 // access to vGIC/ITS state and to the vCPUs, so that no attribute access
-// ever meets a vCPU inside KVM_RUN.
+// ever meets a vCPU inside KVM_RUN; memMu is read-held by every access
+// through Memory and write-held (inside mu) while Pending borrows the
+// pending tables (pending_linux_arm64.go), so that nobody sees them
+// borrowed or writes to them meanwhile.
 type backend struct {
 	cfg    model.Config
 	layout model.Layout
@@ -34,6 +36,7 @@ type backend struct {
 
 	life   sync.RWMutex
 	closed bool
+	memMu  sync.RWMutex
 
 	mu       sync.Mutex
 	kvm      *kvmsys.FD
@@ -654,64 +657,6 @@ func (t *trigger) closeLocked() error {
 	return nil
 }
 
-// zeroPendingTables clears the LPI part of every CPU's pending table (the
-// first 1 KiB covers INTIDs below 8192 and is not KVM's).
-func (b *backend) zeroPendingTables() error {
-	first := uint64(model.LPIBase) / 8
-	for i := range b.vcpus {
-		addr := b.layout.PendTable(model.CPU(i)) + model.GPA(first)
-		if err := model.Zero(b.mem, addr, int(b.layout.PendTableSize()-first)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *backend) savePending() error {
-	if err := b.zeroPendingTables(); err != nil {
-		return err
-	}
-	if err := kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES); err != nil {
-		return fmt.Errorf("SAVE_PENDING_TABLES: %w", err)
-	}
-	return nil
-}
-
-// Pending zeroes every pending table, has KVM save the pending state into
-// them, reads cpu's and zeroes them again, so that an observation leaves
-// nothing behind that a later MAPTI or EnableLPIs would load.
-func (b *backend) Pending(cpu model.CPU) ([]model.INTID, error) {
-	if err := b.checkCPU(cpu); err != nil {
-		return nil, wrap(err)
-	}
-	var out []model.INTID
-	err := b.stopped(func() error {
-		if err := b.savePending(); err != nil {
-			return err
-		}
-		first := uint64(model.LPIBase) / 8
-		tab, err := b.mem.Slice(b.layout.PendTable(cpu), int(b.layout.PendTableSize()))
-		if err != nil {
-			return err
-		}
-		for i := first; i < uint64(len(tab)); i += 8 {
-			w := uint64(0)
-			for j := range uint64(8) {
-				if i+j < uint64(len(tab)) {
-					w |= uint64(tab[i+j]) << (8 * j)
-				}
-			}
-			for w != 0 {
-				bit := uint64(bits.TrailingZeros64(w))
-				out = append(out, model.INTID(8*i+bit))
-				w &= w - 1
-			}
-		}
-		return b.zeroPendingTables()
-	})
-	return out, wrap(err)
-}
-
 func (b *backend) cpuRequest(cpu model.CPU, op guestOp, arg uint32) (uint64, error) {
 	if err := b.checkCPU(cpu); err != nil {
 		return 0, wrap(err)
@@ -753,15 +698,15 @@ func (b *backend) runningPriority(cpu model.CPU) (uint8, error) {
 	return uint8(r), err
 }
 
-// SaveTables zeroes the pending tables, the device table (flat) and the
-// collection table first, so that what KVM writes is the whole state and
-// nothing stale shows.
+// SaveTables zeroes the pending tables (savePendingTables), the device
+// table (flat) and the collection table first, so that what KVM writes is
+// the whole state and nothing stale shows.
 func (b *backend) SaveTables() error {
 	return wrap(b.stopped(func() error {
 		if b.its == nil {
 			return errVMWithoutITS
 		}
-		if err := b.savePending(); err != nil {
+		if err := b.savePendingTables(); err != nil {
 			return err
 		}
 		for _, reg := range []model.ITSRegister{model.GITS_BASER(0), model.GITS_BASER(1)} {

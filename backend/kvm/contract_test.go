@@ -1,6 +1,8 @@
 package kvm_test
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/gicits/gicits/model"
@@ -51,6 +53,38 @@ func readByte(t *testing.T, b model.Backend, addr model.GPA) byte {
 	return p[0]
 }
 
+// setPendingBit sets intid's bit in the pending table at table, as
+// software does before it enables LPIs.
+func setPendingBit(t *testing.T, b model.Backend, table model.GPA, intid model.INTID) {
+	t.Helper()
+	addr := table + model.GPA(intid/8)
+	mustOK(t, b.Memory().WriteAt([]byte{readByte(t, b, addr) | 1<<(intid%8)}, addr))
+}
+
+func pendingBit(t *testing.T, b model.Backend, table model.GPA, intid model.INTID) bool {
+	t.Helper()
+	return readByte(t, b, table+model.GPA(intid/8))&(1<<(intid%8)) != 0
+}
+
+// pendBase reads cpu's GICR_PENDBASER and returns its table's address.
+func pendBase(t *testing.T, b model.Backend, cpu model.CPU) model.GPA {
+	t.Helper()
+	v, err := b.ReadRedistributorRegister(cpu, model.GICR_PENDBASER)
+	mustOK(t, err)
+	return model.PendBaser(v).Addr()
+}
+
+// pendTableBytes is how much of a pending table the tests compare: the
+// bits of every INTID below 2^16, KVM's limit.
+const pendTableBytes = 1 << 16 / 8
+
+func readTable(t *testing.T, b model.Backend, addr model.GPA) []byte {
+	t.Helper()
+	p := make([]byte, pendTableBytes)
+	mustOK(t, b.Memory().ReadAt(p, addr))
+	return p
+}
+
 // SetLPIConfig writes where the live GICR_PROPBASER points, not where the
 // layout put the table: software may move the table before it enables
 // LPIs, and the redistributor reads the byte from there when MAPTI
@@ -89,5 +123,97 @@ func TestSetLPIConfigAtLivePROPBASER(t *testing.T) {
 			t.Fatalf("Acknowledge = %d, %v; want %d (enabled by SetLPIConfig)", id, err, lpi)
 		}
 		mustOK(t, b.EOI(0, lpi))
+	})
+}
+
+// Before EnableLPIs the pending table is software's: a bit set there is an
+// LPI that becomes pending when EnableLPIs loads the table (PTZ = 0). An
+// observation must not lose it, whichever CPU it asks about: Pending
+// leaves guest memory as it found it. (kvm once zeroed every pending table
+// around KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES; and that save alone writes
+// the bit of every LPI with a target, clearing one set for an LPI not yet
+// pending.)
+func TestPendingKeepsBitsSetBeforeEnableLPIs(t *testing.T) {
+	onBothBackends(t, model.Config{CPUs: 2}, func(t *testing.T, b model.Backend) {
+		const lpi = model.LPIBase + 42
+		alloc := b.Layout().ITTAllocator()
+		mustOK(t, model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xA0, true)))
+		mustOK(t, model.EnableLPIs(b, 0))
+		// The LPI exists and targets CPU 1, whose LPIs are still disabled.
+		mapEvent(t, b, alloc, 1, 0x10, 3, lpi)
+		table := pendBase(t, b, 1)
+		setPendingBit(t, b, table, lpi)
+		before := [][]byte{readTable(t, b, pendBase(t, b, 0)), readTable(t, b, table)}
+
+		for _, cpu := range []model.CPU{0, 1} {
+			p, err := b.Pending(cpu)
+			mustOK(t, err)
+			if len(p) != 0 {
+				t.Errorf("Pending(%d) before EnableLPIs = %v, want none (the bit is loaded by EnableLPIs)", cpu, p)
+			}
+		}
+		for cpu, want := range before {
+			if got := readTable(t, b, pendBase(t, b, model.CPU(cpu))); !bytes.Equal(got, want) {
+				t.Errorf("Pending changed CPU %d's pending table", cpu)
+			}
+		}
+		if !pendingBit(t, b, table, lpi) {
+			t.Fatalf("Pending cleared the bit of LPI %d that software set in CPU 1's pending table", lpi)
+		}
+
+		mustOK(t, model.EnableLPIs(b, 1))
+		if p, err := b.Pending(1); err != nil || !slices.Equal(p, []model.INTID{lpi}) {
+			t.Errorf("Pending(1) after EnableLPIs = %v, %v; want [%d] loaded from the table", p, err, lpi)
+		}
+		if id, err := b.Acknowledge(1); err != nil || id != lpi {
+			t.Fatalf("Acknowledge(1) = %d, %v; want %d", id, err, lpi)
+		}
+		mustOK(t, b.EOI(1, lpi))
+	})
+}
+
+// Pending and SaveTables use the pending table GICR_PENDBASER points at,
+// not the layout's: software may move it before it enables LPIs. (kvm
+// once read, and zeroed, Layout.PendTable.)
+func TestPendingTablesAtLivePENDBASER(t *testing.T) {
+	onBothBackends(t, model.Config{}, func(t *testing.T, b model.Backend) {
+		l := b.Layout()
+		alloc := l.ITTAllocator()
+		moved, err := alloc.Alloc(l.PendTableStride(), 64<<10)
+		mustOK(t, err)
+		pend, err := model.MakePendBaser(moved, false)
+		mustOK(t, err)
+		mustOK(t, b.WriteRedistributorRegister(0, model.GICR_PENDBASER, uint64(pend)))
+		if got := pendBase(t, b, 0); got != moved {
+			t.Fatalf("GICR_PENDBASER points at %v, want %v", got, moved)
+		}
+		// The layout's table is now plain memory: nothing may touch it.
+		const marker = model.LPIBase + 7
+		setPendingBit(t, b, l.PendTable(0), marker)
+		layoutTable := readTable(t, b, l.PendTable(0))
+
+		const lpi = model.LPIBase + 9
+		mustOK(t, model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xA0, true)))
+		mustOK(t, model.EnableLPIs(b, 0))
+		mapEvent(t, b, alloc, 0, 0x10, 2, lpi)
+		if _, err := b.SignalMSI(b.Capabilities().Prepare(model.MSI{Doorbell: l.Doorbell(), Data: 2, DeviceID: 0x10})); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := b.Pending(0); err != nil || !slices.Equal(p, []model.INTID{lpi}) {
+			t.Errorf("Pending(0) = %v, %v; want [%d]", p, err, lpi)
+		}
+
+		// SaveTables writes the moved table exactly: the pending LPI's bit,
+		// and no stale one.
+		const stale = model.LPIBase + 100
+		setPendingBit(t, b, moved, stale)
+		mustOK(t, b.SaveTables())
+		if !pendingBit(t, b, moved, lpi) || pendingBit(t, b, moved, stale) {
+			t.Errorf("after SaveTables the table GICR_PENDBASER points at has LPI %d's bit %v (want set) and the stale bit of %d %v (want clear)",
+				lpi, pendingBit(t, b, moved, lpi), stale, pendingBit(t, b, moved, stale))
+		}
+		if got := readTable(t, b, l.PendTable(0)); !bytes.Equal(got, layoutTable) {
+			t.Errorf("Pending or SaveTables changed memory at the layout's pending table, which GICR_PENDBASER no longer points at")
+		}
 	})
 }

@@ -73,12 +73,14 @@
 //
 // # Observation
 //
-// Pending zeroes every pending table, issues SAVE_PENDING_TABLES, reads the
-// CPU's table and zeroes them again, so that no stale bit shows and none is
-// left for a later MAPTI or EnableLPIs to load. SaveTables zeroes the
-// pending tables and the (flat) device and collection tables, then issues
-// SAVE_PENDING_TABLES and ITS_SAVE_TABLES: what is in memory afterwards is
-// exactly KVM's state in ABI revision 0, which model's decoders read.
+// Pending borrows the pending tables, where each GICR_PENDBASER points:
+// it copies them all, zeroes the CPU's, issues SAVE_PENDING_TABLES, reads
+// it and puts every byte back, so that no stale bit shows and none that
+// software set before EnableLPIs (PTZ = 0 loads it) is lost
+// (pending_linux_arm64.go). SaveTables zeroes the pending tables and the
+// (flat) device and collection tables, then issues SAVE_PENDING_TABLES and
+// ITS_SAVE_TABLES: what is in memory afterwards is exactly KVM's state in
+// ABI revision 0, which model's decoders read.
 // RestoreTables resets the ITS (KVM_DEV_ARM_ITS_CTRL_RESET) and restores in
 // the documented order: GITS_IIDR, GITS_CBASER, GITS_CREADR, GITS_CWRITER,
 // GITS_BASER<n>, ITS_RESTORE_TABLES, GITS_CTLR.

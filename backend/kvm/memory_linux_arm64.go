@@ -9,7 +9,8 @@ import (
 )
 
 // guardedMemory is guest RAM as callers see it: a closed backend's memory
-// is unmapped, so every access checks first.
+// is unmapped, so every access checks first; and no access overlaps a
+// Pending, which borrows the pending tables (memMu).
 type guardedMemory struct{ b *backend }
 
 func (m guardedMemory) ReadAt(p []byte, addr model.GPA) error {
@@ -17,6 +18,8 @@ func (m guardedMemory) ReadAt(p []byte, addr model.GPA) error {
 		return wrap(fmt.Errorf("guest memory: %w", err))
 	}
 	defer m.b.life.RUnlock()
+	m.b.memMu.RLock()
+	defer m.b.memMu.RUnlock()
 	return m.b.mem.ReadAt(p, addr)
 }
 
@@ -25,5 +28,7 @@ func (m guardedMemory) WriteAt(p []byte, addr model.GPA) error {
 		return wrap(fmt.Errorf("guest memory: %w", err))
 	}
 	defer m.b.life.RUnlock()
+	m.b.memMu.RLock()
+	defer m.b.memMu.RUnlock()
 	return m.b.mem.WriteAt(p, addr)
 }
