@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gicits/gicits/backend/kvm"
 	"github.com/gicits/gicits/model"
 )
 
@@ -216,4 +217,72 @@ func TestPendingTablesAtLivePENDBASER(t *testing.T) {
 			t.Errorf("Pending or SaveTables changed memory at the layout's pending table, which GICR_PENDBASER no longer points at")
 		}
 	})
+}
+
+// Differences, "enable-lpis-load": EnableLPIs (PTZ = 0) loads the pending
+// table. The simulator adds each bit to the LPI's pending state and clears
+// it; KVM sets the pending state to the bit and leaves the bit, so an LPI
+// made pending before the enable by a MAPTI that consumed its bit is lost,
+// and a loaded bit comes back at the next MAPTI of the same INTID.
+func TestDifferenceEnableLPIsLoad(t *testing.T) {
+	listed(t, "enable-lpis-load")
+	onBothBackends(t, model.Config{CPUs: 2}, func(t *testing.T, b model.Backend) {
+		onKVM := b.Name() == "kvm"
+		const loaded, early = model.LPIBase + 42, model.LPIBase + 43
+		alloc := b.Layout().ITTAllocator()
+		for _, id := range []model.INTID{loaded, early} {
+			mustOK(t, model.SetLPIConfig(b, id, model.MakeLPIConfig(0xA0, true)))
+		}
+		mustOK(t, model.EnableLPIs(b, 0))
+		mapEvent(t, b, alloc, 1, 0x10, 3, loaded)
+		table := pendBase(t, b, 1)
+		setPendingBit(t, b, table, loaded)
+		setPendingBit(t, b, table, early)
+		// Both backends: MAPTI consumes the bit of the LPI it creates.
+		mustOK(t, model.SubmitCommands(b, model.MAPTI{DeviceID: 0x10, EventID: 4, INTID: early, ICID: 1}))
+		if p, err := b.Pending(1); err != nil || !slices.Equal(p, []model.INTID{early}) || pendingBit(t, b, table, early) {
+			t.Fatalf("after MAPTI of %d: pending %v, %v, bit %v; want [%d] and the bit consumed", early, p, err, pendingBit(t, b, table, early), early)
+		}
+
+		mustOK(t, model.EnableLPIs(b, 1))
+		want := []model.INTID{loaded, early}
+		if onKVM {
+			want = []model.INTID{loaded} // its bit was clear: replaced
+		}
+		p, err := b.Pending(1)
+		mustOK(t, err)
+		if !slices.Equal(p, want) {
+			t.Errorf("after EnableLPIs: pending %v, want %v", p, want)
+		}
+		if got := pendingBit(t, b, table, loaded); got != onKVM {
+			t.Errorf("after EnableLPIs: LPI %d's bit %v, want %v", loaded, got, onKVM)
+		}
+		for _, id := range want {
+			if got, err := b.Acknowledge(1); err != nil || got != id {
+				t.Fatalf("Acknowledge(1) = %d, %v; want %d", got, err, id)
+			}
+			mustOK(t, b.EOI(1, id))
+		}
+
+		// Nothing is pending; a new MAPTI of the loaded INTID consumes the bit
+		// KVM left.
+		mustOK(t, model.SubmitCommands(b,
+			model.DISCARD{DeviceID: 0x10, EventID: 3},
+			model.MAPTI{DeviceID: 0x10, EventID: 3, INTID: loaded, ICID: 1}))
+		want = nil
+		if onKVM {
+			want = []model.INTID{loaded}
+		}
+		if p, err := b.Pending(1); err != nil || !slices.Equal(p, want) {
+			t.Errorf("after DISCARD and MAPTI of %d: pending %v, %v; want %v", loaded, p, err, want)
+		}
+	})
+}
+
+// listed fails the test unless kvm.Differences lists id.
+func listed(t *testing.T, id string) {
+	t.Helper()
+	if !slices.ContainsFunc(kvm.Differences, func(d kvm.Difference) bool { return d.ID == id }) {
+		t.Fatalf("difference %q is not listed in kvm.Differences", id)
+	}
 }

@@ -93,7 +93,9 @@
 // leaving a pending LPI pending, asynchronous irqfd injection, the ITS
 // writing its tables, the order among equal priorities, 5 implemented
 // priority bits, MOVALL on newer kernels, a route without a DeviceID
-// accepted and dropped, and a failed restore leaving the ITS empty. The
+// accepted and dropped, EnableLPIs loading the pending table by replacing
+// pending state and leaving the bits, and a failed restore leaving the ITS
+// empty. The
 // backend-swapped suite (suite_test.go) runs every scenario on sim and kvm
 // and compares the effects with go-cmp, reporting steps that depend on a
 // listed difference instead of comparing them.
