@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gicits/gicits/bench/ledger"
@@ -18,10 +21,19 @@ type Options struct {
 	Events   int           // events of the one device, LPIs 8192..; 0 means 64
 	Duration time.Duration // how long the churn runs; 0 means 300 ms
 	Seed     uint64
-	// MSIPause is slept between two MSIs of one sender (0: none). A
-	// backend whose MSIs are much cheaper than its acknowledgements (KVM
-	// under nested emulation) needs it to keep the run about churn.
+	// MSIPause is slept between two MSIs of one sender; with 0 the
+	// sender only yields the processor after each MSI, as the consumers
+	// do when their CPU had nothing and the churn after each operation,
+	// so that on a small machine no role starves the others. A backend
+	// whose MSIs are much cheaper than its acknowledgements (KVM under
+	// nested emulation) needs a pause to keep the run about churn.
 	MSIPause time.Duration
+	// Mix weighs the churn's operations; the zero Mix means DefaultMix.
+	Mix Mix
+	// Rules say what each removal does to a pending LPI on the backend
+	// (see [ledger.Rules]); the zero value rules every removal
+	// [ledger.MayDrop].
+	Rules ledger.Rules
 }
 
 // withDefaults returns o with its zero fields set to their defaults.
@@ -35,14 +47,41 @@ func (o Options) withDefaults() Options {
 	if o.Duration == 0 {
 		o.Duration = 300 * time.Millisecond
 	}
+	if o.Mix == (Mix{}) {
+		o.Mix = DefaultMix
+	}
 	return o
 }
 
 // Result is what a [Run] did.
 type Result struct {
-	Ledger                    *ledger.Ledger
-	Delivered, Acknowledged   int
+	Ledger *ledger.Ledger
+	// Report is the ledger's check: totals and, per cause of removal,
+	// the deliveries it excused and the acknowledgements that survived it.
+	Report                  *ledger.Report
+	Delivered, Acknowledged int
+	// Ops counts the churn's operations by kind (an operation that
+	// needs the device mapped while it is not counts as the Remap that
+	// ran instead); MOVIs, Discards and Remapped repeat three of them.
+	Ops                       [NumOps]int
 	MOVIs, Discards, Remapped int
+	// Busy counts MSIs refused with model.ErrBusy because their target's
+	// LPIs were disabled (only with EnableLPIs in the mix).
+	Busy int
+	// Probed lists the operations the end of the run probed, in order.
+	Probed []Op
+}
+
+// String lists the counts of every operation that ran, and the busy MSIs.
+func (r *Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d delivered, %d acknowledged, %d busy; churn:", r.Delivered, r.Acknowledged, r.Busy)
+	for op, n := range r.Ops {
+		if n > 0 {
+			fmt.Fprintf(&b, " %v %d,", Op(op), n)
+		}
+	}
+	return strings.TrimSuffix(b.String(), ",")
 }
 
 // dev is the one device whose events a run maps and signals.
@@ -53,11 +92,13 @@ func lpi(ev int) model.INTID { return model.LPIBase + model.INTID(ev) }
 
 // Run maps Events events of device 1 to LPIs spread over every CPU's
 // collection, then for opt.Duration has Senders goroutines signal MSIs
-// while one goroutine per CPU acknowledges and EOIs, and another moves
-// events (MOVI), discards and re-maps them (DISCARD + MAPTI) and re-maps
-// the whole device (MAPD). It drains every CPU at the end and returns the
-// ledger, already checked: the error says which LPI was lost or
-// duplicated. b must be freshly opened.
+// while one goroutine per CPU acknowledges and EOIs, and another churns
+// through the operations of opt.Mix. It then restores the mapping, drains
+// every CPU, probes each operation of the mix once with every LPI pending
+// (see [Op]), sends one last MSI per event and drains again, and returns
+// the result with the ledger checked under opt.Rules: the error says
+// which LPI was lost, duplicated or acknowledged after a removal that
+// drops it. b must be freshly opened.
 func Run(ctx context.Context, b model.Backend, opt Options) (*Result, error) {
 	s := &run{b: b, opt: opt.withDefaults(), caps: b.Capabilities(), layout: b.Layout(), led: ledger.New()}
 	s.cpus = s.caps.CPUs
@@ -77,7 +118,9 @@ func Run(ctx context.Context, b model.Backend, opt Options) (*Result, error) {
 	s.churn(ctx)
 	cancel()
 	wg.Wait()
-	s.drain()
+	if len(s.errs) == 0 {
+		s.finish()
+	}
 	return s.result()
 }
 
@@ -90,11 +133,15 @@ type run struct {
 	cpus   int
 	led    *ledger.Ledger
 	res    *Result
+	busy   atomic.Int64
 
 	// mapd maps the device; mapAll maps each event (MAPTI), spreading
 	// them over the collections. The churn re-issues both.
 	mapd   model.MAPD
 	mapAll []model.Command
+	// st is what the churn knows of the mapping; only the goroutine
+	// running Run touches it.
+	st mapping
 
 	errMu sync.Mutex
 	errs  []error
@@ -132,7 +179,7 @@ func (s *run) setup() error {
 	s.mapd = model.MAPD{DeviceID: dev, Size: uint8(bits - 1), ITTAddr: itt, Valid: true}
 	s.mapAll = []model.Command{}
 	for ev := range opt.Events {
-		if err := model.SetLPIConfig(b, lpi(ev), model.MakeLPIConfig(0xa0, true)); err != nil {
+		if err := model.SetLPIConfig(b, lpi(ev), model.MakeLPIConfig(priority, true)); err != nil {
 			return err
 		}
 		s.mapAll = append(s.mapAll, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(ev % s.cpus)})
@@ -143,112 +190,93 @@ func (s *run) setup() error {
 	if err := model.SubmitCommands(b, setup...); err != nil {
 		return fmt.Errorf("stress set-up: %w", err)
 	}
+	s.st = newMapping(s.cpus, opt.Events)
 	return nil
 }
+
+// priority is every LPI's priority.
+const priority = 0xa0
 
 // send is sender g: it signals MSIs of random events until ctx ends,
 // recording each delivery in the ledger.
 func (s *run) send(ctx context.Context, g int) {
 	rng := rand.New(rand.NewPCG(s.opt.Seed, uint64(g)))
 	for ctx.Err() == nil {
-		ev := rng.IntN(s.opt.Events)
-		m := s.caps.Prepare(model.MSI{Doorbell: s.layout.Doorbell(), Data: uint32(ev), DeviceID: dev})
-		start := s.led.Begin()
-		d, err := s.b.SignalMSI(m)
-		if err != nil {
-			s.fail(fmt.Errorf("SignalMSI(ev %d): %w", ev, err))
+		if err := s.signal(rng.IntN(s.opt.Events)); err != nil {
+			s.fail(err)
 			return
-		}
-		if d == model.Delivered {
-			s.led.Delivered(lpi(ev), start)
 		}
 		if s.opt.MSIPause > 0 {
 			time.Sleep(s.opt.MSIPause)
+		} else {
+			runtime.Gosched()
 		}
 	}
 }
 
-// ack acknowledges one LPI on cpu, records it and EOIs it. It reports
-// whether there was one.
-func (s *run) ack(cpu model.CPU) (bool, error) {
+// signal sends event ev's MSI and records a delivery. An MSI the target
+// refuses because its LPIs are disabled is counted, and an error only
+// when the mix never disables them.
+func (s *run) signal(ev int) error {
+	m := s.caps.Prepare(model.MSI{Doorbell: s.layout.Doorbell(), Data: uint32(ev), DeviceID: dev})
+	start := s.led.Begin()
+	d, err := s.b.SignalMSI(m)
+	switch {
+	case err != nil && errors.Is(err, model.ErrBusy) && s.opt.Mix[EnableLPIs] > 0:
+		s.busy.Add(1)
+	case err != nil:
+		return fmt.Errorf("SignalMSI(ev %d): %w", ev, err)
+	case d == model.Delivered:
+		s.led.Delivered(lpi(ev), start)
+	}
+	return nil
+}
+
+// ack acknowledges one LPI on cpu, records it and EOIs it. It returns
+// the LPI, or SpuriousINTID when there was none.
+func (s *run) ack(cpu model.CPU) (model.INTID, error) {
 	start := s.led.Begin()
 	id, err := s.b.Acknowledge(cpu)
 	if err != nil || id == model.SpuriousINTID {
-		return false, err
+		return model.SpuriousINTID, err
 	}
 	s.led.Acknowledged(id, start)
-	return true, s.b.EOI(cpu, id)
+	return id, s.b.EOI(cpu, id)
 }
 
-// acknowledge is CPU c's consumer: it acknowledges until ctx ends.
+// acknowledge is CPU c's consumer: it acknowledges until ctx ends,
+// yielding the processor when the CPU had nothing, so that spinning
+// consumers do not starve the churn of CPU time.
 func (s *run) acknowledge(ctx context.Context, c int) {
 	for ctx.Err() == nil {
-		if _, err := s.ack(model.CPU(c)); err != nil {
+		id, err := s.ack(model.CPU(c))
+		if err != nil {
 			s.fail(fmt.Errorf("CPU %d: %w", c, err))
 			return
 		}
-	}
-}
-
-// churn re-maps until ctx ends: of 20 operations on a random event, 9 MOVI
-// it to a random collection, 10 DISCARD it and MAPTI it again, and 1
-// re-maps the whole device (MAPD, then every MAPTI).
-func (s *run) churn(ctx context.Context) {
-	rng := rand.New(rand.NewPCG(s.opt.Seed, 1<<32))
-	all := make([]model.INTID, s.opt.Events)
-	for ev := range all {
-		all[ev] = lpi(ev)
-	}
-	for ctx.Err() == nil {
-		if err := s.churnOnce(rng, all); err != nil {
-			s.fail(fmt.Errorf("churn: %w", err))
-			break
+		if id == model.SpuriousINTID {
+			runtime.Gosched()
 		}
 	}
 }
 
-// churnOnce makes one churn operation; all are every LPI of the device.
-func (s *run) churnOnce(rng *rand.Rand, all []model.INTID) error {
-	b, res := s.b, s.res
-	ev := rng.IntN(s.opt.Events)
-	var err error
-	switch r := rng.IntN(20); {
-	case r < 9:
-		err = model.SubmitCommands(b, model.MOVI{DeviceID: dev, EventID: model.EventID(ev), ICID: model.ICID(rng.IntN(s.cpus))})
-		res.MOVIs++
-	case r < 19:
-		start := s.led.Begin()
-		err = model.SubmitCommands(b, model.DISCARD{DeviceID: dev, EventID: model.EventID(ev)})
-		s.led.Removed(ledger.Discard, start, lpi(ev))
-		if err == nil {
-			err = model.SubmitCommands(b, model.MAPTI{DeviceID: dev, EventID: model.EventID(ev), INTID: lpi(ev), ICID: model.ICID(rng.IntN(s.cpus))})
-		}
-		res.Discards++
-	default:
-		start := s.led.Begin()
-		err = model.SubmitCommands(b, s.mapd)
-		s.led.Removed(ledger.Remap, start, all...)
-		if err == nil {
-			err = model.SubmitCommands(b, s.mapAll...)
-		}
-		res.Remapped++
-	}
-	return err
-}
-
-// drain acknowledges every LPI still pending on every CPU.
-func (s *run) drain() {
+// drain acknowledges every LPI still pending on every CPU and returns
+// them.
+func (s *run) drain() []model.INTID {
+	var got []model.INTID
 	for c := range s.cpus {
 		for {
-			more, err := s.ack(model.CPU(c))
+			id, err := s.ack(model.CPU(c))
 			if err != nil {
 				s.fail(fmt.Errorf("drain CPU %d: %w", c, err))
 			}
-			if !more {
+			if id == model.SpuriousINTID {
 				break
 			}
+			got = append(got, id)
 		}
 	}
+	return got
 }
 
 // result totals the ledger and returns the run's errors, or else the
@@ -256,14 +284,15 @@ func (s *run) drain() {
 func (s *run) result() (*Result, error) {
 	res := s.res
 	res.Delivered, res.Acknowledged = s.led.Totals()
+	res.Busy = int(s.busy.Load())
+	res.MOVIs, res.Discards, res.Remapped = res.Ops[MOVI], res.Ops[Discard], res.Ops[Remap]
+	rep, err := s.led.Check(s.opt.Rules)
+	res.Report = rep
 	if err := errors.Join(s.errs...); err != nil {
 		return res, err
 	}
 	if res.Delivered == 0 {
 		return res, errors.New("stress: no MSI was delivered")
 	}
-	// The zero rules take every removal as one that may drop: what
-	// this package always claimed.
-	_, err := s.led.Check(ledger.Rules{})
 	return res, err
 }
