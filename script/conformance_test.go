@@ -2,12 +2,13 @@ package script_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/gicits/gicits/backend/kvm"
 	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	_ "github.com/gicits/gicits/backend/sim"
+	"github.com/gicits/gicits/internal/fidelity"
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
@@ -15,90 +16,75 @@ import (
 // corpusDir is the conformance corpus, from this package's directory.
 var corpusDir = filepath.Join("..", "testdata", "conformance")
 
-// kvmDifference is a corpus line whose expectation KVM is known not to
-// meet, and why. The ID names the entry of backend/kvm.Differences.
-type kvmDifference struct {
-	file   string // base name
-	line   int
-	id     string
-	reason string
-}
-
-// knownKVMDifferences lists every corpus expectation that fails on kvm by
-// design, the one place that says so: each names the entry of
-// backend/kvm.Differences that explains it. Expect-error lines need no
-// entry: kvm cannot observe command errors, and the runner skips them,
-// saying so. Every entry but the movall ones fails under scripts/kvm-harness
-// (Debian's Linux 6.1); those fail on kernels with the 2024 xarray rework,
-// where vgic_its_cmd_handle_movall walks every LPI of the VM.
-// TestConformanceKVM logs the entries that did not fail.
-var knownKVMDifferences = []kvmDifference{
-	{"cmd-movall.its", 23, "movall", "kernels after the 2024 xarray rework move CPU 2's LPI 8194 to CPU 1 too"},
-	{"cmd-movall.its", 24, "movall", "as above: 8194 leaves CPU 2"},
-	{"cmd-movall.its", 38, "movall", "as above: 8194 leaves CPU 2"},
-	{"cmd-discard.its", 19, "discard-pending", "KVM leaves the discarded 8192 pending on CPU 1"},
-	{"cmd-discard.its", 22, "discard-pending", "the stale 8192 is still pending"},
-	{"cmd-discard.its", 23, "discard-pending", "the stale 8192 may be acknowledged first"},
-	{"cmd-discard.its", 25, "discard-pending", "the stale 8192 (or 8193) is still there"},
-	{"cmd-discard.its", 37, "discard-pending", "KVM leaves the discarded 8194 pending on CPU 0"},
-	{"mapd-remap-live.its", 26, "discard-pending", "KVM leaves the freed 8192 pending on CPU 0"},
-	{"mapd-remap-live.its", 27, "discard-pending", "KVM leaves the freed 8193 pending on CPU 1"},
-	{"mapd-remap-live.its", 39, "discard-pending", "KVM leaves the freed 8194 pending on CPU 1"},
-	{"mapd-remap-live.its", 46, "discard-pending", "the re-mapped 8193 inherits its stale pending state"},
-	// KVM takes a route without a valid DeviceID on a VM that needs one
-	// and drops its injection where userspace cannot see it; the simulator
-	// reports ErrInvalidArgument when the route is raised.
-	{"gsi-routing.its", 47, "route-devid", "TriggerGSI of the route without a DeviceID delivers nothing and reports nothing"},
-	{"priorities.its", 27, "ack-equal-priority", "KVM picks among equal priorities (8193, 8194) by list order, not lowest INTID"},
-	{"priorities.its", 31, "ack-equal-priority", "follows from the line before"},
-}
-
-func knownKVM(file string, line int) (kvmDifference, bool) {
-	for _, d := range knownKVMDifferences {
-		if d.file == filepath.Base(file) && d.line == line {
-			return d, true
+// knownOnKVM returns the catalogue classes of the expectation at file:line
+// in s (its kvm= field), if it has any.
+func knownOnKVM(s *script.Script, line int) []string {
+	for _, st := range s.Stmts {
+		if st.Position().Line == line {
+			if k, ok := st.(interface{ KVMClasses() []string }); ok {
+				return k.KVMClasses()
+			}
 		}
 	}
-	return kvmDifference{}, false
+	return nil
 }
 
+// showing returns the first of classes that shows on kernel series k
+// (any of them when the catalogue does not know k).
+func showing(classes []string, k string) (*fidelity.Entry, bool) {
+	for _, id := range classes {
+		e, ok := fidelity.Lookup(id)
+		if ok && (e.ShowsOn(k) || !slices.Contains(fidelity.Kernels, k)) {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// fidelityDir holds the catalogue's minimal cases.
+var fidelityDir = filepath.Join("..", "testdata", "fidelity")
+
+// corpus returns the conformance corpus and the catalogue's cases.
 func corpus(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*.its"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no .its files in %s", corpusDir)
+	var files []string
+	for _, dir := range []string{corpusDir, fidelityDir} {
+		f, err := filepath.Glob(filepath.Join(dir, "*.its"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f) == 0 {
+			t.Fatalf("no .its files in %s", dir)
+		}
+		files = append(files, f...)
 	}
 	return files
 }
 
-// TestKnownKVMDifferencesPointAtExpectations keeps the table honest when
-// corpus files change: every entry names an expectation line and a
-// difference backend/kvm lists.
-func TestKnownKVMDifferencesPointAtExpectations(t *testing.T) {
-	ids := map[string]bool{}
-	for _, d := range kvm.Differences {
-		ids[d.ID] = true
-	}
-	for _, d := range knownKVMDifferences {
-		if !ids[d.id] {
-			t.Errorf("knownKVMDifferences: %s:%d names %q, which backend/kvm.Differences does not list", d.file, d.line, d.id)
-		}
-		s, err := script.ParseFile(filepath.Join(corpusDir, d.file))
+// TestKVMAnnotationsNameCatalogueEntries keeps the kvm= fields honest:
+// each names an entry of the catalogue, and each entry's case exists and
+// has an expectation that names it.
+func TestKVMAnnotationsNameCatalogueEntries(t *testing.T) {
+	named := map[string]bool{}
+	for _, file := range corpus(t) {
+		s, err := script.ParseFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
 		for _, st := range s.Stmts {
-			if st.Position().Line == d.line {
-				_, isExpect := st.(script.Expectation)
-				found = isExpect
+			for _, id := range knownOnKVM(s, st.Position().Line) {
+				if _, ok := fidelity.Lookup(id); !ok {
+					t.Errorf("%v: kvm=%s names no entry of internal/fidelity.Catalogue", st.Position(), id)
+				}
+				if filepath.Dir(file) == fidelityDir {
+					named[filepath.Base(file)+" "+id] = true
+				}
 			}
 		}
-		if !found {
-			t.Errorf("knownKVMDifferences: %s:%d is not an expectation", d.file, d.line)
+	}
+	for _, e := range fidelity.Catalogue {
+		if !named[filepath.Base(e.Case)+" "+e.ID] || filepath.Dir(e.Case) != "testdata/fidelity" {
+			t.Errorf("catalogue entry %s: its case %s is not a file of testdata/fidelity with an expectation that says kvm=%s", e.ID, e.Case, e.ID)
 		}
 	}
 }
@@ -129,12 +115,15 @@ func TestConformanceSim(t *testing.T) {
 // may skip.
 var kvmRefuses = map[string]bool{"cache-off.its": true, "policy-stall.its": true}
 
-// TestConformanceKVM runs the corpus on real KVM: inside the QEMU harness
-// (GICITS_KVM_REQUIRED=1) it must run and pass all but knownKVMDifferences;
-// elsewhere it skips, saying why.
+// TestConformanceKVM runs the corpus and the catalogue's cases on real
+// KVM: inside the QEMU harness (GICITS_KVM_REQUIRED=1) every expectation
+// must hold, except those whose kvm= field names a catalogue entry that
+// shows on the running kernel, which must fail there. Elsewhere it skips,
+// saying why.
 func TestConformanceKVM(t *testing.T) {
 	kvmtest.Require(t, model.Config{})
-	seen := map[kvmDifference]bool{}
+	series, release := kernelSeries(t)
+	t.Logf("kernel %s (series %s)", release, series)
 	for _, file := range corpus(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".its"), func(t *testing.T) {
 			s, err := script.ParseFile(file)
@@ -142,12 +131,9 @@ func TestConformanceKVM(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := script.Run(s, script.Options{Backend: "kvm"})
-			for _, f := range res.Failures {
-				if d, ok := knownKVM(f.Pos.File, f.Pos.Line); ok {
-					seen[d] = true
-				}
-			}
-			report(t, res, knownKVM)
+			known := func(line int) (*fidelity.Entry, bool) { return showing(knownOnKVM(s, line), series) }
+			report(t, res, known)
+			checkShown(t, s, res, series, release)
 			name := filepath.Base(file)
 			switch refused := res.SkipReason != ""; {
 			case refused && kvmRefuses[name]:
@@ -159,16 +145,37 @@ func TestConformanceKVM(t *testing.T) {
 			}
 		})
 	}
-	for _, d := range knownKVMDifferences {
-		if !seen[d] {
-			t.Logf("known difference %s at %s:%d did not show on this kernel", d.id, d.file, d.line)
+}
+
+// checkShown fails the test for an expectation whose kvm= field names an
+// entry the catalogue says shows on this kernel, but which held: the
+// catalogue's kernels, or the annotation, are wrong.
+func checkShown(t *testing.T, s *script.Script, res *script.Result, series, release string) {
+	t.Helper()
+	if !slices.Contains(fidelity.Kernels, series) || res.SkipReason != "" {
+		return
+	}
+	failed, skipped := map[int]bool{}, map[int]bool{}
+	last := 0
+	for _, f := range res.Failures {
+		failed[f.Pos.Line] = true
+		last = max(last, f.Pos.Line)
+	}
+	for _, sk := range res.Skips {
+		skipped[sk.Pos.Line] = true
+	}
+	for _, st := range s.Stmts {
+		line := st.Position().Line
+		ran := !skipped[line] && (res.NotRun == 0 || line <= last)
+		if e, ok := showing(knownOnKVM(s, line), series); ok && ran && !failed[line] {
+			t.Errorf("%v: %v: held on kernel %s, but its kvm=%s says it fails on %v", st.Position(), st, release, e.ID, e.Kernels)
 		}
 	}
 }
 
 // report turns a result into test failures and logs, tolerating the
-// failures known (by file and line) to differ.
-func report(t *testing.T, res *script.Result, known func(string, int) (kvmDifference, bool)) {
+// failures known to show on this kernel.
+func report(t *testing.T, res *script.Result, known func(line int) (*fidelity.Entry, bool)) {
 	t.Helper()
 	for _, sk := range res.Skips {
 		t.Log(sk)
@@ -176,8 +183,8 @@ func report(t *testing.T, res *script.Result, known func(string, int) (kvmDiffer
 	knownAbort := false
 	for i, f := range res.Failures {
 		if known != nil {
-			if d, ok := known(f.Pos.File, f.Pos.Line); ok {
-				t.Logf("%v (known difference %s: %s)", f, d.id, d.reason)
+			if e, ok := known(f.Pos.Line); ok {
+				t.Logf("%v (known divergence %s, docs/fidelity.md)", f, e.ID)
 				knownAbort = i == len(res.Failures)-1
 				continue
 			}
@@ -187,7 +194,7 @@ func report(t *testing.T, res *script.Result, known func(string, int) (kvmDiffer
 	}
 	if res.NotRun > 0 {
 		if knownAbort {
-			t.Logf("%d expectations not run after the known difference", res.NotRun)
+			t.Logf("%d expectations not run after the known divergence", res.NotRun)
 		} else {
 			t.Errorf("%d expectations not run after the failure", res.NotRun)
 		}

@@ -1,6 +1,8 @@
 package difftest
 
 import (
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,17 +11,27 @@ import (
 	"github.com/gicits/gicits/script"
 )
 
-// Observation is what a run of a stream leaves to compare: the outcome of
-// every msi and ack, what is pending on each CPU at the end, and the tables
-// saved at the end, collections keyed by ICID (KVM saves them in list
-// order, which the architecture does not fix).
+// Item is one thing a run observed: the outcome of an msi or ack, or one
+// part of the state (what is pending on a CPU, a saved DTE, ITE or CTE)
+// after a failing command's expect error and at the end of the stream.
+type Item struct {
+	Line int    // of the statement observed; EndLine for the end state
+	Stmt string // the statement, or "end"
+	What string // what was looked at, e.g. "ack cpu=1", "pending cpu=0", "ite dev=0x10 ev=3"
+	Seen string
+}
+
+// EndLine is the Line of the items of the end state.
+const EndLine = math.MaxInt
+
+func (it Item) key() string { return fmt.Sprintf("%d %s", it.Line, it.What) }
+
+// Observation is what a run of a stream leaves to compare, in stream
+// order: collections keyed by ICID (KVM saves them in list order, which the
+// architecture does not fix), and the run's failures.
 type Observation struct {
-	Outcomes    []script.Outcome
-	Pending     map[model.CPU][]model.INTID
-	Devices     map[model.DeviceID]model.DTE
-	Events      map[model.DeviceID]map[model.EventID]model.ITE
-	Collections map[model.ICID]model.CTE
-	Failures    []string
+	Items    []Item
+	Failures []string
 }
 
 // Variant is one side of a differential run: a backend and how to adjust
@@ -32,9 +44,17 @@ type Variant struct {
 
 // Observe runs s on v and returns what it observed.
 func Observe(s *script.Script, v Variant) *Observation {
-	o := &Observation{Pending: map[model.CPU][]model.INTID{}}
-	res := script.Run(s, script.Options{Backend: v.Backend, Configure: v.Configure, Observe: o.observeBackend})
-	o.Outcomes = res.Outcomes
+	o := &Observation{}
+	res := script.Run(s, script.Options{
+		Backend:   v.Backend,
+		Configure: v.Configure,
+		AfterStmt: o.afterStmt,
+		Observe:   func(b model.Backend) error { return o.snapshot(b, EndLine, "end") },
+	})
+	for _, out := range res.Outcomes {
+		o.Items = append(o.Items, Item{Line: out.Line, Stmt: out.Stmt, What: outcomeWhat(out.Stmt), Seen: out.Seen})
+	}
+	slices.SortStableFunc(o.Items, func(a, b Item) int { return a.Line - b.Line })
 	for _, f := range res.Failures {
 		o.Failures = append(o.Failures, f.String())
 	}
@@ -44,38 +64,141 @@ func Observe(s *script.Script, v Variant) *Observation {
 	return o
 }
 
-// observeBackend records what is pending on every CPU of b and the tables
-// it saved, after the last statement ran.
-func (o *Observation) observeBackend(b model.Backend) error {
+// outcomeWhat names what an outcome looked at: the statement itself (an
+// ack names its CPU, an msi its device and event).
+func outcomeWhat(stmt string) string { return stmt }
+
+// afterStmt looks at the state a failing command left: after each expect
+// error (which KVM, unable to see command errors, skips) it records what
+// is pending and the saved tables.
+func (o *Observation) afterStmt(st script.Stmt, b model.Backend) error {
+	if _, ok := st.(*script.ExpectErrorStmt); !ok {
+		return nil
+	}
+	return o.snapshot(b, st.Position().Line, st.String())
+}
+
+// snapshot records what is pending on every CPU of b and the tables it
+// saves now.
+func (o *Observation) snapshot(b model.Backend, line int, stmt string) error {
+	add := func(what, seen string) {
+		o.Items = append(o.Items, Item{Line: line, Stmt: stmt, What: what, Seen: seen})
+	}
 	for c := range b.Capabilities().CPUs {
 		p, err := b.Pending(model.CPU(c))
 		if err != nil {
 			return err
 		}
-		if len(p) > 0 {
-			o.Pending[model.CPU(c)] = p
-		}
+		add(fmt.Sprintf("pending cpu=%d", c), fmt.Sprint(p))
+	}
+	if err := b.SaveTables(); err != nil {
+		return fmt.Errorf("saving the ITS tables: %w", err)
 	}
 	t, err := model.ReadSavedTables(b)
 	if err != nil {
 		return err
 	}
-	o.Devices = map[model.DeviceID]model.DTE{}
-	o.Events = map[model.DeviceID]map[model.EventID]model.ITE{}
 	for _, d := range t.Devices {
-		o.Devices[d.ID] = d.DTE
+		add(fmt.Sprintf("dte dev=%#x", uint32(d.ID)), fmt.Sprintf("%+v", d.DTE))
 		for _, e := range d.Events {
-			if o.Events[d.ID] == nil {
-				o.Events[d.ID] = map[model.EventID]model.ITE{}
-			}
-			o.Events[d.ID][e.ID] = e.ITE
+			add(fmt.Sprintf("ite dev=%#x ev=%d", uint32(d.ID), e.ID), fmt.Sprintf("%+v", e.ITE))
 		}
 	}
-	o.Collections = map[model.ICID]model.CTE{}
-	for _, c := range t.Collections {
-		o.Collections[c.CTE.ICID] = c.CTE
+	ctes := slices.Clone(t.Collections)
+	slices.SortFunc(ctes, func(a, b model.SavedCollection) int { return int(a.CTE.ICID) - int(b.CTE.ICID) })
+	for _, c := range ctes {
+		add(fmt.Sprintf("cte icid=%d", c.CTE.ICID), fmt.Sprintf("%+v", c.CTE))
 	}
 	return nil
+}
+
+// Divergence is the first observation on which two runs of one stream
+// disagree.
+type Divergence struct {
+	Line int // of the statement observed (EndLine for the end state)
+	Stmt string
+	What string
+	A, B string // what each side saw; "(none)" when it saw nothing there
+	// Index is the statement's index in the stream, len(Stmts) for the end
+	// state.
+	Index int
+}
+
+// Same reports whether d and e are the same divergence, wherever in the
+// stream it happens: the same statement, looking at the same thing, seeing
+// the same two values.
+func (d *Divergence) Same(e *Divergence) bool {
+	return d != nil && e != nil && d.Stmt == e.Stmt && d.What == e.What && d.A == e.A && d.B == e.B
+}
+
+func (d *Divergence) String() string {
+	at := fmt.Sprintf("line %d: %s", d.Line, d.Stmt)
+	if d.Line == EndLine {
+		at = "end of stream"
+	}
+	return fmt.Sprintf("%s: %s: %s vs %s", at, d.What, d.A, d.B)
+}
+
+const none = "(none)"
+
+// First returns the first divergence between a and b in stream order: an
+// item one side saw differently or not at all, or else differing
+// failures. It returns nil when they agree. s is the stream they ran.
+func First(s *script.Script, a, b *Observation) *Divergence {
+	seenB := map[string]string{}
+	for _, it := range b.Items {
+		seenB[it.key()] = it.Seen
+	}
+	seenA := map[string]string{}
+	all := make([]Item, 0, len(a.Items)+len(b.Items))
+	for _, it := range a.Items {
+		seenA[it.key()] = it.Seen
+		all = append(all, it)
+	}
+	for _, it := range b.Items {
+		if _, ok := seenA[it.key()]; !ok {
+			all = append(all, it)
+		}
+	}
+	slices.SortStableFunc(all, func(x, y Item) int { return cmpLine(x.Line, y.Line) })
+	for _, it := range all {
+		va, okA := seenA[it.key()]
+		vb, okB := seenB[it.key()]
+		if !okA {
+			va = none
+		}
+		if !okB {
+			vb = none
+		}
+		if va != vb {
+			return &Divergence{Line: it.Line, Stmt: it.Stmt, What: it.What, A: va, B: vb, Index: indexOf(s, it.Line)}
+		}
+	}
+	if !slices.Equal(a.Failures, b.Failures) {
+		return &Divergence{Line: EndLine, Stmt: "end", What: "failures", A: fmt.Sprint(a.Failures), B: fmt.Sprint(b.Failures), Index: len(s.Stmts)}
+	}
+	return nil
+}
+
+func cmpLine(x, y int) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// indexOf returns the index of the statement at line, len(s.Stmts) for
+// the end state.
+func indexOf(s *script.Script, line int) int {
+	for i, st := range s.Stmts {
+		if st.Position().Line == line {
+			return i
+		}
+	}
+	return len(s.Stmts)
 }
 
 // Diff runs s on a and b and returns their differences as cmp.Diff prints
@@ -84,11 +207,20 @@ func Diff(s *script.Script, a, b Variant) string {
 	return cmp.Diff(Observe(s, a), Observe(s, b))
 }
 
-// Shrink removes statements from a stream that makes a and b disagree,
-// one at a time, keeping each removal after which both sides still run
-// without failures and still disagree. The set-up (settings, LPI
-// configuration, EnableLPIs) and the final save stay.
-func Shrink(s *script.Script, a, b Variant) *script.Script {
+// Compare runs s on a and b and returns both observations and their
+// first divergence (nil when they agree).
+func Compare(s *script.Script, a, b Variant) (oa, ob *Observation, d *Divergence) {
+	oa, ob = Observe(s, a), Observe(s, b)
+	return oa, ob, First(s, oa, ob)
+}
+
+// Shrink removes statements from a stream on which a and b diverge, one
+// at a time, keeping each removal after which they still diverge and keep
+// says the divergence is still the one being shrunk. The set-up (settings,
+// LPI configuration, EnableLPIs) and the final save stay. Without keep,
+// any divergence with the same failures as the original is kept.
+func Shrink(s *script.Script, a, b Variant, keep func(*script.Script, *Divergence) bool) *script.Script {
+	oa, ob := Observe(s, a), Observe(s, b)
 	cur := s
 	for changed := true; changed; {
 		changed = false
@@ -97,15 +229,19 @@ func Shrink(s *script.Script, a, b Variant) *script.Script {
 			case script.Setting, *script.LPIStmt, *script.EnableLPIsStmt:
 				continue
 			}
-			cand := &script.Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, i+1)}
-			oa, ob := Observe(cand, a), Observe(cand, b)
-			if len(oa.Failures) > 0 || len(ob.Failures) > 0 || cmp.Equal(oa, ob) {
+			cand := renumber(&script.Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, i+1)})
+			ca, cb := Observe(cand, a), Observe(cand, b)
+			if !slices.Equal(ca.Failures, oa.Failures) || !slices.Equal(cb.Failures, ob.Failures) {
+				continue
+			}
+			d := First(cand, ca, cb)
+			if d == nil || (keep != nil && !keep(cand, d)) {
 				continue
 			}
 			cur, changed = cand, true
 		}
 	}
-	return renumber(cur)
+	return cur
 }
 
 // renumber re-parses the printed script so that positions match the

@@ -13,8 +13,12 @@ import (
 // TestGenerateIsValid checks that generated streams print and parse back
 // and run on the simulator without a single failure or command error.
 func TestGenerateIsValid(t *testing.T) {
-	for seed := range uint64(30) {
+	all := difftest.Profile{MOVALL: true, EqualPriority: true, DiscardPending: true, Errors: true}
+	for seed := range uint64(40) {
 		s := difftest.Generate(seed, difftest.StreamLength)
+		if seed >= 30 {
+			s = difftest.GenerateProfile(seed, difftest.StreamLength, all)
+		}
 		again, err := script.Parse("printed.its", []byte(s.String()))
 		if err != nil {
 			t.Fatalf("seed %d: printed stream does not parse: %v", seed, err)
@@ -58,12 +62,45 @@ save
 		t.Fatalf("a variant disagrees with itself:\n%s", d)
 	}
 	d := difftest.Diff(s, base, moved)
-	if !strings.Contains(d, "ITTAddr") {
+	if !strings.Contains(d, "dte dev=0x10") {
 		t.Fatalf("diff does not show the ITT addresses:\n%s", d)
 	}
-	small := difftest.Shrink(s, base, moved)
+	small := difftest.Shrink(s, base, moved, nil)
 	want := "lpi 8192..8193 prio=0x10 enabled\nenablelpis all\nmapd dev=0x10 bits=3\nsave\n"
 	if small.String() != want {
 		t.Errorf("shrunk to:\n%s\nwant:\n%s", small, want)
+	}
+}
+
+// TestErrorStreamsReachEveryCode: streams with failing commands reach
+// every E_ITS_* code KVM's ITS can raise, and the simulator raises each
+// where the stream expects it (TestGenerateIsValid checks that the
+// expectations hold).
+func TestErrorStreamsReachEveryCode(t *testing.T) {
+	want := []model.ErrorCode{
+		model.E_ITS_MOVI_UNMAPPED_INTERRUPT, model.E_ITS_MOVI_UNMAPPED_COLLECTION,
+		model.E_ITS_INT_UNMAPPED_INTERRUPT, model.E_ITS_CLEAR_UNMAPPED_INTERRUPT,
+		model.E_ITS_MAPD_DEVICE_OOR, model.E_ITS_MAPD_ITTSIZE_OOR,
+		model.E_ITS_MAPC_PROCNUM_OOR, model.E_ITS_MAPC_COLLECTION_OOR,
+		model.E_ITS_MAPTI_UNMAPPED_DEVICE, model.E_ITS_MAPTI_ID_OOR, model.E_ITS_MAPTI_PHYSICALID_OOR,
+		model.E_ITS_INV_UNMAPPED_INTERRUPT, model.E_ITS_INVALL_UNMAPPED_COLLECTION,
+		model.E_ITS_MOVALL_PROCNUM_OOR, model.E_ITS_DISCARD_UNMAPPED_INTERRUPT,
+	}
+	seen := map[model.ErrorCode]int{}
+	for seed := range uint64(10) {
+		s := difftest.GenerateProfile(seed, difftest.StreamLength, difftest.Profile{Errors: true})
+		for _, st := range s.Stmts {
+			if e, ok := st.(*script.ExpectErrorStmt); ok {
+				seen[e.Code]++
+			}
+		}
+		if o := difftest.Observe(s, difftest.Variant{Name: "sim", Backend: "sim"}); len(o.Failures) > 0 {
+			t.Fatalf("seed %d: error stream fails on sim: %v\n%s", seed, o.Failures, s)
+		}
+	}
+	for _, c := range want {
+		if seen[c] == 0 {
+			t.Errorf("no stream of 10 raises %v", c)
+		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 const (
 	genDevices  = 6  // DeviceIDs 0x10..0x15
 	genEvents   = 8  // EventIDs 0..7 per device (3 bits)
-	genLPIs     = 31 // INTIDs 8192..8222, each with its own priority (genPriority)
+	genLPIs     = 31 // INTIDs 8192..8222 (generator.priority)
 	genMaxCPUs  = 4
 	genITTBits  = 3
 	genFirstDev = 0x10
@@ -26,30 +26,54 @@ const generatedFile = "generated.its"
 // few hundred streams on KVM under QEMU.
 const StreamLength = 120
 
-// Generate returns a random valid stream of n actions, reproducible from
-// seed: mapping and re-mapping devices, mapping, moving, discarding and
-// clearing events, retargeting collections, toggling LPI configuration with
-// INV or INVALL, injecting MSIs and INTs, and acknowledging.
-//
-// Valid means that no command fails on any backend that follows the
-// architecture, and that the stream stays clear of the behaviours where KVM
-// knowingly differs (backend/kvm.Differences): every LPI has its own
-// priority, distinct in the 5 bits a virtual CPU interface implements
-// (ack-equal-priority, priority-bits), an event is CLEARed before it is DISCARDed
-// or its device re-mapped (discard-pending), there is no MOVALL (movall),
-// and the tables are saved once, at the end (its-writes-tables). The
-// statements after the set-up carry line numbers as if printed.
+// Profile says which behaviours a stream meets where KVM is known to
+// depart from the architecture (docs/fidelity.md), and whether it carries
+// failing commands. [Generate] draws one per seed; a profile with nothing
+// set makes a stream on which every backend that follows the architecture
+// agrees with the simulator.
+type Profile struct {
+	MOVALL         bool // MOVALL commands (class movall)
+	EqualPriority  bool // LPIs of equal priority, and of priorities 0xF8 and up (ack-equal-priority, priority-bits)
+	DiscardPending bool // DISCARD and re-MAPD of events whose LPI may be pending (discard-pending)
+	Errors         bool // failing commands, each followed by its expect error
+}
+
+// ProfileOf returns the profile Generate draws for seed: each behaviour
+// is met by about one stream in three, independently.
+func ProfileOf(seed uint64) Profile {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	return Profile{MOVALL: r.IntN(3) == 0, EqualPriority: r.IntN(3) == 0, DiscardPending: r.IntN(3) == 0, Errors: r.IntN(3) == 0}
+}
+
+// Generate returns a random stream of n actions, reproducible from seed,
+// with the profile ProfileOf(seed) draws: mapping and re-mapping devices
+// (INTIDs are reused as soon as they are free), mapping, moving,
+// discarding and clearing events, retargeting collections, toggling LPI
+// configuration with INV or INVALL, injecting MSIs and INTs, and
+// acknowledging. Every command succeeds on a backend that follows the
+// architecture, except the failing commands of an Errors profile, each
+// followed by the expect error it must raise. The statements after the
+// set-up carry line numbers as if printed.
 func Generate(seed uint64, n int) *script.Script {
+	return GenerateProfile(seed, n, ProfileOf(seed))
+}
+
+// GenerateProfile is [Generate] with the profile given.
+func GenerateProfile(seed uint64, n int, p Profile) *script.Script {
 	g := &generator{
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		p:      p,
 		s:      script.Script{File: generatedFile},
 		events: map[model.DeviceID]map[model.EventID]model.INTID{},
+		prio:   map[model.INTID]uint8{},
 	}
 	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
 	g.emit(&script.CPUsStmt{At: g.at(), N: g.cpus})
 	for i := range genLPIs {
-		g.emit(&script.LPIStmt{At: g.at(), First: model.LPIBase + model.INTID(i), Last: model.LPIBase + model.INTID(i), Config: model.MakeLPIConfig(genPriority(i), true)})
-		g.free = append(g.free, model.LPIBase+model.INTID(i))
+		lpi := model.LPIBase + model.INTID(i)
+		g.prio[lpi] = g.priority(i)
+		g.emit(&script.LPIStmt{At: g.at(), First: lpi, Last: lpi, Config: model.MakeLPIConfig(g.prio[lpi], true)})
+		g.free = append(g.free, lpi)
 	}
 	g.emit(&script.EnableLPIsStmt{At: g.at(), All: true})
 	for c := range g.cpus {
@@ -62,17 +86,24 @@ func Generate(seed uint64, n int) *script.Script {
 	return &g.s
 }
 
-// genPriority returns the priority of the generator's i-th LPI: 0x00,
-// 0x08, ... 0xf0, all distinct in bits [7:3], the 5 priority bits KVM's
-// virtual CPU interface implements (backend/kvm.Differences
-// "priority-bits"), so that no two generated LPIs are of equal priority on
-// any backend, and all below the default priority mask 0xFF as a 5-bit
-// CPU interface holds it (0xF8).
-func genPriority(i int) uint8 { return uint8(8 * i) }
+// priority returns the priority of the i-th LPI. Without EqualPriority
+// they are 0x00, 0x08, ... 0xf0: distinct in bits [7:3], the 5 priority
+// bits KVM's virtual CPU interface implements, and below the default
+// priority mask as such an interface holds it (0xF8). With it they come
+// from a few values, two of which differ only in bits [2:0], and two of
+// which a 5-bit interface masks.
+func (g *generator) priority(i int) uint8 {
+	if !g.p.EqualPriority {
+		return uint8(8 * i)
+	}
+	return [...]uint8{0x40, 0x80, 0x84, 0xa0, 0xa0, 0xf8, 0xfc}[g.rng.IntN(7)]
+}
 
 type generator struct {
 	rng    *rand.Rand
+	p      Profile
 	s      script.Script
+	prio   map[model.INTID]uint8
 	cpus   int
 	events map[model.DeviceID]map[model.EventID]model.INTID // mapped devices and their events
 	free   []model.INTID
@@ -134,62 +165,32 @@ func (g *generator) step() {
 		}
 		g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
 		g.events[d] = map[model.EventID]model.INTID{}
-	case k < 30: // map an event
-		devs := g.mappedDevices()
-		if len(devs) == 0 || len(g.free) == 0 {
-			return
-		}
-		d := devs[g.rng.IntN(len(devs))]
-		e := model.EventID(g.rng.IntN(genEvents))
-		if _, ok := g.events[d][e]; ok {
-			return
-		}
-		i := g.rng.IntN(len(g.free))
-		lpi := g.free[i]
-		g.free = slices.Delete(g.free, i, i+1)
-		g.events[d][e] = lpi
-		g.cmd(model.MAPTI{DeviceID: d, EventID: e, INTID: lpi, ICID: g.icid()})
-	case k < 55: // an MSI, sometimes to an event that is not mapped
-		d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
-		e := model.EventID(g.rng.IntN(genEvents))
-		if g.rng.IntN(4) != 0 {
-			if dd, ee, ok := g.mappedEvent(); ok {
-				d, e = dd, ee
-			}
-		}
-		g.emit(&script.MSIStmt{At: g.at(), Dev: d, Ev: e})
-	case k < 60:
+	case k < 28:
+		g.mapEvent()
+	case k < 52:
+		g.msi()
+	case k < 57:
 		if d, e, ok := g.mappedEvent(); ok {
 			g.cmd(model.INT{DeviceID: d, EventID: e})
 		}
-	case k < 67:
+	case k < 64:
 		if d, e, ok := g.mappedEvent(); ok {
 			g.cmd(model.MOVI{DeviceID: d, EventID: e, ICID: g.icid()})
 		}
+	case k < 68:
+		g.discard()
 	case k < 71:
 		if d, e, ok := g.mappedEvent(); ok {
 			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
-			g.cmd(model.DISCARD{DeviceID: d, EventID: e})
-			g.free = append(g.free, g.events[d][e])
-			delete(g.events[d], e)
 		}
-	case k < 74:
-		if d, e, ok := g.mappedEvent(); ok {
-			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
-		}
-	case k < 78:
+	case k < 75:
 		g.cmd(model.MAPC{ICID: g.icid(), RDbase: uint64(g.cpu()), Valid: true})
-	case k < 82: // toggle an LPI's enable and make it visible
-		if d, e, ok := g.mappedEvent(); ok {
-			lpi := g.events[d][e]
-			i := int(lpi - model.LPIBase)
-			g.emit(&script.LPIStmt{At: g.at(), First: lpi, Last: lpi, Config: model.MakeLPIConfig(genPriority(i), g.rng.IntN(2) == 0)})
-			if g.rng.IntN(2) == 0 {
-				g.cmd(model.INV{DeviceID: d, EventID: e})
-			} else {
-				g.cmd(model.INVALL{ICID: g.icid()})
-			}
-		}
+	case k < 79:
+		g.toggle()
+	case k < 83 && g.p.MOVALL:
+		g.cmd(model.MOVALL{RDbase1: uint64(g.cpu()), RDbase2: uint64(g.cpu())})
+	case k < 89 && g.p.Errors:
+		g.failing()
 	default: // acknowledge and EOI
 		c := g.cpu()
 		g.emit(&script.AckStmt{At: g.at(), CPU: c})
@@ -197,15 +198,80 @@ func (g *generator) step() {
 	}
 }
 
-// remap clears every event of d, then re-maps (V=1) or unmaps (V=0) it.
+// mapEvent maps a free event of a mapped device to a free INTID.
+func (g *generator) mapEvent() {
+	devs := g.mappedDevices()
+	if len(devs) == 0 || len(g.free) == 0 {
+		return
+	}
+	d := devs[g.rng.IntN(len(devs))]
+	e := model.EventID(g.rng.IntN(genEvents))
+	if _, ok := g.events[d][e]; ok {
+		return
+	}
+	i := g.rng.IntN(len(g.free))
+	lpi := g.free[i]
+	g.free = slices.Delete(g.free, i, i+1)
+	g.events[d][e] = lpi
+	g.cmd(model.MAPTI{DeviceID: d, EventID: e, INTID: lpi, ICID: g.icid()})
+}
+
+// msi signals an MSI, sometimes to an event that is not mapped.
+func (g *generator) msi() {
+	d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
+	e := model.EventID(g.rng.IntN(genEvents))
+	if g.rng.IntN(4) != 0 {
+		if dd, ee, ok := g.mappedEvent(); ok {
+			d, e = dd, ee
+		}
+	}
+	g.emit(&script.MSIStmt{At: g.at(), Dev: d, Ev: e})
+}
+
+// discard discards a mapped event, CLEARing it first unless the profile
+// meets discard-pending.
+func (g *generator) discard() {
+	d, e, ok := g.mappedEvent()
+	if !ok {
+		return
+	}
+	if !g.p.DiscardPending || g.rng.IntN(2) == 0 {
+		g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+	}
+	g.cmd(model.DISCARD{DeviceID: d, EventID: e})
+	g.free = append(g.free, g.events[d][e])
+	delete(g.events[d], e)
+}
+
+// toggle flips a mapped LPI's enable bit and makes it visible with INV or
+// INVALL.
+func (g *generator) toggle() {
+	d, e, ok := g.mappedEvent()
+	if !ok {
+		return
+	}
+	lpi := g.events[d][e]
+	g.emit(&script.LPIStmt{At: g.at(), First: lpi, Last: lpi, Config: model.MakeLPIConfig(g.prio[lpi], g.rng.IntN(2) == 0)})
+	if g.rng.IntN(2) == 0 {
+		g.cmd(model.INV{DeviceID: d, EventID: e})
+	} else {
+		g.cmd(model.INVALL{ICID: g.icid()})
+	}
+}
+
+// remap clears every event of d (unless the profile meets
+// discard-pending), then re-maps (V=1) or unmaps (V=0) it.
 func (g *generator) remap(d model.DeviceID) {
 	evs := make([]model.EventID, 0, len(g.events[d]))
 	for e := range g.events[d] {
 		evs = append(evs, e)
 	}
 	slices.Sort(evs)
+	clearFirst := !g.p.DiscardPending || g.rng.IntN(2) == 0
 	for _, e := range evs {
-		g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+		if clearFirst {
+			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
+		}
 		g.free = append(g.free, g.events[d][e])
 	}
 	if g.rng.IntN(2) == 0 {

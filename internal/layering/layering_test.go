@@ -38,9 +38,13 @@ var layers = [][]string{
 	{"its", "gicr"},
 	{"backend/sim", "backend/kvm"},
 	// kvmtest: helpers for tests that open the kvm backend, above it.
-	{"script", "inspect", "backend/kvm/kvmtest"},
+	// savedstate: the saved-state file, taken from and given to a backend.
+	{"script", "inspect", "backend/kvm/kvmtest", "savedstate"},
 	// internal/difftest: the differential-testing toolkit, over script.
 	{"internal/difftest"},
+	// internal/fidelity: the catalogue of KVM's divergences, classifying
+	// what the differential finds.
+	{"internal/fidelity"},
 	// bench's foundations: statistics, the delivery ledger, memory sampling.
 	{"bench/stats", "bench/ledger", "bench/soak"},
 	{"bench", "bench/stress"},

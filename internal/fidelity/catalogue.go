@@ -1,0 +1,269 @@
+package fidelity
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gicits/gicits/model"
+)
+
+// Entry is one known way KVM's vITS departs from the architecture, as
+// the simulator reads it.
+type Entry struct {
+	ID      string
+	Kernels []string // the kernel series it shows on: "6.1", "6.12"
+	Rule    string   // what the architecture (IHI 0069) says
+	KVM     string   // what KVM does instead
+	Path    string   // KVM's code path: file and functions
+	Case    string   // minimal deterministic case, from the repository root
+	// Classify reports whether a divergence is this one; nil for an entry
+	// the generated streams cannot meet.
+	Classify func(*Context) bool
+}
+
+// ShowsOn reports whether e shows on kernel series k.
+func (e *Entry) ShowsOn(k string) bool { return slices.Contains(e.Kernels, k) }
+
+// Kernels are the kernel series the catalogue knows, as
+// scripts/kvm-harness names them.
+var Kernels = []string{"6.1", "6.12"}
+
+// Catalogue lists every known divergence, the most specific first: a
+// divergence is the first entry whose classifier takes it.
+var Catalogue = []*Entry{
+	{
+		ID:       "movall",
+		Kernels:  []string{"6.12"},
+		Rule:     "6.3.15 MOVALL: only the LPIs of RDbase1 move to RDbase2",
+		KVM:      "every LPI of the VM gets RDbase2's vCPU as its target, pending or not, wherever it was",
+		Path:     "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_movall walks dist->lpi_xa (the 2024 xarray rework) without filtering by vcpu1, calling update_affinity for each",
+		Case:     "testdata/fidelity/movall.its",
+		Classify: classifyMOVALL,
+	},
+	{
+		ID:       "discard-pending",
+		Kernels:  []string{"6.1", "6.12"},
+		Rule:     "6.3.5 DISCARD, 6.3.8 MAPD: removing an event's mapping removes its LPI's pending state",
+		KVM:      "the LPI stays pending on its redistributor and can still be acknowledged; a later MAPTI of the same INTID inherits its pending state and target",
+		Path:     "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_discard and vgic_its_free_device call its_free_ite, which drops the ITE's reference (vgic_put_irq) but leaves pending_latch set while the vgic_irq sits on a vCPU's ap_list",
+		Case:     "testdata/fidelity/discard-pending.its",
+		Classify: classifyDiscardPending,
+	},
+	{
+		ID:       "reused-intid-target",
+		Kernels:  []string{"6.1", "6.12"},
+		Rule:     "6.3.9 MAPTI: the LPI targets the redistributor of the collection ICID names",
+		KVM:      "a MAPTI of an INTID whose previous vgic_irq is still referenced (it was made pending on a vCPU that has not run since, even if CLEARed) reuses that vgic_irq with its old target vCPU, so the LPI is delivered to the old CPU until a MOVI or MAPC moves it",
+		Path:     "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_mapi calls vgic_add_lpi, which returns the live vgic_irq it finds for the INTID (\"Someone was faster with adding this LPI\") without setting target_vcpu",
+		Case:     "testdata/fidelity/reused-intid-target.its",
+		Classify: classifyReusedINTID,
+	},
+	{
+		ID:       "priority-bits",
+		Kernels:  []string{"6.1", "6.12"},
+		Rule:     "4.8 Interrupt prioritization: the number of implemented priority bits is IMPLEMENTATION DEFINED; the simulator compares bits [7:2]",
+		KVM:      "the virtual CPU interface implements 5 priority bits under the QEMU harness: priorities that differ in bits [2:0] tie, and ICC_PMR_EL1 = 0xFF holds 0xF8, so LPIs of priority 0xF8 and 0xFC are never signalled",
+		Path:     "arch/arm64/kvm/vgic/vgic-v3.c: vgic_v3_populate_lr writes the priority into ICH_LR<n>_EL2, whose unimplemented low bits are RES0 (ICH_VTR_EL2.PRIbits)",
+		Case:     "testdata/fidelity/priority-bits.its",
+		Classify: classifyPriorityBits,
+	},
+	{
+		ID:       "ack-equal-priority",
+		Kernels:  []string{"6.1", "6.12"},
+		Rule:     "4.8: which of several pending interrupts of equal priority is acknowledged first is IMPLEMENTATION DEFINED; the simulator takes the lowest INTID",
+		KVM:      "Acknowledge returns the one KVM put in a list register first: the order LPIs were queued on the vCPU's ap_list",
+		Path:     "arch/arm64/kvm/vgic/vgic.c: vgic_flush_lr_state fills list registers in ap_list order (vgic_sort_ap_list sorts by priority only)",
+		Case:     "testdata/fidelity/ack-equal-priority.its",
+		Classify: classifyEqualPriority,
+	},
+	{
+		ID:      "route-devid",
+		Kernels: []string{"6.1", "6.12"},
+		Rule:    "an MSI to an ITS is translated by (DeviceID, EventID); KVM_CAP_MSI_DEVID says the VM needs the DeviceID (Documentation/virt/kvm/api.rst); the simulator reports ErrInvalidArgument when a route without one is raised",
+		KVM:     "KVM_SET_GSI_ROUTING takes a route without KVM_MSI_VALID_DEVID, and raising it (KVM_IRQFD, or the backend's TriggerGSI) delivers nothing and reports nothing",
+		Path:    "virt/kvm/irqchip.c: kvm_set_routing_entry checks only the flags it knows; arch/arm64/kvm/vgic/vgic-its.c: vgic_msi_to_its refuses the MSI, and an irqfd drops the error (virt/kvm/eventfd.c: irqfd_inject)",
+		Case:    "testdata/fidelity/route-devid.its",
+	},
+}
+
+// Lookup returns the entry with id.
+func Lookup(id string) (*Entry, bool) {
+	for _, e := range Catalogue {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// Classify returns the catalogue entry that explains the divergence in
+// c, among those that show on kernel series k (all of them when k is not
+// one the catalogue knows), or nil.
+func Classify(c *Context, k string) *Entry {
+	known := slices.Contains(Kernels, k)
+	for _, e := range Catalogue {
+		if known && !e.ShowsOn(k) {
+			continue
+		}
+		if e.Classify != nil && e.Classify(c) {
+			return e
+		}
+	}
+	return nil
+}
+
+// Series returns the kernel series of a kernel release (uname -r):
+// "6.1" for 6.1.0-57-arm64, "6.12" for 6.12.95+deb12-arm64.
+func Series(release string) string {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return release
+	}
+	minor := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	return parts[0] + "." + minor
+}
+
+// classifyMOVALL: the divergence involves an LPI that an earlier MOVALL
+// would move on KVM only, because the LPI's collection targeted neither
+// RDbase1 nor RDbase2 then.
+func classifyMOVALL(c *Context) bool {
+	for i := c.Div.Index - 1; i >= 0; i-- {
+		cmd, ok := c.command(i)
+		mv, isMOVALL := cmd.(model.MOVALL)
+		if !ok || !isMOVALL || mv.RDbase1 == mv.RDbase2 {
+			continue
+		}
+		st := c.SimBefore(i)
+		if st == nil || int(mv.RDbase1) >= len(st.Redistributors) || int(mv.RDbase2) >= len(st.Redistributors) {
+			continue
+		}
+		for _, s := range c.Involved() {
+			t, ok := target(st, s.LPI)
+			if !ok {
+				t, ok = pendingOn(st, s.LPI)
+			}
+			if ok && uint64(t) != mv.RDbase1 && uint64(t) != mv.RDbase2 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// classifyDiscardPending: KVM shows an LPI whose mapping a DISCARD or
+// MAPD removed, at some point before the divergence, while it was pending
+// on the simulator (wherever later commands moved it on KVM).
+func classifyDiscardPending(c *Context) bool {
+	for _, s := range c.Involved() {
+		if s.KVMCPU < 0 {
+			continue
+		}
+		for _, r := range c.removals(s.LPI) {
+			if r.pending {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removal is a statement that removed an LPI's mapping (DISCARD, MAPD),
+// and whether the LPI was pending on the simulator just before it.
+type removal struct {
+	index   int
+	pending bool
+}
+
+// removals returns the statements before the divergence that removed
+// lpi's mapping, the latest first.
+func (c *Context) removals(lpi model.INTID) []removal {
+	var out []removal
+	for i := c.Div.Index - 1; i >= 0; i-- {
+		cmd, ok := c.command(i)
+		if !ok {
+			continue
+		}
+		switch cmd.(type) {
+		case model.DISCARD, model.MAPD:
+		default:
+			continue
+		}
+		st := c.SimBefore(i)
+		if st == nil || !slices.Contains(eventsOf(st, cmd), lpi) {
+			continue
+		}
+		_, was := pendingOn(st, lpi)
+		out = append(out, removal{i, was})
+	}
+	return out
+}
+
+// classifyReusedINTID: KVM shows an LPI on the CPU its previous mapping
+// targeted, not the one its current mapping targets, after that mapping
+// was removed while the LPI was not pending on the simulator (CLEARed or
+// acknowledged) and the INTID mapped again.
+func classifyReusedINTID(c *Context) bool {
+	now := c.SimBefore(c.Div.Index)
+	if now == nil {
+		return false
+	}
+	for _, s := range c.Involved() {
+		if s.KVMCPU < 0 {
+			continue
+		}
+		t, ok := target(now, s.LPI)
+		if !ok || int(t) == s.KVMCPU {
+			continue
+		}
+		rs := c.removals(s.LPI)
+		if len(rs) == 0 || rs[0].pending {
+			continue
+		}
+		if old, ok := target(c.SimBefore(rs[0].index), s.LPI); ok && int(old) == s.KVMCPU {
+			return true
+		}
+	}
+	return false
+}
+
+// classifyPriorityBits: an ack on which the two sides took LPIs whose
+// priorities differ only in bits [2:0], or on which KVM took nothing where
+// the simulator took an LPI of priority 0xF8 or 0xFC.
+func classifyPriorityBits(c *Context) bool {
+	cpu, a, b, ok := c.ack()
+	if !ok || a < model.LPIBase {
+		return false
+	}
+	st := c.SimBefore(c.Div.Index)
+	if st == nil {
+		return false
+	}
+	pa, okA := priority(st, a)
+	if !okA {
+		return false
+	}
+	if b == model.SpuriousINTID {
+		return pa&0xf8 == 0xf8
+	}
+	pb, okB := priority(st, b)
+	p, _ := pendingOn(st, b)
+	_, isPending := pendingOn(st, b)
+	return okB && isPending && p == cpu && pa != pb && pa&0xf8 == pb&0xf8
+}
+
+// classifyEqualPriority: an ack on which the two sides took different
+// LPIs of equal priority, both pending on that CPU.
+func classifyEqualPriority(c *Context) bool {
+	cpu, a, b, ok := c.ack()
+	if !ok || a < model.LPIBase || b < model.LPIBase {
+		return false
+	}
+	st := c.SimBefore(c.Div.Index)
+	if st == nil {
+		return false
+	}
+	pa, okA := priority(st, a)
+	pb, okB := priority(st, b)
+	p, isPending := pendingOn(st, b)
+	return okA && okB && pa == pb && isPending && p == cpu
+}

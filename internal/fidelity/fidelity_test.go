@@ -1,0 +1,151 @@
+package fidelity_test
+
+import (
+	"testing"
+
+	_ "github.com/gicits/gicits/backend/sim"
+	"github.com/gicits/gicits/internal/difftest"
+	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/script"
+)
+
+// setup is the start of every stream below: 3 CPUs, 4 LPIs, collections
+// 0..2 on CPUs 0..2, device 0x10 mapped.
+const setup = `cpus 3
+lpi 8192..8193 prio=0xa0 enabled
+lpi 8194 prio=0x84 enabled
+lpi 8195 prio=0x80 enabled
+lpi 8196 prio=0xf8 enabled
+enablelpis all
+mapc icid=0 cpu=0
+mapc icid=1 cpu=1
+mapc icid=2 cpu=2
+mapd dev=0x10 bits=3
+`
+
+// TestClassify: each classifier takes the divergence KVM shows on a
+// stream that meets its behaviour, on the kernels it shows on, and no
+// other; a divergence no entry explains is nil.
+func TestClassify(t *testing.T) {
+	end := difftest.EndLine
+	tests := []struct {
+		name   string
+		stream string
+		div    difftest.Divergence // Index is filled in: the statement at Line
+		kernel string
+		want   string
+	}{
+		{"movall moves another CPU's LPI", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+mapti dev=0x10 ev=1 lpi=8193 icid=2
+msi dev=0x10 ev=0
+msi dev=0x10 ev=1
+movall from=0 to=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[8192 8193]"}, "6.12", "movall"},
+		{"movall does not show on 6.1", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+mapti dev=0x10 ev=1 lpi=8193 icid=2
+msi dev=0x10 ev=0
+msi dev=0x10 ev=1
+movall from=0 to=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[8192 8193]"}, "6.1", ""},
+		{"no MOVALL, no movall", `mapti dev=0x10 ev=1 lpi=8193 icid=2
+msi dev=0x10 ev=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[]", B: "[8193]"}, "6.12", ""},
+		{"discarded while pending", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+msi dev=0x10 ev=0
+discard dev=0x10 ev=0
+ack cpu=0
+save
+`, difftest.Divergence{Line: 14, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}, "6.1", "discard-pending"},
+		{"discarded while pending, mapped again, discarded, moved by MOVALL (seed 152)", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+int dev=0x10 ev=0
+discard dev=0x10 ev=0
+mapti dev=0x10 ev=1 lpi=8192 icid=0
+discard dev=0x10 ev=1
+movall from=2 to=1
+ack cpu=1
+save
+`, difftest.Divergence{Line: 17, What: "ack cpu=1", A: "1023 (spurious)", B: "8192"}, "6.12", "discard-pending"},
+		{"discarded after CLEAR is not discard-pending", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+msi dev=0x10 ev=0
+clear dev=0x10 ev=0
+discard dev=0x10 ev=0
+ack cpu=0
+save
+`, difftest.Divergence{Line: 15, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}, "6.1", ""},
+		{"reused INTID keeps its old target", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+msi dev=0x10 ev=0
+clear dev=0x10 ev=0
+discard dev=0x10 ev=0
+mapti dev=0x10 ev=1 lpi=8192 icid=1
+msi dev=0x10 ev=1
+ack cpu=0
+save
+`, difftest.Divergence{Line: 17, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}, "6.12", "reused-intid-target"},
+		{"equal priorities", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+msi dev=0x10 ev=1
+msi dev=0x10 ev=0
+ack cpu=0
+save
+`, difftest.Divergence{Line: 15, What: "ack cpu=0", A: "8192", B: "8193"}, "6.1", "ack-equal-priority"},
+		{"priorities differing in bits [2:0]", `mapti dev=0x10 ev=0 lpi=8194 icid=0
+mapti dev=0x10 ev=1 lpi=8195 icid=0
+msi dev=0x10 ev=0
+msi dev=0x10 ev=1
+ack cpu=0
+save
+`, difftest.Divergence{Line: 15, What: "ack cpu=0", A: "8195", B: "8194"}, "6.1", "priority-bits"},
+		{"priority 0xF8 masked", `mapti dev=0x10 ev=0 lpi=8196 icid=0
+msi dev=0x10 ev=0
+ack cpu=0
+save
+`, difftest.Divergence{Line: 13, What: "ack cpu=0", A: "8196", B: "1023 (spurious)"}, "6.12", "priority-bits"},
+		{"different priorities are no tie", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+mapti dev=0x10 ev=1 lpi=8195 icid=0
+msi dev=0x10 ev=0
+msi dev=0x10 ev=1
+ack cpu=0
+save
+`, difftest.Divergence{Line: 15, What: "ack cpu=0", A: "8195", B: "8192"}, "6.1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := script.Parse("stream.its", []byte(setup+tt.stream))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := tt.div
+			d.Index = len(s.Stmts)
+			for i, st := range s.Stmts {
+				if st.Position().Line == d.Line {
+					d.Index, d.Stmt = i, st.String()
+				}
+			}
+			got := ""
+			if e := fidelity.Classify(fidelity.NewContext(s, &d), tt.kernel); e != nil {
+				got = e.ID
+			}
+			if got != tt.want {
+				t.Errorf("Classify(%v) on %s = %q, want %q", &d, tt.kernel, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSeries: kernel releases as uname -r prints them map to the series
+// the catalogue and scripts/kvm-harness name.
+func TestSeries(t *testing.T) {
+	for rel, want := range map[string]string{
+		"6.1.0-57-arm64":      "6.1",
+		"6.12.95+deb12-arm64": "6.12",
+		"6.8.0":               "6.8",
+		"weird":               "weird",
+	} {
+		if got := fidelity.Series(rel); got != want {
+			t.Errorf("Series(%q) = %q, want %q", rel, got, want)
+		}
+	}
+}
