@@ -404,17 +404,6 @@ func wantCalls(t *testing.T, calls, want []string) {
 	}
 }
 
-// inOrder reports whether every element of want is in lines, in this order
-// (others may stand between them).
-func inOrder(lines, want []string) bool {
-	for _, l := range lines {
-		if len(want) > 0 && l == want[0] {
-			want = want[1:]
-		}
-	}
-	return len(want) == 0
-}
-
 // The harness as root on a host with nothing, for both kernel series (the
 // default): it installs everything in an order that works (the
 // architecture and the backports suite before the one apt-get update),
@@ -443,7 +432,7 @@ func TestHarnessBootstrapsFromNothing(t *testing.T) {
 	})
 	// The file is written between the architecture and the update (the
 	// update saw it: 6.12 was found), and says so in that order.
-	if !inOrder(strings.Split(res.stderr, "\n"), []string{
+	if !inOrderPrefix(strings.Split(res.stderr, "\n"), []string{
 		"kvm-harness: dpkg --add-architecture arm64",
 		"kvm-harness: writing SOURCES/gicits-bookworm-backports.sources (URIs: " + fakeMirror + ")",
 		"kvm-harness: apt-get update",
