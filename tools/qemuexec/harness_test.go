@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -590,4 +591,23 @@ func inOrderPrefix(lines, want []string) bool {
 		}
 	}
 	return len(want) == 0
+}
+
+// With -json the harness labels nothing: go test's output stays a stream of
+// JSON objects, one a line, for tools that read it.
+func TestHarnessJSONUnlabelled(t *testing.T) {
+	h := newFakeHost(t, fakeHostState{qemu: true, cached: bothCached})
+	res := h.run(t, "", []string{"GICITS_KERNELS=6.12"}, "-json", "./internal/badinput/")
+	if res.status != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", res.status, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("stdout line is not JSON: %q", l)
+		}
+	}
+	if !strings.Contains(res.stdout, `"Action":"pass"`) || !strings.Contains(res.stderr, "kvm-harness: kernel 6.12 (6.12.10+deb12-arm64): PASS in ") {
+		t.Errorf("no passing run on 6.12; stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	}
 }
