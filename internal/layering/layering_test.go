@@ -76,7 +76,7 @@ var rules = []struct {
 	{"imports-flow-down", importsFlowDown},
 	{"qemuexec-self-contained", qemuexecSelfContained},
 	{"kvmtest-only-in-tests", kvmtestOnlyInTests},
-	{"go-cmp-only-in-difftest", heavyDependency("github.com/google/go-cmp/", "internal/difftest")},
+	{"go-cmp-only-in-difftest", heavyDependency("github.com/google/go-cmp/", "internal/difftest", "internal/fidelity")},
 	{"plot-only-where-drawn", heavyDependency("gonum.org/v1/plot", "bench/plot", "cmd/itsbench")},
 }
 
