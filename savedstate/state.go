@@ -162,17 +162,17 @@ func (s *State) Config() model.Config {
 func (s *State) Configure(cfg *model.Config) error {
 	var diffs []string
 	if cfg.CPUs != 0 && cfg.CPUs != s.CPUs {
-		diffs = append(diffs, fmt.Sprintf("%d CPUs, the saved state has %d", cfg.CPUs, s.CPUs))
+		diffs = append(diffs, fmt.Sprintf("cpus %d where the saved state has %d", cfg.CPUs, s.CPUs))
 	}
 	if cfg.Layout != (model.Layout{}) && cfg.Layout != s.Layout {
-		diffs = append(diffs, "a layout (queue, devtable or colltable) other than the saved state's")
+		diffs = append(diffs, "a layout (queue, devtable, colltable) other than the saved state's")
 	}
 	if cfg.ITSTyper != 0 && cfg.ITSTyper != s.ITS.TYPER {
-		diffs = append(diffs, fmt.Sprintf("GITS_TYPER %#x, the saved state has %#x", uint64(cfg.ITSTyper), uint64(s.ITS.TYPER)))
+		diffs = append(diffs, fmt.Sprintf("GITS_TYPER %#x where the saved state has %#x", uint64(cfg.ITSTyper), uint64(s.ITS.TYPER)))
 	}
 	cfg.CPUs, cfg.Layout, cfg.ITSTyper = s.CPUs, s.Layout, s.ITS.TYPER
 	if len(diffs) > 0 {
-		return fmt.Errorf("the settings ask for %s: the machine comes from the saved state; drop the settings: %w", strings.Join(diffs, "; "), model.ErrInvalidArgument)
+		return fmt.Errorf("the settings ask for %s: the machine comes from the saved state, drop them: %w", strings.Join(diffs, "; "), model.ErrInvalidArgument)
 	}
 	return nil
 }

@@ -53,6 +53,12 @@ var badUserInput = []struct {
 	{id: "U28", args: []string{"state"}},
 	{id: "U29", args: []string{"explain", "-script", "@empty.its", "dev=1"}, files: map[string]string{"empty.its": ""}},
 	{id: "U30", args: []string{"explain", "-script", "@empty.its", "dev=1", "ev=0"}, files: map[string]string{"empty.its": ""}},
+	{id: "U31", args: []string{"state", "-restore", "@missing.state"}},
+	{id: "U32", args: []string{"explain", "-restore", "@route.its", "dev=1", "ev=0"}, files: map[string]string{"route.its": "cpus 1\n"}},
+	{id: "U33", args: []string{"state", "-restore", "@cut.state"}, files: map[string]string{"cut.state": "GICITSST\x01\x00\x00\x00\x00\x01\x00\x00\x03sim"}},
+	{id: "U34", args: []string{"state", "-script", "testdata/explain-state.its", "-save", "/nonexistent/dir/vm.state"}},
+	{id: "U35", args: []string{"script", "-restore", "testdata/explain-state.state", "@one.its"}, files: map[string]string{"one.its": "cpus 1\nexpect idle cpu=0\n"}},
+	{id: "U36", args: []string{"state", "-restore", "testdata/explain-state.state", "-backend", "kvm"}},
 }
 
 // docRows returns the exact-text column of docs/bad-input.md by row ID,

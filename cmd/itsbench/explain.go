@@ -13,22 +13,21 @@ import (
 func init() {
 	register(&command{
 		name:    "explain",
-		summary: "run a scenario, then walk one translation (DeviceID, EventID) step by step to the CPU",
+		summary: "run a scenario (or restore a saved state), then walk one translation (DeviceID, EventID) step by step to the CPU",
 		run:     runExplain,
 	})
 }
 
 func runExplain(e *env, args []string) error {
-	fs := newFlagSet(e, "explain", "[-backend NAME] -script FILE [-format text|json] [-probe=false] dev=D ev=E")
-	backend := fs.String("backend", "sim", "backend to run on: "+backendList())
-	file := fs.String("script", "", "the .its scenario to run first")
+	fs := newFlagSet(e, "explain", "[-backend NAME] [-script FILE] [-restore FILE] [-format text|json] [-probe=false] dev=D ev=E")
+	sc := addScenarioFlags(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	probeFlag := fs.Bool("probe", true, "end by acknowledging on the target CPU to see what the CPU interface really does")
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
-	if *file == "" {
-		return usagef("-script FILE is required")
+	if err := sc.check(); err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" {
 		return usagef("-format %q: want text or json", *format)
@@ -53,7 +52,7 @@ func runExplain(e *env, args []string) error {
 	if !seen["dev"] || !seen["ev"] {
 		return usagef("want dev=D ev=E")
 	}
-	return runScenario(e, *backend, *file, func(s *script.Script, b model.Backend) error {
+	return runScenario(e, sc, func(s *script.Script, b model.Backend) error {
 		steps, err := inspect.Explain(b, model.DeviceID(dev), model.EventID(ev), inspect.ExplainOptions{PMR: scriptPMR(s), Probe: *probeFlag})
 		if err != nil {
 			return err
@@ -61,7 +60,7 @@ func runExplain(e *env, args []string) error {
 		if *format == "json" {
 			return inspect.WriteStepsJSON(e.stdout, steps)
 		}
-		fmt.Fprintf(e.stdout, "translation of DeviceID %#x EventID %d after %s\n", dev, ev, s.File)
+		fmt.Fprintf(e.stdout, "translation of DeviceID %#x EventID %d after %s\n", dev, ev, sc.describe())
 		return inspect.WriteSteps(e.stdout, steps)
 	})
 }

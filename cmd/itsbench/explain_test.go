@@ -54,12 +54,12 @@ func TestExplainAndStateUsageErrors(t *testing.T) {
 		status int
 		want   string
 	}{
-		{[]string{"explain", "dev=1", "ev=1"}, 2, "-script FILE is required"},
+		{[]string{"explain", "dev=1", "ev=1"}, 2, "-script FILE or -restore FILE is required"},
 		{[]string{"explain", "-script", routeScenario, "dev=1"}, 2, "want dev=D ev=E"},
 		{[]string{"explain", "-script", routeScenario, "dev=x", "ev=1"}, 2, `argument "dev=x": dev must be a 32-bit number`},
 		{[]string{"explain", "-script", routeScenario, "lpi=1"}, 2, `argument "lpi=1": want dev=D ev=E`},
 		{[]string{"explain", "-backend", "qemu", "-script", routeScenario, "dev=1", "ev=1"}, 2, `-backend "qemu": want one of`},
-		{[]string{"state"}, 2, "-script FILE is required"},
+		{[]string{"state"}, 2, "-script FILE or -restore FILE is required"},
 		{[]string{"state", "-script", routeScenario, "-format", "xml"}, 2, `-format "xml": want text or json`},
 		{[]string{"state", "-script", "/nonexistent.its"}, 2, "nonexistent.its"},
 		{[]string{"state", "-script", bad}, 1, "bad.its:1"},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gicits/gicits/savedstate"
 	"github.com/gicits/gicits/script"
 )
 
@@ -21,8 +22,9 @@ func init() {
 }
 
 func runScript(e *env, args []string) error {
-	flags := newFlagSet(e, "script", "[-backend NAME] [-v] FILE|DIR...")
+	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-v] FILE|DIR...")
 	backend := flags.String("backend", "sim", "backend to run on: "+backendList())
+	restore := flags.String("restore", "", "start every scenario from the saved-state `FILE` (written by state -save on any backend)")
 	verbose := flags.Bool("v", false, "print each statement and its effect as it runs")
 	if err := parseFlags(flags, args, true); err != nil {
 		return err
@@ -37,6 +39,12 @@ func runScript(e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	var st *savedstate.State
+	if *restore != "" {
+		if st, err = loadState(*restore); err != nil {
+			return err
+		}
+	}
 	var passed, failed, skipped int
 	for _, file := range files {
 		s, err := script.ParseFile(file)
@@ -49,6 +57,9 @@ func runScript(e *env, args []string) error {
 			continue
 		}
 		opts := script.Options{Backend: *backend, Wrap: e.traced}
+		if st != nil {
+			startFrom(st, &opts)
+		}
 		if *verbose {
 			opts.Verbose = e.stdout
 		}
