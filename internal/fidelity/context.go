@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gicits/gicits/backend/sim"
 	"github.com/gicits/gicits/inspect"
 	"github.com/gicits/gicits/internal/difftest"
 	"github.com/gicits/gicits/model"
@@ -18,18 +19,26 @@ import (
 type Context struct {
 	Stream *script.Script
 	Div    *difftest.Divergence
-	states map[int]*inspect.State
+	states map[int]*simState
+}
+
+// simState is what the simulator holds at one point of a stream: its
+// inspect dump, and each LPI's target, which MOVALL changes without
+// changing any table (IHI 0069 6.3.15).
+type simState struct {
+	*inspect.State
+	targets map[model.INTID]model.CPU
 }
 
 // NewContext returns the context of d on s.
 func NewContext(s *script.Script, d *difftest.Divergence) *Context {
-	return &Context{Stream: s, Div: d, states: map[int]*inspect.State{}}
+	return &Context{Stream: s, Div: d, states: map[int]*simState{}}
 }
 
 // SimBefore returns the simulator's state after the statements before
 // index i ran (and the expect errors right after them), or nil when the
 // simulator cannot run them.
-func (c *Context) SimBefore(i int) *inspect.State {
+func (c *Context) SimBefore(i int) *simState {
 	for i < len(c.Stream.Stmts) {
 		if _, ok := c.Stream.Stmts[i].(*script.ExpectErrorStmt); !ok {
 			break
@@ -40,11 +49,14 @@ func (c *Context) SimBefore(i int) *inspect.State {
 		return st
 	}
 	prefix := &script.Script{File: c.Stream.File, Stmts: c.Stream.Stmts[:min(i, len(c.Stream.Stmts))]}
-	var st *inspect.State
+	var st *simState
 	res := script.Run(prefix, script.Options{Backend: "sim", Observe: func(b model.Backend) error {
-		var err error
-		st, err = inspect.ReadState(b)
-		return err
+		dump, err := inspect.ReadState(b)
+		if err != nil {
+			return err
+		}
+		st = &simState{State: dump, targets: lpiTargets(b)}
+		return nil
 	}})
 	if len(res.Failures) > 0 {
 		st = nil
@@ -127,9 +139,31 @@ func (c *Context) Involved() []Shown {
 	return out
 }
 
-// target returns the CPU the collection of the event mapping lpi targets
-// in st, if lpi is mapped to a mapped collection.
-func target(st *inspect.State, lpi model.INTID) (model.CPU, bool) {
+// lpiTargets returns the target of every LPI the simulator b knows.
+func lpiTargets(b model.Backend) map[model.INTID]model.CPU {
+	out := map[model.INTID]model.CPU{}
+	s, ok := b.(*sim.Backend)
+	if !ok {
+		return out
+	}
+	rd := s.Redistributors()
+	for id := model.LPIBase; id < rd.LPILimit() && id < model.LPIBase+maxLPIs; id++ {
+		if cpu, ok := rd.LPITarget(id); ok {
+			out[id] = cpu
+		}
+	}
+	return out
+}
+
+// maxLPIs bounds the LPIs lpiTargets looks at: generated streams use 31.
+const maxLPIs = 4096
+
+// target returns the CPU lpi targets in st: the simulator's own record
+// (which MOVALL changes), else the collection of the event mapping it.
+func target(st *simState, lpi model.INTID) (model.CPU, bool) {
+	if cpu, ok := st.targets[lpi]; ok {
+		return cpu, true
+	}
 	for _, d := range st.Devices {
 		for _, e := range d.Events {
 			if e.LPI != lpi {
@@ -146,7 +180,7 @@ func target(st *inspect.State, lpi model.INTID) (model.CPU, bool) {
 }
 
 // pendingOn returns the CPU lpi is pending on in st.
-func pendingOn(st *inspect.State, lpi model.INTID) (model.CPU, bool) {
+func pendingOn(st *simState, lpi model.INTID) (model.CPU, bool) {
 	for _, r := range st.Redistributors {
 		if slices.Contains(r.Pending, lpi) {
 			return r.CPU, true
@@ -156,7 +190,7 @@ func pendingOn(st *inspect.State, lpi model.INTID) (model.CPU, bool) {
 }
 
 // priority returns lpi's priority in st's configuration table.
-func priority(st *inspect.State, lpi model.INTID) (uint8, bool) {
+func priority(st *simState, lpi model.INTID) (uint8, bool) {
 	for _, l := range st.LPIs {
 		if l.INTID == lpi {
 			return l.Priority, true
@@ -167,7 +201,7 @@ func priority(st *inspect.State, lpi model.INTID) (uint8, bool) {
 
 // eventsOf returns the LPIs the ITEs a command removes map in st: one
 // event for DISCARD, every event of the device for MAPD.
-func eventsOf(st *inspect.State, cmd model.Command) []model.INTID {
+func eventsOf(st *simState, cmd model.Command) []model.INTID {
 	var out []model.INTID
 	for _, d := range st.Devices {
 		for _, e := range d.Events {

@@ -42,6 +42,13 @@ msi dev=0x10 ev=1
 movall from=0 to=1
 save
 `, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[8192 8193]"}, "6.12", "movall"},
+		{"movall moves an LPI an earlier MOVALL retargeted (seeds 274, 289)", `mapti dev=0x10 ev=0 lpi=8192 icid=2
+movall from=2 to=1
+movall from=0 to=2
+msi dev=0x10 ev=0
+ack cpu=2
+save
+`, difftest.Divergence{Line: 15, What: "ack cpu=2", A: "1023 (spurious)", B: "8192"}, "6.12", "movall"},
 		{"movall does not show on 6.1", `mapti dev=0x10 ev=0 lpi=8192 icid=0
 mapti dev=0x10 ev=1 lpi=8193 icid=2
 msi dev=0x10 ev=0
