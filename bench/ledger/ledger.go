@@ -34,7 +34,14 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	lpis     map[model.INTID]*ledgerLPI
-	barriers []uint64
+	barriers []barrier
+}
+
+// barrier is one [Ledger.Barrier]: its sequence number and what it
+// follows.
+type barrier struct {
+	seq  uint64
+	name string
 }
 
 type span struct{ start, end uint64 }
@@ -120,11 +127,50 @@ func (l *Ledger) removed(c Cause, certain bool, start uint64, ids []model.INTID)
 // removed before it. A barrier checks what a later delivery would
 // otherwise hide, since only an LPI's last delivery before a barrier or
 // the end can be told lost from coalesced.
-func (l *Ledger) Barrier() {
+// The name says what the barrier follows, for the errors that name it.
+func (l *Ledger) Barrier(name string) {
 	s := l.seq.Add(1)
 	l.mu.Lock()
-	l.barriers = append(l.barriers, s)
+	l.barriers = append(l.barriers, barrier{s, name})
 	l.mu.Unlock()
+}
+
+// History lists everything recorded of LPI id and every barrier, in the
+// order they began, one per line: what a report of a failed check needs
+// to show how the LPI got there.
+func (l *Ledger) History(id model.INTID) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	type line struct {
+		start uint64
+		text  string
+	}
+	var lines []line
+	if p := l.lpis[id]; p != nil {
+		for _, d := range p.delivered {
+			lines = append(lines, line{d.start, fmt.Sprintf("[%d,%d] delivered", d.start, d.end)})
+		}
+		for _, a := range p.acked {
+			lines = append(lines, line{a.start, fmt.Sprintf("[%d,%d] acknowledged", a.start, a.end)})
+		}
+		for _, r := range p.removed {
+			may := ""
+			if !r.certain {
+				may = " (may not apply)"
+			}
+			lines = append(lines, line{r.start, fmt.Sprintf("[%d,%d] %v%s", r.start, r.end, r.cause, may)})
+		}
+	}
+	for _, b := range l.barriers {
+		lines = append(lines, line{b.seq, fmt.Sprintf("%d barrier: %s", b.seq, b.name)})
+	}
+	slices.SortFunc(lines, func(a, b line) int { return cmp.Compare(a.start, b.start) })
+	var out strings.Builder
+	for _, ln := range lines {
+		out.WriteString(ln.text)
+		out.WriteByte('\n')
+	}
+	return out.String()
 }
 
 // Totals returns the number of deliveries and acknowledgements recorded.
@@ -201,7 +247,7 @@ func (r removal) effect(rules Rules) Effect {
 	return e
 }
 
-func (p *ledgerLPI) check(rules Rules, barriers []uint64, rep *Report) error {
+func (p *ledgerLPI) check(rules Rules, barriers []barrier, rep *Report) error {
 	if err := p.matchAcknowledgements(rules, rep); err != nil {
 		return err
 	}
@@ -269,10 +315,11 @@ func (p *ledgerLPI) matchAcknowledgements(rules Rules, rep *Report) error {
 
 // checkLast finds, before every barrier and before the end, the LPI's last
 // delivery and an acknowledgement or a removal that may drop it after.
-func (p *ledgerLPI) checkLast(rules Rules, barriers []uint64, rep *Report) error {
+func (p *ledgerLPI) checkLast(rules Rules, barriers []barrier, rep *Report) error {
 	const end = ^uint64(0)
 	prev := uint64(0)
-	for _, b := range append(slices.Clone(barriers), end) {
+	for _, bar := range append(slices.Clone(barriers), barrier{end, "the end"}) {
+		b := bar.seq
 		var last span
 		found := false
 		for _, d := range p.delivered {
@@ -297,7 +344,7 @@ func (p *ledgerLPI) checkLast(rules Rules, barriers []uint64, rep *Report) error
 		if !excused {
 			where := "the end"
 			if b != end {
-				where = fmt.Sprintf("the barrier at %d", b)
+				where = fmt.Sprintf("the barrier at %d (%s)", b, bar.name)
 			}
 			return fmt.Errorf("delivered at [%d,%d] and neither acknowledged nor removed before %s: lost", last.start, last.end, where)
 		}

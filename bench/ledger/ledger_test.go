@@ -55,7 +55,7 @@ type step func(l *Ledger)
 var (
 	deliver   step = func(l *Ledger) { l.Delivered(lpi, l.Begin()) }
 	ack       step = func(l *Ledger) { l.Acknowledged(lpi, l.Begin()) }
-	barrier   step = func(l *Ledger) { l.Barrier() }
+	drained   step = func(l *Ledger) { l.Barrier("drained") }
 	discard        = removed(Discard)
 	toggle         = removed(EnableLPIs)
 	mayToggle step = func(l *Ledger) { l.MayHaveRemoved(EnableLPIs, l.Begin(), lpi) }
@@ -162,25 +162,25 @@ func TestRules(t *testing.T) {
 		excused:  [NumCauses]int{EnableLPIs: 1},
 	}, {
 		name:     "a barrier finds the loss a later delivery hides",
-		steps:    []step{deliver, barrier, deliver, ack},
+		steps:    []step{deliver, drained, deliver, ack},
 		rules:    sim,
 		flip:     sim,
-		want:     "delivered at [1,2] and neither acknowledged nor removed before the barrier at 3: lost",
-		wantFlip: "delivered at [1,2] and neither acknowledged nor removed before the barrier at 3: lost",
+		want:     "delivered at [1,2] and neither acknowledged nor removed before the barrier at 3 (drained): lost",
+		wantFlip: "delivered at [1,2] and neither acknowledged nor removed before the barrier at 3 (drained): lost",
 	}, {
 		name:     "a removal before a barrier excuses what came before it",
-		steps:    []step{deliver, discard, barrier, deliver, ack},
+		steps:    []step{deliver, discard, drained, deliver, ack},
 		rules:    sim,
 		flip:     Rules{Discard: Keeps},
-		wantFlip: "before the barrier at 5: lost",
+		wantFlip: "before the barrier at 5 (drained): lost",
 		excused:  [NumCauses]int{Discard: 1},
 	}, {
 		name:     "a removal after the barrier excuses nothing before it",
-		steps:    []step{deliver, barrier, discard},
+		steps:    []step{deliver, drained, discard},
 		rules:    sim,
 		flip:     sim,
-		want:     "before the barrier at 3: lost",
-		wantFlip: "before the barrier at 3: lost",
+		want:     "before the barrier at 3 (drained): lost",
+		wantFlip: "before the barrier at 3 (drained): lost",
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			run := func(rules Rules) (*Report, error) {
@@ -219,5 +219,18 @@ func TestCauseAndEffectNames(t *testing.T) {
 	}
 	if got := Cause(9).String() + " " + Effect(9).String(); got != "Cause(9) Effect(9)" {
 		t.Errorf("out of range: %q", got)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	l := New()
+	l.Delivered(8192, l.Begin())
+	l.Barrier("drained")
+	l.MayHaveRemoved(EnableLPIs, l.Begin(), 8192)
+	l.Acknowledged(8192, l.Begin())
+	l.Delivered(8193, l.Begin())
+	want := "[1,2] delivered\n3 barrier: drained\n[4,5] EnableLPIs toggle (may not apply)\n[6,7] acknowledged\n"
+	if got := l.History(8192); got != want {
+		t.Errorf("History:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -24,7 +24,7 @@ func (s *run) finish() {
 		return
 	}
 	s.drain()
-	s.led.Barrier()
+	s.led.Barrier("the churn, restored and drained")
 	for _, op := range probeOrder {
 		if s.opt.Mix[op] == 0 || (op == MOVALL && s.cpus < 2) {
 			continue
@@ -109,7 +109,7 @@ func (s *run) probe(op Op) error {
 		return err
 	}
 	s.drain()
-	s.led.Barrier()
+	s.led.Barrier(fmt.Sprintf("the probe of %v", op))
 	return nil
 }
 
