@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 
 	"github.com/gicits/gicits/bench/ledger"
 	"github.com/gicits/gicits/model"
@@ -69,6 +70,17 @@ var DefaultMix = Mix{MOVI: 9, Discard: 10, Remap: 1}
 // unmap, MAPC, MOVALL, INV after an enable-bit toggle and EnableLPIs
 // toggles.
 var FullMix = Mix{MOVI: 6, Discard: 6, Remap: 1, Unmap: 1, MAPC: 2, MOVALL: 2, INV: 4, EnableLPIs: 2}
+
+// String lists the operations of weight above zero with their weights.
+func (m Mix) String() string {
+	var parts []string
+	for op, w := range m {
+		if w > 0 {
+			parts = append(parts, fmt.Sprintf("%v %d", Op(op), w))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
 
 // pick returns the operation r (0 <= r < the sum of m) falls on.
 func (m Mix) pick(r int) Op {
@@ -172,12 +184,24 @@ func (m *mapping) targeting(cpu int) (surely, maybe []model.INTID) {
 	return surely, maybe
 }
 
-// churn runs operations of the mix until ctx ends.
+// churn runs operations of the mix until ctx ends: first one of each,
+// in random order, so that a short run on a slow backend still races
+// every one with the MSIs, then picked by weight.
 func (s *run) churn(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(s.opt.Seed, 1<<32))
 	total := s.opt.Mix.total()
+	var first []Op
+	for op, w := range s.opt.Mix {
+		if w > 0 {
+			first = append(first, Op(op))
+		}
+	}
+	rng.Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
 	for ctx.Err() == nil {
 		op := s.opt.Mix.pick(rng.IntN(total))
+		if len(first) > 0 {
+			op, first = first[0], first[1:]
+		}
 		if s.st.unmapped && (op == MOVI || op == Discard || op == INV || op == Unmap) {
 			op = Remap
 		}
@@ -319,6 +343,10 @@ func (s *run) setEnabled(evs []int, enabled bool) error {
 // toggleLPIs clears and sets GICR_CTLR.EnableLPIs of cpu: a removal of
 // the LPIs that surely target it, and a possible one of those that may.
 func (s *run) toggleLPIs(cpu int) error {
+	if s.opt.EOIOutsideToggles {
+		s.cpuMu[cpu].Lock()
+		defer s.cpuMu[cpu].Unlock()
+	}
 	c := model.CPU(cpu)
 	start := s.led.Begin()
 	ctlr, err := s.b.ReadRedistributorRegister(c, model.GICR_CTLR)
