@@ -77,6 +77,14 @@ var Catalogue = []*Entry{
 		Classify: classifyEqualPriority,
 	},
 	{
+		ID:      "eoi-while-lpis-disabled",
+		Kernels: []string{"6.1", "6.12"},
+		Rule:    "4.1, 12.11.1 (ICC_EOIR1_EL1): an EOI deactivates the interrupt, whatever GICR_CTLR.EnableLPIs says; an inactive LPI made pending is signalled once LPIs are enabled",
+		KVM:     "an LPI acknowledged and then EOId while its redistributor's EnableLPIs is 0 stays active for ever: every later MSI only sets its pending latch, and it is never signalled again, through INV, DISCARD and a new MAPTI of the INTID",
+		Path:    "arch/arm64/kvm/vgic/vgic-mmio-v3.c: vgic_mmio_write_v3r_ctlr calls vgic_flush_pending_lpis (vgic-its.c), which takes every LPI off the vCPU's ap_list, active ones too, leaving irq->active set; the EOI then finds no list register and vgic_v3_fold_lr_state never sees the deactivation",
+		Case:    "testdata/fidelity/eoi-while-lpis-disabled.its",
+	},
+	{
 		ID:      "route-devid",
 		Kernels: []string{"6.1", "6.12"},
 		Rule:    "an MSI to an ITS is translated by (DeviceID, EventID); KVM_CAP_MSI_DEVID says the VM needs the DeviceID (Documentation/virt/kvm/api.rst); the simulator reports ErrInvalidArgument when a route without one is raised",
