@@ -2,6 +2,7 @@ package kvm_test
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"testing"
 
@@ -285,4 +286,78 @@ func listed(t *testing.T, id string) {
 	if !slices.ContainsFunc(kvm.Differences, func(d kvm.Difference) bool { return d.ID == id }) {
 		t.Fatalf("difference %q is not listed in kvm.Differences", id)
 	}
+}
+
+// Differences, "trigger-unreported": a GSI raised through KVM's routing
+// table (TriggerGSI, a bound trigger) reports nothing of a refused MSI;
+// the simulator reports what SignalMSI would.
+func TestDifferenceTriggerUnreported(t *testing.T) {
+	listed(t, "trigger-unreported")
+	onBothBackends(t, model.Config{CPUs: 2}, func(t *testing.T, b model.Backend) {
+		onKVM := b.Name() == "kvm"
+		const lpi = model.LPIBase + 3
+		l, caps := b.Layout(), b.Capabilities()
+		mustOK(t, model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xA0, true)))
+		mustOK(t, model.EnableLPIs(b, 0))
+		// The LPI targets CPU 1, whose LPIs stay disabled: its MSI is refused.
+		mapEvent(t, b, l.ITTAllocator(), 1, 0x10, 0, lpi)
+		refused := caps.Prepare(model.MSI{Doorbell: l.Doorbell(), Data: 0, DeviceID: 0x10})
+		if _, err := b.SignalMSI(refused); !errors.Is(err, model.ErrBusy) {
+			t.Fatalf("SignalMSI to CPU 1 with its LPIs disabled: %v, want ErrBusy on both backends", err)
+		}
+		// A doorbell outside the ITS frame. (KVM finds its ITS by the frame,
+		// so any address inside it would do there.)
+		noITS := refused
+		noITS.Doorbell = l.RAMBase
+		if _, err := b.SignalMSI(noITS); !errors.Is(err, model.ErrInvalidArgument) {
+			t.Fatalf("SignalMSI to a doorbell in RAM: %v, want ErrInvalidArgument on both backends", err)
+		}
+		mustOK(t, b.SetGSIRouting([]model.Route{{GSI: 5, MSI: refused}, {GSI: 6, MSI: noITS}}))
+
+		check := func(what string, err, simWants error) {
+			t.Helper()
+			switch {
+			case onKVM && err != nil:
+				t.Errorf("%s: %v, want nil: KVM reports nothing through an irqfd", what, err)
+			case !onKVM && !errors.Is(err, simWants):
+				t.Errorf("%s: %v, want %v", what, err, simWants)
+			}
+		}
+		check("TriggerGSI(5), target's LPIs disabled", b.TriggerGSI(5), model.ErrBusy)
+		check("TriggerGSI(6), doorbell outside the ITS", b.TriggerGSI(6), model.ErrInvalidArgument)
+		tr, err := b.BindIRQFD(5)
+		mustOK(t, err)
+		check("Signal of GSI 5, target's LPIs disabled", tr.Signal(), model.ErrBusy)
+		mustOK(t, tr.Close()) // on KVM, waits for a deferred injection
+		unrouted, err := b.BindIRQFD(9)
+		mustOK(t, err)
+		check("Signal of GSI 9, no route", unrouted.Signal(), model.ErrInvalidArgument)
+		mustOK(t, unrouted.Close())
+		// Both backends: TriggerGSI itself knows the GSIs that have a route.
+		if err := b.TriggerGSI(9); !errors.Is(err, model.ErrInvalidArgument) {
+			t.Errorf("TriggerGSI(9), no route: %v, want ErrInvalidArgument", err)
+		}
+
+		mustOK(t, model.EnableLPIs(b, 1))
+		if p, err := b.Pending(1); err != nil || len(p) != 0 {
+			t.Errorf("pending on CPU 1 = %v, %v; want nothing delivered", p, err)
+		}
+
+		// The ITS disabled: an MSI to an enabled CPU is refused too.
+		const lpi0 = model.LPIBase + 4
+		mustOK(t, model.SetLPIConfig(b, lpi0, model.MakeLPIConfig(0xA0, true)))
+		mustOK(t, model.SubmitCommands(b,
+			model.MAPC{ICID: 0, RDbase: 0, Valid: true},
+			model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: lpi0, ICID: 0}))
+		toCPU0 := caps.Prepare(model.MSI{Doorbell: l.Doorbell(), Data: 1, DeviceID: 0x10})
+		mustOK(t, b.SetGSIRouting([]model.Route{{GSI: 7, MSI: toCPU0}}))
+		mustOK(t, b.WriteITSRegister(model.GITS_CTLR, 0))
+		if _, err := b.SignalMSI(toCPU0); !errors.Is(err, model.ErrBusy) {
+			t.Fatalf("SignalMSI with the ITS disabled: %v, want ErrBusy on both backends", err)
+		}
+		check("TriggerGSI(7), ITS disabled", b.TriggerGSI(7), model.ErrBusy)
+		if p, err := b.Pending(0); err != nil || len(p) != 0 {
+			t.Errorf("pending on CPU 0 = %v, %v; want nothing delivered", p, err)
+		}
+	})
 }

@@ -29,8 +29,10 @@
 // the DeviceID exactly when the VM needs them (msi.go); a VM without an ITS
 // answers 0 and gets neither. An MSI without a DeviceID on a VM that needs
 // one is refused; a route without one is taken, as KVM takes it, and
-// raising it delivers nothing. TriggerGSI sends the route's MSI; BindIRQFD
-// binds an eventfd with KVM_IRQFD.
+// raising it delivers nothing. TriggerGSI raises the GSI through KVM's
+// routing table with an irqfd of its own (KVM_IRQFD), unbound before it
+// returns, which waits for the injection; BindIRQFD binds an eventfd with
+// KVM_IRQFD.
 //
 // # The guest program, and why MMIO exits
 //
@@ -90,7 +92,8 @@
 // [Differences] lists, in one place, every way KVM departs from the
 // architecture or from the simulator, with the reason: no command errors,
 // no stall, an always-on translation cache, a fixed GITS_TYPER, DISCARD
-// leaving a pending LPI pending, asynchronous irqfd injection, the ITS
+// leaving a pending LPI pending, asynchronous irqfd injection, TriggerGSI
+// and irqfds reporting nothing of a refused MSI, the ITS
 // writing its tables, the order among equal priorities, 5 implemented
 // priority bits, MOVALL on newer kernels, a route without a DeviceID
 // accepted and dropped, EnableLPIs loading the pending table by replacing

@@ -70,3 +70,18 @@ const (
 )
 
 var ENODEV = kvmsys.ENODEV
+
+// SetRoutingInKVMOnly replaces KVM's GSI routing table with routes without
+// the backend's knowing: its own record stays as SetGSIRouting left it.
+func SetRoutingInKVMOnly(b model.Backend, routes []model.Route) error {
+	k := b.(*backend)
+	entries := make([]kvmsys.IRQRoutingEntry, len(routes))
+	for i, r := range routes {
+		e, err := kvmRoute(r, k.caps.NeedsDeviceID)
+		if err != nil {
+			return err
+		}
+		entries[i] = e
+	}
+	return kvmsys.SetGSIRouting(k.vm, entries)
+}

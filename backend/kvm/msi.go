@@ -29,8 +29,8 @@ func kvmMSI(m model.MSI, needsDeviceID bool) (kvmsys.MSI, error) {
 // that needs one is accepted, as KVM_SET_GSI_ROUTING accepts it (it checks
 // only the flags it knows): the entry goes without KVM_MSI_VALID_DEVID and
 // with devid 0, what a VMM that does not know the capability sends, and
-// raising it delivers nothing ([routeDeliverable]; Differences,
-// "route-devid").
+// raising it delivers nothing: KVM refuses the MSI, unless its translation
+// cache answers for DeviceID 0 (Differences, "route-devid").
 func kvmRoute(r model.Route, needsDeviceID bool) (kvmsys.IRQRoutingEntry, error) {
 	if r.GSI >= model.MaxGSIRoutes {
 		return kvmsys.IRQRoutingEntry{}, fmt.Errorf("route %v: GSI %d not below %d: %w", r, r.GSI, model.MaxGSIRoutes, model.ErrInvalidArgument)
