@@ -50,12 +50,12 @@ var Catalogue = []*Entry{
 		Classify: classifyDiscardPending,
 	},
 	{
-		ID:       "reused-intid-target",
+		ID:       "reused-intid",
 		Kernels:  []string{"6.1", "6.12"},
-		Rule:     "6.3.9 MAPTI: the LPI targets the redistributor of the collection ICID names",
-		KVM:      "a MAPTI of an INTID whose previous vgic_irq is still referenced (it was made pending on a vCPU that has not run since, even if CLEARed) reuses that vgic_irq with its old target vCPU, so the LPI is delivered to the old CPU until a MOVI or MAPC moves it",
-		Path:     "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_mapi calls vgic_add_lpi, which returns the live vgic_irq it finds for the INTID (\"Someone was faster with adding this LPI\") without setting target_vcpu",
-		Case:     "testdata/fidelity/reused-intid-target.its",
+		Rule:     "6.3.9 MAPTI: the new LPI targets the redistributor of the collection ICID names, with its configuration and pending state read from the tables (IHI 0069 5.1.1, 5.1.2)",
+		KVM:      "a MAPTI of an INTID whose previous vgic_irq is still referenced (it was made pending on a vCPU that has not run since, even if CLEARed and unmapped) reuses that vgic_irq as it is: its old target vCPU, its cached configuration and pending latch, without reading the pending table; the LPI goes to the old CPU until a MOVI or MAPC moves it",
+		Path:     "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_mapi calls vgic_add_lpi, which returns at once the vgic_irq vgic_get_irq finds for the INTID (\"no put, since we keep the reference\"), skipping target_vcpu, update_lpi_config and vgic_v3_lpi_sync_pending_status; the reference is the vCPU's ap_list entry, dropped by vgic_prune_ap_list when that vCPU next runs",
+		Case:     "testdata/fidelity/reused-intid.its",
 		Classify: classifyReusedINTID,
 	},
 	{
@@ -206,29 +206,29 @@ func (c *Context) removals(lpi model.INTID) []removal {
 	return out
 }
 
-// classifyReusedINTID: KVM shows an LPI on the CPU its previous mapping
-// targeted, not the one its current mapping targets, after that mapping
-// was removed while the LPI was not pending on the simulator (CLEARed or
-// acknowledged) and the INTID mapped again.
+// classifyReusedINTID: the divergence involves an LPI mapped again by a
+// MAPTI after a DISCARD or MAPD removed its previous mapping while it was
+// not pending on the simulator (CLEARed or acknowledged): KVM may still
+// hold the old vgic_irq and reuse it as it was.
 func classifyReusedINTID(c *Context) bool {
-	now := c.SimBefore(c.Div.Index)
-	if now == nil {
-		return false
-	}
 	for _, s := range c.Involved() {
-		if s.KVMCPU < 0 {
-			continue
-		}
-		t, ok := target(now, s.LPI)
-		if !ok || int(t) == s.KVMCPU {
-			continue
-		}
 		rs := c.removals(s.LPI)
-		if len(rs) == 0 || rs[0].pending {
+		if len(rs) == 0 || rs[0].pending || !c.mappedAfter(s.LPI, rs[0].index) {
 			continue
 		}
-		if old, ok := target(c.SimBefore(rs[0].index), s.LPI); ok && int(old) == s.KVMCPU {
-			return true
+		return true
+	}
+	return false
+}
+
+// mappedAfter reports whether a MAPTI of lpi follows statement i, before
+// the divergence.
+func (c *Context) mappedAfter(lpi model.INTID, i int) bool {
+	for j := i + 1; j < c.Div.Index; j++ {
+		if cmd, ok := c.command(j); ok {
+			if m, ok := cmd.(model.MAPTI); ok && m.INTID == lpi {
+				return true
+			}
 		}
 	}
 	return false

@@ -90,7 +90,15 @@ mapti dev=0x10 ev=1 lpi=8192 icid=1
 msi dev=0x10 ev=1
 ack cpu=0
 save
-`, difftest.Divergence{Line: 17, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}, "6.12", "reused-intid-target"},
+`, difftest.Divergence{Line: 17, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}, "6.12", "reused-intid"},
+		{"reused INTID does not read its pending bit (seed 160 on 6.1)", `mapti dev=0x10 ev=0 lpi=8192 icid=1
+msi dev=0x10 ev=0
+save
+clear dev=0x10 ev=0
+discard dev=0x10 ev=0
+mapti dev=0x10 ev=1 lpi=8192 icid=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[]"}, "6.1", "reused-intid"},
 		{"equal priorities", `mapti dev=0x10 ev=0 lpi=8192 icid=0
 mapti dev=0x10 ev=1 lpi=8193 icid=0
 msi dev=0x10 ev=1
