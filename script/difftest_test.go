@@ -89,6 +89,29 @@ type tally struct {
 	streams, agree int
 	classes        map[string]int
 	unclassified   int
+	// afterError counts the divergences first seen in the state a
+	// failing command left (at its expect error).
+	afterError int
+}
+
+func newTally() *tally { return &tally{classes: map[string]int{}} }
+
+// add counts one stream: its first divergence d (nil when the backends
+// agreed) and the class it was given ("" for none).
+func (c *tally) add(d *difftest.Divergence, class string) {
+	c.streams++
+	switch {
+	case d == nil:
+		c.agree++
+		return
+	case class == "":
+		c.unclassified++
+	default:
+		c.classes[class]++
+	}
+	if strings.HasPrefix(d.Stmt, "expect error") {
+		c.afterError++
+	}
 }
 
 func (c *tally) String() string {
@@ -102,7 +125,7 @@ func (c *tally) String() string {
 	for _, id := range ids {
 		fmt.Fprintf(&b, ", %s %d", id, c.classes[id])
 	}
-	fmt.Fprintf(&b, ", unclassified %d", c.unclassified)
+	fmt.Fprintf(&b, ", unclassified %d; %d first seen after a failing command", c.unclassified, c.afterError)
 	return b.String()
 }
 
@@ -116,33 +139,35 @@ func TestDifferentialSimKVM(t *testing.T) {
 	series, release := kernelSeries(t)
 	sim := difftest.Variant{Name: "sim", Backend: "sim"}
 	kvm := difftest.Variant{Name: "kvm", Backend: "kvm"}
-	c := &tally{classes: map[string]int{}}
+	all, errs := newTally(), newTally()
 	seeds := diffSeeds(t, regressionSeeds, 100)
 	for i, seed := range seeds {
 		if nearDeadline(t) {
 			t.Errorf("kernel %s: the test's deadline is near: stopped before seed %d, %d of %d seeds not run (run with -timeout 0, or fewer GICITS_DIFF_SEEDS)", release, seed, len(seeds)-i, len(seeds))
 			break
 		}
-		c.streams++
 		s := difftest.Generate(seed, difftest.StreamLength)
 		_, _, d := difftest.Compare(s, sim, kvm)
-		if d == nil {
-			c.agree++
-			continue
+		class := ""
+		if d != nil {
+			if e := fidelity.Classify(fidelity.NewContext(s, d), series); e != nil {
+				class = e.ID
+				t.Logf("kernel %s: seed %d: %s: %v", release, seed, e.ID, d)
+			} else {
+				reportUnclassified(t, release, seed, s, d, sim, kvm, series)
+			}
 		}
-		if e := fidelity.Classify(fidelity.NewContext(s, d), series); e != nil {
-			c.classes[e.ID]++
-			t.Logf("kernel %s: seed %d: %s: %v", release, seed, e.ID, d)
-			continue
+		all.add(d, class)
+		if difftest.ProfileOf(seed).Errors {
+			errs.add(d, class)
 		}
-		c.unclassified++
-		reportUnclassified(t, release, seed, s, d, sim, kvm, series)
-		if c.unclassified == 3 {
+		if all.unclassified == 3 {
 			t.Errorf("stopping after 3 unclassified divergences")
 			break
 		}
 	}
-	t.Logf("kernel %s: %v", release, c)
+	t.Logf("kernel %s: all streams: %v", release, all)
+	t.Logf("kernel %s: streams with failing commands: %v", release, errs)
 }
 
 // nearDeadline reports whether the test has less than two minutes left:
