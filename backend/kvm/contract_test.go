@@ -361,3 +361,33 @@ func TestDifferenceTriggerUnreported(t *testing.T) {
 		}
 	})
 }
+
+// TestDifferenceMSIDoorbell: an MSI written to the ITS's control frame
+// (GITS_CTLR's address) instead of GITS_TRANSLATER is refused by the
+// simulator and translated by KVM, which finds its ITS by the frame.
+func TestDifferenceMSIDoorbell(t *testing.T) {
+	listed(t, "msi-doorbell")
+	onBothBackends(t, model.Config{CPUs: 1}, func(t *testing.T, b model.Backend) {
+		const lpi = model.LPIBase + 5
+		l, caps := b.Layout(), b.Capabilities()
+		mustOK(t, model.SetLPIConfig(b, lpi, model.MakeLPIConfig(0xA0, true)))
+		mustOK(t, model.EnableLPIs(b, 0))
+		mapEvent(t, b, l.ITTAllocator(), 0, 0x10, 2, lpi)
+		m := caps.Prepare(model.MSI{Doorbell: l.ITSBase + model.GPA(model.GITS_CTLR), Data: 2, DeviceID: 0x10})
+		d, err := b.SignalMSI(m)
+		if b.Name() == "kvm" {
+			if err != nil || d != model.Delivered {
+				t.Fatalf("SignalMSI to GITS_CTLR's address on kvm = %v, %v; want delivered (KVM translates any write in the ITS frame)", d, err)
+			}
+			p, err := b.Pending(0)
+			mustOK(t, err)
+			if !slices.Equal(p, []model.INTID{lpi}) {
+				t.Errorf("pending on CPU 0 = %v, want [%d]", p, lpi)
+			}
+			return
+		}
+		if !errors.Is(err, model.ErrInvalidArgument) {
+			t.Fatalf("SignalMSI to GITS_CTLR's address on sim = %v, %v; want ErrInvalidArgument", d, err)
+		}
+	})
+}
