@@ -89,16 +89,18 @@
 //
 // # Where KVM differs
 //
-// [Differences] lists, in one place, every way KVM departs from the
-// architecture or from the simulator, with the reason: no command errors,
-// no stall, an always-on translation cache, a fixed GITS_TYPER, DISCARD
-// leaving a pending LPI pending, asynchronous irqfd injection, TriggerGSI
-// and irqfds reporting nothing of a refused MSI, the ITS
-// writing its tables, the order among equal priorities, 5 implemented
-// priority bits, MOVALL on newer kernels, a route without a DeviceID
-// accepted and dropped, EnableLPIs loading the pending table by replacing
-// pending state and leaving the bits, and a failed restore leaving the ITS
-// empty. The
+// [Differences] lists every way this backend's contract departs from the
+// simulator's, with the reason: no command errors, no stall, an always-on
+// translation cache, a fixed GITS_TYPER, DISCARD leaving a pending LPI
+// pending, asynchronous irqfd injection, TriggerGSI and irqfds reporting
+// nothing of a refused MSI, the ITS writing its tables, the order among
+// equal priorities, 5 implemented priority bits, MOVALL on newer kernels, a
+// route without a DeviceID accepted and dropped, EnableLPIs loading the
+// pending table by replacing pending state and leaving the bits, any
+// address in the ITS frame taken as a doorbell, and a failed restore
+// leaving the ITS empty. docs/fidelity.md is the catalogue of behaviour
+// (internal/fidelity classifies what the differential meets by it), with
+// the kernels each shows on, KVM's code path and a minimal case. The
 // backend-swapped suite (suite_test.go) runs every scenario on sim and kvm
 // and compares the effects with go-cmp, reporting steps that depend on a
 // listed difference instead of comparing them.
