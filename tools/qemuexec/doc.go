@@ -34,8 +34,9 @@
 // A run fails with status 1, printing the last 40 console lines and the
 // reason, if the kernel panics, the guest hangs past the deadline, QEMU
 // fails, /init cannot run the test, or the guest stops without the marker.
-// The deadline is -test.timeout plus 45 s of boot slack (10 min when the test
-// has no timeout).
+// The deadline is -test.timeout plus 45 s of boot slack: 10 min when the
+// test has no -test.timeout, as go test's default, and 24 h for
+// -test.timeout=0, which asks for none.
 //
 // The guest test sees GICITS_QEMU=1, which means only that it runs in the
 // QEMU guest. Whether a missing KVM fails or skips a test is said by

@@ -50,7 +50,7 @@ func TestOverallTimeout(t *testing.T) {
 		{args: []string{"-test.timeout=10m0s"}, want: 10*time.Minute + bootSlack},
 		{args: []string{"-test.timeout=30s", "-test.v=true"}, want: 30*time.Second + bootSlack},
 		{args: nil, want: defaultTimeout},
-		{args: []string{"-test.timeout=0s"}, want: defaultTimeout},
+		{args: []string{"-test.timeout=0s"}, want: unboundedTimeout},
 		{args: []string{"-test.timeout=10m"}, env: "2h", want: 2 * time.Hour},
 		{args: []string{"-test.timeout=soon"}, wantErr: "-test.timeout"},
 		{env: "-1s", wantErr: "GICITS_QEMU_TIMEOUT"},

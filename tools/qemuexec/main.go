@@ -18,8 +18,14 @@ import (
 )
 
 const (
-	// defaultTimeout bounds a run whose test has no -test.timeout (or 0).
+	// defaultTimeout bounds a run whose test has no -test.timeout: go
+	// test's own default.
 	defaultTimeout = 10 * time.Minute
+	// unboundedTimeout bounds a run whose test has -test.timeout=0, which
+	// asks for none: long enough for any run a person starts on purpose (a
+	// survey of thousands of differential seeds), short of a QEMU left
+	// running for ever.
+	unboundedTimeout = 24 * time.Hour
 	// bootSlack is added to -test.timeout: the guest needs 7-9 s to boot on
 	// a 2-core x86-64 machine under TCG. It stays below the minute go test
 	// waits past -test.timeout before it signals qemuexec, so a hang is
@@ -379,7 +385,8 @@ func checkTestBinary(path string) error {
 }
 
 // overallTimeout is how long one run may take from QEMU's start:
-// GICITS_QEMU_TIMEOUT if set, else -test.timeout plus bootSlack, else
+// GICITS_QEMU_TIMEOUT if set, else -test.timeout plus bootSlack
+// (unboundedTimeout for -test.timeout=0, go test's "no timeout"), else
 // defaultTimeout.
 func overallTimeout(args []string, getenv func(string) string) (time.Duration, error) {
 	if v := getenv("GICITS_QEMU_TIMEOUT"); v != "" {
@@ -394,9 +401,10 @@ func overallTimeout(args []string, getenv func(string) string) (time.Duration, e
 		if err != nil {
 			return 0, fmt.Errorf("-test.timeout=%q: %w", v, err)
 		}
-		if d > 0 {
-			return d + bootSlack, nil
+		if d <= 0 {
+			return unboundedTimeout, nil
 		}
+		return d + bootSlack, nil
 	}
 	return defaultTimeout, nil
 }
