@@ -218,13 +218,17 @@ func Compare(s *script.Script, a, b Variant) (oa, ob *Observation, d *Divergence
 // at a time, keeping each removal after which they still diverge and keep
 // says the divergence is still the one being shrunk. The set-up (settings,
 // LPI configuration, EnableLPIs) and the final save stay. Without keep,
-// any divergence with the same failures as the original is kept.
-func Shrink(s *script.Script, a, b Variant, keep func(*script.Script, *Divergence) bool) *script.Script {
+// any divergence with the same failures as the original is kept. When
+// stop, if given, reports true, it returns what it has shrunk so far.
+func Shrink(s *script.Script, a, b Variant, keep func(*script.Script, *Divergence) bool, stop func() bool) *script.Script {
 	oa, ob := Observe(s, a), Observe(s, b)
 	cur := s
 	for changed := true; changed; {
 		changed = false
 		for i := len(cur.Stmts) - 2; i >= 0; i-- {
+			if stop != nil && stop() {
+				return cur
+			}
 			switch cur.Stmts[i].(type) {
 			case script.Setting, *script.LPIStmt, *script.EnableLPIsStmt:
 				continue

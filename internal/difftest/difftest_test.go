@@ -65,7 +65,7 @@ save
 	if !strings.Contains(d, "dte dev=0x10") {
 		t.Fatalf("diff does not show the ITT addresses:\n%s", d)
 	}
-	small := difftest.Shrink(s, base, moved, nil)
+	small := difftest.Shrink(s, base, moved, nil, nil)
 	want := "lpi 8192..8193 prio=0x10 enabled\nenablelpis all\nmapd dev=0x10 bits=3\nsave\n"
 	if small.String() != want {
 		t.Errorf("shrunk to:\n%s\nwant:\n%s", small, want)
