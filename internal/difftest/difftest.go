@@ -217,7 +217,8 @@ func Compare(s *script.Script, a, b Variant) (oa, ob *Observation, d *Divergence
 // Shrink removes statements from a stream on which a and b diverge, one
 // at a time, keeping each removal after which they still diverge and keep
 // says the divergence is still the one being shrunk. The set-up (settings,
-// LPI configuration, EnableLPIs) and the final save stay. Without keep,
+// LPI configuration, EnableLPIs) and the final save stay; a failing
+// command and its expect error go together. Without keep,
 // any divergence with the same failures as the original is kept. When
 // stop, if given, reports true, it returns what it has shrunk so far.
 func Shrink(s *script.Script, a, b Variant, keep func(*script.Script, *Divergence) bool, stop func() bool) *script.Script {
@@ -230,10 +231,15 @@ func Shrink(s *script.Script, a, b Variant, keep func(*script.Script, *Divergenc
 				return cur
 			}
 			switch cur.Stmts[i].(type) {
-			case script.Setting, *script.LPIStmt, *script.EnableLPIsStmt:
+			case script.Setting, *script.LPIStmt, *script.EnableLPIsStmt, *script.ExpectErrorStmt:
 				continue
 			}
-			cand := renumber(&script.Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, i+1)})
+			// A failing command goes with its expect error.
+			end := i + 1
+			if _, ok := cur.Stmts[end].(*script.ExpectErrorStmt); ok {
+				end++
+			}
+			cand := renumber(&script.Script{File: cur.File, Stmts: slices.Delete(slices.Clone(cur.Stmts), i, end)})
 			ca, cb := Observe(cand, a), Observe(cand, b)
 			if !slices.Equal(ca.Failures, oa.Failures) || !slices.Equal(cb.Failures, ob.Failures) {
 				continue

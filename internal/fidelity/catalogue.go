@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gicits/gicits/model"
+	"github.com/gicits/gicits/script"
 )
 
 // Entry is one known way KVM's vITS departs from the architecture, as
@@ -131,31 +132,50 @@ func Series(release string) string {
 	return parts[0] + "." + minor
 }
 
-// classifyMOVALL: the divergence involves an LPI that an earlier MOVALL
-// would move on KVM only, because the LPI's collection targeted neither
-// RDbase1 nor RDbase2 then.
+// classifyMOVALL: the divergence involves an LPI that the last MOVALL
+// before it moves on KVM only: the LPI then targeted neither RDbase1 nor
+// RDbase2 on the simulator, and still targets the same CPU there (no MOVI
+// or MAPC moved it since), while KVM, if it shows the LPI, shows it on
+// RDbase2.
 func classifyMOVALL(c *Context) bool {
-	for i := c.Div.Index - 1; i >= 0; i-- {
-		cmd, ok := c.command(i)
-		mv, isMOVALL := cmd.(model.MOVALL)
-		if !ok || !isMOVALL || mv.RDbase1 == mv.RDbase2 {
+	i, mv, ok := c.lastMOVALL()
+	if !ok {
+		return false
+	}
+	then, now := c.SimBefore(i), c.SimBefore(c.Div.Index)
+	if then == nil || now == nil {
+		return false
+	}
+	for _, s := range c.Involved() {
+		t, ok := target(then, s.LPI)
+		if !ok || uint64(t) == mv.RDbase1 || uint64(t) == mv.RDbase2 {
 			continue
 		}
-		st := c.SimBefore(i)
-		if st == nil || int(mv.RDbase1) >= len(st.Redistributors) || int(mv.RDbase2) >= len(st.Redistributors) {
+		if still, ok := target(now, s.LPI); !ok || still != t {
 			continue
 		}
-		for _, s := range c.Involved() {
-			t, ok := target(st, s.LPI)
-			if !ok {
-				t, ok = pendingOn(st, s.LPI)
-			}
-			if ok && uint64(t) != mv.RDbase1 && uint64(t) != mv.RDbase2 {
-				return true
-			}
+		if s.KVMCPU < 0 || uint64(s.KVMCPU) == mv.RDbase2 {
+			return true
 		}
 	}
 	return false
+}
+
+// lastMOVALL returns the last MOVALL before the divergence that moves
+// anything: RDbase1 and RDbase2 distinct redistributors.
+func (c *Context) lastMOVALL() (int, model.MOVALL, bool) {
+	for i := c.Div.Index - 1; i >= 0; i-- {
+		cmd, _ := c.command(i)
+		mv, ok := cmd.(model.MOVALL)
+		if !ok || mv.RDbase1 == mv.RDbase2 {
+			continue
+		}
+		st := c.SimBefore(i)
+		if st != nil && int(mv.RDbase1) < len(st.Redistributors) && int(mv.RDbase2) < len(st.Redistributors) {
+			return i, mv, true
+		}
+	}
+	return 0, model.MOVALL{}, false
 }
 
 // classifyDiscardPending: KVM shows an LPI whose mapping a DISCARD or
@@ -208,25 +228,74 @@ func (c *Context) removals(lpi model.INTID) []removal {
 
 // classifyReusedINTID: the divergence involves an LPI mapped again by a
 // MAPTI after a DISCARD or MAPD removed its previous mapping while it was
-// not pending on the simulator (CLEARed or acknowledged): KVM may still
-// hold the old vgic_irq and reuse it as it was.
+// not pending on the simulator, and whose old vgic_irq KVM may still hold:
+// the LPI was last pending on a CPU o that neither acknowledged nor EOId
+// anything from then until that MAPTI (so KVM did not run o's vCPU and
+// prune its list). KVM, if it shows the LPI, shows it on o.
 func classifyReusedINTID(c *Context) bool {
 	for _, s := range c.Involved() {
 		rs := c.removals(s.LPI)
-		if len(rs) == 0 || rs[0].pending || !c.mappedAfter(s.LPI, rs[0].index) {
+		if len(rs) == 0 || rs[0].pending {
 			continue
 		}
-		return true
+		m, ok := c.mappedAfter(s.LPI, rs[0].index)
+		if !ok {
+			continue
+		}
+		u, o, ok := c.lastPending(s.LPI, rs[0].index)
+		if !ok || c.cpuRan(o, u+1, m) {
+			continue
+		}
+		if s.KVMCPU < 0 || model.CPU(s.KVMCPU) == o {
+			return true
+		}
 	}
 	return false
 }
 
-// mappedAfter reports whether a MAPTI of lpi follows statement i, before
+// mappedAfter returns the first MAPTI of lpi after statement i, before
 // the divergence.
-func (c *Context) mappedAfter(lpi model.INTID, i int) bool {
+func (c *Context) mappedAfter(lpi model.INTID, i int) (int, bool) {
 	for j := i + 1; j < c.Div.Index; j++ {
 		if cmd, ok := c.command(j); ok {
 			if m, ok := cmd.(model.MAPTI); ok && m.INTID == lpi {
+				return j, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// lastPending returns the last statement before i that ran while lpi was
+// pending on the simulator, and the CPU it was pending on.
+func (c *Context) lastPending(lpi model.INTID, i int) (int, model.CPU, bool) {
+	for j := i - 1; j >= 0; j-- {
+		st := c.SimBefore(j)
+		if st == nil {
+			continue
+		}
+		if cpu, ok := pendingOn(st, lpi); ok {
+			return j, cpu, true
+		}
+	}
+	return 0, 0, false
+}
+
+// cpuRan reports whether a statement in [from, to) acknowledges or EOIs on
+// cpu: on KVM, that runs the vCPU, which prunes its list.
+func (c *Context) cpuRan(cpu model.CPU, from, to int) bool {
+	for j := from; j < to && j < len(c.Stream.Stmts); j++ {
+		switch st := c.Stream.Stmts[j].(type) {
+		case *script.AckStmt:
+			if st.CPU == cpu {
+				return true
+			}
+		case *script.EOIStmt:
+			if st.CPU == cpu {
+				return true
+			}
+		case *script.ExpectAckStmt:
+			if st.CPU == cpu {
 				return true
 			}
 		}
@@ -254,8 +323,7 @@ func classifyPriorityBits(c *Context) bool {
 		return pa&0xf8 == 0xf8
 	}
 	pb, okB := priority(st, b)
-	p, _ := pendingOn(st, b)
-	_, isPending := pendingOn(st, b)
+	p, isPending := pendingOn(st, b)
 	return okB && isPending && p == cpu && pa != pb && pa&0xf8 == pb&0xf8
 }
 

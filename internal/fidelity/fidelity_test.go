@@ -56,6 +56,17 @@ msi dev=0x10 ev=1
 movall from=0 to=1
 save
 `, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[8192 8193]"}, "6.1", ""},
+		{"movall: KVM shows the LPI on a CPU that is not RDbase2", `mapti dev=0x10 ev=1 lpi=8193 icid=2
+msi dev=0x10 ev=1
+movall from=0 to=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=0", A: "[]", B: "[8193]"}, "6.12", ""},
+		{"movall: the LPI moved by MOVI after the MOVALL", `mapti dev=0x10 ev=1 lpi=8193 icid=2
+movall from=0 to=1
+movi dev=0x10 ev=1 icid=0
+msi dev=0x10 ev=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[]", B: "[8193]"}, "6.12", ""},
 		{"no MOVALL, no movall", `mapti dev=0x10 ev=1 lpi=8193 icid=2
 msi dev=0x10 ev=1
 save
@@ -99,6 +110,20 @@ discard dev=0x10 ev=0
 mapti dev=0x10 ev=1 lpi=8192 icid=1
 save
 `, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[]"}, "6.1", "reused-intid"},
+		{"reused-intid: an INTID never pending before its re-map", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+discard dev=0x10 ev=0
+mapti dev=0x10 ev=1 lpi=8192 icid=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=0", A: "[]", B: "[8192]"}, "6.1", ""},
+		{"reused-intid: the old CPU ran before the re-map", `mapti dev=0x10 ev=0 lpi=8192 icid=0
+msi dev=0x10 ev=0
+clear dev=0x10 ev=0
+ack cpu=0
+discard dev=0x10 ev=0
+mapti dev=0x10 ev=1 lpi=8192 icid=1
+msi dev=0x10 ev=1
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=0", A: "[]", B: "[8192]"}, "6.1", ""},
 		{"equal priorities", `mapti dev=0x10 ev=0 lpi=8192 icid=0
 mapti dev=0x10 ev=1 lpi=8193 icid=0
 msi dev=0x10 ev=1
