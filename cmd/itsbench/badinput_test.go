@@ -59,6 +59,8 @@ var badUserInput = []struct {
 	{id: "U34", args: []string{"state", "-script", "testdata/explain-state.its", "-save", "/nonexistent/dir/vm.state"}},
 	{id: "U35", args: []string{"script", "-restore", "testdata/explain-state.state", "@one.its"}, files: map[string]string{"one.its": "cpus 1\nexpect idle cpu=0\n"}},
 	{id: "U36", args: []string{"state", "-restore", "testdata/explain-state.state", "-backend", "kvm"}},
+	{id: "U37", args: []string{"state", "-restore", "@vm.state", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
+	{id: "U38", args: []string{"state", "-script", "testdata/explain-state.its", "-backend", "bogus", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
 }
 
 // docRows returns the exact-text column of docs/bad-input.md by row ID,
