@@ -31,10 +31,19 @@ import (
 // its GICR_PENDBASER puts it: from the byte of INTID 8192 (the first 1 KiB
 // covers INTIDs below 8192, which are not LPIs: KVM never writes it) to
 // that of INTID 2^idBits, cut at the end of RAM.
+//
+// # Notes
+//
+// A CPU whose GICR_PENDBASER is 0 or points outside RAM has no table
+// (n = 0, addr 0): every loop over the tables skips it, for guest memory
+// has nothing at its address to zero, copy or put back.
 type pendingTable struct {
 	addr model.GPA // of INTID 8192's byte
 	n    int       // 0: the CPU has no pending table in RAM
 }
+
+// inRAM reports whether the CPU has a pending table in RAM.
+func (t pendingTable) inRAM() bool { return t.n > 0 }
 
 // pendingTables returns every CPU's pending table covering INTIDs below
 // 2^idBits, indexed by CPU, from the live GICR_PENDBASERs. The caller holds
@@ -72,7 +81,7 @@ func (b *backend) saveLPIPendingState() error {
 // savePendingTables writes every pending table exactly, for SaveTables:
 // the LPI part zeroed up to INTID 2^GICR_PROPBASER.IDbits (at most KVM's
 // 16 bits), as the simulator writes it, then KVM's save sets the bits of
-// the pending LPIs. The caller holds mu.
+// the pending LPIs. The caller holds mu and memMu.
 func (b *backend) savePendingTables() error {
 	prop, err := b.readGICR(0, model.GICR_PROPBASER)
 	if err != nil {
@@ -83,6 +92,9 @@ func (b *backend) savePendingTables() error {
 		return err
 	}
 	for cpu, t := range tables {
+		if !t.inRAM() {
+			continue
+		}
 		if err := model.Zero(b.mem, t.addr, t.n); err != nil {
 			return fmt.Errorf("clearing the pending table of CPU %d: %w", cpu, err)
 		}
@@ -116,11 +128,14 @@ func (b *backend) readPending(cpu model.CPU) (_ []model.INTID, err error) {
 		return nil, err
 	}
 	own := tables[cpu]
-	if own.n == 0 {
+	if !own.inRAM() {
 		return nil, fmt.Errorf("CPU %d's GICR_PENDBASER points at no pending table in RAM, where KVM would save its pending LPIs: %w", cpu, model.ErrNotSupported)
 	}
 	saved := make([][]byte, len(tables))
 	for i, t := range tables {
+		if !t.inRAM() {
+			continue
+		}
 		p, err := b.mem.Slice(t.addr, t.n)
 		if err != nil {
 			return nil, err
@@ -131,6 +146,9 @@ func (b *backend) readPending(cpu model.CPU) (_ []model.INTID, err error) {
 	// order restores it, even where two tables overlap.
 	defer func() {
 		for i, t := range tables {
+			if !t.inRAM() {
+				continue
+			}
 			if werr := b.mem.WriteAt(saved[i], t.addr); werr != nil {
 				err = errors.Join(err, fmt.Errorf("putting back the pending table of CPU %d: %w", i, werr))
 			}
