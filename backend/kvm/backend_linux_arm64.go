@@ -26,9 +26,12 @@ const maxKVMLPIIDBits = 16
 // (read-held by every operation, write-held by Close); mu serialises every
 // access to vGIC/ITS state and to the vCPUs, so that no attribute access
 // ever meets a vCPU inside KVM_RUN; memMu is read-held by every access
-// through Memory and write-held (inside mu) while Pending borrows the
-// pending tables (pending_linux_arm64.go), so that nobody sees them
-// borrowed or writes to them meanwhile.
+// through Memory and write-held (inside mu) while the backend writes guest
+// memory itself: while Pending borrows the pending tables
+// (pending_linux_arm64.go) and while SaveTables zeroes the tables and KVM
+// saves into them, so that nobody sees them borrowed or half written, or
+// writes to them meanwhile. The order is life, mu, memMu; code holding
+// memMu writes through b.mem, never through Memory.
 type backend struct {
 	cfg    model.Config
 	layout model.Layout
@@ -734,12 +737,16 @@ func (b *backend) runningPriority(cpu model.CPU) (uint8, error) {
 
 // SaveTables zeroes the pending tables (savePendingTables), the device
 // table (flat) and the collection table first, so that what KVM writes is
-// the whole state and nothing stale shows.
+// the whole state and nothing stale shows. It write-holds memMu
+// throughout: no access through Memory sees a table zeroed and not yet
+// saved.
 func (b *backend) SaveTables() error {
 	return wrap(b.stopped(func() error {
 		if b.its == nil {
 			return errVMWithoutITS
 		}
+		b.memMu.Lock()
+		defer b.memMu.Unlock()
 		if err := b.savePendingTables(); err != nil {
 			return err
 		}
