@@ -116,9 +116,10 @@ var badHarnessInput = []struct {
 var bothCached = []string{"6.1.0-99-arm64", "6.12.10+deb12-arm64"}
 
 // writeBackports is the command that adds bookworm-backports to apt's
-// sources, on the mirror of the fake host's bookworm.
+// sources, on the mirror of the fake host's bookworm, for arm64, signed by
+// the Debian archive keyring (KEYRING).
 const writeBackports = "printf '%s\\n' 'Types: deb' 'URIs: " + fakeMirror + "' 'Suites: bookworm-backports' 'Components: main' " +
-	"'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >SOURCES/gicits-bookworm-backports.sources"
+	"'Architectures: arm64' 'Signed-By: KEYRING' >SOURCES/gicits-bookworm-backports.sources"
 
 func TestBadInputHarness(t *testing.T) {
 	for _, c := range badHarnessInput {

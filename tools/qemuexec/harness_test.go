@@ -38,6 +38,8 @@ type fakeHostState struct {
 	cached      []string // kernel images in CACHE/gicits, by release
 	failing     string   // the release whose guest's test fails
 	noKernelPkg bool     // even updated, apt knows no linux-image-arm64:arm64
+	updateFails bool     // apt-get update fails (as for a source apt cannot check)
+	noKeyring   bool     // the Debian archive keyring is not installed
 	uid         int      // what id -u prints
 }
 
@@ -47,6 +49,7 @@ type fakeHost struct {
 	sources string // apt's sources.list.d (Dir::Etc::sourceparts)
 	bin     string // the whole PATH
 	cache   string // XDG_CACHE_HOME
+	keyring string // the Debian archive keyring (GICITS_DEBIAN_KEYRING), there or not
 }
 
 // The kernels the fake apt knows: linux-image-arm64:arm64 depends on the
@@ -76,13 +79,15 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 `
 
 // wantBackportsSource is what the harness writes where apt has no
-// bookworm-backports: the suite on the mirror of the host's bookworm.
-const wantBackportsSource = `Types: deb
-URIs: ` + fakeMirror + `
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-`
+// bookworm-backports: the suite on the mirror of the host's bookworm, for
+// arm64 only, signed by keyring ("" where the host has none).
+func wantBackportsSource(keyring string) string {
+	s := "Types: deb\nURIs: " + fakeMirror + "\nSuites: bookworm-backports\nComponents: main\nArchitectures: arm64\n"
+	if keyring != "" {
+		s += "Signed-By: " + keyring + "\n"
+	}
+	return s
+}
 
 // fakeTools is one stand-in shell script for all the faked programs,
 // dispatching on the name it was called by. %[1]s is the state directory,
@@ -124,6 +129,10 @@ apt-get)
 	case $1 in
 	indextargets) targets ;;
 	update)
+		if [ -f "$state/update-fails" ]; then
+			echo "E: The repository '` + fakeMirror + ` bookworm-backports Release' is not signed." >&2
+			exit 100
+		fi
 		: >"$state/lists"
 		for s in $(targets | awk '{ print $2 }'); do
 			for a in amd64 $(cat "$state/arches" 2>/dev/null); do echo "$s $a" >>"$state/lists"; done
@@ -187,6 +196,7 @@ func newFakeHost(t *testing.T, st fakeHostState) *fakeHost {
 	t.Helper()
 	h := &fakeHost{state: t.TempDir(), cache: t.TempDir()}
 	h.sources = filepath.Join(h.state, "sources.list.d")
+	h.keyring = filepath.Join(h.state, "keyrings", "debian-archive-keyring.gpg")
 	h.bin = pathWithout(t, func(n string) bool {
 		return strings.HasPrefix(n, "qemu-system-") || slices.Contains(fakedTools, n)
 	})
@@ -213,7 +223,7 @@ func newFakeHost(t *testing.T, st fakeHostState) *fakeHost {
 	write(filepath.Join(h.sources, "debian.sources"), fakeDebianSources)
 	suites := []string{"bookworm", "bookworm-updates", "bookworm-security"}
 	if st.backports {
-		write(filepath.Join(h.sources, "debian-backports.sources"), wantBackportsSource)
+		write(filepath.Join(h.sources, "debian-backports.sources"), wantBackportsSource(h.keyring))
 		suites = append(suites, "bookworm-backports")
 	}
 	if st.arm64 {
@@ -231,6 +241,12 @@ func newFakeHost(t *testing.T, st fakeHostState) *fakeHost {
 	}
 	if st.noKernelPkg {
 		write(filepath.Join(h.state, "no-kernel-pkg"), "")
+	}
+	if st.updateFails {
+		write(filepath.Join(h.state, "update-fails"), "")
+	}
+	if !st.noKeyring {
+		write(h.keyring, "fake keyring\n")
 	}
 	for _, release := range st.cached {
 		status := 0
@@ -282,8 +298,8 @@ func pathWithout(t *testing.T, drop func(name string) bool) string {
 }
 
 // harnessResult is what one run of scripts/kvm-harness did. In its texts
-// CACHE stands for the cache directory, SOURCES for apt's sources.list.d and
-// TMP for temporary directories.
+// CACHE stands for the cache directory, SOURCES for apt's sources.list.d,
+// KEYRING for the Debian archive keyring and TMP for temporary directories.
 type harnessResult struct {
 	status int
 	stdout string
@@ -306,6 +322,7 @@ func (h *fakeHost) run(t *testing.T, dir string, env []string, args ...string) h
 	cmd := exec.Command(script, args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + h.bin, "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + h.cache,
+		"GICITS_DEBIAN_KEYRING=" + h.keyring,
 		"GOCACHE=" + goCache(t)} // not one under the fake XDG_CACHE_HOME: go test builds for real
 	for _, k := range []string{"GOPATH", "GOMODCACHE", "GOFLAGS", "GOROOT", "GOTOOLCHAIN", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -325,7 +342,7 @@ func (h *fakeHost) run(t *testing.T, dir string, env []string, args ...string) h
 	}
 	tmp := regexp.MustCompile(`/\S*/tmp\.[A-Za-z0-9]+`)
 	clean := func(s string) string {
-		s = strings.ReplaceAll(s, h.cache, "CACHE")
+		s = strings.ReplaceAll(strings.ReplaceAll(s, h.cache, "CACHE"), h.keyring, "KEYRING")
 		return tmp.ReplaceAllString(strings.ReplaceAll(s, h.sources, "SOURCES"), "TMP")
 	}
 	res.stdout, res.stderr = clean(stdout.String()), clean(stderr.String())
@@ -443,8 +460,8 @@ func TestHarnessBootstrapsFromNothing(t *testing.T) {
 		t.Errorf("stderr lacks the steps in order:\n%s", res.stderr)
 	}
 	sources := h.sourcesFiles(t)
-	if got := sources["gicits-bookworm-backports.sources"]; got != wantBackportsSource {
-		t.Errorf("SOURCES/gicits-bookworm-backports.sources:\n%s\nwant:\n%s", got, wantBackportsSource)
+	if got, want := sources["gicits-bookworm-backports.sources"], wantBackportsSource(h.keyring); got != want {
+		t.Errorf("SOURCES/gicits-bookworm-backports.sources:\n%s\nwant:\n%s", got, want)
 	}
 	for _, release := range []string{"6.1.0-99-arm64", "6.12.10+deb12-arm64"} {
 		if _, err := os.Stat(filepath.Join(h.cache, "gicits", "vmlinuz-"+release)); err != nil {
@@ -489,6 +506,98 @@ func TestHarnessUpdatesStaleLists(t *testing.T) {
 	})
 	if _, ok := h.sourcesFiles(t)["gicits-bookworm-backports.sources"]; ok {
 		t.Errorf("the harness added bookworm-backports although apt's sources had it")
+	}
+}
+
+// noKeyringNote is what the harness says where the Debian archive keyring
+// is not installed (KEYRING: GICITS_DEBIAN_KEYRING).
+const noKeyringNote = "kvm-harness: no KEYRING (package debian-archive-keyring): the bookworm-backports source goes without Signed-By, and apt checks it against the keys it trusts (/etc/apt/trusted.gpg.d)"
+
+// The command the harness prints where it may not install writes exactly
+// the bookworm-backports source it writes itself where it may: for arm64
+// only, with Signed-By where the Debian archive keyring is installed and
+// without it (said so) where it is not, since naming a keyring that is
+// not there makes apt refuse the suite.
+func TestHarnessPrintsTheSourceItWrites(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		noKeyring bool
+	}{{"keyring", false}, {"no-keyring", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newFakeHost(t, fakeHostState{qemu: true, arm64: true, lists: true, cached: []string{"6.1.0-99-arm64"}, noKeyring: c.noKeyring})
+			keyring := h.keyring
+			if c.noKeyring {
+				keyring = ""
+			}
+			printed := h.run(t, "", []string{"GICITS_NO_INSTALL=1"}, "--setup-only")
+			var command string
+			for l := range strings.SplitSeq(printed.stderr, "\n") {
+				if strings.HasPrefix(l, "    printf ") {
+					command = strings.TrimPrefix(l, "    ")
+				}
+			}
+			if printed.status != 1 || command == "" {
+				t.Fatalf("GICITS_NO_INSTALL=1: exit status %d, want 1 and a printf command; stderr:\n%s", printed.status, printed.stderr)
+			}
+			if got := strings.Contains(printed.stderr, noKeyringNote+"\n"); got != c.noKeyring {
+				t.Errorf("GICITS_NO_INSTALL=1: says %q: %v, want %v; stderr:\n%s", noKeyringNote, got, c.noKeyring, printed.stderr)
+			}
+			dir := t.TempDir()
+			command = strings.NewReplacer("SOURCES", dir, "KEYRING", h.keyring).Replace(command)
+			if out, err := exec.Command("bash", "-c", command).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", command, err, out)
+			}
+			fromPrinted, err := os.ReadFile(filepath.Join(dir, "gicits-bookworm-backports.sources"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantBackportsSource(keyring); string(fromPrinted) != want {
+				t.Errorf("the printed command writes:\n%s\nwant:\n%s", fromPrinted, want)
+			}
+
+			res := h.run(t, "", nil, "--setup-only")
+			if res.status != 0 {
+				t.Fatalf("exit status %d, want 0; stderr:\n%s", res.status, res.stderr)
+			}
+			if got := h.sourcesFiles(t)["gicits-bookworm-backports.sources"]; got != string(fromPrinted) {
+				t.Errorf("the harness wrote:\n%s\nthe command it prints writes:\n%s", got, fromPrinted)
+			}
+			if got := strings.Contains(res.stderr, noKeyringNote+"\n"); got != c.noKeyring {
+				t.Errorf("installing: says %q: %v, want %v; stderr:\n%s", noKeyringNote, got, c.noKeyring, res.stderr)
+			}
+		})
+	}
+}
+
+// When apt-get update fails, the bookworm-backports source the harness
+// added goes again, and the error says so: apt is left as it was, not
+// failing every later update on a source it cannot use. A source the host
+// had itself stays.
+func TestHarnessUpdateFailureRemovesItsSource(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		host fakeHostState
+		want string
+	}{
+		{"added", fakeHostState{qemu: true, arm64: true, cached: []string{"6.1.0-99-arm64"}, updateFails: true},
+			"kvm-harness: error: apt-get update failed (exit status 100); removed SOURCES/gicits-bookworm-backports.sources, which this run added: apt's sources are as they were"},
+		{"the-hosts-own", fakeHostState{arm64: true, backports: true, cached: bothCached, updateFails: true},
+			"kvm-harness: error: apt-get update failed (exit status 100)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newFakeHost(t, c.host)
+			before := h.sourcesFiles(t)
+			res := h.run(t, "", nil, "--setup-only")
+			if res.status != 1 || !slices.Contains(strings.Split(res.stderr, "\n"), c.want) {
+				t.Errorf("exit status %d, want 1 and the line\n%s\nstderr:\n%s", res.status, c.want, res.stderr)
+			}
+			if !slices.Contains(res.calls, "apt-get update -qq") {
+				t.Errorf("apt-get update did not run: calls %q", res.calls)
+			}
+			if after := h.sourcesFiles(t); !maps.Equal(after, before) {
+				t.Errorf("apt's sources after the failed update: %q, want them as before: %q", slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before)))
+			}
+		})
 	}
 }
 
