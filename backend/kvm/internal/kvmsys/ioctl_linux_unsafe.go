@@ -68,10 +68,21 @@ func VCPUInitialize(vcpu *FD, init VCPUInit) error {
 
 // SetOneReg sets a 64-bit register of a vCPU.
 func SetOneReg(vcpu *FD, id, v uint64) error {
-	r := OneReg{ID: id, Addr: uint64(uintptr(unsafe.Pointer(&v)))}
-	_, err := ioctlPtr(vcpu.Int(), KVM_SET_ONE_REG, unsafe.Pointer(&r))
-	runtime.KeepAlive(&v)
+	err := oneRegAt(vcpu.Int(), id, uintptr(unsafe.Pointer(&v)))
 	return wrap("KVM_SET_ONE_REG", fmt.Sprintf("reg %#x", id), err)
+}
+
+// oneRegAt issues KVM_SET_ONE_REG for the value at addr. The kernel
+// reaches the value through OneReg.Addr, a plain integer that neither the
+// garbage collector nor a stack copy adjusts: //go:uintptrescapes makes
+// the compiler put the value on the heap and keep it there for the call,
+// so a stack growth on the way to the ioctl cannot move it.
+//
+//go:uintptrescapes
+func oneRegAt(fd int, id uint64, addr uintptr) error {
+	r := OneReg{ID: id, Addr: uint64(addr)}
+	_, err := ioctlPtr(fd, KVM_SET_ONE_REG, unsafe.Pointer(&r))
+	return err
 }
 
 // Run issues KVM_RUN once. EINTR comes back as an error wrapping EINTR.
@@ -89,46 +100,58 @@ func CreateDeviceOf(vm *FD, typ uint32) (*FD, error) {
 	return newFD(int(d.FD)), nil
 }
 
-func attr(dev *FD, req uint, name string, group uint32, a uint64, p unsafe.Pointer) error {
-	da := DeviceAttr{Group: group, Attr: a, Addr: uint64(uintptr(p))}
-	_, err := ioctlPtr(dev.Int(), req, unsafe.Pointer(&da))
+// attrErr wraps a device-attribute ioctl's error.
+func attrErr(name string, group uint32, a uint64, err error) error {
 	return wrap(name, fmt.Sprintf("group %d attr %#x", group, a), err)
+}
+
+// attrAt issues a device-attribute ioctl whose value is at addr (0 for
+// none). Callers convert the value's address in the call itself. The kernel reaches the value through
+// DeviceAttr.Addr, a plain integer that neither the garbage collector nor a
+// stack copy adjusts: //go:uintptrescapes makes the compiler put the value
+// addr points at on the heap and keep it there for the call. (A value left
+// on the stack moved when the stack grew on the way to the ioctl, and the
+// kernel wrote a read's result to the old stack: reads returned 0.)
+//
+//go:uintptrescapes
+func attrAt(fd int, req uint, group uint32, a uint64, addr uintptr) error {
+	da := DeviceAttr{Group: group, Attr: a, Addr: uint64(addr)}
+	_, err := ioctlPtr(fd, req, unsafe.Pointer(&da))
+	return err
 }
 
 // SetAttr64 and GetAttr64 access a device attribute whose value is a u64.
 func SetAttr64(dev *FD, group uint32, a uint64, v uint64) error {
-	err := attr(dev, KVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR", group, a, unsafe.Pointer(&v))
-	runtime.KeepAlive(&v)
-	return err
+	err := attrAt(dev.Int(), KVM_SET_DEVICE_ATTR, group, a, uintptr(unsafe.Pointer(&v)))
+	return attrErr("KVM_SET_DEVICE_ATTR", group, a, err)
 }
 
 func GetAttr64(dev *FD, group uint32, a uint64) (uint64, error) {
 	var v uint64
-	err := attr(dev, KVM_GET_DEVICE_ATTR, "KVM_GET_DEVICE_ATTR", group, a, unsafe.Pointer(&v))
-	return v, err
+	err := attrAt(dev.Int(), KVM_GET_DEVICE_ATTR, group, a, uintptr(unsafe.Pointer(&v)))
+	return v, attrErr("KVM_GET_DEVICE_ATTR", group, a, err)
 }
 
 // SetAttr32 and GetAttr32 access a device attribute whose value is a u32.
 func SetAttr32(dev *FD, group uint32, a uint64, v uint32) error {
-	err := attr(dev, KVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR", group, a, unsafe.Pointer(&v))
-	runtime.KeepAlive(&v)
-	return err
+	err := attrAt(dev.Int(), KVM_SET_DEVICE_ATTR, group, a, uintptr(unsafe.Pointer(&v)))
+	return attrErr("KVM_SET_DEVICE_ATTR", group, a, err)
 }
 
 func GetAttr32(dev *FD, group uint32, a uint64) (uint32, error) {
 	var v uint32
-	err := attr(dev, KVM_GET_DEVICE_ATTR, "KVM_GET_DEVICE_ATTR", group, a, unsafe.Pointer(&v))
-	return v, err
+	err := attrAt(dev.Int(), KVM_GET_DEVICE_ATTR, group, a, uintptr(unsafe.Pointer(&v)))
+	return v, attrErr("KVM_GET_DEVICE_ATTR", group, a, err)
 }
 
 // SetAttrCtrl sets an attribute that carries no value (GRP_CTRL actions).
 func SetAttrCtrl(dev *FD, group uint32, a uint64) error {
-	return attr(dev, KVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR", group, a, nil)
+	return attrErr("KVM_SET_DEVICE_ATTR", group, a, attrAt(dev.Int(), KVM_SET_DEVICE_ATTR, group, a, 0))
 }
 
 // HasAttr reports whether the device implements the attribute.
 func HasAttr(dev *FD, group uint32, a uint64) bool {
-	return attr(dev, KVM_HAS_DEVICE_ATTR, "KVM_HAS_DEVICE_ATTR", group, a, nil) == nil
+	return attrAt(dev.Int(), KVM_HAS_DEVICE_ATTR, group, a, 0) == nil
 }
 
 // SignalMSI injects m: 1 delivered, 0 blocked.
