@@ -10,7 +10,8 @@ import (
 
 // guardedMemory is guest RAM as callers see it: a closed backend's memory
 // is unmapped, so every access checks first; and no access overlaps a
-// Pending, which borrows the pending tables (memMu).
+// Pending, which borrows the pending tables, or a SaveTables, which
+// rewrites them and the ITS tables (memMu).
 type guardedMemory struct{ b *backend }
 
 func (m guardedMemory) ReadAt(p []byte, addr model.GPA) error {
