@@ -178,16 +178,21 @@ func (c *Context) lastMOVALL() (int, model.MOVALL, bool) {
 	return 0, model.MOVALL{}, false
 }
 
-// classifyDiscardPending: KVM shows an LPI whose mapping a DISCARD or
-// MAPD removed, at some point before the divergence, while it was pending
-// on the simulator (wherever later commands moved it on KVM).
+// classifyDiscardPending: the divergence involves an LPI whose mapping a
+// DISCARD or MAPD removed, at some point before, while it was pending on
+// the simulator, and KVM still shows it (wherever later commands moved it
+// there), or a later MAPTI of the INTID inherited the stale vgic_irq, with
+// its old target, so KVM does not show it where the simulator does.
 func classifyDiscardPending(c *Context) bool {
 	for _, s := range c.Involved() {
-		if s.KVMCPU < 0 {
-			continue
-		}
 		for _, r := range c.removals(s.LPI) {
-			if r.pending {
+			if !r.pending {
+				continue
+			}
+			if s.KVMCPU >= 0 {
+				return true
+			}
+			if _, ok := c.mappedAfter(s.LPI, r.index); ok {
 				return true
 			}
 		}

@@ -86,6 +86,19 @@ movall from=2 to=1
 ack cpu=1
 save
 `, difftest.Divergence{Line: 17, What: "ack cpu=1", A: "1023 (spurious)", B: "8192"}, "6.12", "discard-pending"},
+		{"discarded while pending, then mapped again elsewhere (seed 2001044 on 6.12)", `mapti dev=0x10 ev=2 lpi=8193 icid=0
+movi dev=0x10 ev=2 icid=1
+msi dev=0x10 ev=2
+discard dev=0x10 ev=2
+mapti dev=0x10 ev=3 lpi=8193 icid=0
+msi dev=0x10 ev=3
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=0", A: "[8193]", B: "[]"}, "6.12", "discard-pending"},
+		{"discarded while pending, not mapped again, KVM not showing it: no class", `mapti dev=0x10 ev=2 lpi=8193 icid=0
+msi dev=0x10 ev=2
+discard dev=0x10 ev=2
+save
+`, difftest.Divergence{Line: end, What: "pending cpu=0", A: "[8193]", B: "[]"}, "6.1", ""},
 		{"discarded after CLEAR is not discard-pending", `mapti dev=0x10 ev=0 lpi=8192 icid=0
 msi dev=0x10 ev=0
 clear dev=0x10 ev=0
