@@ -23,10 +23,11 @@ import (
 // comment names the entry that covers it now; internal/difftest's
 // TestGenerateIsStable notices when the generator changes them).
 var regressionSeeds = append(seedRange(0, 100),
-	152, // 6.12: discard-pending, the LPI then moved by MOVALL
-	160, // 6.1: reused-intid, seen as a pending-table bit the reuse skipped
-	274, // 6.12: movall of an LPI an earlier MOVALL had retargeted
-	289, // 6.12: the same, moved onto RDbase2's CPU
+	152,     // 6.12: discard-pending, the LPI then moved by MOVALL
+	160,     // 6.1: reused-intid, seen as a pending-table bit the reuse skipped
+	274,     // 6.12: movall of an LPI an earlier MOVALL had retargeted
+	289,     // 6.12: the same, moved onto RDbase2's CPU
+	2001044, // 6.12: discard-pending, seen where a later MAPTI should have put the LPI
 )
 
 func seedRange(first uint64, count int) []uint64 {
