@@ -28,6 +28,7 @@ var regressionSeeds = append(seedRange(0, 100),
 	274,     // 6.12: movall of an LPI an earlier MOVALL had retargeted
 	289,     // 6.12: the same, moved onto RDbase2's CPU
 	2001044, // 6.12: discard-pending, seen where a later MAPTI should have put the LPI
+	2001420, // 6.12: reused-intid, its stale enable seen after a MOVI
 )
 
 func seedRange(first uint64, count int) []uint64 {

@@ -118,6 +118,7 @@ func TestGenerateIsStable(t *testing.T) {
 		160:     "6cae8d0bbfe35661f8bfb53d8f0539a7698dfc499fb4edae903f8ce30cc0f368",
 		274:     "8235c3a2156006f8e22d261253ef07551454a507f68ef3cd3c5f200502272890",
 		289:     "01d12ab4360b48f93d4ef4a9512a2f841d92570fac225c07ea51c15cc7f92ab1",
+		2001420: "1e9571b5ba7a9bd94c8cc88c12ca967b21abf59e70712a4adc6a1e1a0a53816c",
 		2001044: "edb9fd46ea78b3fc402c055610b0d88f9d7760b5f884eaf363d28188f027746b",
 	} {
 		got := fmt.Sprintf("%x", sha256.Sum256([]byte(difftest.Generate(seed, difftest.StreamLength).String())))

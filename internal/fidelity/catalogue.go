@@ -236,7 +236,9 @@ func (c *Context) removals(lpi model.INTID) []removal {
 // not pending on the simulator, and whose old vgic_irq KVM may still hold:
 // the LPI was last pending on a CPU o that neither acknowledged nor EOId
 // anything from then until that MAPTI (so KVM did not run o's vCPU and
-// prune its list). KVM, if it shows the LPI, shows it on o.
+// prune its list). KVM, if it shows the LPI, shows it on o (the stale
+// target), or where the simulator targets it too (a stale configuration
+// or pending latch, after a MOVI).
 func classifyReusedINTID(c *Context) bool {
 	for _, s := range c.Involved() {
 		rs := c.removals(s.LPI)
@@ -253,6 +255,13 @@ func classifyReusedINTID(c *Context) bool {
 		}
 		if s.KVMCPU < 0 || model.CPU(s.KVMCPU) == o {
 			return true
+		}
+		// On the CPU the simulator targets too (a MOVI moved both): the
+		// reused vgic_irq's stale configuration or pending latch.
+		if now := c.SimBefore(c.Div.Index); now != nil {
+			if t, ok := target(now, s.LPI); ok && int(t) == s.KVMCPU {
+				return true
+			}
 		}
 	}
 	return false

@@ -123,6 +123,17 @@ discard dev=0x10 ev=0
 mapti dev=0x10 ev=1 lpi=8192 icid=1
 save
 `, difftest.Divergence{Line: end, What: "pending cpu=1", A: "[8192]", B: "[]"}, "6.1", "reused-intid"},
+		{"reused INTID keeps its cached enable after a MOVI (seed 2001420 on 6.12)", `mapti dev=0x10 ev=3 lpi=8193 icid=0
+msi dev=0x10 ev=3
+lpi 8193 prio=0xa0 disabled
+clear dev=0x10 ev=3
+discard dev=0x10 ev=3
+mapti dev=0x10 ev=7 lpi=8193 icid=2
+msi dev=0x10 ev=7
+movi dev=0x10 ev=7 icid=2
+ack cpu=2
+save
+`, difftest.Divergence{Line: 19, What: "ack cpu=2", A: "1023 (spurious)", B: "8193"}, "6.12", "reused-intid"},
 		{"reused-intid: an INTID never pending before its re-map", `mapti dev=0x10 ev=0 lpi=8192 icid=0
 discard dev=0x10 ev=0
 mapti dev=0x10 ev=1 lpi=8192 icid=1
