@@ -34,6 +34,19 @@ func TestGenerateIsValid(t *testing.T) {
 	}
 }
 
+// shiftedITTs returns two variants of the simulator that disagree on
+// purpose: the second allocates ITTs 1 MiB further on, so saved DTEs
+// differ once a device is mapped.
+func shiftedITTs() (base, moved difftest.Variant) {
+	base = difftest.Variant{Name: "base", Backend: "sim"}
+	moved = difftest.Variant{Name: "moved", Backend: "sim", Configure: func(c *model.Config) {
+		c.Layout = model.DefaultLayout()
+		c.Layout.ITTs += 1 << 20
+		c.Layout.ITTsSize -= 1 << 20
+	}}
+	return base, moved
+}
+
 // TestShrinkFindsADisagreement checks diff and shrinker on a disagreement
 // made on purpose: the second variant allocates ITTs 1 MiB further on, so
 // the saved DTEs differ, and only a MAPD and the save are needed to show
@@ -54,12 +67,7 @@ save
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := difftest.Variant{Name: "base", Backend: "sim"}
-	moved := difftest.Variant{Name: "moved", Backend: "sim", Configure: func(c *model.Config) {
-		c.Layout = model.DefaultLayout()
-		c.Layout.ITTs += 1 << 20
-		c.Layout.ITTsSize -= 1 << 20
-	}}
+	base, moved := shiftedITTs()
 	if d := difftest.Diff(s, base, base); d != "" {
 		t.Fatalf("a variant disagrees with itself:\n%s", d)
 	}
@@ -144,12 +152,7 @@ save
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := difftest.Variant{Name: "base", Backend: "sim"}
-	moved := difftest.Variant{Name: "moved", Backend: "sim", Configure: func(c *model.Config) {
-		c.Layout = model.DefaultLayout()
-		c.Layout.ITTs += 1 << 20
-		c.Layout.ITTsSize -= 1 << 20
-	}}
+	base, moved := shiftedITTs()
 	small := difftest.Shrink(s, base, moved, nil, nil)
 	want := "lpi 8192 prio=0x10 enabled\nenablelpis all\nmapd dev=0x10 bits=3\nsave\n"
 	if small.String() != want {
