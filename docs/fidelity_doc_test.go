@@ -18,6 +18,9 @@ func TestFidelityDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
+	if !strings.Contains(doc, "| **unclassified** |") {
+		t.Error("docs/fidelity.md has no table of measured counts with its unclassified row")
+	}
 	for _, e := range fidelity.Catalogue {
 		i := strings.Index(doc, "\n### "+e.ID+"\n")
 		if i < 0 {
