@@ -133,18 +133,11 @@ func ReadState(b model.Backend) (*State, error) {
 // readITSState reads the command queue's registers, and describes the
 // saved tables' GITS_BASER0 and GITS_BASER1.
 func readITSState(b model.Backend, t *model.SavedTables) (ITSState, error) {
-	var err error
-	reg := func(r model.ITSRegister) uint64 {
-		v, e := b.ReadITSRegister(r)
-		if e != nil && err == nil {
-			err = fmt.Errorf("reading %v: %w", r, e)
-		}
-		return v
-	}
-	ctlr, cbaser, creadr, cwriter := reg(model.GITS_CTLR), reg(model.GITS_CBASER), reg(model.GITS_CREADR), reg(model.GITS_CWRITER)
+	v, err := model.ReadITSRegisters(b, model.GITS_CTLR, model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER)
 	if err != nil {
 		return ITSState{}, err
 	}
+	ctlr, cbaser, creadr, cwriter := v[0], v[1], v[2], v[3]
 	cb := model.CBASER(cbaser)
 	return ITSState{
 		Enabled:         ctlr&model.GITS_CTLR_Enabled != 0,

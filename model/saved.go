@@ -168,3 +168,17 @@ func (t *SavedTables) Collection(icid ICID) (SavedCollection, bool) {
 	}
 	return SavedCollection{}, false
 }
+
+// ReadITSRegisters reads regs from b in order and returns their values,
+// or the first read's error, naming the register.
+func ReadITSRegisters(b Backend, regs ...ITSRegister) ([]uint64, error) {
+	out := make([]uint64, len(regs))
+	for i, r := range regs {
+		v, err := b.ReadITSRegister(r)
+		if err != nil {
+			return nil, fmt.Errorf("reading %v: %w", r, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}

@@ -55,20 +55,17 @@ func Capture(b model.Backend) (*State, error) {
 }
 
 func (s *State) readITS(b model.Backend) error {
-	var err error
-	reg := func(r model.ITSRegister) uint64 {
-		v, e := b.ReadITSRegister(r)
-		if e != nil && err == nil {
-			err = fmt.Errorf("reading %v: %w", r, e)
-		}
-		return v
+	v, err := model.ReadITSRegisters(b, model.GITS_CTLR, model.GITS_IIDR, model.GITS_TYPER,
+		model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1))
+	if err != nil {
+		return err
 	}
 	s.ITS = ITSRegisters{
-		CTLR: reg(model.GITS_CTLR), IIDR: reg(model.GITS_IIDR), TYPER: model.ITSTyper(reg(model.GITS_TYPER)),
-		CBASER: model.CBASER(reg(model.GITS_CBASER)), CREADR: reg(model.GITS_CREADR), CWRITER: reg(model.GITS_CWRITER),
-		DeviceBaser: model.Baser(reg(model.GITS_BASER(0))), CollectionBaser: model.Baser(reg(model.GITS_BASER(1))),
+		CTLR: v[0], IIDR: v[1], TYPER: model.ITSTyper(v[2]),
+		CBASER: model.CBASER(v[3]), CREADR: v[4], CWRITER: v[5],
+		DeviceBaser: model.Baser(v[6]), CollectionBaser: model.Baser(v[7]),
 	}
-	return err
+	return nil
 }
 
 func (s *State) readRedistributors(b model.Backend) error {

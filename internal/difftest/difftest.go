@@ -52,7 +52,7 @@ func Observe(s *script.Script, v Variant) *Observation {
 		Observe:   func(b model.Backend) error { return o.snapshot(b, EndLine, "end") },
 	})
 	for _, out := range res.Outcomes {
-		o.Items = append(o.Items, Item{Line: out.Line, Stmt: out.Stmt, What: outcomeWhat(out.Stmt), Seen: out.Seen})
+		o.Items = append(o.Items, Item{Line: out.Line, Stmt: out.Stmt, What: out.Stmt, Seen: out.Seen})
 	}
 	slices.SortStableFunc(o.Items, func(a, b Item) int { return a.Line - b.Line })
 	for _, f := range res.Failures {
@@ -63,10 +63,6 @@ func Observe(s *script.Script, v Variant) *Observation {
 	}
 	return o
 }
-
-// outcomeWhat names what an outcome looked at: the statement itself (an
-// ack names its CPU, an msi its device and event).
-func outcomeWhat(stmt string) string { return stmt }
 
 // afterStmt looks at the state a failing command left: after each expect
 // error (which KVM, unable to see command errors, skips) it records what
