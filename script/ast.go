@@ -542,6 +542,25 @@ func (s *ExpectRegStmt) String() string {
 	return str
 }
 
+// ExpectMemStmt: expect mem addr= value= [mask=] reads a little-endian
+// doubleword of guest memory (the counterpart of poke).
+type ExpectMemStmt struct {
+	At
+	Addr  model.GPA
+	Value uint64
+	Mask  uint64 // 0 means all bits
+}
+
+func (*ExpectMemStmt) isExpectation() {}
+
+func (s *ExpectMemStmt) String() string {
+	str := fmt.Sprintf("expect mem addr=%v value=%#x", s.Addr, s.Value)
+	if s.Mask != 0 {
+		str += fmt.Sprintf(" mask=%#x", s.Mask)
+	}
+	return str
+}
+
 // ExpectDTEStmt: expect dte dev= (invalid | [bits=] [itt=] [next=]) on the
 // saved device table.
 type ExpectDTEStmt struct {

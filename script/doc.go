@@ -68,6 +68,7 @@
 //	expect error E_ITS_...                  (a command error; simulator)
 //	expect fail [busy|invalid|notsupported|any]
 //	expect reg REGISTER [cpu=] value= [mask=]
+//	expect mem addr= value= [mask=]        (a doubleword of guest memory)
 //	expect stalled | expect notstalled
 //	expect dte dev= (invalid | [bits=] [itt=] [next=])
 //	expect ite dev= ev= (invalid | [lpi=] [icid=] [next=])

@@ -32,6 +32,8 @@ func (r *runner) expect(st Expectation) {
 		r.expectFail(s)
 	case *ExpectRegStmt:
 		r.expectReg(s)
+	case *ExpectMemStmt:
+		r.expectMem(s)
 	case *ExpectDTEStmt:
 		r.expectDTE(s)
 	case *ExpectITEStmt:
@@ -168,6 +170,25 @@ func (r *runner) expectReg(s *ExpectRegStmt) {
 	// A stall is also an action error of the command that stalled.
 	if s.Reg.ITS == model.GITS_CREADR && !s.Reg.IsRD && s.Mask == model.GITS_CREADR_Stalled && s.Value == 1 {
 		r.actErr = nil
+	}
+	r.pass(s, "%#x", v)
+}
+
+// expectMem reads a doubleword of guest memory and checks the bits of the
+// mask.
+func (r *runner) expectMem(s *ExpectMemStmt) {
+	v, err := model.ReadUint64(r.b.Memory(), s.Addr)
+	if err != nil {
+		r.observeErr(s, "read guest memory", err)
+		return
+	}
+	mask := s.Mask
+	if mask == 0 {
+		mask = ^uint64(0)
+	}
+	if v&mask != s.Value {
+		r.fail(s, "got %#x (doubleword %#x)", v&mask, v)
+		return
 	}
 	r.pass(s, "%#x", v)
 }

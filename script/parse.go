@@ -501,6 +501,7 @@ func init() {
 		"error":      parseExpectError,
 		"fail":       parseExpectFail,
 		"reg":        parseExpectReg,
+		"mem":        parseExpectMem,
 		"stalled":    parseExpectStalled,
 		"notstalled": parseExpectStalled,
 		"dte":        parseExpectDTE,
@@ -939,6 +940,11 @@ func parseExpectReg(f *fields, at At) Stmt {
 	cpu := f.registerCPU(r)
 	value := f.num("value", 64)
 	return &ExpectRegStmt{At: at, Reg: r, CPU: cpu, Value: value, Mask: f.optNum("mask", 64, 0)}
+}
+
+func parseExpectMem(f *fields, at At) Stmt {
+	a := f.num("addr", 64)
+	return &ExpectMemStmt{At: at, Addr: model.GPA(a), Value: f.num("value", 64), Mask: f.optNum("mask", 64, 0)}
 }
 
 func parseExpectStalled(f *fields, at At) Stmt {

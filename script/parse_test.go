@@ -67,6 +67,8 @@ expect fail
 expect fail busy
 expect reg GITS_CREADR value=0x20 mask=0xfffe0
 expect reg GICR_CTLR cpu=0 value=1 mask=1
+expect mem addr=0x40090000 value=0x0
+expect mem addr=0x40090000 value=0x8000000000000000 mask=0x8000000000000000
 expect stalled
 expect notstalled
 expect dte dev=0x10 bits=5 itt=0x40800000 next=0
