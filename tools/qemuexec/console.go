@@ -58,10 +58,11 @@ type console struct {
 	oopsLine  string // first "Oops" line
 
 	exitSeen chan struct{} // closed when the exit marker arrives
+	oopsSeen chan struct{} // closed when the first oops line arrives
 }
 
 func newConsole(nonce string, out, noise io.Writer) *console {
-	return &console{nonce: nonce, out: out, noise: noise, exitSeen: make(chan struct{})}
+	return &console{nonce: nonce, out: out, noise: noise, exitSeen: make(chan struct{}), oopsSeen: make(chan struct{})}
 }
 
 // Line handles one console line, without its line terminator. Carriage
@@ -75,6 +76,7 @@ func (c *console) Line(line string) {
 	}
 	if c.oopsLine == "" && strings.Contains(line, oopsText) {
 		c.oopsLine = strings.TrimSpace(line)
+		close(c.oopsSeen)
 	}
 
 	before, kind, value, ok := c.parseMarker(line)
@@ -170,6 +172,7 @@ type ending struct {
 	signal      os.Signal     // qemuexec was told to stop and killed QEMU
 	qemuErr     error         // QEMU's exit error (non-zero status or killed), nil if it exited 0
 	graceKilled bool          // QEMU did not exit after the exit marker and was killed
+	oopsKilled  time.Duration // when not 0: no exit marker this long after an oops, and QEMU was killed
 }
 
 // outcome is qemuexec's verdict on a run.
@@ -209,6 +212,8 @@ func judge(c *console, e ending) outcome {
 		why = "/init could not run the test: " + c.initError
 	case e.signal != nil:
 		why = fmt.Sprintf("interrupted by signal %v %s; QEMU was killed", e.signal, stage)
+	case e.oopsKilled != 0:
+		why = fmt.Sprintf("the kernel oopsed %s and the test did not exit within %v of it (a task that dies in the kernel may hold locks the rest wait on); QEMU was killed: %s", stage, e.oopsKilled, c.oopsLine)
 	case e.timedOut:
 		why = fmt.Sprintf("timeout: no exit marker within %v (%s); QEMU was killed", e.timeout, stage)
 		if c.oopsLine != "" {

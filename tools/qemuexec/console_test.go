@@ -146,6 +146,14 @@ func TestConsole(t *testing.T) {
 			wantFail:   "timeout: no exit marker within 1m0s (after the test started); QEMU was killed; the kernel oopsed: [ 5.0] Internal error: Oops",
 		},
 		{
+			name:       "stuck after an oops: given up before the deadline",
+			transcript: startMarker + "=== RUN   TestKVM\r\n[ 5.0] Internal error: Oops: 0 [#1] SMP\r\n",
+			e:          ending{oopsKilled: 30 * time.Second, qemuErr: errors.New("signal: killed")},
+			wantOut:    "=== RUN   TestKVM\n[ 5.0] Internal error: Oops: 0 [#1] SMP\n",
+			wantCode:   1,
+			wantFail:   "the kernel oopsed after the test started and the test did not exit within 30s of it (a task that dies in the kernel may hold locks the rest wait on); QEMU was killed: [ 5.0] Internal error: Oops",
+		},
+		{
 			name:     "QEMU fails to boot",
 			e:        ending{qemuErr: errors.New("exit status 1")},
 			wantCode: 1,
@@ -257,6 +265,7 @@ func TestBoot(t *testing.T) {
 		// timeoutOnSignal times the run out once the fake QEMU has
 		// created the file its tail names {started}.
 		timeoutOnSignal bool
+		oopsGrace       time.Duration
 		wantCode        int
 		wantStdout      string
 		wantStderr      []string
@@ -298,6 +307,19 @@ func TestBoot(t *testing.T) {
 			wantStderr:      []string{"qemuexec: FAIL: timeout: no exit marker within 1m0s (before the test started)", "Run /init as init process"},
 		},
 		{
+			// A test that oopses in the kernel and leaves the guest
+			// stuck is given up on soon after the oops, not at the
+			// deadline (a minute here; the check below fails a run
+			// that takes 20 s).
+			name:       "stuck after an oops",
+			transcript: bootNoise + startMarker + "=== RUN   TestKVM\r\n[ 5.0] Internal error: Oops: 0 [#1] SMP\r\n",
+			tail:       "exec sleep 30",
+			oopsGrace:  100 * time.Millisecond,
+			wantCode:   1,
+			wantStdout: "=== RUN   TestKVM\n[ 5.0] Internal error: Oops: 0 [#1] SMP\n",
+			wantStderr: []string{"qemuexec: FAIL: the kernel oopsed after the test started and the test did not exit within 100ms of it"},
+		},
+		{
 			name:       "QEMU error",
 			tail:       "echo 'qemu-system-aarch64: -kernel vmlinuz: No such file' >&2; exit 1",
 			wantCode:   1,
@@ -324,10 +346,11 @@ func TestBoot(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
 			spec := bootSpec{
-				kernel:  "/boot/vmlinuz-test",
-				nonce:   testNonce,
-				timeout: tt.timeout,
-				t0:      start,
+				kernel:    "/boot/vmlinuz-test",
+				nonce:     testNonce,
+				timeout:   tt.timeout,
+				t0:        start,
+				oopsGrace: tt.oopsGrace,
 			}
 			tail := tt.tail
 			if tt.timeoutOnSignal {

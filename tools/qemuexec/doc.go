@@ -32,7 +32,9 @@
 //	qemuexec: kernel 6.12.95+deb12-arm64: total 12.3s, boot 7.4s, test 4.6s
 //
 // A run fails with status 1, printing the last 40 console lines and the
-// reason, if the kernel panics, the guest hangs past the deadline, QEMU
+// reason, if the kernel panics, the guest hangs past the deadline, the
+// kernel oopses and the test does not exit within 30 s of it (a task that
+// dies in the kernel often leaves the rest stuck on its locks), QEMU
 // fails, /init cannot run the test, or the guest stops without the marker.
 // The deadline is -test.timeout plus 45 s of boot slack: 10 min when the
 // test has no -test.timeout, as go test's default, and 24 h for

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"debug/elf"
 	"encoding/hex"
@@ -34,6 +35,11 @@ const (
 	// postExitGrace is how long QEMU may take to power off after the test
 	// reported its exit status.
 	postExitGrace = 20 * time.Second
+	// postOopsGrace is how long the test may take to exit after the kernel
+	// oopsed before the run is given up, rather than waiting for the
+	// overall deadline: a test killed in the kernel often leaves the
+	// guest stuck on the locks it held.
+	postOopsGrace = 30 * time.Second
 )
 
 func main() {
@@ -175,6 +181,9 @@ type bootSpec struct {
 	// says it is ready, instead of guessing how long that takes).
 	expired <-chan time.Time
 	t0      time.Time // when qemuexec started, for the total time
+	// oopsGrace is how long the test may take to exit after an oops
+	// (postOopsGrace when 0).
+	oopsGrace time.Duration
 	// summaryFile, when not "", is a file the summary line is appended
 	// to as well (GICITS_QEMU_SUMMARY): scripts/kvm-harness reads the
 	// guests' kernel releases from it whether or not go test shows the
@@ -281,8 +290,9 @@ func (q *qemuRun) wait(spec bootSpec, sigs <-chan os.Signal) ending {
 	if spec.expired != nil {
 		expired = spec.expired
 	}
-	exitSeen := q.con.exitSeen
-	var grace <-chan time.Time
+	exitSeen, oopsSeen := q.con.exitSeen, q.con.oopsSeen
+	oopsGrace := cmp.Or(spec.oopsGrace, postOopsGrace)
+	var grace, stuck <-chan time.Time
 	kill := func() { _ = q.cmd.Process.Kill() }
 	for {
 		select {
@@ -296,8 +306,17 @@ func (q *qemuRun) wait(spec bootSpec, sigs <-chan os.Signal) ending {
 			e.signal = s
 			kill()
 		case <-exitSeen:
-			exitSeen = nil
+			exitSeen, stuck = nil, nil
 			grace = time.After(postExitGrace)
+		case <-oopsSeen:
+			oopsSeen = nil
+			if exitSeen != nil {
+				stuck = time.After(oopsGrace)
+			}
+		case <-stuck:
+			stuck = nil
+			e.oopsKilled = oopsGrace
+			kill()
 		case <-grace:
 			grace = nil
 			e.graceKilled = true
