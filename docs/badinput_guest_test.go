@@ -326,6 +326,65 @@ var badGuestInput = []struct {
 	{id: "G30", run: func(g *guest) string { // SetLPIConfig on a non-LPI, or beyond the property table
 		return errText(model.SetLPIConfig(g.b, 100, 0)) + "; " + errText(model.SetLPIConfig(g.b, 1<<16, 0))
 	}},
+	{id: "G33", run: func(g *guest) string { // INT to a CPU whose LPIs are disabled, then a MAPTI
+		err := model.SubmitCommands(g.b, model.MAPC{ICID: 1, RDbase: 1, Valid: true}, model.MAPD{DeviceID: 1, Size: 4, ITTAddr: g.l.ITTs, Valid: true},
+			model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 1}, model.INT{DeviceID: 1, EventID: 0}, model.MAPTI{DeviceID: 1, EventID: 1, INTID: model.LPIBase + 1, ICID: 0})
+		p, perr := g.b.Pending(1)
+		return fmt.Sprintf("%s; CPU 1 pending %v %s; MSI to the second event: %s", errText(err), p, errText(perr), g.msi(1, 1))
+	}},
+	{id: "G34", run: func(g *guest) string { // restore: an ITE whose next leads past the ITT
+		if err := g.mapEvent(1, g.l.ITTs); err != nil {
+			return errText(err)
+		}
+		if err := g.b.SaveTables(); err != nil {
+			return errText(err)
+		}
+		ite := model.ITE{Next: 32, INTID: model.LPIBase, ICID: 0}.Encode() // 5 EventID bits: 0..31
+		if err := model.WriteUint64(g.b.Memory(), g.l.ITTs, ite); err != nil {
+			return errText(err)
+		}
+		return errText(g.b.RestoreTables()) + "; MSI: " + g.msi(1, 0)
+	}},
+	{id: "G35", run: func(g *guest) string { // restore: a CTE whose RDbase has bits above 31
+		if err := g.mapEvent(1, g.l.ITTs); err != nil {
+			return errText(err)
+		}
+		if err := g.b.SaveTables(); err != nil {
+			return errText(err)
+		}
+		cte := uint64(1)<<63 | (uint64(1)<<32|1)<<16 // ICID 0, RDbase 0x100000001
+		if err := model.WriteUint64(g.b.Memory(), g.l.CollectionTable, cte); err != nil {
+			return errText(err)
+		}
+		return errText(g.b.RestoreTables()) + "; MSI: " + g.msi(1, 0)
+	}},
+	{id: "G36", run: func(g *guest) string { // MAPTI and MAPI naming an ICID beyond the collection table
+		if err := model.SubmitCommands(g.b, model.MAPD{DeviceID: 1, Size: 13, ITTAddr: g.l.ITTs, Valid: true}); err != nil {
+			return errText(err)
+		}
+		return errText(model.SubmitCommands(g.b, model.MAPTI{DeviceID: 1, EventID: 0, INTID: model.LPIBase, ICID: 9000}, model.MAPI{DeviceID: 1, EventID: model.EventID(model.LPIBase), ICID: 9000}))
+	}},
+	{id: "G37", run: func(g *guest) string { // EOI of the spurious INTID
+		_, err := g.b.Acknowledge(0)
+		return errText(err) + "; " + errText(g.b.EOI(0, model.SpuriousINTID))
+	}},
+	{id: "G38", run: func(g *guest) string { // the device table moved to a smaller one while a device beyond it is mapped
+		if err := g.mapEvent(0x300, g.l.ITTs); err != nil {
+			return errText(err)
+		}
+		// One 4 KiB page: DTEs for DeviceIDs 0..0x1ff.
+		small, err := model.MakeBaser(model.BaserDevices, model.TableEntrySize).WithTable(g.l.DeviceTable, model.PageSize4K, 1, false)
+		if err != nil {
+			return errText(err)
+		}
+		errs := []error{g.b.WriteITSRegister(model.GITS_CTLR, 0), g.b.WriteITSRegister(model.GITS_BASER(0), uint64(small|1<<63)), g.b.WriteITSRegister(model.GITS_CTLR, model.GITS_CTLR_Enabled)}
+		for _, err := range errs {
+			if err != nil {
+				return errText(err)
+			}
+		}
+		return g.msi(0x300, 0) + "; " + errText(model.SubmitCommands(g.b, model.MAPTI{DeviceID: 0x300, EventID: 1, INTID: model.LPIBase + 1, ICID: 0}))
+	}},
 }
 
 // TestBadInputGuest runs every guest-side row of docs/bad-input.md on the

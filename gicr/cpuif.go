@@ -105,11 +105,16 @@ func (r *Redistributors) scanGroup(c *cpuState, g uint32, fn func(intid model.IN
 }
 
 // EOI writes ICC_EOIR1_EL1 on cpu: priority drop and deactivation of intid,
-// which must be the last acknowledged LPI not yet EOId.
+// which must be the last acknowledged LPI not yet EOId. A special INTID
+// (1020..1023, the spurious one an acknowledge returns included) is
+// ignored, as the architecture ignores it (IHI 0069, 12.2.9).
 func (r *Redistributors) EOI(cpu model.CPU, intid model.INTID) error {
 	c, err := r.cpu(cpu)
 	if err != nil {
 		return err
+	}
+	if intid >= 1020 && intid <= model.SpuriousINTID {
+		return nil
 	}
 	c.ifMu.Lock()
 	defer c.ifMu.Unlock()

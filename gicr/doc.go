@@ -20,7 +20,9 @@
 // (IHI 0069, 5.1.1) and cached (priority = byte & 0xFC, enable = bit 0),
 // and its bit in the target's pending table is consumed (read, then
 // cleared). The cached configuration changes only on INV, INVALL,
-// GICR_INVLPIR or GICR_INVALLR. A shared LPI keeps the configuration and
+// GICR_INVLPIR or GICR_INVALLR; the last two are ignored when written
+// through a redistributor whose EnableLPIs is 0, whichever CPU the LPI
+// targets, as KVM ignores them. A shared LPI keeps the configuration and
 // target it had when its first mapping created it.
 //
 // GICR_PROPBASER is one value shared by every redistributor (KVM: a write

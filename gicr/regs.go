@@ -8,7 +8,11 @@ import (
 )
 
 // IIDR is the value GICR_IIDR reads: Linux KVM's (ProductID 0x4B, ARM as
-// implementer, 0x43B).
+// implementer, 0x43B). Its Revision field is 0, as KVM's is in 6.1 and 6.12
+// (vgic_mmio_read_v3r_iidr): KVM keeps its implementation revision in
+// GICD_IIDR, a distributor register gicits does not model, and the default
+// for a new VM (KVM_VGIC_IMP_REV_3) is the one that sets GICR_CTLR.IR and
+// CES, which GICR_CTLR reads here too.
 const IIDR = 0x4B00043B
 
 // Writable bits of GICR_PROPBASER (IHI 0069, 12.11.26): OuterCache 58:56,
@@ -81,11 +85,18 @@ func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v 
 			c.pendbaser = model.SanitiseCacheability(v&pendBaserMask, model.RedistCacheFields)
 		}
 		return nil
-	case model.GICR_INVLPIR:
-		r.InvalidateLPI(model.INTID(uint32(v)))
-		return nil
-	case model.GICR_INVALLR:
-		r.InvalidateAll(cpu)
+	case model.GICR_INVLPIR, model.GICR_INVALLR:
+		// Written through a redistributor whose EnableLPIs is 0, they
+		// are ignored, as KVM's vgic_mmio_write_invlpi and _invall
+		// ignore them: that redistributor has no LPI state to refresh.
+		if !c.enabled.Load() {
+			return nil
+		}
+		if reg == model.GICR_INVLPIR {
+			r.InvalidateLPI(model.INTID(uint32(v)))
+		} else {
+			r.InvalidateAll(cpu)
+		}
 		return nil
 	case model.GICR_IIDR, model.GICR_TYPER, model.GICR_SYNCR:
 		return nil

@@ -121,7 +121,7 @@ func DecodeCommand(p model.Packet, off uint64) CommandLine {
 		if !model.INTID(c.EventID).IsLPI() {
 			l.Problems = append(l.Problems, Problem{
 				Offset: off + 8, Field: "EventID DW1[31:0]",
-				Msg: fmt.Sprintf("MAPI uses the EventID %d as the pINTID, and it is below the LPI range (8192): %v (IHI 0069, 6.3.12)", c.EventID, model.E_ITS_MAPTI_PHYSICALID_OOR),
+				Msg: fmt.Sprintf("MAPI uses the EventID %d as the pINTID, and it is below the LPI range (8192): %v (IHI 0069, 6.3.12)", c.EventID, model.E_ITS_MAPI_PHYSICALID_OOR),
 			})
 		}
 	case model.MAPD:

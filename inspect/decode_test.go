@@ -65,7 +65,7 @@ func TestDecodeCommandFlagsArchitecturalErrors(t *testing.T) {
 		want string
 	}{
 		{model.MAPTI{DeviceID: 1, EventID: 0, INTID: 42, ICID: 0}, "byte 0xc, pINTID DW1[63:32]: 42 is below the LPI range (8192): the ITS fails it with E_ITS_MAPTI_PHYSICALID_OOR (IHI 0069, 6.3.13)"},
-		{model.MAPI{DeviceID: 1, EventID: 3}, "E_ITS_MAPTI_PHYSICALID_OOR"},
+		{model.MAPI{DeviceID: 1, EventID: 3}, "E_ITS_MAPI_PHYSICALID_OOR"},
 		{model.MAPD{DeviceID: 1, Size: 20, ITTAddr: 0x1000, Valid: true}, "byte 0x8, Size DW1[4:0]: 21 EventID bits exceed the 16 of GITS_TYPER.ID_bits on KVM: E_ITS_MAPD_ITTSIZE_OOR"},
 	} {
 		p, err := tc.cmd.Encode()

@@ -77,9 +77,15 @@ func rawEntry(v uint64) string {
 	return fmt.Sprintf("%s (0x%016x)", hexBytes(b[:]), v)
 }
 
-// unmapped is the architectural error an INT of the same event would
-// report, which is how a failed MSI translation is named.
-const unmapped = model.E_ITS_INT_UNMAPPED_INTERRUPT
+// The errors an INT of the same event would report, which is how a
+// failed MSI translation is named: the device beyond the table, the
+// device not mapped, the EventID beyond its ITT, the event not mapped.
+const (
+	deviceOOR      = model.E_ITS_INT_DEVICE_OOR
+	unmappedDevice = model.E_ITS_INT_UNMAPPED_DEVICE
+	idOOR          = model.E_ITS_INT_ID_OOR
+	unmapped       = model.E_ITS_INT_UNMAPPED_INTERRUPT
+)
 
 // Explain walks the translation of (dev, ev) through b's state step by
 // step, the way the ITS and the redistributor would for an MSI now:
@@ -186,7 +192,7 @@ func (w *walk) deviceTableBase() (bool, error) {
 		{"Size", fmt.Sprintf("%d pages", db.Pages())}, {"Physical_Address", db.Addr().String()},
 	}}
 	if !db.Valid() || db.Type() != model.BaserDevices {
-		s.Verdict, s.Check, s.Code, s.Section = Fail, "GITS_BASER0 is a valid device table", unmapped, "12.19.1"
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "GITS_BASER0 is a valid device table", unmappedDevice, "12.19.1"
 		s.Why = "no device table: no DeviceID is mapped"
 		return w.stop(s)
 	}
@@ -207,7 +213,7 @@ func (w *walk) deviceTableEntry() (bool, error) {
 		dteAddr = addr
 	} else if uint64(w.dev)*model.TableEntrySize >= db.SizeBytes() {
 		return w.stop(Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(w.dev)), Verdict: Fail,
-			Check: "the DeviceID lies within the device table", Code: unmapped, Section: "12.19.1, 6.3.11",
+			Check: "the DeviceID lies within the device table", Code: deviceOOR, Section: "12.19.1, 6.3.11",
 			Why: fmt.Sprintf("the device table holds %d DTEs; MAPD of this DeviceID fails with %v", db.SizeBytes()/8, model.E_ITS_MAPD_DEVICE_OOR)})
 	}
 	raw, err := model.ReadUint64(w.mem, dteAddr)
@@ -220,7 +226,7 @@ func (w *walk) deviceTableEntry() (bool, error) {
 		{"Size", fmt.Sprintf("%d (%d EventID bits)", w.dte.Size, int(w.dte.Size)+1)}, {"next", fmt.Sprint(w.dte.Next)},
 	}}
 	if !w.dte.Valid {
-		s.Verdict, s.Check, s.Code, s.Section = Fail, "the device is mapped (DTE valid)", unmapped, "6.3.11"
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the device is mapped (DTE valid)", unmappedDevice, "6.3.11"
 		s.Why = fmt.Sprintf("no MAPD dev=%#x with V=1 (or a MAPD V=0 unmapped it): an MSI from it is dropped", uint32(w.dev))
 		s.Fields = s.Fields[:1]
 		return w.stop(s)
@@ -239,7 +245,7 @@ func (w *walk) level1Entry() (dteAddr model.GPA, more bool, err error) {
 	l1Addr := db.Addr() + model.GPA(idx*model.TableEntrySize)
 	s := Step{Title: fmt.Sprintf("level-1 device table entry [%d] (DeviceIDs %#x..%#x)", idx, idx*perPage, (idx+1)*perPage-1), Addr: l1Addr, Verdict: OK}
 	if idx*model.TableEntrySize >= db.SizeBytes() {
-		s.Verdict, s.Check, s.Code, s.Section = Fail, "the DeviceID lies within the device table", unmapped, "12.19.1"
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the DeviceID lies within the device table", deviceOOR, "12.19.1"
 		s.Why = fmt.Sprintf("the level-1 table has %d entries, covering DeviceIDs below %#x", db.SizeBytes()/8, db.SizeBytes()/8*perPage)
 		more, err = w.stop(s)
 		return 0, more, err
@@ -252,7 +258,7 @@ func (w *walk) level1Entry() (dteAddr model.GPA, more bool, err error) {
 	s.Raw = rawEntry(raw)
 	s.Fields = []Field{{"V", boolBit(l1.Valid)}, {"L2 page", l1.Addr.String()}}
 	if !l1.Valid {
-		s.Verdict, s.Check, s.Code, s.Section = Fail, "the L1 entry is valid (a second-level page is provided)", unmapped, "12.19.1, 6.3.11"
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the L1 entry is valid (a second-level page is provided)", unmappedDevice, "12.19.1, 6.3.11"
 		s.Why = fmt.Sprintf("no second-level page for DeviceID %#x: the device is not mapped", uint32(w.dev))
 		more, err = w.stop(s)
 		return 0, more, err
@@ -270,7 +276,7 @@ func (w *walk) translationEntry() (bool, error) {
 	s := Step{Title: fmt.Sprintf("interrupt translation entry ITE[%d] (ITT at %v)", w.ev, w.dte.ITTAddr), Addr: iteAddr, Verdict: OK}
 	if bits < 32 && uint64(w.ev) >= 1<<bits {
 		s.Addr = 0
-		s.Verdict, s.Check, s.Code, s.Section = Fail, "the EventID fits the ITT", unmapped, "6.3.11, 6.3.13"
+		s.Verdict, s.Check, s.Code, s.Section = Fail, "the EventID fits the ITT", idOOR, "6.3.11, 6.3.13"
 		s.Why = fmt.Sprintf("the ITT has %d EventID bits (EventIDs 0..%d); MAPTI of this EventID fails with %v", bits, uint64(1)<<bits-1, model.E_ITS_MAPTI_ID_OOR)
 		return w.stop(s)
 	}

@@ -139,7 +139,7 @@ func TestExplainOnSim(t *testing.T) {
 	}{
 		{2, "ok ok ok ok ok ok ok ok ok", "   at 0x40800010: 01 00 02 20 00 00 01 00 (0x0001000020020001)\n   pINTID=8194  ICID=1  next=1\n"},
 		{3, "ok ok ok ok ok ok ok info info", "   no: the LPI is not pending\n"},
-		{5, "ok ok ok FAIL", "   check: the EventID fits the ITT; E_ITS_INT_UNMAPPED_INTERRUPT (0x010307); IHI 0069 6.3.11, 6.3.13\n"},
+		{5, "ok ok ok FAIL", "   check: the EventID fits the ITT; E_ITS_INT_ID_OOR (0x010305); IHI 0069 6.3.11, 6.3.13\n"},
 	} {
 		steps, err := inspect.Explain(b, 0x10, tc.ev, inspect.ExplainOptions{Probe: true})
 		if err != nil {

@@ -58,9 +58,9 @@ func (t *ITS) execute(cmd model.Command) *cmdFailure {
 	case model.MAPC:
 		return t.mapc(c)
 	case model.MAPTI:
-		return t.mapti(c.DeviceID, c.EventID, c.INTID, c.ICID)
+		return t.mapti(c.DeviceID, c.EventID, c.INTID, c.ICID, maptiCodes)
 	case model.MAPI:
-		return t.mapti(c.DeviceID, c.EventID, model.INTID(c.EventID), c.ICID)
+		return t.mapti(c.DeviceID, c.EventID, model.INTID(c.EventID), c.ICID, mapiCodes)
 	case model.MOVI:
 		return t.movi(c)
 	case model.DISCARD:
@@ -68,20 +68,23 @@ func (t *ITS) execute(cmd model.Command) *cmdFailure {
 	case model.INT:
 		return t.intCmd(c)
 	case model.CLEAR:
-		_, r, ok := t.lookup(c.DeviceID, c.EventID)
-		if !ok {
-			return fail(model.E_ITS_CLEAR_UNMAPPED_INTERRUPT, "device %#x event %d is not mapped", uint32(c.DeviceID), c.EventID)
+		_, r, f := t.findEvent(c.DeviceID, c.EventID, clearCodes)
+		if f != nil {
+			return f
 		}
 		t.rd.ClearPending(r.intid)
 		return nil
 	case model.INV:
-		_, r, ok := t.lookup(c.DeviceID, c.EventID)
-		if !ok {
-			return fail(model.E_ITS_INV_UNMAPPED_INTERRUPT, "device %#x event %d is not mapped", uint32(c.DeviceID), c.EventID)
+		_, r, f := t.findEvent(c.DeviceID, c.EventID, invCodes)
+		if f != nil {
+			return f
 		}
 		t.rd.InvalidateLPI(r.intid)
 		return nil
 	case model.INVALL:
+		if !t.collExists(c.ICID) && !t.collInRange(c.ICID) {
+			return fail(model.E_ITS_INVALL_COLLECTION_OOR, "ICID %d is outside the collection table", c.ICID)
+		}
 		cpu, ok := t.collMapped(c.ICID)
 		if !ok {
 			return fail(model.E_ITS_INVALL_UNMAPPED_COLLECTION, "collection %d is not mapped", c.ICID)
@@ -96,14 +99,50 @@ func (t *ITS) execute(cmd model.Command) *cmdFailure {
 	return &cmdFailure{cause: fmt.Errorf("command %v: %w", cmd, model.ErrNotSupported)}
 }
 
-// lookup returns the record of a mapped event.
-func (t *ITS) lookup(dev model.DeviceID, ev model.EventID) (*device, iteRec, bool) {
-	d := t.devices[dev]
-	if d == nil {
-		return nil, iteRec{}, false
+// eventCodes are one command's error codes for an event it cannot find,
+// from the first thing missing on the way to it.
+type eventCodes struct {
+	deviceOOR, unmappedDevice, idOOR, unmappedInterrupt model.ErrorCode
+}
+
+var (
+	moviCodes    = eventCodes{model.E_ITS_MOVI_DEVICE_OOR, model.E_ITS_MOVI_UNMAPPED_DEVICE, model.E_ITS_MOVI_ID_OOR, model.E_ITS_MOVI_UNMAPPED_INTERRUPT}
+	intCodes     = eventCodes{model.E_ITS_INT_DEVICE_OOR, model.E_ITS_INT_UNMAPPED_DEVICE, model.E_ITS_INT_ID_OOR, model.E_ITS_INT_UNMAPPED_INTERRUPT}
+	clearCodes   = eventCodes{model.E_ITS_CLEAR_DEVICE_OOR, model.E_ITS_CLEAR_UNMAPPED_DEVICE, model.E_ITS_CLEAR_ID_OOR, model.E_ITS_CLEAR_UNMAPPED_INTERRUPT}
+	invCodes     = eventCodes{model.E_ITS_INV_DEVICE_OOR, model.E_ITS_INV_UNMAPPED_DEVICE, model.E_ITS_INV_ID_OOR, model.E_ITS_INV_UNMAPPED_INTERRUPT}
+	discardCodes = eventCodes{model.E_ITS_DISCARD_DEVICE_OOR, model.E_ITS_DISCARD_UNMAPPED_DEVICE, model.E_ITS_DISCARD_ID_OOR, model.E_ITS_DISCARD_UNMAPPED_INTERRUPT}
+)
+
+// findDevice returns mapped device dev, or the failure saying why there is
+// none: DEVICE_OOR when dev is beyond GITS_TYPER.Devbits or the device
+// table, UNMAPPED_DEVICE otherwise.
+func (t *ITS) findDevice(dev model.DeviceID, deviceOOR, unmapped model.ErrorCode) (*device, *cmdFailure) {
+	if d := t.devices[dev]; d != nil {
+		return d, nil
+	}
+	if _, f := t.dteAddr(dev); f.outOfRange() {
+		return nil, fail(deviceOOR, "%v", f)
+	}
+	return nil, fail(unmapped, "device %#x is not mapped", uint32(dev))
+}
+
+// findEvent returns the record of a mapped event, or the failure naming
+// the first thing missing on the way to it: the device (out of range or
+// not mapped), the EventID (beyond the device's ITT) or the event. KVM
+// reports all four as *_UNMAPPED_INTERRUPT.
+func (t *ITS) findEvent(dev model.DeviceID, ev model.EventID, codes eventCodes) (*device, iteRec, *cmdFailure) {
+	d, f := t.findDevice(dev, codes.deviceOOR, codes.unmappedDevice)
+	if f != nil {
+		return nil, iteRec{}, f
+	}
+	if uint64(ev) >= uint64(1)<<d.eventIDBits() {
+		return nil, iteRec{}, fail(codes.idOOR, "EventID %d does not fit device %#x's %d EventID bits", ev, uint32(dev), d.eventIDBits())
 	}
 	r, ok := d.get(ev)
-	return d, r, ok
+	if !ok {
+		return nil, iteRec{}, fail(codes.unmappedInterrupt, "event %d of device %#x is not mapped", ev, uint32(dev))
+	}
+	return d, r, nil
 }
 
 // eventCollection returns the CPU of a mapped event's collection, false
@@ -130,19 +169,20 @@ func (t *ITS) mapd(c model.MAPD) *cmdFailure {
 		t.writeBack(addr, 0) // dteAddr has read the DTE at addr
 		return nil
 	}
-	dte, err := model.DTE{Valid: true, ITTAddr: c.ITTAddr, Size: c.Size}.Encode()
-	if err != nil {
-		return &cmdFailure{cause: err}
-	}
-	if err := model.WriteUint64(t.mem, addr, dte); err != nil {
+	d := newDevice(c.ITTAddr, c.Size)
+	if err := t.writeDTE(addr, d); err != nil {
 		return &cmdFailure{cause: err, detail: "writing the DTE"}
 	}
-	t.devices[c.DeviceID] = newDevice(c.ITTAddr, c.Size)
+	t.devices[c.DeviceID] = d
 	return nil
 }
 
+// mapc maps (V=1) or unmaps (V=0) a collection. RDbase means something
+// only when V=1, so V=0 does not check it (IHI 0069, 5.3.10; QEMU since
+// 84d43d2e82da; KVM since 6.8; KVM 6.1 still checks it: mapc-v0-rdbase in
+// the fidelity catalogue).
 func (t *ITS) mapc(c model.MAPC) *cmdFailure {
-	if c.RDbase >= uint64(t.rd.CPUs()) {
+	if c.Valid && c.RDbase >= uint64(t.rd.CPUs()) {
 		return fail(model.E_ITS_MAPC_PROCNUM_OOR, "RDbase %d is not a redistributor (%d CPUs)", c.RDbase, t.rd.CPUs())
 	}
 	if int(c.ICID) >= len(t.colls) {
@@ -193,30 +233,40 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 	return nil
 }
 
-func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, icid model.ICID) *cmdFailure {
-	d := t.devices[dev]
-	if d == nil {
-		return fail(model.E_ITS_MAPTI_UNMAPPED_DEVICE, "device %#x is not mapped", uint32(dev))
+// mapCodes are MAPTI's or MAPI's error codes.
+type mapCodes struct {
+	deviceOOR, collectionOOR, unmappedDevice, idOOR, physicalIDOOR model.ErrorCode
+}
+
+var (
+	maptiCodes = mapCodes{model.E_ITS_MAPTI_DEVICE_OOR, model.E_ITS_MAPTI_COLLECTION_OOR, model.E_ITS_MAPTI_UNMAPPED_DEVICE, model.E_ITS_MAPTI_ID_OOR, model.E_ITS_MAPTI_PHYSICALID_OOR}
+	mapiCodes  = mapCodes{model.E_ITS_MAPI_DEVICE_OOR, model.E_ITS_MAPI_COLLECTION_OOR, model.E_ITS_MAPI_UNMAPPED_DEVICE, model.E_ITS_MAPI_ID_OOR, model.E_ITS_MAPI_PHYSICALID_OOR}
+)
+
+func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, icid model.ICID, codes mapCodes) *cmdFailure {
+	d, f := t.findDevice(dev, codes.deviceOOR, codes.unmappedDevice)
+	if f != nil {
+		return f
 	}
 	if uint64(ev) >= uint64(1)<<d.eventIDBits() {
-		return fail(model.E_ITS_MAPTI_ID_OOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
+		return fail(codes.idOOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
 	}
 	addr := iteAddr(d, ev)
 	var probe [model.TableEntrySize]byte
 	if t.mem.ReadAt(probe[:], addr) != nil {
-		return fail(model.E_ITS_MAPTI_ID_OOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
+		return fail(codes.idOOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
 	}
 	if limit := t.rd.LPILimit(); intid < model.LPIBase || intid >= limit {
 		if !t.rd.PropBaserSet() {
-			return fail(model.E_ITS_MAPTI_PHYSICALID_OOR, "GICR_PROPBASER is not set, so no LPI exists (KVM drops this MAPTI silently)")
+			return fail(codes.physicalIDOOR, "GICR_PROPBASER is not set, so no LPI exists (KVM drops this command silently)")
 		}
-		return fail(model.E_ITS_MAPTI_PHYSICALID_OOR, "pINTID %d is not an LPI below %d (GICR_PROPBASER.IDbits)", intid, limit)
+		return fail(codes.physicalIDOOR, "pINTID %d is not an LPI below %d (GICR_PROPBASER.IDbits)", intid, limit)
 	}
 	if _, ok := d.get(ev); ok {
 		return nil // already mapped: UNPREDICTABLE; left unchanged, as KVM does
 	}
 	if !t.collExists(icid) && !t.collInRange(icid) {
-		return fail(model.E_ITS_MAPC_COLLECTION_OOR, "ICID %d is outside the collection table (%d entries), so it cannot be created", icid, t.baser[1].SizeBytes()/model.TableEntrySize)
+		return fail(codes.collectionOOR, "ICID %d is outside the collection table (%d entries), so it cannot be created", icid, t.baser[1].SizeBytes()/model.TableEntrySize)
 	}
 	cpu, mapped := t.collMapped(icid)
 	if err := t.rd.MapLPI(intid, cpu, mapped); err != nil {
@@ -231,12 +281,15 @@ func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, ici
 }
 
 func (t *ITS) movi(c model.MOVI) *cmdFailure {
-	d, r, ok := t.lookup(c.DeviceID, c.EventID)
-	if !ok {
-		return fail(model.E_ITS_MOVI_UNMAPPED_INTERRUPT, "device %#x event %d is not mapped", uint32(c.DeviceID), c.EventID)
+	d, r, f := t.findEvent(c.DeviceID, c.EventID, moviCodes)
+	if f != nil {
+		return f
 	}
 	if _, ok := t.eventCollection(r); !ok {
 		return fail(model.E_ITS_MOVI_UNMAPPED_COLLECTION, "the event's collection %d is not mapped", r.icid)
+	}
+	if !t.collExists(c.ICID) && !t.collInRange(c.ICID) {
+		return fail(model.E_ITS_MOVI_COLLECTION_OOR, "target ICID %d is outside the collection table", c.ICID)
 	}
 	cpu, ok := t.collMapped(c.ICID)
 	if !ok {
@@ -253,9 +306,9 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 }
 
 func (t *ITS) discard(c model.DISCARD) *cmdFailure {
-	d, r, ok := t.lookup(c.DeviceID, c.EventID)
-	if !ok {
-		return fail(model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, "device %#x event %d is not mapped", uint32(c.DeviceID), c.EventID)
+	d, r, f := t.findEvent(c.DeviceID, c.EventID, discardCodes)
+	if f != nil {
+		return f
 	}
 	if _, ok := t.eventCollection(r); !ok {
 		return fail(model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, "the event's collection %d is not mapped", r.icid)
@@ -268,12 +321,21 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 }
 
 func (t *ITS) intCmd(c model.INT) *cmdFailure {
+	if _, _, f := t.findEvent(c.DeviceID, c.EventID, intCodes); f != nil {
+		return f
+	}
 	intid, cpu, ok := t.translate(c.DeviceID, c.EventID)
 	if !ok {
-		return fail(model.E_ITS_INT_UNMAPPED_INTERRUPT, "device %#x event %d does not translate", uint32(c.DeviceID), c.EventID)
+		return fail(model.E_ITS_INT_UNMAPPED_INTERRUPT, "device %#x event %d does not translate (its collection is not mapped, or its table entries were overwritten)", uint32(c.DeviceID), c.EventID)
 	}
-	if err := t.rd.SetPending(intid); err != nil {
-		return &cmdFailure{cause: err, detail: fmt.Sprintf("the target redistributor %d refused the LPI (KVM: EBUSY)", cpu)}
+	switch err := t.rd.SetPending(intid); {
+	case errors.Is(err, model.ErrBusy):
+		// GICR_CTLR.EnableLPIs = 0: commands involving LPIs on that
+		// redistributor are ignored (IHI 0069, 12.11.2); KVM drops the
+		// EBUSY its trigger returns. Nothing is cached, no error.
+		return nil
+	case err != nil:
+		return &cmdFailure{cause: err, detail: fmt.Sprintf("the target redistributor %d refused the LPI", cpu)}
 	}
 	t.cacheTranslation(c.DeviceID, c.EventID, intid)
 	return nil

@@ -17,15 +17,25 @@
 // ITTs live in guest memory and are written through by every command that
 // changes them, in the ABI revision 0 entry formats of package model (DTE
 // and ITE with next = 0 while live). MAPD V=0 writes a zero DTE and DISCARD
-// a zero ITE, as KVM does since 6.13; freeing a device (MAPD V=0 or a
-// re-MAPD) also writes a zero ITE over each of its live events, so no stale
-// entry survives into a later save. Flat and two-level device tables
-// (GITS_BASER0.Indirect) are supported, with 4, 16 or 64 KiB pages as
+// a zero ITE, as KVM does since 6.13; freeing a device (MAPD V=0, a
+// re-MAPD, or a GITS_BASER0 write with Valid=0) also writes a zero ITE
+// over each of its live events, and a save zeroes every DTE slot that
+// holds no mapped device, so no stale entry survives into a restore. Flat
+// and two-level device tables (GITS_BASER0.Indirect) are supported, with
+// 4, 16 or 64 KiB pages as
 // GITS_BASER says (KVM forces 64 KiB whatever the register holds; gicits
 // honours the register). The first-level entries of a two-level table are
 // written by guest software; an invalid one makes the DeviceIDs it covers
 // out of range. GITS_BASER1 (collections) is flat only: its Indirect bit is
 // RAZ/WI.
+//
+// A GITS_BASER0 write that changes the table while it stays valid (the ITS
+// is disabled: it may move, grow, shrink or change level) carries the
+// mapped devices along: each live device's DTE is written at its place in
+// the new table, and a device that has none there (beyond the new table,
+// its L1 entry not valid) is discarded as a Valid=0 write discards it. So
+// commands, the MSI walk and a later save see the same devices (KVM keeps
+// every device, and never reads the table).
 //
 // The ITS also keeps its own record of every device and event, so a command
 // never trusts guest memory for what it changed itself. The MSI slow path
@@ -86,8 +96,15 @@
 // Commands are processed synchronously inside the GITS_CWRITER write (as in
 // KVM), read from guest memory at GITS_CBASER + GITS_CREADR, wrapping at the
 // end of the queue, only while GITS_CTLR.Enabled is 1. Every command applies
-// KVM's checks and error codes, plus the DeviceID, EventID and ICID widths
-// of GITS_TYPER. Every failure is reported as a [*model.CommandError]; the
+// KVM's checks, plus the DeviceID, EventID and ICID widths of GITS_TYPER,
+// and reports the first thing missing with its own command's code (see
+// [model.ErrorCode]): a DeviceID beyond GITS_TYPER.Devbits or the device
+// table is *_DEVICE_OOR, an unmapped device *_UNMAPPED_DEVICE, an EventID
+// beyond the device's ITT *_ID_OOR, an unmapped event
+// *_UNMAPPED_INTERRUPT, and an ICID beyond the collection table
+// *_COLLECTION_OOR (KVM folds the first four into *_UNMAPPED_INTERRUPT,
+// reports MAPI with MAPTI's codes and an ICID out of range as MAPC's, all
+// internally). Every failure is reported as a [*model.CommandError]; the
 // errors of one CWRITER write are joined into the error it returns. With
 // [model.ContinueOnError] GITS_CREADR moves past a failing command (KVM);
 // with [model.StallOnError] it stays on it and GITS_CREADR.Stalled is set
@@ -98,13 +115,18 @@
 // ITS again. Unknown and GICv4 opcodes are reported with the
 // [*model.OpcodeError] as Cause and otherwise ignored (KVM ignores them); a
 // command that cannot be read from guest memory is reported with the
-// [*model.MemoryError] as Cause. SYNC does nothing: every command's effect
+// [*model.MemoryError] as Cause. INT of an LPI whose redistributor has
+// GICR_CTLR.EnableLPIs 0 is ignored, not an error (IHI 0069 12.11.2; KVM
+// drops its EBUSY), so it never stalls the queue. SYNC does nothing: every command's effect
 // is visible when it completes. MAPTI over a mapped event leaves it
 // unchanged (KVM). MAPTI while GICR_PROPBASER is unset is refused with
 // E_ITS_MAPTI_PHYSICALID_OOR, as KVM's check refuses it (silently there;
 // reported here with a Detail saying why).
 //
-// MAPC V=0 orphans the events of the collection as KVM does: they keep
+// MAPC V=0 does not check RDbase, which means something only when V=1
+// (QEMU agrees; KVM 6.1 refuses an RDbase beyond its vCPUs: fidelity
+// catalogue entry mapc-v0-rdbase). It orphans the events of the collection
+// as KVM does: they keep
 // their mapping but cannot fire (MSI and INT blocked; MOVI and DISCARD
 // refused), and a later MAPC V=1 of the same ICID does not re-attach them;
 // only MAPD frees them. MAPTI naming an ICID that does not exist creates it,
@@ -123,11 +145,18 @@
 // their ITTs, then recreates the LPIs (configuration read, pending bit
 // consumed). It builds the new state aside and swaps it in only when every
 // entry checked out, so a failed restore leaves the ITS as it was, and
-// replaces the whole previous state when it succeeds. An orphaned event is
-// saved with the ICID it was mapped with; when no collection of that ICID
-// exists the CTE list names it as unmapped, so the restored event stays
-// unable to fire (a later MAPC V=1 would attach it: a divergence KVM cannot
-// show, since it cannot save orphaned events at all).
+// replaces the whole previous state when it succeeds. It refuses what KVM
+// refuses: an ITE whose next leads past its ITT, a CTE or ITE naming what
+// does not exist. A CTE's RDbase is decoded as the ABI document's bits
+// 51:16 (KVM keeps bits 47:16 and drops the rest).
+//
+// An orphaned event (MAPC V=0) is saved as a zero ITE, as KVM does since
+// 6.1.191 and 6.12.113 (6.12.95 oopses: fidelity catalogue entry
+// save-orphan-oops): ABI revision 0 has no ITE that keeps an event unable to
+// fire, since its ICID names a collection a restore would attach it to.
+// The restored event is unmapped: blocked, as it was, though a MAPTI may
+// now map its EventID again. A save with GITS_BASER1 not valid writes no
+// collection table (the ITS owns no memory there; KVM returns early too).
 //
 // # Registers
 //

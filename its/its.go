@@ -373,6 +373,12 @@ const (
 
 func (f dteFault) ok() bool { return f.kind == dteOK }
 
+// outOfRange reports whether the DeviceID is beyond GITS_TYPER.Devbits or
+// the device table (not merely without a DTE).
+func (f dteFault) outOfRange() bool {
+	return f.kind == dteDevbits || f.kind == dteFlatRange || f.kind == dteL1Range
+}
+
 func (f dteFault) String() string {
 	dev, b := uint32(f.dev), uint64(f.baser)
 	switch f.kind {
@@ -473,6 +479,15 @@ func (t *ITS) writeBack(addr model.GPA, entry uint64) {
 	_ = model.WriteUint64(t.mem, addr, entry)
 }
 
+// writeDTE writes device d's live DTE (next 0) at addr.
+func (t *ITS) writeDTE(addr model.GPA, d *device) error {
+	v, err := model.DTE{Valid: true, ITTAddr: d.itt, Size: d.size}.Encode()
+	if err != nil {
+		return err
+	}
+	return model.WriteUint64(t.mem, addr, v)
+}
+
 // freeDevice removes device dev: its cached translations, its events (a
 // zero ITE written over each) and their LPIs.
 func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
@@ -488,11 +503,13 @@ func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
 	delete(t.devices, id)
 }
 
-// freeAllDevices discards every device (GITS_BASER0 written with Valid 0).
+// freeAllDevices discards every device (GITS_BASER0 written with Valid 0),
+// writing a zero ITE over each of their events as MAPD V=0 does: a later
+// device given the same ITT must not find them at a save.
 func (t *ITS) freeAllDevices() {
 	t.flushCache()
 	for id, d := range t.devices {
-		t.freeDevice(id, d, false)
+		t.freeDevice(id, d, true)
 	}
 }
 

@@ -154,11 +154,33 @@ func (t *ITS) writeBaser(n int, v uint64) {
 	if nv != old {
 		t.flushCache()
 	}
-	if !nv.Valid() {
-		if n == 0 {
-			t.freeAllDevices()
-		} else {
-			t.freeAllCollections()
+	switch {
+	case !nv.Valid() && n == 0:
+		t.freeAllDevices()
+	case !nv.Valid():
+		t.freeAllCollections()
+	case n == 0 && nv != old:
+		t.relocateDevices()
+	}
+}
+
+// relocateDevices keeps the ITS's record and the device table in step
+// after GITS_BASER0 changed while valid (the table moved, grew, shrank or
+// changed level): it writes every live device's DTE at its place in the
+// new table, so commands, the MSI walk and a later save all see the same
+// devices. A device that has no place there (beyond the new table, its L1
+// entry not valid, outside guest memory) is discarded, as a Valid 0 write
+// discards it. KVM never reads the table and keeps every device.
+func (t *ITS) relocateDevices() {
+	for _, id := range t.sortedDeviceIDs() {
+		d := t.devices[id]
+		addr, fault := t.dteAddr(id)
+		var err error
+		if fault.ok() {
+			err = t.writeDTE(addr, d)
+		}
+		if !fault.ok() || err != nil {
+			t.freeDevice(id, d, false)
 		}
 	}
 }

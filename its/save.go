@@ -8,14 +8,17 @@ import (
 
 // SaveTables writes the ITS's state into guest memory in KVM's ITS table
 // ABI revision 0 (KVM_DEV_ARM_ITS_SAVE_TABLES): every mapped device's DTE
-// in the device table, chained by next in DeviceID order; every mapped
-// event's ITE in its device's ITT, chained by next in EventID order; and the
-// collection table as a CTE list sorted by ICID (unmapped collections with
-// RDbase 0xFFFFFFFF) ended by a zero entry when room remains. A next delta
-// beyond its field is saved as the field's maximum, as KVM does.
+// in the device table, chained by next in DeviceID order, and a zero DTE in
+// every other slot; every mapped event's ITE in its device's ITT, chained
+// by next in EventID order (an orphaned event's as a zero ITE); and, when
+// GITS_BASER1 is valid, the collection table as a CTE list sorted by ICID
+// (unmapped collections with RDbase 0xFFFFFFFF) ended by a zero entry when
+// room remains. A next delta beyond its field is saved as the field's
+// maximum, as KVM does.
 func (t *ITS) SaveTables() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.zeroStaleDTEs()
 	ids := t.sortedDeviceIDs()
 	for i, id := range ids {
 		d := t.devices[id]
@@ -41,6 +44,47 @@ func (t *ITS) SaveTables() error {
 	return t.saveCollections()
 }
 
+// saveITT writes the ITEs of device d's events, chained by next. An
+// orphaned event (its collection unmapped by MAPC V=0) has no ITE in ABI
+// revision 0 that keeps it unable to fire: its ICID names a collection
+// that may be mapped again, and a restore would attach it. So it is saved
+// as a zero ITE, as KVM saves it (since 6.1.191 and 6.12.113), and comes
+// back from a restore unmapped, blocked as it was. The next of the event
+// before it still leads to it, as in KVM: a restore steps over a zero
+// entry one EventID at a time.
+// zeroStaleDTEs writes a zero DTE into every slot of the device table (the
+// flat table, or each valid second-level page) that holds no mapped
+// device, so that a restore finds exactly the devices saved: a DTE left
+// from a device a GITS_BASER0 Valid=0 write discarded, or written by
+// software, would otherwise come back (the kvm backend zeroes the flat
+// table before KVM saves, for the same reason). A slot outside guest memory
+// holds nothing and is skipped.
+func (t *ITS) zeroStaleDTEs() {
+	b := t.baser[0]
+	if !b.Valid() {
+		return
+	}
+	entries := b.SizeBytes() / model.TableEntrySize
+	zero := func(base model.GPA, first, count uint64) {
+		for i := range count {
+			if _, live := t.devices[model.DeviceID(first+i)]; !live {
+				_ = model.WriteUint64(t.mem, base+model.GPA(i*model.TableEntrySize), 0)
+			}
+		}
+	}
+	if !b.Indirect() {
+		zero(b.Addr(), 0, min(entries, uint64(1)<<t.typer.DeviceIDBits()))
+		return
+	}
+	perPage := uint64(b.PageSize()) / model.TableEntrySize
+	for l1 := range entries {
+		v, err := t.read64(b.Addr() + model.GPA(l1*model.TableEntrySize))
+		if e := model.DecodeL1Entry(v); err == nil && e.Valid {
+			zero(e.Addr&^model.GPA(b.PageSize()-1), l1*perPage, perPage)
+		}
+	}
+}
+
 func (t *ITS) saveITT(id model.DeviceID, d *device) error {
 	var evs []model.EventID
 	d.each(func(ev model.EventID, _ *iteRec) { evs = append(evs, ev) })
@@ -50,32 +94,34 @@ func (t *ITS) saveITT(id model.DeviceID, d *device) error {
 		if i+1 < len(evs) {
 			next = uint16(min(uint64(evs[i+1]-ev), model.MaxITENext))
 		}
-		if err := model.WriteUint64(t.mem, iteAddr(d, ev), model.ITE{Next: next, INTID: r.intid, ICID: r.icid}.Encode()); err != nil {
+		var v uint64
+		if !r.orphan {
+			v = model.ITE{Next: next, INTID: r.intid, ICID: r.icid}.Encode()
+		}
+		if err := model.WriteUint64(t.mem, iteAddr(d, ev), v); err != nil {
 			return &TableError{Table: fmt.Sprintf("ITT of device %#x", uint32(id)), Index: uint64(ev), Err: err}
 		}
 	}
 	return nil
 }
 
+// saveCollections writes the CTE list. With GITS_BASER1 not valid the ITS
+// owns no collection table, and writes nothing (KVM's
+// vgic_its_save_collection_table returns early too).
 func (t *ITS) saveCollections() error {
-	orphanICIDs := map[model.ICID]bool{}
-	for _, d := range t.devices {
-		d.each(func(_ model.EventID, r *iteRec) {
-			if r.orphan && !t.collExists(r.icid) {
-				orphanICIDs[r.icid] = true
-			}
-		})
+	b := t.baser[1]
+	if !b.Valid() {
+		return nil
 	}
 	var ctes []model.CTE
 	for icid, c := range t.colls {
 		switch {
 		case c >= 0:
 			ctes = append(ctes, model.CTE{Valid: true, RDbase: uint64(c), ICID: model.ICID(icid)})
-		case c == collUnmapped || orphanICIDs[model.ICID(icid)]:
+		case c == collUnmapped:
 			ctes = append(ctes, model.CTE{Valid: true, RDbase: model.CTEUnmappedRDbase, ICID: model.ICID(icid)})
 		}
 	}
-	b := t.baser[1]
 	capacity := b.SizeBytes() / model.TableEntrySize
 	if uint64(len(ctes)) > capacity {
 		return &TableError{Table: "collection table", Index: capacity, Err: invalidf("%d collections do not fit %d entries", len(ctes), capacity)}
@@ -261,6 +307,10 @@ func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
 		}
 		if err := t.rd.CheckLPI(e.INTID); err != nil {
 			return tableErr("pINTID", err)
+		}
+		if e.Next != 0 && ev+uint64(e.Next) >= count {
+			// KVM's vgic_its_restore_ite refuses it with EINVAL too.
+			return tableErr("Next", invalidf("next %d leads to EventID %d, past the device's %d EventIDs", e.Next, ev+uint64(e.Next), count))
 		}
 		d.put(model.EventID(ev), iteRec{intid: e.INTID, icid: e.ICID})
 		if e.Next == 0 {

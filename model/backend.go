@@ -89,7 +89,8 @@ type Backend interface {
 	// order.
 	Acknowledge(cpu CPU) (INTID, error)
 	// EOI writes ICC_EOIR1_EL1 on cpu: priority drop of intid, which must
-	// be the last acknowledged interrupt not yet EOId.
+	// be the last acknowledged interrupt not yet EOId. A special INTID
+	// (1020..1023, SpuriousINTID included) is ignored.
 	EOI(cpu CPU, intid INTID) error
 	// SetPriorityMask writes ICC_PMR_EL1 on cpu: only LPIs of priority
 	// numerically below pmr are signalled.

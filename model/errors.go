@@ -34,54 +34,125 @@ var (
 	ErrUnknownBackend = errors.New("unknown backend")
 )
 
-// ErrorCode is an architectural ITS command error code (IHI 0069, 6.3,
-// "ITS command error encodings"), as an implementation reports it in
-// GITS_TYPER.SEIS-style SErrors or, in gicits, in a [CommandError].
+// ErrorCode is an ITS command error code, as an implementation reports it
+// in an SError or an error record (IHI 0069, 6.3; GITS_TYPER.SEIS) and, in
+// gicits, in a [CommandError].
 //
 //	 23      16 15       8 7        0
 //	+----------+----------+----------+
-//	|   0x01   |  opcode  |  reason  |
+//	|   0x01   | command  |  reason  |
 //	+----------+----------+----------+
 //
+// The command byte is the command's opcode (MOVI 0x01, INT 0x03, MAPD
+// 0x08, MAPC 0x09, MAPTI 0x0A, MAPI 0x0B, INV 0x0C, INVALL 0x0D, MOVALL
+// 0x0E, DISCARD 0x0F) except for CLEAR, whose opcode is 0x04 and whose
+// codes say 0x05. The reason byte is shared: 0x01 DeviceID out of range,
+// 0x02 ITT size (MAPD) or processor number (MAPC) out of range, 0x03
+// ICID out of range, 0x04 device not mapped, 0x05 EventID out of range,
+// 0x06 physical INTID out of range, 0x07 event not mapped, 0x09
+// collection not mapped (MOVALL's processor number is 0x01).
+//
 // The constants keep the specification's (and Linux's) spelling so they can
-// be grepped against both.
+// be grepped against both. Where each comes from, since the architecture
+// leaves the list to implementations: "Linux" codes are the ones
+// include/linux/irqchip/arm-gic-v3.h defines (KVM returns them internally
+// and never exposes them); "TRM" codes are listed in Arm's CoreLink
+// GIC-600AE Technical Reference Manual (101206, issue 04, "ITS command
+// errors"); "scheme" codes were not found in a document gicits could read
+// and follow the layout above. docs/bad-input.md says where KVM uses
+// another code internally.
 type ErrorCode uint32
 
-// The command errors Linux KVM and gicits report
-// (include/linux/irqchip/arm-gic-v3.h).
+// The command errors gicits reports.
 const (
-	E_ITS_MOVI_UNMAPPED_INTERRUPT    ErrorCode = 0x010107
-	E_ITS_MOVI_UNMAPPED_COLLECTION   ErrorCode = 0x010109
-	E_ITS_INT_UNMAPPED_INTERRUPT     ErrorCode = 0x010307
-	E_ITS_CLEAR_UNMAPPED_INTERRUPT   ErrorCode = 0x010507
-	E_ITS_MAPD_DEVICE_OOR            ErrorCode = 0x010801
-	E_ITS_MAPD_ITTSIZE_OOR           ErrorCode = 0x010802
-	E_ITS_MAPC_PROCNUM_OOR           ErrorCode = 0x010902
-	E_ITS_MAPC_COLLECTION_OOR        ErrorCode = 0x010903
-	E_ITS_MAPTI_UNMAPPED_DEVICE      ErrorCode = 0x010A04
-	E_ITS_MAPTI_ID_OOR               ErrorCode = 0x010A05
-	E_ITS_MAPTI_PHYSICALID_OOR       ErrorCode = 0x010A06
-	E_ITS_INV_UNMAPPED_INTERRUPT     ErrorCode = 0x010C07
-	E_ITS_INVALL_UNMAPPED_COLLECTION ErrorCode = 0x010D09
-	E_ITS_MOVALL_PROCNUM_OOR         ErrorCode = 0x010E01
-	E_ITS_DISCARD_UNMAPPED_INTERRUPT ErrorCode = 0x010F07
+	E_ITS_MOVI_DEVICE_OOR          ErrorCode = 0x010101 // TRM
+	E_ITS_MOVI_COLLECTION_OOR      ErrorCode = 0x010103 // TRM
+	E_ITS_MOVI_UNMAPPED_DEVICE     ErrorCode = 0x010104 // TRM
+	E_ITS_MOVI_ID_OOR              ErrorCode = 0x010105 // TRM
+	E_ITS_MOVI_UNMAPPED_INTERRUPT  ErrorCode = 0x010107 // Linux, TRM
+	E_ITS_MOVI_UNMAPPED_COLLECTION ErrorCode = 0x010109 // Linux, TRM
+
+	E_ITS_INT_DEVICE_OOR         ErrorCode = 0x010301 // TRM
+	E_ITS_INT_UNMAPPED_DEVICE    ErrorCode = 0x010304 // TRM
+	E_ITS_INT_ID_OOR             ErrorCode = 0x010305 // TRM
+	E_ITS_INT_UNMAPPED_INTERRUPT ErrorCode = 0x010307 // Linux, TRM
+
+	E_ITS_CLEAR_DEVICE_OOR         ErrorCode = 0x010501 // TRM
+	E_ITS_CLEAR_UNMAPPED_DEVICE    ErrorCode = 0x010504 // TRM
+	E_ITS_CLEAR_ID_OOR             ErrorCode = 0x010505 // TRM
+	E_ITS_CLEAR_UNMAPPED_INTERRUPT ErrorCode = 0x010507 // Linux, TRM
+
+	E_ITS_MAPD_DEVICE_OOR     ErrorCode = 0x010801 // Linux
+	E_ITS_MAPD_ITTSIZE_OOR    ErrorCode = 0x010802 // Linux
+	E_ITS_MAPC_PROCNUM_OOR    ErrorCode = 0x010902 // Linux
+	E_ITS_MAPC_COLLECTION_OOR ErrorCode = 0x010903 // Linux, TRM
+
+	E_ITS_MAPTI_DEVICE_OOR      ErrorCode = 0x010A01 // scheme
+	E_ITS_MAPTI_COLLECTION_OOR  ErrorCode = 0x010A03 // scheme
+	E_ITS_MAPTI_UNMAPPED_DEVICE ErrorCode = 0x010A04 // Linux
+	E_ITS_MAPTI_ID_OOR          ErrorCode = 0x010A05 // Linux
+	E_ITS_MAPTI_PHYSICALID_OOR  ErrorCode = 0x010A06 // Linux
+
+	E_ITS_MAPI_DEVICE_OOR      ErrorCode = 0x010B01 // TRM
+	E_ITS_MAPI_COLLECTION_OOR  ErrorCode = 0x010B03 // TRM
+	E_ITS_MAPI_UNMAPPED_DEVICE ErrorCode = 0x010B04 // TRM
+	E_ITS_MAPI_ID_OOR          ErrorCode = 0x010B05 // TRM
+	E_ITS_MAPI_PHYSICALID_OOR  ErrorCode = 0x010B06 // scheme
+
+	E_ITS_INV_DEVICE_OOR         ErrorCode = 0x010C01 // TRM
+	E_ITS_INV_UNMAPPED_DEVICE    ErrorCode = 0x010C04 // TRM
+	E_ITS_INV_ID_OOR             ErrorCode = 0x010C05 // scheme
+	E_ITS_INV_UNMAPPED_INTERRUPT ErrorCode = 0x010C07 // Linux
+
+	E_ITS_INVALL_COLLECTION_OOR      ErrorCode = 0x010D03 // TRM
+	E_ITS_INVALL_UNMAPPED_COLLECTION ErrorCode = 0x010D09 // Linux, TRM
+	E_ITS_MOVALL_PROCNUM_OOR         ErrorCode = 0x010E01 // Linux
+
+	E_ITS_DISCARD_DEVICE_OOR         ErrorCode = 0x010F01 // scheme
+	E_ITS_DISCARD_UNMAPPED_DEVICE    ErrorCode = 0x010F04 // scheme
+	E_ITS_DISCARD_ID_OOR             ErrorCode = 0x010F05 // scheme
+	E_ITS_DISCARD_UNMAPPED_INTERRUPT ErrorCode = 0x010F07 // Linux, TRM
 )
 
 var errorCodeNames = map[ErrorCode]string{
+	E_ITS_MOVI_DEVICE_OOR:            "E_ITS_MOVI_DEVICE_OOR",
+	E_ITS_MOVI_COLLECTION_OOR:        "E_ITS_MOVI_COLLECTION_OOR",
+	E_ITS_MOVI_UNMAPPED_DEVICE:       "E_ITS_MOVI_UNMAPPED_DEVICE",
+	E_ITS_MOVI_ID_OOR:                "E_ITS_MOVI_ID_OOR",
 	E_ITS_MOVI_UNMAPPED_INTERRUPT:    "E_ITS_MOVI_UNMAPPED_INTERRUPT",
 	E_ITS_MOVI_UNMAPPED_COLLECTION:   "E_ITS_MOVI_UNMAPPED_COLLECTION",
+	E_ITS_INT_DEVICE_OOR:             "E_ITS_INT_DEVICE_OOR",
+	E_ITS_INT_UNMAPPED_DEVICE:        "E_ITS_INT_UNMAPPED_DEVICE",
+	E_ITS_INT_ID_OOR:                 "E_ITS_INT_ID_OOR",
 	E_ITS_INT_UNMAPPED_INTERRUPT:     "E_ITS_INT_UNMAPPED_INTERRUPT",
+	E_ITS_CLEAR_DEVICE_OOR:           "E_ITS_CLEAR_DEVICE_OOR",
+	E_ITS_CLEAR_UNMAPPED_DEVICE:      "E_ITS_CLEAR_UNMAPPED_DEVICE",
+	E_ITS_CLEAR_ID_OOR:               "E_ITS_CLEAR_ID_OOR",
 	E_ITS_CLEAR_UNMAPPED_INTERRUPT:   "E_ITS_CLEAR_UNMAPPED_INTERRUPT",
 	E_ITS_MAPD_DEVICE_OOR:            "E_ITS_MAPD_DEVICE_OOR",
 	E_ITS_MAPD_ITTSIZE_OOR:           "E_ITS_MAPD_ITTSIZE_OOR",
 	E_ITS_MAPC_PROCNUM_OOR:           "E_ITS_MAPC_PROCNUM_OOR",
 	E_ITS_MAPC_COLLECTION_OOR:        "E_ITS_MAPC_COLLECTION_OOR",
+	E_ITS_MAPTI_DEVICE_OOR:           "E_ITS_MAPTI_DEVICE_OOR",
+	E_ITS_MAPTI_COLLECTION_OOR:       "E_ITS_MAPTI_COLLECTION_OOR",
 	E_ITS_MAPTI_UNMAPPED_DEVICE:      "E_ITS_MAPTI_UNMAPPED_DEVICE",
 	E_ITS_MAPTI_ID_OOR:               "E_ITS_MAPTI_ID_OOR",
 	E_ITS_MAPTI_PHYSICALID_OOR:       "E_ITS_MAPTI_PHYSICALID_OOR",
+	E_ITS_MAPI_DEVICE_OOR:            "E_ITS_MAPI_DEVICE_OOR",
+	E_ITS_MAPI_COLLECTION_OOR:        "E_ITS_MAPI_COLLECTION_OOR",
+	E_ITS_MAPI_UNMAPPED_DEVICE:       "E_ITS_MAPI_UNMAPPED_DEVICE",
+	E_ITS_MAPI_ID_OOR:                "E_ITS_MAPI_ID_OOR",
+	E_ITS_MAPI_PHYSICALID_OOR:        "E_ITS_MAPI_PHYSICALID_OOR",
+	E_ITS_INV_DEVICE_OOR:             "E_ITS_INV_DEVICE_OOR",
+	E_ITS_INV_UNMAPPED_DEVICE:        "E_ITS_INV_UNMAPPED_DEVICE",
+	E_ITS_INV_ID_OOR:                 "E_ITS_INV_ID_OOR",
 	E_ITS_INV_UNMAPPED_INTERRUPT:     "E_ITS_INV_UNMAPPED_INTERRUPT",
+	E_ITS_INVALL_COLLECTION_OOR:      "E_ITS_INVALL_COLLECTION_OOR",
 	E_ITS_INVALL_UNMAPPED_COLLECTION: "E_ITS_INVALL_UNMAPPED_COLLECTION",
 	E_ITS_MOVALL_PROCNUM_OOR:         "E_ITS_MOVALL_PROCNUM_OOR",
+	E_ITS_DISCARD_DEVICE_OOR:         "E_ITS_DISCARD_DEVICE_OOR",
+	E_ITS_DISCARD_UNMAPPED_DEVICE:    "E_ITS_DISCARD_UNMAPPED_DEVICE",
+	E_ITS_DISCARD_ID_OOR:             "E_ITS_DISCARD_ID_OOR",
 	E_ITS_DISCARD_UNMAPPED_INTERRUPT: "E_ITS_DISCARD_UNMAPPED_INTERRUPT",
 }
 

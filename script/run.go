@@ -668,6 +668,11 @@ func (r *runner) migrate(s *RestoreStmt) error {
 		nb.Close()
 		return fmt.Errorf("copying guest memory: %w", err)
 	}
+	ctlr, err := carryRegisters(r.b, nb)
+	if err != nil {
+		nb.Close()
+		return fmt.Errorf("carrying the registers over: %w", err)
+	}
 	r.b.Close()
 	r.setBackend(nb)
 	r.acked = map[model.CPU][]model.INTID{}
@@ -684,8 +689,50 @@ func (r *runner) migrate(s *RestoreStmt) error {
 			return nil
 		}
 	}
-	r.act(s, nb.RestoreTables(), "tables restored into a fresh backend")
+	if err := nb.RestoreTables(); err != nil {
+		r.act(s, err, "")
+		return nil
+	}
+	r.act(s, nb.WriteITSRegister(model.GITS_CTLR, ctlr&model.GITS_CTLR_Enabled), "tables restored into a fresh backend")
 	return nil
+}
+
+// carryRegisters gives the destination of a migration the registers the
+// source's guest programmed (a script may have moved a table), in the
+// order KVM's restore needs (Documentation/virt/kvm/devices/
+// arm-vgic-its.rst): GITS_CTLR cleared, each CPU's GICR_PROPBASER and
+// GICR_PENDBASER, then GITS_CBASER, GITS_CREADR, GITS_CWRITER, GITS_BASER0
+// and GITS_BASER1. It returns the source's GITS_CTLR, to enable the
+// destination's ITS with after the tables are restored.
+func carryRegisters(from, to model.Backend) (ctlr uint64, err error) {
+	ctlr, err = from.ReadITSRegister(model.GITS_CTLR)
+	if err != nil {
+		return 0, err
+	}
+	if err := to.WriteITSRegister(model.GITS_CTLR, 0); err != nil {
+		return 0, err
+	}
+	for cpu := range from.Capabilities().CPUs {
+		for _, reg := range []model.GICRRegister{model.GICR_PROPBASER, model.GICR_PENDBASER} {
+			v, err := from.ReadRedistributorRegister(model.CPU(cpu), reg)
+			if err == nil {
+				err = to.WriteRedistributorRegister(model.CPU(cpu), reg, v)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("%v of CPU %d: %w", reg, cpu, err)
+			}
+		}
+	}
+	for _, reg := range []model.ITSRegister{model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1)} {
+		v, err := from.ReadITSRegister(reg)
+		if err == nil {
+			err = to.WriteITSRegister(reg, v)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%v: %w", reg, err)
+		}
+	}
+	return ctlr, nil
 }
 
 // copyRAM copies all of guest RAM from one backend to the other except the

@@ -28,29 +28,55 @@ func base(e *env) model.GPA {
 
 func TestCommandErrorCodes(t *testing.T) {
 	cases := []struct {
-		code model.ErrorCode
-		cmd  model.Command
+		code  model.ErrorCode
+		cmd   model.Command
+		setup func(e *env) // before the ITS state is taken
 	}{
-		{model.E_ITS_MOVI_UNMAPPED_INTERRUPT, model.MOVI{DeviceID: 1, EventID: 5, ICID: 1}},
-		{model.E_ITS_MOVI_UNMAPPED_COLLECTION, model.MOVI{DeviceID: 1, EventID: 0, ICID: 7}},
-		{model.E_ITS_INT_UNMAPPED_INTERRUPT, model.INT{DeviceID: 1, EventID: 5}},
-		{model.E_ITS_CLEAR_UNMAPPED_INTERRUPT, model.CLEAR{DeviceID: 9, EventID: 0}},
-		{model.E_ITS_MAPD_DEVICE_OOR, model.MAPD{DeviceID: 1 << 16, Size: 1, ITTAddr: 0x40800000, Valid: true}},
-		{model.E_ITS_MAPD_DEVICE_OOR, model.MAPD{DeviceID: 1 << 16}}, // V=0 is checked too
-		{model.E_ITS_MAPD_ITTSIZE_OOR, model.MAPD{DeviceID: 2, Size: 16, ITTAddr: 0x40800000, Valid: true}},
-		{model.E_ITS_MAPC_PROCNUM_OOR, model.MAPC{ICID: 3, RDbase: 2, Valid: true}},
-		{model.E_ITS_MAPC_COLLECTION_OOR, model.MAPC{ICID: 8192, RDbase: 0, Valid: true}},
-		{model.E_ITS_MAPC_COLLECTION_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8193, ICID: 9000}},
-		{model.E_ITS_MAPTI_UNMAPPED_DEVICE, model.MAPTI{DeviceID: 9, EventID: 0, INTID: 8193, ICID: 0}},
-		{model.E_ITS_MAPTI_UNMAPPED_DEVICE, model.MAPI{DeviceID: 9, EventID: 8193, ICID: 0}},
-		{model.E_ITS_MAPTI_ID_OOR, model.MAPTI{DeviceID: 1, EventID: 8, INTID: 8193, ICID: 0}},
-		{model.E_ITS_MAPTI_PHYSICALID_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8191, ICID: 0}},
-		{model.E_ITS_MAPTI_PHYSICALID_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 1 << 16, ICID: 0}},
-		{model.E_ITS_MAPTI_PHYSICALID_OOR, model.MAPI{DeviceID: 1, EventID: 1, ICID: 0}},
-		{model.E_ITS_INV_UNMAPPED_INTERRUPT, model.INV{DeviceID: 1, EventID: 5}},
-		{model.E_ITS_INVALL_UNMAPPED_COLLECTION, model.INVALL{ICID: 7}},
-		{model.E_ITS_MOVALL_PROCNUM_OOR, model.MOVALL{RDbase1: 0, RDbase2: 5}},
-		{model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, model.DISCARD{DeviceID: 1, EventID: 5}},
+		// Device 1 is mapped with 8 EventIDs; device 9 is not mapped;
+		// DeviceID 1<<16 is beyond KVM's 16 Devbits.
+		{model.E_ITS_MOVI_DEVICE_OOR, model.MOVI{DeviceID: 1 << 16, EventID: 0, ICID: 1}, nil},
+		{model.E_ITS_MOVI_UNMAPPED_DEVICE, model.MOVI{DeviceID: 9, EventID: 0, ICID: 1}, nil},
+		{model.E_ITS_MOVI_ID_OOR, model.MOVI{DeviceID: 1, EventID: 8, ICID: 1}, nil},
+		{model.E_ITS_MOVI_UNMAPPED_INTERRUPT, model.MOVI{DeviceID: 1, EventID: 5, ICID: 1}, nil},
+		{model.E_ITS_MOVI_UNMAPPED_COLLECTION, model.MOVI{DeviceID: 1, EventID: 0, ICID: 7}, nil},
+		{model.E_ITS_MOVI_COLLECTION_OOR, model.MOVI{DeviceID: 1, EventID: 0, ICID: 9000}, nil},
+		{model.E_ITS_INT_DEVICE_OOR, model.INT{DeviceID: 1 << 16, EventID: 0}, nil},
+		{model.E_ITS_INT_UNMAPPED_DEVICE, model.INT{DeviceID: 9, EventID: 0}, nil},
+		{model.E_ITS_INT_ID_OOR, model.INT{DeviceID: 1, EventID: 8}, nil},
+		{model.E_ITS_INT_UNMAPPED_INTERRUPT, model.INT{DeviceID: 1, EventID: 5}, nil},
+		{model.E_ITS_CLEAR_DEVICE_OOR, model.CLEAR{DeviceID: 1 << 16, EventID: 0}, nil},
+		{model.E_ITS_CLEAR_UNMAPPED_DEVICE, model.CLEAR{DeviceID: 9, EventID: 0}, nil},
+		{model.E_ITS_CLEAR_ID_OOR, model.CLEAR{DeviceID: 1, EventID: 1 << 20}, nil},
+		{model.E_ITS_CLEAR_UNMAPPED_INTERRUPT, model.CLEAR{DeviceID: 1, EventID: 1}, nil},
+		{model.E_ITS_MAPD_DEVICE_OOR, model.MAPD{DeviceID: 1 << 16, Size: 1, ITTAddr: 0x40800000, Valid: true}, nil},
+		{model.E_ITS_MAPD_DEVICE_OOR, model.MAPD{DeviceID: 1 << 16}, nil}, // V=0 is checked too
+		{model.E_ITS_MAPD_ITTSIZE_OOR, model.MAPD{DeviceID: 2, Size: 16, ITTAddr: 0x40800000, Valid: true}, nil},
+		{model.E_ITS_MAPC_PROCNUM_OOR, model.MAPC{ICID: 3, RDbase: 2, Valid: true}, nil},
+		{model.E_ITS_MAPC_COLLECTION_OOR, model.MAPC{ICID: 8192, RDbase: 0, Valid: true}, nil},
+		{model.E_ITS_MAPTI_DEVICE_OOR, model.MAPTI{DeviceID: 1 << 16, EventID: 0, INTID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPTI_COLLECTION_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8193, ICID: 9000}, nil},
+		{model.E_ITS_MAPTI_UNMAPPED_DEVICE, model.MAPTI{DeviceID: 9, EventID: 0, INTID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPTI_ID_OOR, model.MAPTI{DeviceID: 1, EventID: 8, INTID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPTI_PHYSICALID_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8191, ICID: 0}, nil},
+		{model.E_ITS_MAPTI_PHYSICALID_OOR, model.MAPTI{DeviceID: 1, EventID: 1, INTID: 1 << 16, ICID: 0}, nil},
+		{model.E_ITS_MAPI_DEVICE_OOR, model.MAPI{DeviceID: 1 << 16, EventID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPI_COLLECTION_OOR, model.MAPI{DeviceID: 2, EventID: 8193, ICID: 9000}, func(e *env) {
+			e.must(model.MAPD{DeviceID: 2, Size: 13, ITTAddr: e.itt(14), Valid: true}) // EventIDs up to 16383
+		}},
+		{model.E_ITS_MAPI_UNMAPPED_DEVICE, model.MAPI{DeviceID: 9, EventID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPI_ID_OOR, model.MAPI{DeviceID: 1, EventID: 8193, ICID: 0}, nil},
+		{model.E_ITS_MAPI_PHYSICALID_OOR, model.MAPI{DeviceID: 1, EventID: 1, ICID: 0}, nil},
+		{model.E_ITS_INV_DEVICE_OOR, model.INV{DeviceID: 1 << 16, EventID: 0}, nil},
+		{model.E_ITS_INV_UNMAPPED_DEVICE, model.INV{DeviceID: 9, EventID: 0}, nil},
+		{model.E_ITS_INV_ID_OOR, model.INV{DeviceID: 1, EventID: 8}, nil},
+		{model.E_ITS_INV_UNMAPPED_INTERRUPT, model.INV{DeviceID: 1, EventID: 5}, nil},
+		{model.E_ITS_INVALL_COLLECTION_OOR, model.INVALL{ICID: 9000}, nil},
+		{model.E_ITS_INVALL_UNMAPPED_COLLECTION, model.INVALL{ICID: 7}, nil},
+		{model.E_ITS_MOVALL_PROCNUM_OOR, model.MOVALL{RDbase1: 0, RDbase2: 5}, nil},
+		{model.E_ITS_DISCARD_DEVICE_OOR, model.DISCARD{DeviceID: 1 << 16, EventID: 0}, nil},
+		{model.E_ITS_DISCARD_UNMAPPED_DEVICE, model.DISCARD{DeviceID: 9, EventID: 0}, nil},
+		{model.E_ITS_DISCARD_ID_OOR, model.DISCARD{DeviceID: 1, EventID: 8}, nil},
+		{model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, model.DISCARD{DeviceID: 1, EventID: 5}, nil},
 	}
 	covered := map[model.ErrorCode]bool{}
 	for _, c := range cases {
@@ -58,6 +84,9 @@ func TestCommandErrorCodes(t *testing.T) {
 		t.Run(c.code.String()+"/"+c.cmd.String(), func(t *testing.T) {
 			e := open(t, model.Config{CPUs: 2})
 			base(e)
+			if c.setup != nil {
+				c.setup(e)
+			}
 			before := e.b.ITS().State()
 			got := e.codes(c.cmd)
 			if !slices.Equal(got, []model.ErrorCode{c.code}) {
@@ -98,14 +127,20 @@ func TestCommandErrorCauses(t *testing.T) {
 		t.Errorf("GICv4 opcode: %#v", ces[1])
 	}
 
-	// INT to a CPU whose LPIs are disabled: KVM's EBUSY, as a cause.
+	// INT to a CPU whose LPIs are disabled is ignored: no error, nothing
+	// pending, and the command after it runs.
 	e.must(model.MAPTI{DeviceID: 1, EventID: 1, INTID: 8193, ICID: 1})
 	if err := e.b.WriteRedistributorRegister(1, model.GICR_CTLR, 0); err != nil {
 		t.Fatal(err)
 	}
-	ces = model.CommandErrors(model.SubmitCommands(e.b, model.INT{DeviceID: 1, EventID: 1}))
-	if len(ces) != 1 || !errors.Is(ces[0], model.ErrBusy) {
-		t.Errorf("INT to a disabled redistributor: %v, want one error wrapping ErrBusy", ces)
+	if err := model.SubmitCommands(e.b, model.INT{DeviceID: 1, EventID: 1}, model.MAPTI{DeviceID: 1, EventID: 2, INTID: 8194, ICID: 1}); err != nil {
+		t.Errorf("INT to a disabled redistributor, then MAPTI: %v, want no error", err)
+	}
+	if p, _ := e.b.Pending(1); len(p) != 0 {
+		t.Errorf("INT to a disabled redistributor left %v pending", p)
+	}
+	if s := e.b.ITS().State(); len(s.Devices[0].Events) != 3 {
+		t.Errorf("the MAPTI after the ignored INT did not run: %+v", s.Devices[0])
 	}
 
 	// A queue outside guest memory.

@@ -47,7 +47,7 @@ func TestKVMUnitITSTrigger(t *testing.T) {
 		e.takesOnce(3, 8195)
 		// MAPD V=0: INT fails and no LPI is received
 		e.must(model.MAPD{DeviceID: 2})
-		if got := e.codes(model.INT{DeviceID: 2, EventID: 20}); len(got) != 1 || got[0] != model.E_ITS_INT_UNMAPPED_INTERRUPT {
+		if got := e.codes(model.INT{DeviceID: 2, EventID: 20}); len(got) != 1 || got[0] != model.E_ITS_INT_UNMAPPED_DEVICE {
 			t.Errorf("INT on an unmapped device: %v", got)
 		}
 		e.takesOnce(3)

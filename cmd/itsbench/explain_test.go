@@ -35,7 +35,7 @@ func TestExplainNamesTheFailingCheck(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, stderr)
 	}
-	want := "3. device table entry DTE[0x11]: FAIL\n   at 0x40010088: 00 00 00 00 00 00 00 00 (0x0000000000000000)\n   V=0\n   check: the device is mapped (DTE valid); E_ITS_INT_UNMAPPED_INTERRUPT (0x010307); IHI 0069 6.3.11\n"
+	want := "3. device table entry DTE[0x11]: FAIL\n   at 0x40010088: 00 00 00 00 00 00 00 00 (0x0000000000000000)\n   V=0\n   check: the device is mapped (DTE valid); E_ITS_INT_UNMAPPED_DEVICE (0x010304); IHI 0069 6.3.11\n"
 	if !strings.Contains(stdout, want) {
 		t.Errorf("output:\n%s\nwant it to contain:\n%s", stdout, want)
 	}

@@ -14,25 +14,26 @@ const (
 	genPhysicalOOR   = model.INTID(100)        // below the first LPI
 )
 
-// failingCommands is every way Generate makes a command fail, one per
+// failingCommands is every way Generate makes a command fail: one per
 // E_ITS_* code a guest can reach on KVM's ITS (include/linux/irqchip/
-// arm-gic-v3.h), in the order of model's constants.
+// arm-gic-v3.h), in the order of model's constants, an unmapped device
+// giving the command's *_UNMAPPED_DEVICE instead.
 var failingCommands = []func(g *generator) (model.Command, model.ErrorCode, bool){
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		return model.MOVI{DeviceID: d, EventID: e}, model.E_ITS_MOVI_UNMAPPED_INTERRUPT, true
+		d, e, devMapped := g.unmappedEvent()
+		return model.MOVI{DeviceID: d, EventID: e}, pick(devMapped, model.E_ITS_MOVI_UNMAPPED_INTERRUPT, model.E_ITS_MOVI_UNMAPPED_DEVICE), true
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
 		d, e, ok := g.mappedEvent()
 		return model.MOVI{DeviceID: d, EventID: e, ICID: genUnmappedICID}, model.E_ITS_MOVI_UNMAPPED_COLLECTION, ok
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		return model.INT{DeviceID: d, EventID: e}, model.E_ITS_INT_UNMAPPED_INTERRUPT, true
+		d, e, devMapped := g.unmappedEvent()
+		return model.INT{DeviceID: d, EventID: e}, pick(devMapped, model.E_ITS_INT_UNMAPPED_INTERRUPT, model.E_ITS_INT_UNMAPPED_DEVICE), true
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		return model.CLEAR{DeviceID: d, EventID: e}, model.E_ITS_CLEAR_UNMAPPED_INTERRUPT, true
+		d, e, devMapped := g.unmappedEvent()
+		return model.CLEAR{DeviceID: d, EventID: e}, pick(devMapped, model.E_ITS_CLEAR_UNMAPPED_INTERRUPT, model.E_ITS_CLEAR_UNMAPPED_DEVICE), true
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
 		return model.MAPD{DeviceID: genDeviceOOR, Size: genITTBits - 1, Valid: true}, model.E_ITS_MAPD_DEVICE_OOR, true
@@ -54,13 +55,12 @@ var failingCommands = []func(g *generator) (model.Command, model.ErrorCode, bool
 		return model.MAPTI{DeviceID: d, EventID: 1 << genITTBits, INTID: model.LPIBase, ICID: g.icid()}, model.E_ITS_MAPTI_ID_OOR, ok
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		_, mapped := g.events[d]
+		d, e, mapped := g.unmappedEvent()
 		return model.MAPTI{DeviceID: d, EventID: e, INTID: genPhysicalOOR, ICID: g.icid()}, model.E_ITS_MAPTI_PHYSICALID_OOR, mapped
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		return model.INV{DeviceID: d, EventID: e}, model.E_ITS_INV_UNMAPPED_INTERRUPT, true
+		d, e, devMapped := g.unmappedEvent()
+		return model.INV{DeviceID: d, EventID: e}, pick(devMapped, model.E_ITS_INV_UNMAPPED_INTERRUPT, model.E_ITS_INV_UNMAPPED_DEVICE), true
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
 		return model.INVALL{ICID: genUnmappedICID}, model.E_ITS_INVALL_UNMAPPED_COLLECTION, true
@@ -69,8 +69,8 @@ var failingCommands = []func(g *generator) (model.Command, model.ErrorCode, bool
 		return model.MOVALL{RDbase1: uint64(g.cpus), RDbase2: uint64(g.cpu())}, model.E_ITS_MOVALL_PROCNUM_OOR, true
 	},
 	func(g *generator) (model.Command, model.ErrorCode, bool) {
-		d, e := g.unmappedEvent()
-		return model.DISCARD{DeviceID: d, EventID: e}, model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, true
+		d, e, devMapped := g.unmappedEvent()
+		return model.DISCARD{DeviceID: d, EventID: e}, pick(devMapped, model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, model.E_ITS_DISCARD_UNMAPPED_DEVICE), true
 	},
 }
 
@@ -94,13 +94,21 @@ func (g *generator) mappedDevice() (model.DeviceID, bool) {
 }
 
 // unmappedEvent picks an event that no ITE maps: of a mapped device when
-// one has a free EventID, else of a device that is not mapped.
-func (g *generator) unmappedEvent() (model.DeviceID, model.EventID) {
+// one has a free EventID (devMapped), else of a device that is not mapped.
+func (g *generator) unmappedEvent() (d model.DeviceID, e model.EventID, devMapped bool) {
 	if d, ok := g.mappedDevice(); ok {
 		e := model.EventID(g.rng.IntN(genEvents))
 		if _, mapped := g.events[d][e]; !mapped {
-			return d, e
+			return d, e, true
 		}
 	}
-	return genUnmappedDev, model.EventID(g.rng.IntN(genEvents))
+	return genUnmappedDev, model.EventID(g.rng.IntN(genEvents)), false
+}
+
+// pick returns a when cond holds, else b.
+func pick(cond bool, a, b model.ErrorCode) model.ErrorCode {
+	if cond {
+		return a
+	}
+	return b
 }

@@ -20,6 +20,10 @@ type Entry struct {
 	// Classify reports whether a divergence is this one; nil for an entry
 	// the generated streams cannot meet.
 	Classify func(*Context) bool
+	// Crashes says the divergence is a host kernel crash: where it shows,
+	// its cases are not run (they would take the whole harness down)
+	// unless GICITS_RUN_CRASHING=1 asks for them.
+	Crashes bool
 }
 
 // ShowsOn reports whether e shows on kernel series k.
@@ -84,6 +88,23 @@ var Catalogue = []*Entry{
 		KVM:     "an LPI acknowledged and then EOId while its redistributor's EnableLPIs is 0 stays active for ever: every later MSI only sets its pending latch, and it is never signalled again, through INV, DISCARD and a new MAPTI of the INTID",
 		Path:    "arch/arm64/kvm/vgic/vgic-mmio-v3.c: vgic_mmio_write_v3r_ctlr calls vgic_flush_pending_lpis (vgic-its.c), which takes every LPI off the vCPU's ap_list, active ones too, leaving irq->active set; the EOI then finds no list register and vgic_v3_fold_lr_state never sees the deactivation",
 		Case:    "testdata/fidelity/eoi-while-lpis-disabled.its",
+	},
+	{
+		ID:      "mapc-v0-rdbase",
+		Kernels: []string{"6.1"},
+		Rule:    "6.3.10 MAPC: RDbase is meaningful only when V = 1; MAPC V=0 unmaps the collection whatever RDbase holds",
+		KVM:     "MAPC V=0 whose RDbase names no vCPU is refused (E_ITS_MAPC_PROCNUM_OOR, dropped): the collection stays mapped and its LPIs keep firing",
+		Path:    "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_cmd_handle_mapc checks target_addr >= online_vcpus before it looks at the V bit; d455d366c451 (\"Treat the collection target address as a vcpu_id\", 6.8) moved the check into the V=1 branch",
+		Case:    "testdata/fidelity/mapc-v0-rdbase.its",
+	},
+	{
+		ID:      "save-orphan-oops",
+		Kernels: []string{"6.12"},
+		Rule:    "6.3.10 MAPC V=0 with events still mapped to the collection is UNPREDICTABLE, but must not take the host down; gicits saves such an orphaned event as a zero ITE",
+		KVM:     "KVM_DEV_ARM_ITS_SAVE_TABLES with an event whose collection was unmapped (MAPC V=0, or GITS_BASER1 written with Valid=0) dereferences a NULL collection: the host kernel oopses. Fixed in 6.12.113 and 6.1.191 (\"KVM: arm64: vgic-its: Don't dereference a NULL collection on ITT save\"), which write a zero ITE as gicits does; bookworm-backports ships 6.12.95",
+		Path:    "arch/arm64/kvm/vgic/vgic-its.c: vgic_its_free_collection sets ite->collection = NULL; vgic_its_save_itt calls vgic_its_save_ite, which reads ite->collection->collection_id",
+		Case:    "testdata/fidelity/save-orphan-oops.its",
+		Crashes: true,
 	},
 	{
 		ID:      "route-devid",
