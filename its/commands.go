@@ -178,7 +178,7 @@ func (t *ITS) mapd(c model.MAPD) *cmdFailure {
 }
 
 // mapc maps (V=1) or unmaps (V=0) a collection. RDbase means something
-// only when V=1, so V=0 does not check it (IHI 0069, 5.3.10; QEMU since
+// only when V=1, so V=0 does not check it (IHI 0069, 6.3.10; QEMU since
 // 84d43d2e82da; KVM since 6.8; KVM 6.1 still checks it: mapc-v0-rdbase in
 // the fidelity catalogue).
 func (t *ITS) mapc(c model.MAPC) *cmdFailure {

@@ -25,8 +25,9 @@
 // 4, 16 or 64 KiB pages as
 // GITS_BASER says (KVM forces 64 KiB whatever the register holds; gicits
 // honours the register). The first-level entries of a two-level table are
-// written by guest software; an invalid one makes the DeviceIDs it covers
-// out of range. GITS_BASER1 (collections) is flat only: its Indirect bit is
+// written by guest software; an invalid one leaves the DeviceIDs it covers
+// without a DTE (MAPD reports E_ITS_MAPD_DEVICE_OOR, as KVM does, and the
+// other commands *_UNMAPPED_DEVICE: the DeviceID fits, nothing maps it). GITS_BASER1 (collections) is flat only: its Indirect bit is
 // RAZ/WI.
 //
 // A GITS_BASER0 write that changes the table while it stays valid (the ITS
@@ -48,7 +49,10 @@
 // mapped to a CPU, or existing but unmapped), and reach the collection table
 // only by [ITS.SaveTables]: the ABI revision 0 CTE list, sorted by ICID,
 // then a zero terminator when room remains. ICIDs are checked against the
-// collection table size, as KVM checks them.
+// collection table size, as KVM checks them; a GITS_BASER1 write that
+// shrinks the table while valid discards the collections it can no longer
+// hold (orphaning their events), so that a save never writes a CTE a
+// restore would refuse.
 //
 // # Translation cache
 //

@@ -161,6 +161,28 @@ func (t *ITS) writeBaser(n int, v uint64) {
 		t.freeAllCollections()
 	case n == 0 && nv != old:
 		t.relocateDevices()
+	case nv != old:
+		t.trimCollections()
+	}
+}
+
+// trimCollections keeps the collections in step with a GITS_BASER1 that
+// changed while valid: a collection whose ICID the new table cannot hold
+// is discarded, orphaning its events, as a Valid 0 write discards every
+// collection; a later save could not write it, nor a restore read it.
+func (t *ITS) trimCollections() {
+	for icid := range t.colls {
+		if t.colls[icid] == collAbsent || t.collInRange(model.ICID(icid)) {
+			continue
+		}
+		for _, d := range t.devices {
+			d.each(func(_ model.EventID, r *iteRec) {
+				if int(r.icid) == icid {
+					r.orphan = true
+				}
+			})
+		}
+		t.colls[icid] = collAbsent
 	}
 }
 
@@ -180,7 +202,7 @@ func (t *ITS) relocateDevices() {
 			err = t.writeDTE(addr, d)
 		}
 		if !fault.ok() || err != nil {
-			t.freeDevice(id, d, false)
+			t.freeDevice(id, d, true)
 		}
 	}
 }

@@ -44,14 +44,6 @@ func (t *ITS) SaveTables() error {
 	return t.saveCollections()
 }
 
-// saveITT writes the ITEs of device d's events, chained by next. An
-// orphaned event (its collection unmapped by MAPC V=0) has no ITE in ABI
-// revision 0 that keeps it unable to fire: its ICID names a collection
-// that may be mapped again, and a restore would attach it. So it is saved
-// as a zero ITE, as KVM saves it (since 6.1.191 and 6.12.113), and comes
-// back from a restore unmapped, blocked as it was. The next of the event
-// before it still leads to it, as in KVM: a restore steps over a zero
-// entry one EventID at a time.
 // zeroStaleDTEs writes a zero DTE into every slot of the device table (the
 // flat table, or each valid second-level page) that holds no mapped
 // device, so that a restore finds exactly the devices saved: a DTE left
@@ -77,14 +69,23 @@ func (t *ITS) zeroStaleDTEs() {
 		return
 	}
 	perPage := uint64(b.PageSize()) / model.TableEntrySize
-	for l1 := range entries {
+	ids := uint64(1) << t.typer.DeviceIDBits()
+	for l1 := range min(entries, (ids+perPage-1)/perPage) {
 		v, err := t.read64(b.Addr() + model.GPA(l1*model.TableEntrySize))
 		if e := model.DecodeL1Entry(v); err == nil && e.Valid {
-			zero(e.Addr&^model.GPA(b.PageSize()-1), l1*perPage, perPage)
+			zero(e.Addr&^model.GPA(b.PageSize()-1), l1*perPage, min(perPage, ids-l1*perPage))
 		}
 	}
 }
 
+// saveITT writes the ITEs of device d's events, chained by next. An
+// orphaned event (its collection unmapped by MAPC V=0) has no ITE in ABI
+// revision 0 that keeps it unable to fire: its ICID names a collection
+// that may be mapped again, and a restore would attach it. So it is saved
+// as a zero ITE, as KVM saves it (since 6.1.191 and 6.12.113), and comes
+// back from a restore unmapped, blocked as it was. The next of the event
+// before it still leads to it, as in KVM: a restore steps over a zero
+// entry one EventID at a time.
 func (t *ITS) saveITT(id model.DeviceID, d *device) error {
 	var evs []model.EventID
 	d.each(func(ev model.EventID, _ *iteRec) { evs = append(evs, ev) })
@@ -229,7 +230,8 @@ func (t *ITS) restoreDevices(n *restored) error {
 		return err
 	}
 	perPage := uint64(b.PageSize()) / model.TableEntrySize
-	for l1 := range entries {
+	ids := uint64(1) << t.typer.DeviceIDBits()
+	for l1 := range min(entries, (ids+perPage-1)/perPage) {
 		v, err := model.ReadUint64(t.mem, b.Addr()+model.GPA(l1*model.TableEntrySize))
 		if err != nil {
 			return &TableError{Table: "device table (level 1)", Index: l1, Err: err}

@@ -17,44 +17,6 @@ import (
 // corpusDir is the conformance corpus, from this package's directory.
 var corpusDir = filepath.Join("..", "testdata", "conformance")
 
-// knownOnKVM returns the catalogue classes of the expectation at file:line
-// in s (its kvm= field), if it has any.
-func knownOnKVM(s *script.Script, line int) []string {
-	for _, st := range s.Stmts {
-		if st.Position().Line == line {
-			if k, ok := st.(interface{ KVMClasses() []string }); ok {
-				return k.KVMClasses()
-			}
-		}
-	}
-	return nil
-}
-
-// showing returns the first of classes that shows on kernel series k
-// (any of them when the catalogue does not know k).
-func showing(classes []string, k string) (*fidelity.Entry, bool) {
-	for _, id := range classes {
-		e, ok := fidelity.Lookup(id)
-		if ok && (e.ShowsOn(k) || !slices.Contains(fidelity.Kernels, k)) {
-			return e, true
-		}
-	}
-	return nil, false
-}
-
-// crashing returns a catalogue entry that crashes the host on kernel
-// series k and that an expectation of s names.
-func crashing(s *script.Script, k string) (*fidelity.Entry, bool) {
-	for _, st := range s.Stmts {
-		for _, id := range knownOnKVM(s, st.Position().Line) {
-			if e, ok := fidelity.Lookup(id); ok && e.Crashes && e.ShowsOn(k) {
-				return e, true
-			}
-		}
-	}
-	return nil, false
-}
-
 // fidelityDir holds the catalogue's minimal cases.
 var fidelityDir = filepath.Join("..", "testdata", "fidelity")
 
@@ -86,7 +48,7 @@ func TestKVMAnnotationsNameCatalogueEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, st := range s.Stmts {
-			for _, id := range knownOnKVM(s, st.Position().Line) {
+			for _, id := range fidelity.Annotated(s, st.Position().Line) {
 				if _, ok := fidelity.Lookup(id); !ok {
 					t.Errorf("%v: kvm=%s names no entry of internal/fidelity.Catalogue", st.Position(), id)
 				}
@@ -144,12 +106,12 @@ func TestConformanceKVM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e, ok := crashing(s, series); ok && os.Getenv("GICITS_RUN_CRASHING") != "1" {
+			if e, ok := fidelity.Crashing(s, series); ok && os.Getenv("GICITS_RUN_CRASHING") != "1" {
 				t.Logf("not run on kernel %s: it crashes the host there (docs/fidelity.md#%s); GICITS_RUN_CRASHING=1 runs it", release, e.ID)
 				return
 			}
 			res := script.Run(s, script.Options{Backend: "kvm"})
-			known := func(line int) (*fidelity.Entry, bool) { return showing(knownOnKVM(s, line), series) }
+			known := func(line int) (*fidelity.Entry, bool) { return fidelity.Showing(fidelity.Annotated(s, line), series) }
 			report(t, res, known)
 			checkShown(t, s, res, series, release)
 			name := filepath.Base(file)
@@ -178,12 +140,12 @@ func checkShown(t *testing.T, s *script.Script, res *script.Result, series, rele
 	}
 	shown := map[string]bool{}
 	for _, f := range res.Failures {
-		for _, id := range knownOnKVM(s, f.Pos.Line) {
+		for _, id := range fidelity.Annotated(s, f.Pos.Line) {
 			shown[id] = true
 		}
 	}
 	for _, st := range s.Stmts {
-		for _, id := range knownOnKVM(s, st.Position().Line) {
+		for _, id := range fidelity.Annotated(s, st.Position().Line) {
 			e, ok := fidelity.Lookup(id)
 			if ok && e.ShowsOn(series) && !shown[id] {
 				t.Errorf("%v: kvm=%s: no expectation of the file that names it failed on kernel %s, but the catalogue says it shows on %v", st.Position(), id, release, e.Kernels)

@@ -107,6 +107,14 @@ var Catalogue = []*Entry{
 		Crashes: true,
 	},
 	{
+		ID:      "colltable-shrink",
+		Kernels: []string{"6.1", "6.12"},
+		Rule:    "12.19.1 GITS_BASER<n>: the collection table's size bounds the ICIDs; a table software shrinks (the ITS disabled) cannot hold the collections beyond it, and the simulator discards them, orphaning their events",
+		KVM:     "the collections stay and keep delivering; a save writes their CTEs, and the restore of that image fails (EINVAL), leaving the ITS empty",
+		Path:    "arch/arm64/kvm/vgic/vgic-its.c: vgic_mmio_write_its_baser frees collections only on a Valid=0 write; vgic_its_save_collection_table writes every collection; vgic_its_restore_cte refuses an ICID vgic_its_check_id puts beyond GITS_BASER1",
+		Case:    "testdata/fidelity/colltable-shrink.its",
+	},
+	{
 		ID:      "route-devid",
 		Kernels: []string{"6.1", "6.12"},
 		Rule:    "an MSI to an ITS is translated by (DeviceID, EventID); KVM_CAP_MSI_DEVID says the VM needs the DeviceID (Documentation/virt/kvm/api.rst); the simulator reports ErrInvalidArgument when a route without one is raised",
