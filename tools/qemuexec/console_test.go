@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -28,8 +30,16 @@ func exitMarker(n int) string { return fmt.Sprintf("qemuexec:%s:exit-status=%d\r
 // feed runs a transcript through a console and returns it with the test
 // output and the noise it produced.
 func feed(transcript string) (c *console, out, noise string) {
-	var o, n bytes.Buffer
-	c = newConsole(testNonce, &o, &n)
+	c, out, _, noise = feedOutputs(transcript, nil)
+	return c, out, noise
+}
+
+// feedOutputs runs a transcript through a console with the -out paths
+// outputs and returns it with the output, standard error and noise it
+// produced.
+func feedOutputs(transcript string, outputs []string) (c *console, out, errOut, noise string) {
+	var o, e, n bytes.Buffer
+	c = newConsole(testNonce, outputs, &o, &e, &n)
 	lines := strings.Split(transcript, "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -37,7 +47,7 @@ func feed(transcript string) (c *console, out, noise string) {
 	for _, l := range lines {
 		c.Line(l)
 	}
-	return c, o.String(), n.String()
+	return c, o.String(), e.String(), n.String()
 }
 
 func TestConsole(t *testing.T) {
@@ -443,5 +453,352 @@ func TestBootCannotStartQEMU(t *testing.T) {
 		&stdout, &stderr, nil)
 	if code != 1 || !strings.Contains(stderr.String(), "cannot start QEMU") || !strings.Contains(stderr.String(), "qemu-system-arm") {
 		t.Errorf("code %d, stderr %q; want 1 and a hint to install qemu-system-arm", code, stderr.String())
+	}
+}
+
+// marker is a marker line of the test nonce as the guest's console prints it.
+func marker(kind, value string) string { return "qemuexec:" + testNonce + ":" + kind + value + "\r\n" }
+
+// fileFrames is what /init sends for data as -out file index, without the
+// end marker: the oracle of the decoder (internal/initprog checks its side
+// against testdata/framing.golden).
+func fileFrames(index int, data []byte) string {
+	s := marker(markerFileBegin, fmt.Sprint(index))
+	for len(data) > 0 {
+		n := min(len(data), 3072)
+		s += marker(markerFileData, base64.StdEncoding.EncodeToString(data[:n]))
+		data = data[n:]
+	}
+	return s
+}
+
+// fileEnd is the end marker of data as -out file index.
+func fileEnd(index int, data []byte) string {
+	return marker(markerFileEnd, fmt.Sprintf("%d:%d:%x", index, len(data), sha256.Sum256(data)))
+}
+
+func TestConsoleStderr(t *testing.T) {
+	tests := []struct {
+		name       string
+		transcript string
+		wantOut    string
+		wantErr    string
+		wantNoise  string // substring
+	}{
+		{
+			name: "lines and a final partial line, apart from stdout",
+			transcript: startMarker + marker(markerStderr, "warning: one") + "stdout line\r\n" +
+				marker(markerStderrPart, "partial ") + marker(markerStderrPart, "and more") + marker(markerStderr, " ends") +
+				marker(markerStderrPart, "no newline") + exitMarker(0),
+			wantOut: "stdout line\n",
+			wantErr: "warning: one\npartial and more ends\nno newline",
+		},
+		{
+			name:       "text is kept as it is",
+			transcript: startMarker + marker(markerStderr, "  two  spaces\tand a tab ") + marker(markerStderr, "") + exitMarker(0),
+			wantErr:    "  two  spaces\tand a tab \n\n",
+		},
+		{
+			name:       "stdout without a newline before a stderr marker",
+			transcript: startMarker + "partial" + marker(markerStderr, "err"),
+			wantOut:    "partial\n",
+			wantErr:    "err\n",
+		},
+		{
+			name:       "outside the run it is not the binary's",
+			transcript: marker(markerStderr, "before") + startMarker + exitMarker(0) + marker(markerStderr, "after"),
+			wantNoise:  "qemuexec:" + testNonce + ":stderr=before\nqemuexec:" + testNonce + ":stderr=after\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, out, errOut, noise := feedOutputs(tt.transcript, nil)
+			if out != tt.wantOut {
+				t.Errorf("stdout %q, want %q", out, tt.wantOut)
+			}
+			if errOut != tt.wantErr {
+				t.Errorf("stderr %q, want %q", errOut, tt.wantErr)
+			}
+			if !strings.Contains(noise, tt.wantNoise) {
+				t.Errorf("noise %q, want it to contain %q", noise, tt.wantNoise)
+			}
+		})
+	}
+}
+
+func TestConsoleFiles(t *testing.T) {
+	plot := make([]byte, 7000) // three data lines, every byte value, newlines too
+	for i := range plot {
+		plot[i] = byte(i * 167)
+	}
+	other := []byte("other\n")
+	flipped := bytes.Clone(plot)
+	flipped[5000] ^= 1
+	tests := []struct {
+		name       string
+		transcript string
+		old        string // the host file at -out 0 before the run; "" for none
+		wantCode   int
+		wantFail   []string // substrings of the failure; nil for none
+		want0      []byte   // the host file at -out 0 after the run; nil for none
+		want1      []byte   // the one at -out 1, in a directory the host lacked
+		wantOut    string
+	}{
+		{
+			name:       "files written",
+			transcript: startMarker + "out\r\n" + fileFrames(0, plot) + fileEnd(0, plot) + fileFrames(1, other) + fileEnd(1, other) + exitMarker(0),
+			want0:      plot,
+			want1:      other,
+			wantOut:    "out\n",
+		},
+		{
+			name:       "an existing file is replaced",
+			transcript: startMarker + fileFrames(0, other) + fileEnd(0, other) + exitMarker(0),
+			old:        "old contents",
+			want0:      other,
+		},
+		{
+			name:       "an empty file",
+			transcript: startMarker + fileFrames(0, nil) + fileEnd(0, nil) + exitMarker(0),
+			old:        "old contents",
+			want0:      []byte{},
+		},
+		{
+			name:       "a file the guest did not create changes nothing",
+			transcript: startMarker + fileFrames(1, other) + fileEnd(1, other) + exitMarker(0),
+			old:        "old contents",
+			want0:      []byte("old contents"),
+			want1:      other,
+		},
+		{
+			name:       "the binary's status stays with intact files",
+			transcript: startMarker + fileFrames(0, other) + fileEnd(0, other) + exitMarker(3),
+			wantCode:   3,
+			want0:      other,
+		},
+		{
+			name:       "SHA-256 mismatch",
+			transcript: startMarker + fileFrames(0, flipped) + fileEnd(0, plot) + exitMarker(0),
+			old:        "old contents",
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: corrupt: the bytes that arrived have SHA-256 ", "; not written (the binary exited with status 0)"},
+			want0:      []byte("old contents"),
+		},
+		{
+			name:       "size mismatch",
+			transcript: startMarker + fileFrames(0, plot[:6999]) + fileEnd(0, plot) + exitMarker(0),
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: corrupt: 6999 bytes arrived, the guest sent 7000; not written"},
+		},
+		{
+			name:       "a data line that does not decode",
+			transcript: startMarker + strings.Replace(fileFrames(0, plot), "file-data=", "file-data=#", 1) + fileEnd(0, plot) + exitMarker(0),
+			old:        "old contents",
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: corrupt: a data line does not decode"},
+			want0:      []byte("old contents"),
+		},
+		{
+			name:       "truncated: no end marker before the exit",
+			transcript: startMarker + fileFrames(0, plot) + exitMarker(0),
+			old:        "old contents",
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: truncated: 7000 bytes arrived and no end marker; not written"},
+			want0:      []byte("old contents"),
+		},
+		{
+			name:       "truncated: the guest died",
+			transcript: startMarker + fileFrames(0, plot[:3072]),
+			old:        "old contents",
+			wantCode:   1,
+			wantFail:   []string{"missing exit marker", "; -out {0}: truncated: 3072 bytes arrived"},
+			want0:      []byte("old contents"),
+		},
+		{
+			name:       "truncated: the next file began",
+			transcript: startMarker + fileFrames(0, plot) + fileFrames(1, other) + fileEnd(1, other) + exitMarker(0),
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: truncated"},
+			want1:      other,
+		},
+		{
+			name:       "the guest could not send it",
+			transcript: startMarker + marker(markerFileError, "0:/x/plot.png is not a regular file (mode drwxr-xr-x)") + exitMarker(0),
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: the guest could not send it: /x/plot.png is not a regular file"},
+		},
+		{
+			name:       "an end without its beginning",
+			transcript: startMarker + fileEnd(0, other) + exitMarker(0),
+			wantCode:   1,
+			wantFail:   []string{"-out {0}: its end came without its beginning"},
+		},
+		{
+			// A begin marker naming no -out file is no marker of
+			// /init's: shown as output; its data is dropped.
+			name:       "a begin marker naming no file",
+			transcript: startMarker + fileFrames(2, other) + fileEnd(2, other) + exitMarker(0),
+			wantCode:   1,
+			wantFail:   []string{"file data came without a begin marker"},
+			wantOut:    "qemuexec:" + testNonce + ":file-begin=2\nqemuexec:" + testNonce + ":" + strings.TrimSuffix(strings.TrimPrefix(fileEnd(2, other), "qemuexec:"+testNonce+":"), "\r\n") + "\n",
+		},
+		{
+			name:       "file markers outside the run are not the binary's",
+			transcript: fileFrames(0, other) + fileEnd(0, other) + startMarker + exitMarker(0),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			outputs := []string{filepath.Join(dir, "plot.png"), filepath.Join(dir, "new", "trace.json")}
+			if tt.old != "" {
+				if err := os.WriteFile(outputs[0], []byte(tt.old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, out, _, _ := feedOutputs(tt.transcript, outputs)
+			o := judge(c, ending{})
+			if o.code != tt.wantCode {
+				t.Errorf("code %d, want %d (failure %q)", o.code, tt.wantCode, o.failure)
+			}
+			if tt.wantFail == nil && o.failure != "" {
+				t.Errorf("failure %q, want none", o.failure)
+			}
+			for _, w := range tt.wantFail {
+				if w = strings.ReplaceAll(w, "{0}", outputs[0]); !strings.Contains(o.failure, w) {
+					t.Errorf("failure %q, want it to contain %q", o.failure, w)
+				}
+			}
+			if out != tt.wantOut {
+				t.Errorf("stdout %q, want %q", out, tt.wantOut)
+			}
+			for i, want := range [][]byte{tt.want0, tt.want1} {
+				got, err := os.ReadFile(outputs[i])
+				switch {
+				case want == nil && err == nil:
+					t.Errorf("%s written (%d bytes), want no file", outputs[i], len(got))
+				case want != nil && !bytes.Equal(got, want):
+					t.Errorf("%s: %d bytes (%v), want %d", outputs[i], len(got), err, len(want))
+				}
+			}
+			if tt.old != "" {
+				// A replaced file keeps its mode.
+				if fi, err := os.Stat(outputs[0]); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: %v, %v; want mode 0600 kept", outputs[0], fi.Mode(), err)
+				}
+			}
+			left, _ := filepath.Glob(filepath.Join(dir, "*", ".*.qemuexec-*"))
+			left2, _ := filepath.Glob(filepath.Join(dir, ".*.qemuexec-*"))
+			if left = append(left, left2...); len(left) > 0 {
+				t.Errorf("temporary files left: %q", left)
+			}
+			for _, l := range c.Tail() {
+				if len(l) > tailLineBytes+32 {
+					t.Errorf("a tail line of %d bytes: %.60q", len(l), l)
+				}
+			}
+		})
+	}
+}
+
+// TestConsoleDecodesInitTranscript decodes what /init sends for
+// internal/initprog/testdata/framing.stderr and framing.out, pinned in
+// framing.golden by initprog's own test, back into those files.
+func TestConsoleDecodesInitTranscript(t *testing.T) {
+	golden, err := os.ReadFile("internal/initprog/testdata/framing.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStderr, err := os.ReadFile("internal/initprog/testdata/framing.stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile, err := os.ReadFile("internal/initprog/testdata/framing.out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	outputs := []string{filepath.Join(dir, "framing.out"), filepath.Join(dir, "no-such-file")}
+	// The guest's tty puts a carriage return before every newline.
+	transcript := startMarker + strings.ReplaceAll(string(golden), "\n", "\r\n") + exitMarker(0)
+	c, out, errOut, _ := feedOutputs(transcript, outputs)
+	if o := judge(c, ending{}); o.code != 0 || o.failure != "" {
+		t.Errorf("code %d, failure %q", o.code, o.failure)
+	}
+	if out != "" {
+		t.Errorf("stdout %q, want none", out)
+	}
+	if errOut != string(wantStderr) {
+		t.Errorf("stderr\n%q\nwant\n%q", errOut, wantStderr)
+	}
+	if got, err := os.ReadFile(outputs[0]); err != nil || !bytes.Equal(got, wantFile) {
+		t.Errorf("%s: %d bytes, %v; want framing.out's %d", outputs[0], len(got), err, len(wantFile))
+	}
+	if _, err := os.Stat(outputs[1]); err == nil {
+		t.Errorf("%s written, though the guest had no such file", outputs[1])
+	}
+}
+
+// TestBootStderrAndFiles runs boot against a fake QEMU whose guest splits
+// the binary's standard error and sends two -out files, one of them broken.
+func TestBootStderrAndFiles(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh for the fake QEMU")
+	}
+	plot := bytes.Repeat([]byte("\x89PNG\r\n\x1a\n\x00"), 1000)
+	tests := []struct {
+		name       string
+		transcript string
+		wantCode   int
+		wantStderr []string // in order
+		wantPlot   bool     // plot.png written; else "old" kept
+	}{
+		{
+			name: "pass",
+			transcript: bootNoise + kernelMarker + startMarker + "=== RUN   TestX\r\n" + marker(markerStderr, "itsbench: warning") +
+				"ok\r\n" + marker(markerStderrPart, "last") + fileFrames(0, plot) + fileEnd(0, plot) + exitMarker(0) + poweroff,
+			wantStderr: []string{"itsbench: warning\nlast", "qemuexec: kernel 6.12.95+deb12-arm64: total "},
+			wantPlot:   true,
+		},
+		{
+			name: "corrupt file",
+			transcript: bootNoise + kernelMarker + startMarker + "=== RUN   TestX\r\n" + marker(markerStderr, "itsbench: warning") +
+				"ok\r\n" + marker(markerStderrPart, "last") + fileFrames(0, plot[1:]) + fileEnd(0, plot) + exitMarker(0) + poweroff,
+			wantCode: 1,
+			wantStderr: []string{"itsbench: warning\nlast", "qemuexec: FAIL: -out {plot}: corrupt: 8999 bytes arrived, the guest sent 9000; not written",
+				"qemuexec: last ", "file-data=", "... (4132 bytes)", "qemuexec: kernel 6.12.95+deb12-arm64: total "},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "plot.png")
+			if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := boot(bootSpec{qemu: fakeQEMU(t, tt.transcript, ""), kernel: "/boot/vmlinuz-test", nonce: testNonce,
+				outputs: []string{out}, timeout: time.Minute, t0: time.Now()}, &stdout, &stderr, nil)
+			if code != tt.wantCode {
+				t.Errorf("code %d, want %d\nstderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if want := "=== RUN   TestX\nok\n"; stdout.String() != want {
+				t.Errorf("stdout %q, want %q", stdout.String(), want)
+			}
+			rest := stderr.String()
+			for _, w := range tt.wantStderr {
+				w = strings.ReplaceAll(w, "{plot}", out)
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Errorf("stderr lacks %q after what came before:\n%s", w, stderr.String())
+					break
+				}
+				rest = rest[i+len(w):]
+			}
+			got, _ := os.ReadFile(out)
+			if tt.wantPlot && !bytes.Equal(got, plot) || !tt.wantPlot && string(got) != "old" {
+				t.Errorf("plot.png has %d bytes; want the plot: %v", len(got), tt.wantPlot)
+			}
+		})
 	}
 }

@@ -18,10 +18,17 @@ import (
 //	/dev/console                  char 5:1, so the kernel can give /init a console
 //	/dev /proc /sys /tmp          mount points
 //	/qemuexec/config.json         what /init runs (guestConfig)
-//	/qemuexec/<name>.test         the test binary
+//	/qemuexec/<name>              the binary
+//	/<path>                       each -in path, at its own absolute path
+//
+// and, without -dir, the package directory go test runs the binary in and
+// the testdata it may read:
+//
 //	/src/<pkg>                    the package directory, relative to the repository root
 //	/src/<pkg>/testdata/...       the package's testdata, if any
 //	/src/testdata/...             the repository's top-level testdata, if any
+//
+// or, with -dir, its directory /<dir>.
 const (
 	guestSrc        = "src"
 	guestQemuexec   = "qemuexec"
@@ -37,28 +44,45 @@ type guestConfig struct {
 	Dir      string   `json:"dir"`
 	Env      []string `json:"env"`
 	MakeDirs []string `json:"make_dirs"`
+	// Outputs are the -out paths, which /init sends back in this order
+	// after the binary exited.
+	Outputs []string `json:"outputs,omitempty"`
+	// SplitStderr is -stderr: /init frames the binary's standard error
+	// as stderr markers.
+	SplitStderr bool `json:"split_stderr,omitempty"`
+	// KeepInitramfsTmp tells /init not to mount a tmpfs on /tmp, which
+	// would hide the -in paths or -dir the initramfs holds there.
+	KeepInitramfsTmp bool `json:"keep_initramfs_tmp,omitempty"`
 }
 
-// initrdSpec says what goes into one run's initramfs. All paths are host paths.
+// initrdSpec says what goes into one run's initramfs. All paths are host
+// paths, which are the guest's paths too for inputs, outputs and dir.
 type initrdSpec struct {
 	initProgram string   // the cross-compiled /init
-	testBinary  string   // the arm64 test binary
+	testBinary  string   // the arm64 binary
 	args        []string // its arguments
 	repoRoot    string   // the directory holding go.mod
 	pkgDir      string   // the package directory, inside repoRoot
-	env         []string // the guest test's environment
+	env         []string // the binary's environment in the guest
 	nonce       string   // the run's marker nonce
+	inputs      []string // -in: absolute paths copied at the same path
+	outputs     []string // -out: absolute paths sent back
+	dir         string   // -dir: the binary's working directory, "" for pkgDir's guest path
+	splitStderr bool     // -stderr
 }
 
 // writeInitrd writes the initramfs for spec to w as a newc cpio archive.
 // Files of other types than regular, directory and symlink found in testdata
-// are skipped and reported through warn.
+// or the -in paths are skipped and reported through warn.
 func writeInitrd(w io.Writer, spec initrdSpec, warn func(string)) error {
-	rel, err := filepath.Rel(spec.repoRoot, spec.pkgDir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("package directory %s is not inside the repository root %s", spec.pkgDir, spec.repoRoot)
+	var guestPkg string
+	if spec.dir == "" {
+		rel, err := filepath.Rel(spec.repoRoot, spec.pkgDir)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("package directory %s is not inside the repository root %s", spec.pkgDir, spec.repoRoot)
+		}
+		guestPkg = path.Join(guestSrc, filepath.ToSlash(rel))
 	}
-	guestPkg := path.Join(guestSrc, filepath.ToSlash(rel))
 
 	a := &initrdArchive{cw: newNewcWriter(w), dirs: map[string]bool{}}
 	for _, d := range []string{"dev", "proc", "sys", "tmp", guestQemuexec, guestPkg} {
@@ -69,6 +93,47 @@ func writeInitrd(w io.Writer, spec initrdSpec, warn func(string)) error {
 	guestBinary := path.Join(guestQemuexec, filepath.Base(spec.testBinary))
 	a.hostFile(guestBinary, spec.testBinary, 0o755)
 
+	workDir := "/" + guestPkg
+	if spec.dir == "" {
+		a.testdata(spec, warn)
+	}
+	for _, in := range topmost(spec.inputs) {
+		name := archiveName(in)
+		a.mkdirAll(path.Dir(name))
+		a.hostTree(name, in, warn)
+	}
+	if spec.dir != "" {
+		workDir = filepath.ToSlash(spec.dir)
+		a.mkdirAll(archiveName(spec.dir))
+	}
+
+	makeDirs := outputDirs(spec.args)
+	for _, out := range spec.outputs {
+		makeDirs = append(makeDirs, path.Dir(filepath.ToSlash(out)))
+	}
+	cfg, err := json.MarshalIndent(guestConfig{
+		Nonce:            spec.nonce,
+		Binary:           "/" + guestBinary,
+		Args:             spec.args,
+		Dir:              workDir,
+		Env:              spec.env,
+		MakeDirs:         makeDirs,
+		Outputs:          slashed(spec.outputs),
+		SplitStderr:      spec.splitStderr,
+		KeepInitramfsTmp: underTmp(spec.dir) || slices.ContainsFunc(spec.inputs, underTmp),
+	}, "", "\t")
+	if err != nil {
+		return err
+	}
+	a.err(a.cw.File(guestConfigName, 0o644, 0, int64(len(cfg)), strings.NewReader(string(cfg))))
+	if a.firstErr != nil {
+		return a.firstErr
+	}
+	return a.cw.Close()
+}
+
+// testdata adds the package's and the repository's testdata directories.
+func (a *initrdArchive) testdata(spec initrdSpec, warn func(string)) {
 	seen := map[string]bool{}
 	for _, dir := range []string{spec.pkgDir, spec.repoRoot} {
 		td := filepath.Join(dir, "testdata")
@@ -82,23 +147,38 @@ func writeInitrd(w io.Writer, spec initrdSpec, warn func(string)) error {
 		r, _ := filepath.Rel(spec.repoRoot, td)
 		a.hostTree(path.Join(guestSrc, filepath.ToSlash(r)), td, warn)
 	}
+}
 
-	cfg, err := json.MarshalIndent(guestConfig{
-		Nonce:    spec.nonce,
-		Binary:   "/" + guestBinary,
-		Args:     spec.args,
-		Dir:      "/" + guestPkg,
-		Env:      spec.env,
-		MakeDirs: outputDirs(spec.args),
-	}, "", "\t")
-	if err != nil {
-		return err
+// archiveName is the archive entry of the absolute path p.
+func archiveName(p string) string {
+	return strings.TrimPrefix(filepath.ToSlash(p), "/")
+}
+
+func slashed(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, filepath.ToSlash(p))
 	}
-	a.err(a.cw.File(guestConfigName, 0o644, 0, int64(len(cfg)), strings.NewReader(string(cfg))))
-	if a.firstErr != nil {
-		return a.firstErr
+	return out
+}
+
+// topmost is paths (clean and absolute) without repeats and without those
+// inside another of them, whose tree holds them already.
+func topmost(paths []string) []string {
+	var out []string
+	for i, p := range paths {
+		inside := func(q string) bool { return strings.HasPrefix(p, strings.TrimSuffix(q, "/")+"/") }
+		if !slices.Contains(paths[:i], p) && !slices.ContainsFunc(paths, inside) {
+			out = append(out, p)
+		}
 	}
-	return a.cw.Close()
+	return out
+}
+
+// underTmp reports whether the absolute path p is /tmp or inside it.
+func underTmp(p string) bool {
+	p = filepath.ToSlash(p)
+	return p == "/tmp" || strings.HasPrefix(p, "/tmp/")
 }
 
 // initrdArchive adds host files to a newcWriter, creating parent directories
@@ -116,7 +196,7 @@ func (a *initrdArchive) err(err error) {
 }
 
 func (a *initrdArchive) mkdirAll(name string) {
-	if name == "." || a.dirs[name] {
+	if name == "" || name == "." || a.dirs[name] {
 		return
 	}
 	a.mkdirAll(path.Dir(name))
@@ -143,7 +223,9 @@ func (a *initrdArchive) hostFile(name, hostPath string, perm uint32) {
 	a.err(a.cw.File(name, perm, fi.ModTime().Unix(), fi.Size(), f))
 }
 
-// hostTree copies the host directory tree at hostDir to name in the archive.
+// hostTree copies the host directory tree at hostDir to name in the
+// archive; hostDir may also be a file or a symlink, copied as such. name's
+// parent must be in the archive.
 func (a *initrdArchive) hostTree(name, hostDir string, warn func(string)) {
 	err := filepath.WalkDir(hostDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -160,6 +242,9 @@ func (a *initrdArchive) hostTree(name, hostDir string, warn func(string)) {
 		}
 		switch {
 		case d.IsDir():
+			if a.dirs[an] {
+				break // made already, as a parent of an earlier entry
+			}
 			a.mkdirAll(path.Dir(an))
 			a.dirs[an] = true
 			a.err(a.cw.Dir(an, uint32(fi.Mode().Perm()), fi.ModTime().Unix()))
@@ -242,7 +327,7 @@ func testFlag(args []string, name string) (string, bool) {
 // outputDirs lists the guest directories the test binary's output flags need:
 // go test passes host paths (for example -test.gocoverdir under its work
 // directory) that do not exist in the guest. Files written there stay in the
-// guest; they are not copied back.
+// guest; they are not copied back (-out copies back).
 func outputDirs(args []string) []string {
 	var dirs []string
 	for _, name := range []string{"outputdir", "gocoverdir", "fuzzcachedir"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -345,4 +346,157 @@ func TestInitProgram(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWriteInitrdInputs: with -dir, the initramfs holds the -in paths at
+// their own paths and no testdata, and the config carries -dir, -out and
+// -stderr.
+func TestWriteInitrdInputs(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod":               "module example.com/x\n",
+		"testdata/no.txt":      "not copied with -dir",
+		"in/scripts/a.its":     "its script",
+		"in/scripts/sub/b.its": "another",
+		"in/plot.cfg":          "cfg",
+	}
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"in/scripts/link": "a.its", "in/cfglink": "plot.cfg"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "itsbench")
+	initProg := filepath.Join(t.TempDir(), "init")
+	for _, p := range []string{bin, initProg} {
+		if err := os.WriteFile(p, []byte("ELF "+filepath.Base(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := func(p string) string { return filepath.Join(root, "in", p) }
+	spec := initrdSpec{
+		initProgram: initProg,
+		testBinary:  bin,
+		args:        []string{"run", "-o", "out/plot.png"},
+		repoRoot:    root,
+		pkgDir:      root,
+		env:         []string{"GICITS_QEMU=1"},
+		nonce:       testNonce,
+		// The repeated and the nested path are in the tree of the first.
+		inputs:      []string{in("scripts"), in("plot.cfg"), in("scripts/sub"), in("cfglink"), in("scripts")},
+		outputs:     []string{filepath.Join(root, "out", "plot.png"), "/abs/trace.json"},
+		dir:         filepath.Join(root, "run"),
+		splitStderr: true,
+	}
+	var buf bytes.Buffer
+	if err := writeInitrd(&buf, spec, func(s string) { t.Errorf("warning: %s", s) }); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := readNewc(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]cpioEntry{}
+	var names []string
+	for _, e := range entries {
+		byName[e.name] = e
+		names = append(names, e.name)
+	}
+	r := archiveName(root)
+	wantNames := []string{"dev", "proc", "sys", "tmp", "qemuexec", "dev/console", "init", "qemuexec/itsbench"}
+	for d := path.Dir(r + "/in"); d != "."; d = path.Dir(d) {
+		if !slices.Contains(wantNames, d) {
+			wantNames = slices.Insert(wantNames, 8, d) // parents first
+		}
+	}
+	wantNames = append(wantNames,
+		r+"/in", r+"/in/scripts", r+"/in/scripts/a.its", r+"/in/scripts/link", r+"/in/scripts/sub", r+"/in/scripts/sub/b.its",
+		r+"/in/plot.cfg", r+"/in/cfglink", r+"/run", "qemuexec/config.json")
+	if !reflect.DeepEqual(names, wantNames) {
+		t.Errorf("entries\n%q\nwant\n%q", names, wantNames)
+	}
+	checks := []struct {
+		name string
+		mode uint32
+		data string
+	}{
+		{"qemuexec/itsbench", modeRegular | 0o755, "ELF itsbench"},
+		{r + "/in/scripts/sub/b.its", modeRegular | 0o640, "another"},
+		{r + "/in/scripts/link", modeSymlink | 0o777, "a.its"},
+		{r + "/in/plot.cfg", modeRegular | 0o640, "cfg"},
+		{r + "/in/cfglink", modeSymlink | 0o777, "plot.cfg"},
+		{r + "/run", modeDir | 0o755, ""},
+	}
+	for _, c := range checks {
+		if e := byName[c.name]; e.mode != c.mode || e.data != c.data {
+			t.Errorf("%s: mode %o data %q, want %o %q", c.name, e.mode, e.data, c.mode, c.data)
+		}
+	}
+	var cfg guestConfig
+	if err := json.Unmarshal([]byte(byName["qemuexec/config.json"].data), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	wantCfg := guestConfig{
+		Nonce:            testNonce,
+		Binary:           "/qemuexec/itsbench",
+		Args:             []string{"run", "-o", "out/plot.png"},
+		Dir:              filepath.Join(root, "run"),
+		Env:              []string{"GICITS_QEMU=1"},
+		MakeDirs:         []string{filepath.Join(root, "out"), "/abs"},
+		Outputs:          []string{filepath.Join(root, "out", "plot.png"), "/abs/trace.json"},
+		SplitStderr:      true,
+		KeepInitramfsTmp: underTmp(root),
+	}
+	if !reflect.DeepEqual(cfg, wantCfg) {
+		t.Errorf("config\n%+v\nwant\n%+v", cfg, wantCfg)
+	}
+
+	// Without -dir, the package's testdata comes too, and the -in paths.
+	spec.dir = ""
+	buf.Reset()
+	if err := writeInitrd(&buf, spec, func(s string) { t.Errorf("warning: %s", s) }); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err = readNewc(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, e := range entries {
+		names = append(names, e.name)
+		if e.name == guestConfigName {
+			if err := json.Unmarshal([]byte(e.data), &cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, want := range []string{"src/testdata/no.txt", r + "/in/plot.cfg"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("without -dir: no entry %s among %q", want, names)
+		}
+	}
+	if slices.Contains(names, r+"/run") || cfg.Dir != "/src" {
+		t.Errorf("without -dir: the binary runs in %s, want the package directory /src", cfg.Dir)
+	}
+}
+
+func TestUnderTmp(t *testing.T) {
+	tests := []struct {
+		p    string
+		want bool
+	}{
+		{"/tmp", true}, {"/tmp/x/y", true}, {"/tmpfoo", false}, {"/work/tmp", false}, {"", false},
+	}
+	for _, tt := range tests {
+		if got := underTmp(tt.p); got != tt.want {
+			t.Errorf("underTmp(%q) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
 }

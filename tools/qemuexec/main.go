@@ -46,6 +46,24 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
+// usage is the text of -h and of a wrong command line.
+const usage = `usage: GOARCH=arm64 CGO_ENABLED=0 go test -exec qemuexec [packages] [flags]
+       qemuexec [-in PATH]... [-out PATH]... [-dir DIR] [-stderr] BINARY [ARGS...]
+Boots BINARY, a static linux/arm64 program (under go test, a test binary), as
+the only program of an arm64 Linux guest under qemu-system-aarch64 (GICv3,
+ITS, EL2, TCG), streams its output and exits with its status.
+  -in PATH   copy the host file or directory PATH into the guest at the same
+             absolute path (relative to the working directory); repeatable
+  -out PATH  after BINARY exits, copy the guest's regular file PATH back to the
+             same host path, replacing it only once all of it arrived intact;
+             the guest has PATH's directory; repeatable
+  -dir DIR   run BINARY in the guest directory DIR (absolute) and copy only the
+             -in paths, not go test's package directory and testdata
+  -stderr    BINARY's standard error to qemuexec's standard error; without it,
+             both go to standard output
+Environment: GICITS_KERNEL (required), GICITS_QEMU_BIN, GICITS_QEMU_TIMEOUT,
+GICITS_QEMU_VERBOSE, GICITS_QEMU_SUMMARY; see scripts/kvm-harness.`
+
 // run is qemuexec without the process around it: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	t0 := time.Now()
@@ -53,24 +71,27 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "qemuexec: %v\n", err)
 		return 1
 	}
-	if len(args) < 1 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: GOARCH=arm64 CGO_ENABLED=0 go test -exec qemuexec [packages] [flags]\n"+
-			"       qemuexec <arm64 test binary> [test flags]\n"+
-			"Boots the test binary as the only program of an arm64 Linux guest under\n"+
-			"qemu-system-aarch64 (GICv3, ITS, EL2, TCG) and exits with its status.\n"+
-			"Environment: GICITS_KERNEL (required), GICITS_QEMU_BIN, GICITS_QEMU_TIMEOUT,\n"+
-			"GICITS_QEMU_VERBOSE; see scripts/kvm-harness.")
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(err)
+	}
+	opts, err := parseOptions(args, cwd)
+	if errors.Is(err, errHelp) {
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	testBinary, testArgs := args[0], args[1:]
+	if err != nil {
+		fmt.Fprintf(stderr, "qemuexec: %v\n%s\n", err, usage)
+		return 2
+	}
 	kernel, err := kernelPath(getenv)
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkTestBinary(testBinary); err != nil {
+	if err := checkTestBinary(opts.binary); err != nil {
 		return fail(err)
 	}
-	timeout, err := overallTimeout(testArgs, getenv)
+	timeout, err := overallTimeout(opts.args, getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -85,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	initrd := filepath.Join(tmp, "initrd.cpio")
 	warn := func(msg string) { fmt.Fprintf(stderr, "qemuexec: %s\n", msg) }
-	if err := buildInitrd(initrd, testBinary, testArgs, nonce, warn); err != nil {
+	if err := buildInitrd(initrd, cwd, opts, nonce, warn); err != nil {
 		return fail(err)
 	}
 	qemuBin := getenv("GICITS_QEMU_BIN")
@@ -101,20 +122,127 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		args:        qemuArgs(kernel, initrd),
 		kernel:      kernel,
 		nonce:       nonce,
+		outputs:     opts.outputs,
 		timeout:     timeout,
 		t0:          t0,
 		summaryFile: getenv("GICITS_QEMU_SUMMARY"),
 	}, stdout, stderr, noise)
 }
 
-// buildInitrd writes the guest's initramfs to path: /init (built or taken
-// from the cache), the test binary with its arguments and environment, and
-// the testdata of the package directory go test runs it in.
-func buildInitrd(path, testBinary string, testArgs []string, nonce string, warn func(string)) error {
-	pkgDir, err := os.Getwd()
-	if err != nil {
-		return err
+// options is qemuexec's command line: its own options, then the binary and
+// its arguments.
+type options struct {
+	inputs      []string // -in: absolute host paths, copied to the same guest paths
+	outputs     []string // -out: absolute paths, copied from the guest to the host
+	dir         string   // -dir: the binary's guest working directory; "" for go test's package directory
+	splitStderr bool     // -stderr
+	binary      string
+	args        []string
+}
+
+// errHelp is what parseOptions returns for -h.
+var errHelp = errors.New("help requested")
+
+// parseOptions parses qemuexec's leading options, which end at the first
+// argument that does not start with '-' (go test's BINARY ARGS... has none)
+// or after "--". An option's value follows it or "=" ("-in PATH",
+// "-in=PATH"), and "--in" is "-in". Relative -in and -out paths are made
+// absolute against cwd; -in paths must exist on the host.
+func parseOptions(args []string, cwd string) (options, error) {
+	var o options
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		arg := args[0]
+		args = args[1:]
+		if arg == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		switch name {
+		case "h", "help":
+			return options{}, errHelp
+		case "stderr":
+			if hasValue {
+				return options{}, fmt.Errorf("option -stderr takes no value: %s", arg)
+			}
+			o.splitStderr = true
+			continue
+		case "in", "out", "dir":
+		default:
+			return options{}, fmt.Errorf("unknown option %s", arg)
+		}
+		if !hasValue {
+			if len(args) == 0 {
+				return options{}, fmt.Errorf("option -%s needs a path", name)
+			}
+			value, args = args[0], args[1:]
+		}
+		if value == "" {
+			return options{}, fmt.Errorf("option -%s needs a path, not \"\"", name)
+		}
+		if err := o.set(name, value, cwd); err != nil {
+			return options{}, err
+		}
 	}
+	if len(args) == 0 {
+		return options{}, errors.New("no binary to run")
+	}
+	o.binary, o.args = args[0], args[1:]
+	return o, nil
+}
+
+// set sets the option -name (in, out or dir) to value.
+func (o *options) set(name, value, cwd string) error {
+	p := value
+	if !filepath.IsAbs(p) {
+		if name == "dir" {
+			return fmt.Errorf("-dir %s: the guest directory must be an absolute path", value)
+		}
+		p = filepath.Join(cwd, p)
+	}
+	p = filepath.Clean(p)
+	if why := reservedGuestPath(filepath.ToSlash(p), name == "dir"); why != "" {
+		return fmt.Errorf("-%s %s: %s", name, value, why)
+	}
+	switch name {
+	case "in":
+		if _, err := os.Lstat(p); err != nil {
+			return fmt.Errorf("-in %s: %w", value, err)
+		}
+		o.inputs = append(o.inputs, p)
+	case "out":
+		o.outputs = append(o.outputs, p)
+	case "dir":
+		if o.dir != "" {
+			return fmt.Errorf("-dir given twice (%s and %s)", o.dir, value)
+		}
+		o.dir = p
+	}
+	return nil
+}
+
+// reservedGuestPath says why the clean absolute guest path p cannot be given
+// to -in, -out or (isDir) -dir, or returns "".
+func reservedGuestPath(p string, isDir bool) string {
+	under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+	for _, d := range []string{"/dev", "/proc", "/sys"} {
+		if under(d) {
+			return "the guest kernel mounts its own file system on " + d
+		}
+	}
+	if isDir {
+		return ""
+	}
+	if p == "/" || p == "/init" || under("/"+guestQemuexec) {
+		return "the guest's /, /init and /" + guestQemuexec + " are qemuexec's"
+	}
+	return ""
+}
+
+// buildInitrd writes the guest's initramfs to path: /init (built or taken
+// from the cache), the binary with its arguments and environment, the -in
+// paths, and, without -dir, the testdata of the package directory cwd that
+// go test runs it in.
+func buildInitrd(path, cwd string, opts options, nonce string, warn func(string)) error {
 	cacheDir, err := os.UserCacheDir()
 	if err != nil {
 		return fmt.Errorf("finding the cache directory: %w", err)
@@ -129,12 +257,16 @@ func buildInitrd(path, testBinary string, testArgs []string, nonce string, warn 
 	}
 	err = writeInitrd(f, initrdSpec{
 		initProgram: initPath,
-		testBinary:  testBinary,
-		args:        testArgs,
-		repoRoot:    findRepoRoot(pkgDir),
-		pkgDir:      pkgDir,
+		testBinary:  opts.binary,
+		args:        opts.args,
+		repoRoot:    findRepoRoot(cwd),
+		pkgDir:      cwd,
 		env:         guestEnv(os.Environ()),
 		nonce:       nonce,
+		inputs:      opts.inputs,
+		outputs:     opts.outputs,
+		dir:         opts.dir,
+		splitStderr: opts.splitStderr,
 	}, warn)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -175,6 +307,7 @@ type bootSpec struct {
 	args    []string
 	kernel  string // the kernel image in args, named when the guest reports no release
 	nonce   string
+	outputs []string // the -out paths
 	timeout time.Duration
 	// expired, when not nil, stands in for the timer of timeout: a value
 	// received on it is the timeout (tests send one when the fake QEMU
@@ -191,14 +324,15 @@ type bootSpec struct {
 	summaryFile string
 }
 
-// boot runs QEMU, streams the test's output to stdout while it runs, and
-// returns the test's exit status, or 1 with a report on stderr if the run
-// failed for any other reason.
+// boot runs QEMU, streams the binary's output to stdout (its framed
+// standard error to stderr) while it runs, writes the -out files the guest
+// sends, and returns the binary's exit status, or 1 with a report on stderr
+// if the run failed for any other reason.
 func boot(spec bootSpec, stdout, stderr, noise io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	q, err := startQEMU(spec, newConsole(spec.nonce, stdout, noise))
+	q, err := startQEMU(spec, newConsole(spec.nonce, spec.outputs, stdout, stderr, noise))
 	if err != nil {
 		fmt.Fprintf(stderr, "qemuexec: %v\n", err)
 		return 1
