@@ -132,6 +132,14 @@ func (p Path) MarshalText() ([]byte, error)     { return []byte(p.String()), nil
 func (c Churn) MarshalText() ([]byte, error)    { return []byte(c.String()), nil }
 func (w WaitMode) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote, so a report's JSON reads back
+// into a Result (itsbench compare reads the kvm side's from its guest).
+func (m *Mapping) UnmarshalText(b []byte) (err error)  { *m, err = mappings.parse(string(b)); return }
+func (p *Pattern) UnmarshalText(b []byte) (err error)  { *p, err = patterns.parse(string(b)); return }
+func (p *Path) UnmarshalText(b []byte) (err error)     { *p, err = paths.parse(string(b)); return }
+func (c *Churn) UnmarshalText(b []byte) (err error)    { *c, err = churns.parse(string(b)); return }
+func (w *WaitMode) UnmarshalText(b []byte) (err error) { *w, err = waitModes.parse(string(b)); return }
+
 // Workload describes an injection benchmark. It is a plain value: copy it,
 // change fields, and [Workload.Validate] it (Run does).
 //

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,33 @@ func TestConfigure(t *testing.T) {
 	_, err = base.Configure(set("cpus", "64", "events", "0"))
 	if !errors.As(err, &invalid) || err.Error() != "workload steady: cpus 64: want 1..32; events 0: want 1..65536" || !errors.Is(err, model.ErrInvalidArgument) {
 		t.Errorf("out of range: %v", err)
+	}
+}
+
+// TestWorkloadJSONRoundTrip: a workload read back from a report's JSON is
+// the workload that was written, every enum included (itsbench compare
+// reads the kvm side's result from its guest that way).
+func TestWorkloadJSONRoundTrip(t *testing.T) {
+	for _, name := range BuiltinNames() {
+		w, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Mapping, w.Pattern, w.Path, w.Churn, w.Wait = RandomMapping, Zipf, PathIRQFD, ChurnMOVI, WaitPark
+		b, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Workload
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, b)
+		}
+		if !reflect.DeepEqual(back, w) {
+			t.Errorf("%s: read back %+v, wrote %+v", name, back, w)
+		}
+	}
+	var m Mapping
+	if err := json.Unmarshal([]byte(`"sideways"`), &m); err == nil {
+		t.Error(`a mapping "sideways" was accepted`)
 	}
 }
