@@ -22,6 +22,12 @@ var badUserInput = []struct {
 	stdin  string
 	status int
 	want   string
+	// guest runs the row outside any checkout (in DIR), with an empty
+	// cache (XDG_CACHE_HOME=DIR), no QEMU (GICITS_QEMU_BIN names a file
+	// that does not exist) and GICITS_NO_INSTALL=1: what a kvm
+	// backend says where the guest it needs is not set up, whatever this
+	// host has installed.
+	guest bool
 }{
 	{id: "U1", args: []string{"frobnicate"}},
 	{id: "U2", args: []string{"run", "-nope"}},
@@ -37,7 +43,7 @@ var badUserInput = []struct {
 	{id: "U12", args: []string{"run", "-plot", "out.gif"}},
 	{id: "U13", args: []string{"run", "-backend", "qemu"}},
 	{id: "U14", args: []string{"run", "-backend", "sim:fast"}},
-	{id: "U15", args: []string{"run", "-backend", "kvm", "-count", "1"}},
+	{id: "U15", args: []string{"run", "-backend", "kvm", "-count", "1"}, guest: true},
 	{id: "U16", args: []string{"run", "-o", "/nonexistent/dir/report.txt", "-count", "1"}},
 	{id: "U17", args: []string{"script", "@missing.its"}},
 	{id: "U18", args: []string{"script", "@bad.its"}, files: map[string]string{"bad.its": "mapd dev=1 bits=5\nfrobnicate 3\n"}},
@@ -58,7 +64,7 @@ var badUserInput = []struct {
 	{id: "U33", args: []string{"state", "-restore", "@cut.state"}, files: map[string]string{"cut.state": "GICITSST\x01\x00\x00\x00\x00\x01\x00\x00\x03sim"}},
 	{id: "U34", args: []string{"state", "-script", "testdata/explain-state.its", "-save", "/nonexistent/dir/vm.state"}},
 	{id: "U35", args: []string{"script", "-restore", "testdata/explain-state.state", "@one.its"}, files: map[string]string{"one.its": "cpus 1\nexpect idle cpu=0\n"}},
-	{id: "U36", args: []string{"state", "-restore", "testdata/explain-state.state", "-backend", "kvm"}},
+	{id: "U36", args: []string{"state", "-restore", "@vm.state", "-backend", "kvm", "-kernel", "6.1"}, files: map[string]string{"vm.state": "read in the guest"}, guest: true},
 	{id: "U37", args: []string{"state", "-restore", "@vm.state", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
 	{id: "U38", args: []string{"state", "-script", "testdata/explain-state.its", "-backend", "bogus", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
 }
@@ -92,6 +98,12 @@ func TestBadInputUser(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if c.guest {
+				t.Chdir(dir)
+				t.Setenv("XDG_CACHE_HOME", dir)
+				t.Setenv("GICITS_NO_INSTALL", "1")
+				t.Setenv("GICITS_QEMU_BIN", filepath.Join(dir, "no-qemu"))
 			}
 			args := make([]string, len(c.args))
 			for i, a := range c.args {

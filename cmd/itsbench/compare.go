@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/gicits/gicits/bench"
 	"github.com/gicits/gicits/bench/report"
@@ -26,6 +27,7 @@ func runCompare(e *env, args []string) error {
 	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
 	a := fs.String("a", "sim", "baseline backend: "+backendList()+"; NAME:walk opens it with the translation cache off")
 	b := fs.String("b", "sim:walk", "backend compared with the baseline")
+	addGuestFlags(fs)
 	var bf benchFlags
 	bf.register(fs)
 	if err := parseFlags(fs, args, false); err != nil {
@@ -46,13 +48,28 @@ func runCompare(e *env, args []string) error {
 	if specA.label == specB.label {
 		specB.label += "-b"
 	}
-	ra, err := execute(context.Background(), e, specA, w)
+	inGuest := 0
+	side := func(flagName string, spec backendSpec, raw string) (*bench.Result, error) {
+		if spec.name == "kvm" && !nativeKVM() {
+			inGuest++
+			return compareSideInGuest(e, fs, args, flagName, spec, raw)
+		}
+		return execute(context.Background(), e, spec, w)
+	}
+	ra, err := side("-a", specA, *a)
 	if err != nil {
 		return err
 	}
-	rb, err := execute(context.Background(), e, specB, w)
+	rb, err := side("-b", specB, *b)
 	if err != nil {
 		return err
+	}
+	if inGuest > 0 {
+		for _, r := range []*bench.Result{ra, rb} {
+			if r.Backend != "kvm" {
+				r.Where += fmt.Sprintf(", on this host (%s/%s); the kvm side ran in the arm64 QEMU guest", runtime.GOOS, runtime.GOARCH)
+			}
+		}
 	}
 	emulated := ra.Emulated || rb.Emulated
 	if emulated {

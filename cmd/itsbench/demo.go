@@ -20,6 +20,7 @@ func init() {
 func runDemo(e *env, args []string) error {
 	fs := newFlagSet(e, "demo", "[-backend NAME] [-cpus N] [-devices N] [-events N]")
 	backend := fs.String("backend", "sim", "backend to run on: "+backendList())
+	addGuestFlags(fs)
 	cpus := fs.Int("cpus", 2, "number of CPUs (redistributors)")
 	devices := fs.Int("devices", 3, "number of PCI devices (1..31)")
 	events := fs.Int("events", 4, "MSI vectors (EventIDs) per device (1..1024)")
@@ -198,7 +199,7 @@ func (e *env) openBackend(name string, cfg model.Config) (model.Backend, error) 
 	case errors.Is(err, model.ErrUnknownBackend):
 		return nil, usagef("-backend: %v", err)
 	case errors.Is(err, model.ErrNotSupported):
-		return nil, fmt.Errorf("%w\nhint: run the KVM backend under QEMU with scripts/kvm-harness, or use -backend sim", err)
+		return nil, fmt.Errorf("%w\nhint: on a host without arm64 KVM, itsbench runs a kvm backend in an arm64 QEMU guest (README, \"Real KVM from the command line\"); or use -backend sim", err)
 	}
 	return b, err
 }

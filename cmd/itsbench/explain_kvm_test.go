@@ -4,20 +4,17 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gicits/gicits/backend/kvm/kvmtest"
-	"github.com/gicits/gicits/model"
 )
 
 // TestExplainStateKVM runs `itsbench state` and `itsbench explain` on the
 // same scenario on the sim and on KVM and requires identical output: the
 // dumps are the same format on both backends, and on KVM they are read from
-// the tables KVM saved. Inside scripts/kvm-harness (GICITS_KVM_REQUIRED=1) it must
-// run; elsewhere it skips, saying why, where KVM does not open:
+// the tables KVM saved. On an x86-64 host each kvm command boots the arm64
+// guest (cliKVM says when it runs):
 //
-//	scripts/kvm-harness -run TestExplainStateKVM -v ./cmd/itsbench/
+//	GICITS_CLI_KERNEL=6.12 go test -run TestExplainStateKVM -v ./cmd/itsbench/
 func TestExplainStateKVM(t *testing.T) {
-	kvmtest.Require(t, model.Config{})
+	guest := cliKVM(t)
 	const scenario = "testdata/explain-state.its"
 	for _, args := range [][]string{
 		{"state", "-script", scenario},
@@ -28,7 +25,11 @@ func TestExplainStateKVM(t *testing.T) {
 	} {
 		out := map[string]string{}
 		for _, backend := range []string{"sim", "kvm"} {
-			full := append([]string{args[0], "-backend", backend}, args[1:]...)
+			full := []string{args[0], "-backend", backend}
+			if backend == "kvm" {
+				full = append(full, guest...) // before the positional arguments
+			}
+			full = append(full, args[1:]...)
 			status, stdout, stderr := runArgs(t, full...)
 			if status != 0 && !(args[0] == "explain" && status == 1) {
 				t.Fatalf("itsbench %v: status %d\n%s%s", full, status, stdout, stderr)

@@ -66,27 +66,33 @@ func run(e *env, args []string) int {
 	}
 	if name == "help" || name == "-h" || name == "--help" {
 		printHelp(e.stdout)
-		return 0
+		return exitOK
 	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(e.stderr, "itsbench: unknown command %q (known: %s)\n", name, strings.Join(commandNames(), ", "))
-		return 2
+		return exitUsage
 	}
 	err := c.run(e, args)
 	e.endTracing()
 	var ue *usageError
+	var re *relayError
+	var se *exitStatusError
 	switch {
+	case errors.As(err, &re):
+		return relay(e, append([]string{name}, args...), re)
+	case errors.As(err, &se):
+		return se.status
 	case err == nil:
-		return 0
+		return exitOK
 	case errors.Is(err, flag.ErrHelp):
-		return 0
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
-		return 2
+		return exitUsage
 	default:
 		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
-		return 1
+		return exitFailure
 	}
 }
 
@@ -131,6 +137,9 @@ func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if r := relayFor(fs); r != nil {
+		return r
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func (bf *benchFlags) register(fs *flag.FlagSet) {
 // resolve returns the workload with the command line's parameters applied,
 // or a usage error naming what is wrong and what is accepted.
 func (bf *benchFlags) resolve() (bench.Workload, error) {
-	if !slices.Contains(formats, bf.format) {
+	if !slices.Contains(formats, bf.format) && bf.format != resultFormat {
 		return bench.Workload{}, usagef("-format %q: want one of %s", bf.format, strings.Join(formats, ", "))
 	}
 	if bf.plot != "" && !strings.HasSuffix(bf.plot, ".svg") && !strings.HasSuffix(bf.plot, ".png") {
@@ -136,6 +136,7 @@ func execute(ctx context.Context, e *env, spec backendSpec, w bench.Workload) (*
 func runRun(e *env, args []string) error {
 	fs := newFlagSet(e, "run", "[-backend NAME[:walk]] [-walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png] [-memstats [-mem-every D] [-mem-warmup D]]")
 	backend := fs.String("backend", "sim", "backend to run on: "+backendList()+"; NAME:walk opens it with the translation cache off")
+	addGuestFlags(fs)
 	walk := fs.Bool("walk", false, "translation cache off: the simulator walks the tables in guest memory on every MSI")
 	memstats := fs.Bool("memstats", false, "soak check: sample the Go runtime's memory (after a GC) and goroutines during the run, report the slope after the warm-up and exit 1 when it grows beyond -mem-max-heap-slope or -mem-max-sys-slope (docs/reliability.md)")
 	memEvery := fs.Duration("mem-every", 5*time.Second, "with -memstats: sampling interval")
@@ -206,6 +207,8 @@ func writeReport(e *env, bf *benchFlags, results []*bench.Result, writeTable fun
 		err = report.WriteJSON(out, results)
 	case "gobench":
 		err = report.WriteGoBench(out, results)
+	case resultFormat:
+		err = writeResultExchange(out, results)
 	}
 	if file != nil {
 		if cerr := file.Close(); err == nil {

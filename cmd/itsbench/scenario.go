@@ -20,6 +20,7 @@ type scenarioFlags struct {
 }
 
 func addScenarioFlags(fs *flag.FlagSet) scenarioFlags {
+	addGuestFlags(fs)
 	return scenarioFlags{
 		backend: fs.String("backend", "sim", "backend to run on: "+backendList()),
 		script:  fs.String("script", "", "the .its scenario to run first (optional with -restore)"),

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/gicits/gicits/internal/fidelity"
 	"github.com/gicits/gicits/savedstate"
 	"github.com/gicits/gicits/script"
 )
@@ -24,6 +26,7 @@ func init() {
 func runScript(e *env, args []string) error {
 	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-v] FILE|DIR...")
 	backend := flags.String("backend", "sim", "backend to run on: "+backendList())
+	addGuestFlags(flags)
 	restore := flags.String("restore", "", "start every scenario from the saved-state `FILE` (written by state -save on any backend)")
 	verbose := flags.Bool("v", false, "print each statement and its effect as it runs")
 	if err := parseFlags(flags, args, true); err != nil {
@@ -45,7 +48,11 @@ func runScript(e *env, args []string) error {
 			return err
 		}
 	}
-	var passed, failed, skipped int
+	k := knownOn(*backend)
+	if k.release != "" {
+		fmt.Fprintf(e.stdout, "backend %s on Linux %s: failures the fidelity catalogue knows on %s are reported as known differences (docs/fidelity.md)\n", *backend, k.release, k.series)
+	}
+	var t tally
 	for _, file := range files {
 		s, err := script.ParseFile(file)
 		if err != nil {
@@ -53,7 +60,12 @@ func runScript(e *env, args []string) error {
 			for line := range strings.SplitSeq(err.Error(), "\n") {
 				fmt.Fprintln(e.stdout, line)
 			}
-			failed++
+			t.failed++
+			continue
+		}
+		if entry, ok := k.crashing(s); ok {
+			fmt.Fprintf(e.stdout, "%s: not run: it crashes Linux %s (docs/fidelity.md#%s); GICITS_RUN_CRASHING=1 runs it\n", file, k.release, entry.ID)
+			t.skipped++
 			continue
 		}
 		opts := script.Options{Backend: *backend, Wrap: e.traced}
@@ -63,25 +75,84 @@ func runScript(e *env, args []string) error {
 		if *verbose {
 			opts.Verbose = e.stdout
 		}
-		res := script.Run(s, opts)
-		for _, f := range res.Failures {
-			fmt.Fprintln(e.stdout, f)
-		}
-		if res.NotRun > 0 {
-			fmt.Fprintf(e.stdout, "%s: %d expectations not run after the failure\n", file, res.NotRun)
-		}
-		for _, sk := range res.Skips {
-			fmt.Fprintln(e.stdout, sk)
-		}
-		passed += res.Passed
-		failed += res.Failed
-		skipped += res.Skipped
+		t.add(e.stdout, file, s, script.Run(s, opts), k)
 	}
-	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
-	if failed > 0 {
+	fmt.Fprintln(e.stdout, t)
+	if t.failed > 0 {
 		return errScriptFailed
 	}
 	return nil
+}
+
+// tally counts a script command's expectations.
+type tally struct{ passed, failed, known, skipped int }
+
+func (t tally) String() string {
+	s := fmt.Sprintf("%d passed, %d failed, %d skipped", t.passed, t.failed, t.skipped)
+	if t.known > 0 {
+		s += fmt.Sprintf(", %d known differences", t.known)
+	}
+	return s
+}
+
+// add prints res's failures (a failure the catalogue knows on this kernel
+// as a known difference), the expectations not run and the skips, and
+// counts them.
+func (t *tally) add(w io.Writer, file string, s *script.Script, res *script.Result, k known) {
+	knownAbort := false
+	for _, f := range res.Failures {
+		entry, ok := k.entry(s, f.Pos.Line)
+		knownAbort = ok
+		if ok {
+			fmt.Fprintf(w, "%v (known difference %s on Linux %s: docs/fidelity.md#%s)\n", f, entry.ID, k.release, entry.ID)
+			t.known++
+			continue
+		}
+		fmt.Fprintln(w, f)
+		t.failed++
+	}
+	if res.NotRun > 0 {
+		why := "the failure"
+		if knownAbort {
+			why = "the known difference"
+		}
+		fmt.Fprintf(w, "%s: %d expectations not run after %s\n", file, res.NotRun, why)
+	}
+	for _, sk := range res.Skips {
+		fmt.Fprintln(w, sk)
+	}
+	t.passed += res.Passed
+	t.skipped += res.Skipped
+}
+
+// known is the kernel a kvm backend runs on, to look failures up in the
+// fidelity catalogue; its zero value (the sim) knows nothing.
+type known struct{ release, series string }
+
+func knownOn(backend string) known {
+	if backend != "kvm" {
+		return known{}
+	}
+	r := fidelity.RunningKernel()
+	return known{release: r, series: fidelity.Series(r)}
+}
+
+// entry returns the catalogue entry an expectation at line of s names
+// (kvm=) that shows on this kernel.
+func (k known) entry(s *script.Script, line int) (*fidelity.Entry, bool) {
+	if k.release == "" {
+		return nil, false
+	}
+	return fidelity.Showing(fidelity.Annotated(s, line), k.series)
+}
+
+// crashing returns an entry s names that crashes this kernel: s is not
+// run here unless GICITS_RUN_CRASHING=1.
+func (k known) crashing(s *script.Script) (*fidelity.Entry, bool) {
+	if k.release == "" || os.Getenv("GICITS_RUN_CRASHING") == "1" {
+		return nil, false
+	}
+	return fidelity.Crashing(s, k.series)
 }
 
 // errScriptFailed makes the command exit 1 without a further message: the

@@ -536,8 +536,8 @@ func TestHarnessPrintsTheSourceItWrites(t *testing.T) {
 					command = strings.TrimPrefix(l, "    ")
 				}
 			}
-			if printed.status != 1 || command == "" {
-				t.Fatalf("GICITS_NO_INSTALL=1: exit status %d, want 1 and a printf command; stderr:\n%s", printed.status, printed.stderr)
+			if printed.status != 3 || command == "" {
+				t.Fatalf("GICITS_NO_INSTALL=1: exit status %d, want 3 (set-up needed) and a printf command; stderr:\n%s", printed.status, printed.stderr)
 			}
 			if got := strings.Contains(printed.stderr, noKeyringNote+"\n"); got != c.noKeyring {
 				t.Errorf("GICITS_NO_INSTALL=1: says %q: %v, want %v; stderr:\n%s", noKeyringNote, got, c.noKeyring, printed.stderr)

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gicits/gicits/bench"
+)
+
+// Running a command on real KVM from a host that has none (x86-64, or no
+// /dev/kvm): the command line goes whole to the linux/arm64 build of
+// itsbench, run as the only program of an arm64 QEMU guest by qemuexec (the
+// program scripts/kvm-harness gives go test), with the files the command
+// reads packed in at their host paths, its standard output and error, its
+// exit status and the files it writes brought back. compare with one side
+// on each runs the sim side here and only the kvm side there
+// (compareSide).
+
+// inGuestVar is set in the guest's environment: a command there never
+// relays again.
+const inGuestVar = "GICITS_IN_GUEST"
+
+// defaultKernel is the guest kernel when -kernel is not given.
+const defaultKernel = "6.12"
+
+// Exit statuses of every itsbench command and of scripts/kvm-harness
+// (docs/exit-status.md).
+const (
+	exitOK          = 0   // done; every expectation held
+	exitFailure     = 1   // something failed: an expectation, a check, the run
+	exitUsage       = 2   // the command line is wrong
+	exitSetup       = 3   // KVM needs set-up this run may not do: the commands to run were printed
+	exitInterrupted = 130 // SIGINT (Ctrl-C) or SIGTERM: the run stopped, the guest too
+)
+
+// relayError is what parseFlags returns for a command that needs KVM where
+// the host has none: run hands the whole command line to the guest.
+type relayError struct {
+	inputs, outputs []string // host paths the command reads and writes
+	kernel          string   // -kernel
+	guestBinary     string   // -guest-binary
+}
+
+func (*relayError) Error() string { return "the command runs in the KVM guest" }
+
+// addGuestFlags adds the flags that choose the guest a kvm backend runs in
+// on a host without KVM.
+func addGuestFlags(fs *flag.FlagSet) {
+	fs.String("kernel", defaultKernel, "with a kvm backend on a host without arm64 KVM: the guest kernel, 6.1, 6.12 or the path of an arm64 kernel image")
+	fs.String("guest-binary", "", "with a kvm backend on a host without arm64 KVM: the linux/arm64 itsbench `FILE` to run in the guest (default: built from the checkout, or found beside this program)")
+}
+
+// nativeKVM reports whether the kvm backend runs here without a guest.
+func nativeKVM() bool {
+	return runtime.GOOS == "linux" && runtime.GOARCH == "arm64" || os.Getenv(inGuestVar) == "1"
+}
+
+func isKVM(spec string) bool { return spec == "kvm" || strings.HasPrefix(spec, "kvm:") }
+
+// Flags whose values are files a command reads or writes ("-" is a stream).
+var (
+	inputFlags  = []string{"script", "restore", "file"}
+	outputFlags = []string{"o", "plot", "save", "trace"}
+)
+
+// relayFor returns the relay of a parsed command line that asks for KVM
+// (-backend kvm, or compare with kvm on both sides) on a host without it,
+// or nil when the command runs here.
+func relayFor(fs *flag.FlagSet) *relayError {
+	value := func(name string) string {
+		if f := fs.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	wants := isKVM(value("backend")) || isKVM(value("a")) && isKVM(value("b"))
+	if !wants || nativeKVM() {
+		return nil
+	}
+	r := &relayError{kernel: value("kernel"), guestBinary: value("guest-binary")}
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch {
+		case v == "" || v == "-":
+		case contains(inputFlags, f.Name):
+			r.inputs = append(r.inputs, v)
+		case contains(outputFlags, f.Name):
+			r.outputs = append(r.outputs, v)
+		}
+	})
+	for _, a := range fs.Args() {
+		if _, err := os.Stat(a); err == nil {
+			r.inputs = append(r.inputs, a)
+		}
+	}
+	return r
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// relay runs args (the whole command line, command name first) in the
+// guest and returns the exit status to exit with.
+func relay(e *env, args []string, r *relayError) int {
+	g, status := prepareGuest(e, r.kernel, r.guestBinary)
+	if status != exitOK {
+		return status
+	}
+	return g.run(e, args, r.inputs, r.outputs)
+}
+
+// guest is what running a command in the arm64 guest needs.
+type guest struct {
+	qemuexec string // the host's qemuexec
+	binary   string // the linux/arm64 itsbench
+	kernel   string // the arm64 kernel image
+	series   string // its series (6.1, 6.12) or its file name
+}
+
+// run runs itsbench args in g, with inputs packed in and outputs brought
+// back (host paths, relative to the working directory), and returns the
+// exit status.
+func (g *guest) run(e *env, args, inputs, outputs []string) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "itsbench: %v\n", err)
+		return exitFailure
+	}
+	qargs := []string{"-dir", wd, "-stderr"}
+	for _, in := range inputs {
+		qargs = append(qargs, "-in", absIn(wd, in))
+	}
+	for _, out := range outputs {
+		qargs = append(qargs, "-out", absIn(wd, out))
+	}
+	qargs = append(append(qargs, g.binary), args...)
+	cmd := exec.Command(g.qemuexec, qargs...)
+	cmd.Env = append(os.Environ(), "GICITS_KERNEL="+g.kernel, inGuestVar+"=1", "GICITS_QEMU_TIMEOUT="+guestTimeout(args).String())
+	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	fmt.Fprintf(e.stderr, "itsbench: running in the arm64 KVM guest (kernel %s, QEMU TCG): itsbench %s\n", g.series, strings.Join(args, " "))
+	return waitGuest(e, cmd)
+}
+
+// waitGuest runs cmd, passing SIGINT and SIGTERM on to it (qemuexec stops
+// QEMU and exits), and returns its exit status, or exitInterrupted when a
+// signal stopped it.
+func waitGuest(e *env, cmd *exec.Cmd) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(e.stderr, "itsbench: starting qemuexec: %v\n", err)
+		return exitFailure
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	interrupted := false
+	for {
+		select {
+		case s := <-sigs:
+			interrupted = true
+			_ = cmd.Process.Signal(s)
+		case err := <-done:
+			var ee *exec.ExitError
+			switch {
+			case interrupted:
+				fmt.Fprintln(e.stderr, "itsbench: interrupted: the guest was stopped")
+				return exitInterrupted
+			case err == nil:
+				return exitOK
+			case errors.As(err, &ee) && ee.ExitCode() >= 0:
+				return ee.ExitCode()
+			default:
+				fmt.Fprintf(e.stderr, "itsbench: qemuexec: %v\n", err)
+				return exitFailure
+			}
+		}
+	}
+}
+
+func absIn(wd, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(wd, p)
+}
+
+// guestTimeout bounds a guest run: a run's -duration with 10 minutes to
+// spare, and 30 minutes for anything else (the guest boots in seconds;
+// the corpus takes under two minutes).
+func guestTimeout(args []string) time.Duration {
+	for i, a := range args {
+		name, val, has := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "duration" {
+			continue
+		}
+		if !has && i+1 < len(args) {
+			val = args[i+1]
+		}
+		if d, err := time.ParseDuration(val); err == nil {
+			return d + 10*time.Minute
+		}
+	}
+	return 30 * time.Minute
+}
+
+// exitStatusError ends a command with a given exit status; its message,
+// if any, has been printed.
+type exitStatusError struct{ status int }
+
+func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.status) }
+
+// resultFormat is run's -format for a result a compare on the host reads
+// back from the guest: the result as JSON with its samples. Not listed.
+const resultFormat = "result"
+
+// resultExchange is resultFormat's document.
+type resultExchange struct {
+	Result          *bench.Result `json:"result"`
+	CallSamples     []float64     `json:"call_samples"`
+	EndToEndSamples []float64     `json:"end_to_end_samples"`
+}
+
+func writeResultExchange(w io.Writer, results []*bench.Result) error {
+	if len(results) != 1 {
+		return fmt.Errorf("-format %s: want one result, have %d", resultFormat, len(results))
+	}
+	r := results[0]
+	return json.NewEncoder(w).Encode(resultExchange{Result: r, CallSamples: r.CallSamples, EndToEndSamples: r.EndToEndSamples})
+}
+
+// compareSideInGuest runs one side of a compare (spec, as the user wrote
+// it in -a or -b) in the guest with the compare's workload flags, and
+// returns its result. The other side runs on the host.
+func compareSideInGuest(e *env, fs *flag.FlagSet, args []string, flagName string, spec backendSpec, raw string) (*bench.Result, error) {
+	value := func(name string) string { return fs.Lookup(name).Value.String() }
+	g, status := prepareGuest(e, value("kernel"), value("guest-binary"))
+	if status != exitOK {
+		return nil, &exitStatusError{status}
+	}
+	tmp, err := os.MkdirTemp("", "itsbench-guest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "result.json")
+	runArgs := append([]string{"run", "-backend", raw, "-format", resultFormat, "-o", out}, workloadArgs(fs, args)...)
+	if status := g.run(e, runArgs, nil, []string{out}); status != exitOK {
+		return nil, fmt.Errorf("%s %s: the run in the guest exited with status %d", flagName, raw, status)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("reading the guest's result: %w", err)
+	}
+	var x resultExchange
+	if err := json.Unmarshal(b, &x); err != nil || x.Result == nil {
+		return nil, fmt.Errorf("the guest's result %s is not a result document: %v", out, err)
+	}
+	x.Result.CallSamples, x.Result.EndToEndSamples = x.CallSamples, x.EndToEndSamples
+	x.Result.Label = spec.label
+	return x.Result, nil
+}
+
+// compareOnly are compare's flags that do not go to the run in the guest.
+var compareOnly = []string{"a", "b", "o", "plot", "format", "kernel", "guest-binary", "trace"}
+
+// workloadArgs returns args without compareOnly's flags (and their
+// values): the workload and its parameters, as written.
+func workloadArgs(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || a == "--" || !contains(compareOnly, name) {
+			out = append(out, a)
+			continue
+		}
+		if f := fs.Lookup(name); !hasValue && f != nil && !isBoolFlag(f) {
+			i++ // the value is the next argument
+		}
+	}
+	return out
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
