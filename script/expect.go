@@ -159,12 +159,7 @@ func (r *runner) expectReg(s *ExpectRegStmt) {
 		r.observeErr(s, "read "+s.Reg.Name, err)
 		return
 	}
-	mask := s.Mask
-	if mask == 0 {
-		mask = ^uint64(0)
-	}
-	if v&mask != s.Value {
-		r.fail(s, "got %#x (register %#x)", v&mask, v)
+	if !r.masked(s, v, s.Value, s.Mask, "register") {
 		return
 	}
 	// A stall is also an action error of the command that stalled.
@@ -172,6 +167,19 @@ func (r *runner) expectReg(s *ExpectRegStmt) {
 		r.actErr = nil
 	}
 	r.pass(s, "%#x", v)
+}
+
+// masked fails st unless the bits of mask (all of them when 0) of v, a
+// register or doubleword (what), are want; it reports whether they are.
+func (r *runner) masked(st Stmt, v, want, mask uint64, what string) bool {
+	if mask == 0 {
+		mask = ^uint64(0)
+	}
+	if v&mask != want {
+		r.fail(st, "got %#x (%s %#x)", v&mask, what, v)
+		return false
+	}
+	return true
 }
 
 // expectMem reads a doubleword of guest memory and checks the bits of the
@@ -182,15 +190,9 @@ func (r *runner) expectMem(s *ExpectMemStmt) {
 		r.observeErr(s, "read guest memory", err)
 		return
 	}
-	mask := s.Mask
-	if mask == 0 {
-		mask = ^uint64(0)
+	if r.masked(s, v, s.Value, s.Mask, "doubleword") {
+		r.pass(s, "%#x", v)
 	}
-	if v&mask != s.Value {
-		r.fail(s, "got %#x (doubleword %#x)", v&mask, v)
-		return
-	}
-	r.pass(s, "%#x", v)
 }
 
 // expectDTE checks a device table entry of the last save.

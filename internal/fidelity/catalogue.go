@@ -107,6 +107,14 @@ var Catalogue = []*Entry{
 		Crashes: true,
 	},
 	{
+		ID:      "devtable-shrink",
+		Kernels: []string{"6.1", "6.12"},
+		Rule:    "12.19.1 GITS_BASER<n>: the device table's size bounds the DeviceIDs; a table software shrinks (the ITS disabled) cannot hold the devices beyond it, and the simulator discards them, zeroing their ITEs",
+		KVM:     "the devices stay and keep translating their MSIs; a save writes their ITEs, into an ITT another device may have since",
+		Path:    "arch/arm64/kvm/vgic/vgic-its.c: vgic_mmio_write_its_baser frees devices only on a Valid=0 write; KVM never reads the device table to translate; vgic_its_save_device_tables writes each device's ITT through vgic_its_save_itt",
+		Case:    "testdata/fidelity/devtable-shrink.its",
+	},
+	{
 		ID:      "colltable-shrink",
 		Kernels: []string{"6.1", "6.12"},
 		Rule:    "12.19.1 GITS_BASER<n>: the collection table's size bounds the ICIDs; a table software shrinks (the ITS disabled) cannot hold the collections beyond it, and the simulator discards them, orphaning their events",
