@@ -64,6 +64,7 @@ const (
 const (
 	panicText = "Kernel panic - not syncing"
 	oopsText  = "Internal error: Oops"
+	oomText   = "Out of memory: Killed process"
 )
 
 // console consumes the guest console line by line: it forwards the binary's
@@ -88,6 +89,7 @@ type console struct {
 	initError string
 	panicLine string // first "Kernel panic" line
 	oopsLine  string // first "Oops" line
+	oomLine   string // first OOM-killer line
 
 	file         *incomingFile // the -out file being received, nil between files
 	strayData    bool          // file data came outside a file
@@ -120,6 +122,9 @@ func (c *console) Line(line string) {
 
 	if c.panicLine == "" && strings.Contains(line, panicText) {
 		c.panicLine = strings.TrimSpace(line)
+	}
+	if c.oomLine == "" && strings.Contains(line, oomText) {
+		c.oomLine = strings.TrimSpace(line)
 	}
 	if c.oopsLine == "" && strings.Contains(line, oopsText) {
 		c.oopsLine = strings.TrimSpace(line)
@@ -398,6 +403,9 @@ func judge(c *console, e ending) outcome {
 		}
 		if c.panicLine != "" {
 			o.warnings = append(o.warnings, "the kernel panicked after the test exited: "+c.panicLine)
+		}
+		if c.oomLine != "" {
+			o.warnings = append(o.warnings, fmt.Sprintf("the guest ran out of its %d MiB of memory and the kernel killed a process: %s", guestMemMiB, c.oomLine))
 		}
 		if e.graceKilled {
 			o.warnings = append(o.warnings, "the guest did not power off after the test exited; QEMU was killed")

@@ -129,6 +129,13 @@ func TestConsole(t *testing.T) {
 			wantFail:   "kernel panic before the test started: [    2.0] Kernel panic - not syncing: Attempted to kill init!",
 		},
 		{
+			name:       "out of memory: the status stands, with why",
+			transcript: startMarker + "[ 9.0] Out of memory: Killed process 61 (itsbench) total-vm:1200000kB\r\n" + exitMarker(137),
+			wantOut:    "[ 9.0] Out of memory: Killed process 61 (itsbench) total-vm:1200000kB\n",
+			wantCode:   137,
+			wantWarn:   "the guest ran out of its 1024 MiB of memory and the kernel killed a process: [ 9.0] Out of memory: Killed process 61 (itsbench)",
+		},
+		{
 			name:       "panic after the exit marker is only a warning",
 			transcript: startMarker + exitMarker(0) + "[   12.0] Kernel panic - not syncing: whatever\r\n",
 			wantCode:   0,

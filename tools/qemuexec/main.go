@@ -40,6 +40,8 @@ const (
 	// overall deadline: a test killed in the kernel often leaves the
 	// guest stuck on the locks it held.
 	postOopsGrace = 30 * time.Second
+	// guestMemMiB is the guest's memory.
+	guestMemMiB = 1024
 )
 
 func main() {
@@ -292,7 +294,7 @@ func qemuArgs(kernel, initrd string) []string {
 		"-cpu", "max",
 		"-accel", "tcg,thread=multi",
 		"-smp", "2",
-		"-m", "1024",
+		"-m", fmt.Sprint(guestMemMiB),
 		"-nographic",
 		"-no-reboot",
 		"-nic", "none",
