@@ -10,6 +10,7 @@ import (
 	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	_ "github.com/gicits/gicits/backend/sim"
 	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/internal/fidelity/entries"
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
@@ -48,7 +49,7 @@ func TestKVMAnnotationsNameCatalogueEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, st := range s.Stmts {
-			for _, id := range fidelity.Annotated(s, st.Position().Line) {
+			for _, id := range entries.Annotated(s, st.Position().Line) {
 				if _, ok := fidelity.Lookup(id); !ok {
 					t.Errorf("%v: kvm=%s names no entry of internal/fidelity.Catalogue", st.Position(), id)
 				}
@@ -106,12 +107,12 @@ func TestConformanceKVM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e, ok := fidelity.Crashing(s, series); ok && os.Getenv("GICITS_RUN_CRASHING") != "1" {
+			if e, ok := entries.Crashing(s, series); ok && os.Getenv("GICITS_RUN_CRASHING") != "1" {
 				t.Logf("not run on kernel %s: it crashes the host there (docs/fidelity.md#%s); GICITS_RUN_CRASHING=1 runs it", release, e.ID)
 				return
 			}
 			res := script.Run(s, script.Options{Backend: "kvm"})
-			known := func(line int) (*fidelity.Entry, bool) { return fidelity.Showing(fidelity.Annotated(s, line), series) }
+			known := func(line int) (*entries.Entry, bool) { return entries.Showing(entries.Annotated(s, line), series) }
 			report(t, res, known)
 			checkShown(t, s, res, series, release)
 			name := filepath.Base(file)
@@ -135,17 +136,17 @@ func TestConformanceKVM(t *testing.T) {
 // acks after the MOVALL).
 func checkShown(t *testing.T, s *script.Script, res *script.Result, series, release string) {
 	t.Helper()
-	if !slices.Contains(fidelity.Kernels, series) || res.SkipReason != "" {
+	if !slices.Contains(entries.Kernels, series) || res.SkipReason != "" {
 		return
 	}
 	shown := map[string]bool{}
 	for _, f := range res.Failures {
-		for _, id := range fidelity.Annotated(s, f.Pos.Line) {
+		for _, id := range entries.Annotated(s, f.Pos.Line) {
 			shown[id] = true
 		}
 	}
 	for _, st := range s.Stmts {
-		for _, id := range fidelity.Annotated(s, st.Position().Line) {
+		for _, id := range entries.Annotated(s, st.Position().Line) {
 			e, ok := fidelity.Lookup(id)
 			if ok && e.ShowsOn(series) && !shown[id] {
 				t.Errorf("%v: kvm=%s: no expectation of the file that names it failed on kernel %s, but the catalogue says it shows on %v", st.Position(), id, release, e.Kernels)
@@ -157,7 +158,7 @@ func checkShown(t *testing.T, s *script.Script, res *script.Result, series, rele
 
 // report turns a result into test failures and logs, tolerating the
 // failures known to show on this kernel.
-func report(t *testing.T, res *script.Result, known func(line int) (*fidelity.Entry, bool)) {
+func report(t *testing.T, res *script.Result, known func(line int) (*entries.Entry, bool)) {
 	t.Helper()
 	for _, sk := range res.Skips {
 		t.Log(sk)

@@ -14,6 +14,7 @@ import (
 	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/internal/difftest"
 	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/internal/fidelity/entries"
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
@@ -88,7 +89,7 @@ func kernelSeries(t *testing.T) (series, release string) {
 		t.Fatalf("reading the kernel release: %v", err)
 	}
 	release = strings.TrimSpace(string(b))
-	return fidelity.Series(release), release
+	return entries.Series(release), release
 }
 
 // tally counts a differential run's streams by class.
@@ -243,7 +244,7 @@ func TestCatalogueCasesClassifyOnKVM(t *testing.T) {
 	sim := difftest.Variant{Name: "sim", Backend: "sim"}
 	kvm := difftest.Variant{Name: "kvm", Backend: "kvm"}
 	for _, e := range fidelity.Catalogue {
-		if e.Classify == nil {
+		if fidelity.Classifier(e.ID) == nil {
 			continue
 		}
 		t.Run(e.ID, func(t *testing.T) {

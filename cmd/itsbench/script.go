@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/internal/fidelity/entries"
 	"github.com/gicits/gicits/savedstate"
 	"github.com/gicits/gicits/script"
 )
@@ -50,7 +50,7 @@ func runScript(e *env, args []string) error {
 	}
 	k := knownOn(*backend)
 	if k.release != "" {
-		fmt.Fprintf(e.stdout, "backend %s on Linux %s: failures the fidelity catalogue knows on %s are reported as known differences (docs/fidelity.md)\n", *backend, k.release, k.series)
+		fmt.Fprintf(e.stdout, "backend %s on Linux %s: failures the fidelity catalogue knows on %s are reported as known differences (docs/entries.md)\n", *backend, k.release, k.series)
 	}
 	var t tally
 	for _, file := range files {
@@ -64,7 +64,7 @@ func runScript(e *env, args []string) error {
 			continue
 		}
 		if entry, ok := k.crashing(s); ok {
-			fmt.Fprintf(e.stdout, "%s: not run: it crashes Linux %s (docs/fidelity.md#%s); GICITS_RUN_CRASHING=1 runs it\n", file, k.release, entry.ID)
+			fmt.Fprintf(e.stdout, "%s: not run: it crashes Linux %s (docs/entries.md#%s); GICITS_RUN_CRASHING=1 runs it\n", file, k.release, entry.ID)
 			t.skipped++
 			continue
 		}
@@ -104,7 +104,7 @@ func (t *tally) add(w io.Writer, file string, s *script.Script, res *script.Resu
 		entry, ok := k.entry(s, f.Pos.Line)
 		knownAbort = ok
 		if ok {
-			fmt.Fprintf(w, "%v (known difference %s on Linux %s: docs/fidelity.md#%s)\n", f, entry.ID, k.release, entry.ID)
+			fmt.Fprintf(w, "%v (known difference %s on Linux %s: docs/entries.md#%s)\n", f, entry.ID, k.release, entry.ID)
 			t.known++
 			continue
 		}
@@ -133,26 +133,26 @@ func knownOn(backend string) known {
 	if backend != "kvm" {
 		return known{}
 	}
-	r := fidelity.RunningKernel()
-	return known{release: r, series: fidelity.Series(r)}
+	r := entries.RunningKernel()
+	return known{release: r, series: entries.Series(r)}
 }
 
 // entry returns the catalogue entry an expectation at line of s names
 // (kvm=) that shows on this kernel.
-func (k known) entry(s *script.Script, line int) (*fidelity.Entry, bool) {
+func (k known) entry(s *script.Script, line int) (*entries.Entry, bool) {
 	if k.release == "" {
 		return nil, false
 	}
-	return fidelity.Showing(fidelity.Annotated(s, line), k.series)
+	return entries.Showing(entries.Annotated(s, line), k.series)
 }
 
 // crashing returns an entry s names that crashes this kernel: s is not
 // run here unless GICITS_RUN_CRASHING=1.
-func (k known) crashing(s *script.Script) (*fidelity.Entry, bool) {
+func (k known) crashing(s *script.Script) (*entries.Entry, bool) {
 	if k.release == "" || os.Getenv("GICITS_RUN_CRASHING") == "1" {
 		return nil, false
 	}
-	return fidelity.Crashing(s, k.series)
+	return entries.Crashing(s, k.series)
 }
 
 // errScriptFailed makes the command exit 1 without a further message: the

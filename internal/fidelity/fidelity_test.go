@@ -6,6 +6,7 @@ import (
 	_ "github.com/gicits/gicits/backend/sim"
 	"github.com/gicits/gicits/internal/difftest"
 	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/internal/fidelity/entries"
 	"github.com/gicits/gicits/script"
 )
 
@@ -208,7 +209,7 @@ func TestSeries(t *testing.T) {
 		"6.8.0":               "6.8",
 		"weird":               "weird",
 	} {
-		if got := fidelity.Series(rel); got != want {
+		if got := entries.Series(rel); got != want {
 			t.Errorf("Series(%q) = %q, want %q", rel, got, want)
 		}
 	}

@@ -41,7 +41,8 @@ var layers = [][]string{
 	// savedstate: the saved-state file, taken from and given to a backend.
 	{"script", "inspect", "backend/kvm/kvmtest", "savedstate"},
 	// internal/difftest: the differential-testing toolkit, over script.
-	{"internal/difftest"},
+	// internal/fidelity/entries: the catalogue's data, which the CLI reads.
+	{"internal/difftest", "internal/fidelity/entries"},
 	// internal/fidelity: the catalogue of KVM's divergences, classifying
 	// what the differential finds.
 	{"internal/fidelity"},
