@@ -2,6 +2,7 @@ package script
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gicits/gicits/model"
@@ -124,16 +125,37 @@ func (s *CacheStmt) String() string {
 	return "cache on"
 }
 
-// QueueStmt: queue pages=N.
+// QueueStmt: queue pages=N [at=ADDR].
 type QueueStmt struct {
 	At
 	Pages int
+	Addr  model.GPA // 0: layout default
 }
 
-func (s *QueueStmt) String() string { return fmt.Sprintf("queue pages=%d", s.Pages) }
+func (s *QueueStmt) String() string {
+	return fmt.Sprintf("queue pages=%d", s.Pages) + atSuffix(s.Addr)
+}
 
-// TableStmt: devtable flat|indirect [pagesize=] [pages=] [l2=auto|manual],
-// colltable [pagesize=] [pages=].
+// atSuffix prints a table's at= field, if it has one.
+func atSuffix(a model.GPA) string {
+	if a == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" at=%#x", uint64(a))
+}
+
+// RAMStmt: ram mib=N sizes guest RAM. The layout's regions stay where
+// they are; RAM beyond them is free for tables placed with at=, and for
+// ITTs placed with itt=.
+type RAMStmt struct {
+	At
+	MiB int
+}
+
+func (s *RAMStmt) String() string { return fmt.Sprintf("ram mib=%d", s.MiB) }
+
+// TableStmt: devtable flat|indirect [pagesize=] [pages=] [l2=auto|manual]
+// [at=], colltable [pagesize=] [pages=] [at=].
 type TableStmt struct {
 	At
 	Collections bool // colltable
@@ -141,6 +163,7 @@ type TableStmt struct {
 	PageSize    int // 0: layout default
 	Pages       int // 0: layout default
 	ManualL2    bool
+	Addr        model.GPA // 0: layout default
 }
 
 func (s *TableStmt) String() string {
@@ -161,6 +184,7 @@ func (s *TableStmt) String() string {
 	if s.ManualL2 {
 		b.WriteString(" l2=manual")
 	}
+	b.WriteString(atSuffix(s.Addr))
 	return b.String()
 }
 
@@ -227,6 +251,22 @@ type RepeatStmt struct {
 
 func (s *RepeatStmt) String() string { return fmt.Sprintf("repeat %d %v", s.N, s.Body) }
 
+// BatchStmt: batch CMD; CMD; ... writes its commands into the queue
+// together and moves GITS_CWRITER once past them all (one CWRITER write,
+// as a driver that queues several commands does).
+type BatchStmt struct {
+	At
+	Cmds []*CommandStmt
+}
+
+func (s *BatchStmt) String() string {
+	parts := make([]string, len(s.Cmds))
+	for i, c := range s.Cmds {
+		parts[i] = c.String()
+	}
+	return "batch " + strings.Join(parts, "; ")
+}
+
 // L2PageStmt: l2page dev=N provides the second-level page of an indirect
 // device table that holds dev's DTE.
 type L2PageStmt struct {
@@ -290,6 +330,15 @@ type RouteStmt struct {
 func (s *RouteStmt) String() string {
 	return fmt.Sprintf("route gsi=%d dev=%#x ev=%d%s", s.GSI, uint32(s.Dev), s.Ev, s.DevID.suffix())
 }
+
+// UnrouteStmt: unroute gsi= removes the GSI's route from the routing
+// table.
+type UnrouteStmt struct {
+	At
+	GSI model.GSI
+}
+
+func (s *UnrouteStmt) String() string { return fmt.Sprintf("unroute gsi=%d", s.GSI) }
 
 // TriggerStmt: trigger gsi=.
 type TriggerStmt struct {
@@ -440,6 +489,9 @@ type ExpectAckStmt struct {
 	At
 	CPU model.CPU
 	LPI model.INTID
+	// Or lists more LPIs whose acknowledge satisfies it (lpi=A|B: which
+	// of them comes first is left open).
+	Or []model.INTID
 }
 
 func (*ExpectAckStmt) isExpectation() {}
@@ -448,7 +500,11 @@ func (s *ExpectAckStmt) String() string {
 	if s.LPI == model.SpuriousINTID {
 		return fmt.Sprintf("expect ack cpu=%d spurious", s.CPU)
 	}
-	return fmt.Sprintf("expect ack cpu=%d lpi=%d", s.CPU, s.LPI)
+	str := fmt.Sprintf("expect ack cpu=%d lpi=%d", s.CPU, s.LPI)
+	for _, id := range s.Or {
+		str += fmt.Sprintf("|%d", id)
+	}
+	return str
 }
 
 // ExpectMSIStmt: expect msi delivered|blocked, about the last msi.
@@ -465,10 +521,29 @@ func (s *ExpectMSIStmt) String() string { return "expect msi " + s.Want.String()
 type ExpectErrorStmt struct {
 	At
 	Code model.ErrorCode
+	// Or lists more codes that satisfy it (expect error E_A|E_B).
+	Or []model.ErrorCode
+	// Any: any command error satisfies it (expect error any).
+	Any bool
 }
 
-func (*ExpectErrorStmt) isExpectation()   {}
-func (s *ExpectErrorStmt) String() string { return "expect error " + s.Code.String() }
+func (*ExpectErrorStmt) isExpectation() {}
+
+func (s *ExpectErrorStmt) String() string {
+	if s.Any {
+		return "expect error any"
+	}
+	names := []string{s.Code.String()}
+	for _, c := range s.Or {
+		names = append(names, c.String())
+	}
+	return "expect error " + strings.Join(names, "|")
+}
+
+// Accepts reports whether a command error of code c satisfies s.
+func (s *ExpectErrorStmt) Accepts(c model.ErrorCode) bool {
+	return s.Any || c == s.Code || slices.Contains(s.Or, c)
+}
 
 // FailKind classifies an action's error for expect fail.
 type FailKind int
@@ -559,6 +634,27 @@ func (s *ExpectMemStmt) String() string {
 		str += fmt.Sprintf(" mask=%#x", s.Mask)
 	}
 	return str
+}
+
+// ExpectTranslateStmt: expect translate dev= ev= (lpi= cpu= | blocked)
+// says where an MSI of the event would land, without signalling one: the
+// walk of the ITS tables as they are (DTE, ITE, CTE).
+type ExpectTranslateStmt struct {
+	At
+	Dev     model.DeviceID
+	Ev      model.EventID
+	LPI     model.INTID
+	CPU     model.CPU
+	Blocked bool
+}
+
+func (*ExpectTranslateStmt) isExpectation() {}
+
+func (s *ExpectTranslateStmt) String() string {
+	if s.Blocked {
+		return fmt.Sprintf("expect translate dev=%#x ev=%d blocked", uint32(s.Dev), s.Ev)
+	}
+	return fmt.Sprintf("expect translate dev=%#x ev=%d lpi=%d cpu=%d", uint32(s.Dev), s.Ev, s.LPI, s.CPU)
 }
 
 // ExpectDTEStmt: expect dte dev= (invalid | [bits=] [itt=] [next=]) on the

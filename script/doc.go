@@ -33,9 +33,10 @@
 //	cpus 2
 //	policy stall|continue          (stall: simulator only)
 //	cache off|on                   (off: the simulator walks guest memory)
-//	queue pages=1                  (command queue size in 4 KiB pages)
-//	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual]
-//	colltable [pagesize=4k|16k|64k] [pages=N]
+//	ram mib=64                     (guest RAM; above 64 MiB it is free for at= and itt=)
+//	queue pages=1 [at=ADDR]        (command queue size in 4 KiB pages)
+//	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
+//	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //
 // Actions:
 //
@@ -49,9 +50,11 @@
 //	invall icid=                  sync cpu=|rdbase=
 //	raw <64 hex digits>           (one command packet, bytes in memory order)
 //	repeat N <action>
+//	batch <command>; <command>; ... (one GITS_CWRITER write for them all)
 //	l2page dev=                   (provide the L2 page of an indirect table)
 //	msi dev= ev= [devid=auto|none|valid] [doorbell=]
 //	route gsi= dev= ev= [devid=auto|none|valid]     trigger gsi=
+//	unroute gsi=                  (remove the GSI's route)
 //	ack cpu=    eoi cpu= [lpi=]   pmr cpu= value=
 //	invlpir cpu= lpi=             invallr cpu=
 //	write REGISTER [cpu=] value=  poke addr= value=
@@ -73,6 +76,7 @@
 //	expect dte dev= (invalid | [bits=] [itt=] [next=])
 //	expect ite dev= ev= (invalid | [lpi=] [icid=] [next=])
 //	expect cte icid= (absent | unmapped | cpu=N)
+//	expect translate dev= ev= (lpi= cpu= | blocked)  (where an MSI would land)
 //
 // The model's own command strings ("MAPTI dev=0x10 ev=1 lpi=8193 icid=1",
 // "MAPC icid=1 rdbase=1", "MOVALL rdbase1=0 rdbase2=1") are statements of

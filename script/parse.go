@@ -135,6 +135,8 @@ func (p *lineParser) statement(toks []token) (Stmt, error) {
 		return p.raw(toks, at)
 	case "repeat":
 		return p.repeat(toks, at)
+	case "batch":
+		return p.batch(toks, at)
 	case "expect":
 		if len(toks) < 2 {
 			return nil, p.errAt(toks[0].col+len(toks[0].text), "expect: want one of %s, found end of line", strings.Join(expectNames(), ", "))
@@ -188,6 +190,42 @@ func (p *lineParser) repeat(toks []token, at At) (Stmt, error) {
 		return nil, p.errAt(toks[2].col, "repeat: want an action to repeat, found %q", toks[2].text)
 	}
 	return &RepeatStmt{At: at, N: int(n), Body: body}, nil
+}
+
+// batch parses `batch CMD; CMD; ...`: ITS commands written to the queue
+// together, GITS_CWRITER moved once past them all.
+func (p *lineParser) batch(toks []token, at At) (Stmt, error) {
+	var groups [][]token
+	cur := []token{}
+	for _, t := range toks[1:] {
+		text, ends := strings.CutSuffix(t.text, ";")
+		if text != "" {
+			cur = append(cur, token{text: text, col: t.col})
+		}
+		if ends {
+			groups, cur = append(groups, cur), []token{}
+		}
+	}
+	groups = append(groups, cur)
+	b := &BatchStmt{At: at}
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		st, err := p.statement(g)
+		if err != nil {
+			return nil, err
+		}
+		c, ok := st.(*CommandStmt)
+		if !ok {
+			return nil, p.errAt(g[0].col, "batch: want ITS commands separated by ';', found %q", g[0].text)
+		}
+		b.Cmds = append(b.Cmds, c)
+	}
+	if len(b.Cmds) == 0 {
+		return nil, p.errAt(toks[0].col, "batch: want `batch CMD; CMD; ...` (ITS commands), found none")
+	}
+	return b, nil
 }
 
 // withFields splits toks into the fields of the statement verb (at
@@ -439,7 +477,7 @@ var stmtParsers map[string]parseFunc
 var expectParsers map[string]parseFunc
 
 func stmtNames() []string {
-	names := []string{"expect", "raw", "repeat"}
+	names := []string{"batch", "expect", "raw", "repeat"}
 	for n := range stmtParsers {
 		names = append(names, n)
 	}
@@ -462,6 +500,7 @@ func init() {
 		"policy":     parsePolicy,
 		"cache":      parseCache,
 		"queue":      parseQueue,
+		"ram":        parseRAM,
 		"devtable":   parseTable,
 		"colltable":  parseTable,
 		"lpi":        parseLPI,
@@ -481,6 +520,7 @@ func init() {
 		"l2page":     parseL2Page,
 		"msi":        parseMSI,
 		"route":      parseRoute,
+		"unroute":    parseUnroute,
 		"trigger":    parseTrigger,
 		"ack":        parseAck,
 		"eoi":        parseEOI,
@@ -505,6 +545,7 @@ func init() {
 		"stalled":    parseExpectStalled,
 		"notstalled": parseExpectStalled,
 		"dte":        parseExpectDTE,
+		"translate":  parseExpectTranslate,
 		"ite":        parseExpectITE,
 		"cte":        parseExpectCTE,
 	}
@@ -556,7 +597,27 @@ func parseQueue(f *fields, at At) Stmt {
 	if f.err == nil && (n < 1 || n > 256) {
 		f.fail(f.kv["pages"].col, "queue: pages=%d: want 1..256 4 KiB pages", n)
 	}
-	return &QueueStmt{At: at, Pages: int(n)}
+	return &QueueStmt{At: at, Pages: int(n), Addr: f.tableAddr()}
+}
+
+// tableAddr returns a table's at= address (0 when there is none).
+func (f *fields) tableAddr() model.GPA {
+	if !f.has("at") {
+		return 0
+	}
+	a := f.num("at", 52)
+	if f.err == nil && a%4096 != 0 {
+		f.fail(f.kv["at"].col, "%s: at=%#x: want a 4 KiB aligned address", f.verb, a)
+	}
+	return model.GPA(a)
+}
+
+func parseRAM(f *fields, at At) Stmt {
+	n := f.num("mib", 16)
+	if f.err == nil && (n < 16 || n > 4096) {
+		f.fail(f.kv["mib"].col, "ram: mib=%d: want 16..4096 MiB", n)
+	}
+	return &RAMStmt{At: at, MiB: int(n)}
 }
 
 func parseTable(f *fields, at At) Stmt {
@@ -597,6 +658,7 @@ func parseTable(f *fields, at At) Stmt {
 			f.fail(t.col, "%s: l2= wants auto or manual, found %q", f.verb, t.text)
 		}
 	}
+	s.Addr = f.tableAddr()
 	return s
 }
 
@@ -781,6 +843,8 @@ func parseRoute(f *fields, at At) Stmt {
 	return &RouteStmt{At: at, GSI: gsi, Dev: dev, Ev: ev, DevID: f.devIDMode()}
 }
 
+func parseUnroute(f *fields, at At) Stmt { return &UnrouteStmt{At: at, GSI: f.gsi()} }
+
 func parseTrigger(f *fields, at At) Stmt { return &TriggerStmt{At: at, GSI: f.gsi()} }
 
 func parseAck(f *fields, at At) Stmt { return &AckStmt{At: at, CPU: f.cpu()} }
@@ -898,9 +962,29 @@ func parseExpectAck(f *fields, at At) Stmt {
 	case !f.has("lpi"):
 		f.fail(f.endCol(), "expect ack: want lpi=N or spurious, found end of line")
 	default:
-		s.LPI = f.intid("lpi")
+		ids := f.intidAlternatives("lpi")
+		if len(ids) > 0 {
+			s.LPI, s.Or = ids[0], ids[1:]
+		}
 	}
 	return s
+}
+
+// intidAlternatives returns the INTIDs of key=A|B|...
+func (f *fields) intidAlternatives(key string) []model.INTID {
+	t, ok := f.kv[key]
+	if !ok {
+		f.fail(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
+		return nil
+	}
+	f.used[key] = true
+	var ids []model.INTID
+	col := t.col + len(key) + 1
+	for part := range strings.SplitSeq(t.text, "|") {
+		ids = append(ids, model.INTID(f.numIn(key, token{part, col}, 32)))
+		col += len(part) + 1
+	}
+	return ids
 }
 
 func parseExpectMSI(f *fields, at At) Stmt {
@@ -916,15 +1000,29 @@ func parseExpectMSI(f *fields, at At) Stmt {
 }
 
 func parseExpectError(f *fields, at At) Stmt {
-	t := f.positional("an ITS error code such as E_ITS_MAPD_DEVICE_OOR")
+	t := f.positional("an ITS error code such as E_ITS_MAPD_DEVICE_OOR, codes A|B, or any")
 	if f.err != nil {
 		return nil
 	}
-	code, err := model.ParseErrorCode(t.text)
-	if err != nil {
-		f.fail(t.col, "expect error: want an ITS error code such as E_ITS_MAPD_DEVICE_OOR or 0x010801, found %q", t.text)
+	if strings.EqualFold(t.text, "any") {
+		return &ExpectErrorStmt{At: at, Any: true}
 	}
-	return &ExpectErrorStmt{At: at, Code: code}
+	s := &ExpectErrorStmt{At: at}
+	col := t.col
+	for i, part := range strings.Split(t.text, "|") {
+		code, err := model.ParseErrorCode(part)
+		if err != nil {
+			f.fail(col, "expect error: want an ITS error code such as E_ITS_MAPD_DEVICE_OOR or 0x010801 (codes A|B, or any), found %q", part)
+			return nil
+		}
+		if i == 0 {
+			s.Code = code
+		} else {
+			s.Or = append(s.Or, code)
+		}
+		col += len(part) + 1
+	}
+	return s
 }
 
 func parseExpectFail(f *fields, at At) Stmt {
@@ -945,6 +1043,16 @@ func parseExpectReg(f *fields, at At) Stmt {
 func parseExpectMem(f *fields, at At) Stmt {
 	a := f.num("addr", 64)
 	return &ExpectMemStmt{At: at, Addr: model.GPA(a), Value: f.num("value", 64), Mask: f.optNum("mask", 64, 0)}
+}
+
+func parseExpectTranslate(f *fields, at At) Stmt {
+	s := &ExpectTranslateStmt{At: at, Dev: f.dev(), Ev: f.ev()}
+	if _, blocked := f.word("blocked"); blocked {
+		s.Blocked = true
+		return s
+	}
+	s.LPI, s.CPU = f.intid("lpi"), f.cpu()
+	return s
 }
 
 func parseExpectStalled(f *fields, at At) Stmt {

@@ -13,7 +13,10 @@ import (
 
 const sample = `# a sample
 cpus 2
-devtable indirect pagesize=64k pages=1
+ram mib=128
+queue pages=2 at=0x47000000
+devtable indirect pagesize=64k pages=1 at=0x46000000
+colltable pages=1 at=0x46100000
 lpi 8193..8195 prio=0xa0 enabled
 enablelpis all
 mapd dev=0x10 bits=5
@@ -40,6 +43,8 @@ l2page dev=0x20
 msi dev=0x10 ev=1
 msi dev=0x10 ev=1 devid=none doorbell=0x8090040
 route gsi=5 dev=0x10 ev=1 devid=valid
+unroute gsi=5
+batch mapd dev=0x10 bits=2; mapti dev=0x10 ev=0 lpi=8192 icid=0; sync cpu=0
 trigger gsi=5
 ack cpu=1
 eoi cpu=1
@@ -63,6 +68,9 @@ expect msi delivered
 expect msi blocked
 expect error E_ITS_MAPTI_UNMAPPED_DEVICE
 expect error 0x010801
+expect error any
+expect error E_ITS_MAPD_DEVICE_OOR|E_ITS_MAPD_ITTSIZE_OOR
+expect ack cpu=0 lpi=8193|8194
 expect fail
 expect fail busy
 expect reg GITS_CREADR value=0x20 mask=0xfffe0
@@ -73,6 +81,8 @@ expect stalled
 expect notstalled
 expect dte dev=0x10 bits=5 itt=0x40800000 next=0
 expect dte dev=0x12 invalid
+expect translate dev=0x10 ev=1 lpi=8193 cpu=1
+expect translate dev=0x10 ev=2 blocked
 expect ite dev=0x10 ev=1 lpi=8193 icid=1 next=1
 expect ite dev=0x10 ev=3 invalid
 expect cte icid=1 cpu=1
@@ -122,6 +132,13 @@ func stripPos(s Stmt) Stmt {
 		}
 		if f := c.Elem().FieldByName("Body"); f.IsValid() && !f.IsNil() {
 			f.Set(reflect.ValueOf(stripPos(f.Interface().(Stmt))))
+		}
+		if b, ok := c.Interface().(*BatchStmt); ok {
+			cmds := make([]*CommandStmt, len(b.Cmds))
+			for i, cmd := range b.Cmds {
+				cmds[i] = stripPos(cmd).(*CommandStmt)
+			}
+			b.Cmds = cmds
 		}
 		return c.Interface().(Stmt)
 	}

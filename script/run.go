@@ -40,6 +40,10 @@ type Options struct {
 	// and the destination of a restore) before it is used: itsbench's
 	// -trace wraps them in inspect.Trace this way.
 	Wrap func(model.Backend) model.Backend
+	// KeepGoing, when set, reports an unexpected action or command error
+	// as a failure and goes on with the next statement, instead of ending
+	// the script there, so every failure of a script shows in one run.
+	KeepGoing bool
 }
 
 // Failure is an expectation that did not hold, or an action that failed
@@ -112,6 +116,9 @@ func Run(s *Script, opts Options) *Result {
 		acked:   map[model.CPU][]model.INTID{},
 	}
 	r.run()
+	// An unexpected error is found when the expectations after it are
+	// done: list the failures in the script's order.
+	slices.SortStableFunc(r.res.Failures, func(a, b Failure) int { return a.Pos.Line - b.Pos.Line })
 	return r.res
 }
 
@@ -140,6 +147,7 @@ type runner struct {
 	cmdAt      Stmt
 	tables     *model.SavedTables
 	saved      bool
+	stale      bool // an action ran since the last save
 	stopped    bool
 	skipReason string
 }
@@ -322,12 +330,10 @@ func (r *runner) checkConsumed(next int) bool {
 		r.stopped = true
 		return false
 	}
+	failed := false
 	if r.actErr != nil {
 		r.fail(r.actAt, "unexpected error: %v", r.actErr)
-		r.actErr = nil
-		r.stopped = true
-		r.res.NotRun = r.remaining(next)
-		return false
+		r.actErr, failed = nil, true
 	}
 	if len(r.cmdErrs) > 0 {
 		msgs := make([]string, len(r.cmdErrs))
@@ -335,7 +341,9 @@ func (r *runner) checkConsumed(next int) bool {
 			msgs[i] = e.Error()
 		}
 		r.fail(r.cmdAt, "unexpected command error: %s", strings.Join(msgs, "; "))
-		r.cmdErrs = nil
+		r.cmdErrs, failed = nil, true
+	}
+	if failed && !r.opts.KeepGoing {
 		r.stopped = true
 		r.res.NotRun = r.remaining(next)
 		return false
@@ -376,6 +384,11 @@ func (r *runner) act(st Stmt, err error, okText string) {
 // itself cannot carry the statement out (which ends the script); what the
 // backend answered is for the expectations that follow.
 func (r *runner) exec(st Stmt) error {
+	switch st.(type) {
+	case Expectation, *SaveStmt:
+	default:
+		r.stale = true // the tables may have changed since the last save
+	}
 	b := r.b
 	switch s := st.(type) {
 	case *LPIStmt:
@@ -386,6 +399,8 @@ func (r *runner) exec(st Stmt) error {
 		return r.command(s)
 	case *RepeatStmt:
 		return r.repeat(s)
+	case *BatchStmt:
+		return r.batch(s)
 	case *L2PageStmt:
 		addr, err := r.provideL2(s.Dev)
 		if err != nil {
@@ -396,6 +411,9 @@ func (r *runner) exec(st Stmt) error {
 		r.signalMSI(s)
 	case *RouteStmt:
 		r.routes[s.GSI] = model.Route{GSI: s.GSI, MSI: r.msi(s.Dev, s.Ev, s.DevID)}
+		r.act(st, r.setRoutes(), "routing table set")
+	case *UnrouteStmt:
+		delete(r.routes, s.GSI)
 		r.act(st, r.setRoutes(), "routing table set")
 	case *TriggerStmt:
 		r.act(st, b.TriggerGSI(s.GSI), "raised")
@@ -576,30 +594,79 @@ func (r *runner) ack(cpu model.CPU) (model.INTID, error) {
 
 // command submits one command statement's command.
 func (r *runner) command(s *CommandStmt) error {
-	cmd := s.Cmd
-	if m, ok := cmd.(model.MAPD); ok && m.Valid {
-		if s.AutoITT {
-			addr, err := r.alloc.Alloc(model.ITTSize(m.EventIDBits(), r.caps.ITTEntrySize), 256)
-			if err != nil {
-				return fmt.Errorf("allocating the ITT: %w", err)
-			}
-			m.ITTAddr = addr
-			cmd = m
-		}
-		if !r.manualL2 && r.layout.DeviceTableIndirect {
-			if _, err := r.provideL2(m.DeviceID); err != nil && !errors.Is(err, errOutsideL1) {
-				return err
-			}
-		}
-	}
-	err := model.SubmitCommands(r.b, cmd)
-	r.noteErr(s, err)
+	cmd, err := r.prepare(s)
 	if err != nil {
-		r.verbosef(s, "%v: %v", cmd, err)
-	} else {
-		r.verbosef(s, "%v: done", cmd)
+		return err
 	}
+	r.submit(s, cmd)
 	return nil
+}
+
+// batch writes the commands of s into the queue together.
+func (r *runner) batch(s *BatchStmt) error {
+	cmds := make([]model.Command, len(s.Cmds))
+	for i, c := range s.Cmds {
+		cmd, err := r.prepare(c)
+		if err != nil {
+			return err
+		}
+		cmds[i] = cmd
+	}
+	r.submit(s, cmds...)
+	return nil
+}
+
+// prepare returns the command of s ready to submit: a MAPD without itt=
+// gets its ITT allocated, and in a two-level device table the level-2
+// page its DTE needs.
+func (r *runner) prepare(s *CommandStmt) (model.Command, error) {
+	m, ok := s.Cmd.(model.MAPD)
+	if !ok || !m.Valid {
+		return s.Cmd, nil
+	}
+	if s.AutoITT {
+		addr, err := r.autoITT(m)
+		if err != nil {
+			return nil, err
+		}
+		m.ITTAddr = addr
+	}
+	if !r.manualL2 && r.layout.DeviceTableIndirect {
+		if _, err := r.provideL2(m.DeviceID); err != nil && !errors.Is(err, errOutsideL1) {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// submit writes cmds into the queue and moves GITS_CWRITER past them once.
+func (r *runner) submit(st Stmt, cmds ...model.Command) {
+	err := model.SubmitCommands(r.b, cmds...)
+	r.noteErr(st, err)
+	what := fmt.Sprint(cmds[0])
+	if len(cmds) > 1 {
+		what = fmt.Sprintf("%d commands, one GITS_CWRITER write", len(cmds))
+	}
+	if err != nil {
+		r.verbosef(st, "%s: %v", what, err)
+	} else {
+		r.verbosef(st, "%s: done", what)
+	}
+}
+
+// autoITT allocates the ITT of a MAPD that gave no itt=. A MAPD whose
+// Size is beyond GITS_TYPER.ID_bits gets the ITT area's start, unallocated:
+// the ITS refuses it (E_ITS_MAPD_ITTSIZE_OOR) before it would use it.
+func (r *runner) autoITT(m model.MAPD) (model.GPA, error) {
+	if v, err := r.b.ReadITSRegister(model.GITS_TYPER); err == nil && m.EventIDBits() > model.ITSTyper(v).EventIDBits() {
+		return r.layout.ITTs, nil
+	}
+	size := model.ITTSize(m.EventIDBits(), r.caps.ITTEntrySize)
+	addr, err := r.alloc.Alloc(size, 256)
+	if err != nil {
+		return 0, fmt.Errorf("allocating the ITT: %d EventID bits need %d bytes, more than the layout's ITT area has left (give itt=ADDR to place it yourself): %w", m.EventIDBits(), size, err)
+	}
+	return addr, nil
 }
 
 var errOutsideL1 = errors.New("DeviceID beyond the level-1 table")
@@ -779,6 +846,15 @@ func ensureLayout(c *model.Config) {
 func (s *QueueStmt) apply(c *model.Config) error {
 	ensureLayout(c)
 	c.Layout.CommandQueuePages = s.Pages
+	if s.Addr != 0 {
+		c.Layout.CommandQueue = s.Addr
+	}
+	return nil
+}
+
+func (s *RAMStmt) apply(c *model.Config) error {
+	ensureLayout(c)
+	c.Layout.RAMSize = uint64(s.MiB) << 20
 	return nil
 }
 
@@ -791,7 +867,13 @@ func (s *TableStmt) apply(c *model.Config) error {
 		if s.Pages != 0 {
 			c.Layout.CollectionTablePages = s.Pages
 		}
+		if s.Addr != 0 {
+			c.Layout.CollectionTable = s.Addr
+		}
 		return nil
+	}
+	if s.Addr != 0 {
+		c.Layout.DeviceTable = s.Addr
 	}
 	c.Layout.DeviceTableIndirect = s.Indirect
 	if s.PageSize != 0 {

@@ -74,6 +74,80 @@ expect idle cpu=0
 	}
 }
 
+// TestRunKeepGoing: with KeepGoing an unexpected command error is a
+// failure and the script goes on, so a later failure shows too.
+func TestRunKeepGoing(t *testing.T) {
+	res := runString(t, `mapc icid=0 cpu=0
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+expect idle cpu=0
+expect ack cpu=0 lpi=8193
+`, script.Options{KeepGoing: true})
+	want := "t.its:2: mapti dev=0x10 ev=1 lpi=8193 icid=0: unexpected command error: command at queue offset 0x20 (MAPTI dev=0x10 ev=1 lpi=8193 icid=0): E_ITS_MAPTI_UNMAPPED_DEVICE (0x010a04): device 0x10 is not mapped\n" +
+		"t.its:4: expect ack cpu=0 lpi=8193: got 1023 (spurious)"
+	if got := failures(res); got != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", got, want)
+	}
+	if res.Passed != 1 || res.NotRun != 0 {
+		t.Errorf("passed %d, not run %d; want 1 and 0", res.Passed, res.NotRun)
+	}
+}
+
+// TestRunAlternatives: expect error any, E_A|E_B, and ack lpi=A|B accept
+// any of what they name, and fail naming what came instead.
+func TestRunAlternatives(t *testing.T) {
+	res := runString(t, `cpus 1
+lpi 8192..8193 prio=0xa0 enabled
+enablelpis all
+mapc icid=0 cpu=0
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+expect error any
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+expect error E_ITS_MAPTI_ID_OOR|E_ITS_MAPTI_UNMAPPED_DEVICE
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+expect error E_ITS_MAPTI_ID_OOR|E_ITS_MAPI_ID_OOR
+mapd dev=0x10 bits=2
+mapti dev=0x10 ev=0 lpi=8192 icid=0
+mapti dev=0x10 ev=1 lpi=8193 icid=0
+int dev=0x10 ev=0
+int dev=0x10 ev=1
+expect ack cpu=0 lpi=8193|8192
+expect ack cpu=0 lpi=8193|8194
+`, script.Options{})
+	want := "t.its:10: expect error E_ITS_MAPTI_ID_OOR|E_ITS_MAPI_ID_OOR: got [E_ITS_MAPTI_UNMAPPED_DEVICE]\n" +
+		"t.its:17: expect ack cpu=0 lpi=8193|8194: got 1023 (spurious)"
+	if got := failures(res); got != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestRunTranslateAndLiveTables: expect translate walks the tables as they
+// are, and the table expectations read live tables with no save: each
+// sees the commands before it.
+func TestRunTranslateAndLiveTables(t *testing.T) {
+	res := runString(t, `cpus 2
+lpi 8192 prio=0xa0 enabled
+enablelpis all
+mapc icid=1 cpu=1
+mapd dev=0x10 bits=2
+expect translate dev=0x10 ev=0 blocked
+expect ite dev=0x10 ev=0 invalid
+mapti dev=0x10 ev=0 lpi=8192 icid=1
+expect translate dev=0x10 ev=0 lpi=8192 cpu=1
+expect ite dev=0x10 ev=0 lpi=8192 icid=1
+expect translate dev=0x10 ev=4 blocked
+expect translate dev=0x11 ev=0 blocked
+expect idle cpu=1
+expect translate dev=0x10 ev=0 lpi=8192 cpu=0
+`, script.Options{})
+	want := "t.its:14: expect translate dev=0x10 ev=0 lpi=8192 cpu=0: got LPI 8192 on CPU 1"
+	if got := failures(res); got != want {
+		t.Errorf("failures:\n%s\nwant:\n%s", got, want)
+	}
+	if res.Passed != 7 {
+		t.Errorf("passed %d, want 7", res.Passed)
+	}
+}
+
 // TestRunWrongErrorCode checks that expect error names what was reported.
 func TestRunWrongErrorCode(t *testing.T) {
 	res := runString(t, "mapti dev=0x10 ev=1 lpi=8193 icid=0\nexpect error E_ITS_MAPTI_ID_OOR\n", script.Options{})

@@ -24,11 +24,12 @@ func init() {
 }
 
 func runScript(e *env, args []string) error {
-	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-v] FILE|DIR...")
+	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-v] [-k] FILE|DIR...\n(the .its language: docs/language.md)")
 	backend := flags.String("backend", "sim", "backend to run on: "+backendList())
 	addGuestFlags(flags)
 	restore := flags.String("restore", "", "start every scenario from the saved-state `FILE` (written by state -save on any backend)")
 	verbose := flags.Bool("v", false, "print each statement and its effect as it runs")
+	keepGoing := flags.Bool("k", false, "keep going after an unexpected error: report it as a failure and run the rest of the script")
 	if err := parseFlags(flags, args, true); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func runScript(e *env, args []string) error {
 	}
 	k := knownOn(*backend)
 	if k.release != "" {
-		fmt.Fprintf(e.stdout, "backend %s on Linux %s: failures the fidelity catalogue knows on %s are reported as known differences (docs/entries.md)\n", *backend, k.release, k.series)
+		fmt.Fprintf(e.stdout, "backend %s on Linux %s: failures the fidelity catalogue knows on %s are reported as known differences (docs/fidelity.md)\n", *backend, k.release, k.series)
 	}
 	var t tally
 	for _, file := range files {
@@ -64,11 +65,11 @@ func runScript(e *env, args []string) error {
 			continue
 		}
 		if entry, ok := k.crashing(s); ok {
-			fmt.Fprintf(e.stdout, "%s: not run: it crashes Linux %s (docs/entries.md#%s); GICITS_RUN_CRASHING=1 runs it\n", file, k.release, entry.ID)
+			fmt.Fprintf(e.stdout, "%s: not run: it crashes Linux %s (docs/fidelity.md#%s); GICITS_RUN_CRASHING=1 runs it\n", file, k.release, entry.ID)
 			t.skipped++
 			continue
 		}
-		opts := script.Options{Backend: *backend, Wrap: e.traced}
+		opts := script.Options{Backend: *backend, Wrap: e.traced, KeepGoing: *keepGoing}
 		if st != nil {
 			startFrom(st, &opts)
 		}
@@ -104,7 +105,7 @@ func (t *tally) add(w io.Writer, file string, s *script.Script, res *script.Resu
 		entry, ok := k.entry(s, f.Pos.Line)
 		knownAbort = ok
 		if ok {
-			fmt.Fprintf(w, "%v (known difference %s on Linux %s: docs/entries.md#%s)\n", f, entry.ID, k.release, entry.ID)
+			fmt.Fprintf(w, "%v (known difference %s on Linux %s: docs/fidelity.md#%s)\n", f, entry.ID, k.release, entry.ID)
 			t.known++
 			continue
 		}
