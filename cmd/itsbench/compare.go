@@ -49,6 +49,11 @@ func runCompare(e *env, args []string) error {
 		specB.label += "-b"
 	}
 	inGuest := 0
+	if (specA.name == "kvm" || specB.name == "kvm") && !nativeKVM() {
+		if _, status := guestOf(e, fs); status != exitOK {
+			return &exitStatusError{status}
+		}
+	}
 	side := func(flagName string, spec backendSpec, raw string) (*bench.Result, error) {
 		if spec.name == "kvm" && !nativeKVM() {
 			inGuest++

@@ -61,9 +61,21 @@ func addGuestFlags(fs *flag.FlagSet) {
 	fs.String("guest-binary", "", "with a kvm backend on a host without arm64 KVM: the linux/arm64 itsbench `FILE` to run in the guest (default: built from the checkout, or found beside this program)")
 }
 
-// nativeKVM reports whether the kvm backend runs here without a guest.
+// nativeKVM reports whether the kvm backend runs here without a guest: in
+// the guest itself, or on an arm64 Linux host whose /dev/kvm opens.
 func nativeKVM() bool {
-	return runtime.GOOS == "linux" && runtime.GOARCH == "arm64" || os.Getenv(inGuestVar) == "1"
+	if os.Getenv(inGuestVar) == "1" {
+		return true
+	}
+	if runtime.GOOS != "linux" || runtime.GOARCH != "arm64" {
+		return false
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 func isKVM(spec string) bool { return spec == "kvm" || strings.HasPrefix(spec, "kvm:") }
@@ -119,11 +131,51 @@ func contains(list []string, s string) bool {
 // relay runs args (the whole command line, command name first) in the
 // guest and returns the exit status to exit with.
 func relay(e *env, args []string, r *relayError) int {
+	if err := checkTransfers(r.inputs, r.outputs); err != nil {
+		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", args[0], err)
+		return exitUsage
+	}
 	g, status := prepareGuest(e, r.kernel, r.guestBinary)
 	if status != exitOK {
 		return status
 	}
 	return g.run(e, args, r.inputs, r.outputs)
+}
+
+// checkTransfers refuses, before anything boots, the files a guest run
+// cannot carry: an input that does not exist or is not a plain file or
+// directory (a pipe, /dev/fd/N), an output whose directory does not exist
+// here (the sim would fail to create it too; a run creates none).
+func checkTransfers(inputs, outputs []string) error {
+	for _, in := range inputs {
+		fi, err := os.Stat(in)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() && !fi.IsDir() {
+			return fmt.Errorf("%s is not a file or directory: it cannot go into the guest", in)
+		}
+	}
+	for _, out := range outputs {
+		dir := filepath.Dir(out)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("open %s: no such file or directory", out)
+		}
+		if special(out) {
+			return fmt.Errorf("%s is a special file: the guest cannot write it here (use - for standard output)", out)
+		}
+	}
+	return nil
+}
+
+// special reports whether p is under /dev, /proc or /sys.
+func special(p string) bool {
+	for _, d := range []string{"/dev/", "/proc/", "/sys/"} {
+		if strings.HasPrefix(filepath.Clean(p)+"/", d) {
+			return true
+		}
+	}
+	return false
 }
 
 // guest is what running a command in the arm64 guest needs.
@@ -152,7 +204,11 @@ func (g *guest) run(e *env, args, inputs, outputs []string) int {
 	}
 	qargs = append(append(qargs, g.binary), args...)
 	cmd := exec.Command(g.qemuexec, qargs...)
-	cmd.Env = append(os.Environ(), "GICITS_KERNEL="+g.kernel, inGuestVar+"=1", "GICITS_QEMU_TIMEOUT="+guestTimeout(args).String())
+	cmd.SysProcAttr = childProcAttr()
+	cmd.Env = append(os.Environ(), "GICITS_KERNEL="+g.kernel, inGuestVar+"=1")
+	if os.Getenv("GICITS_QEMU_TIMEOUT") == "" {
+		cmd.Env = append(cmd.Env, "GICITS_QEMU_TIMEOUT="+guestTimeout(args).String())
+	}
 	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
 	fmt.Fprintf(e.stderr, "itsbench: running in the arm64 KVM guest (kernel %s, QEMU TCG): itsbench %s\n", g.series, strings.Join(args, " "))
 	return waitGuest(e, cmd)
@@ -181,10 +237,15 @@ func waitGuest(e *env, cmd *exec.Cmd) int {
 			var ee *exec.ExitError
 			switch {
 			case interrupted:
-				fmt.Fprintln(e.stderr, "itsbench: interrupted: the guest was stopped")
+				fmt.Fprintf(e.stderr, "itsbench: interrupted: %s stopped\n", filepath.Base(cmd.Path))
 				return exitInterrupted
 			case err == nil:
 				return exitOK
+			case errors.As(err, &ee) && ee.ExitCode() > 128:
+				// 128+N: a signal ended the command in the guest (the OOM
+				// killer's 9, a crash's 11), not one of its statuses.
+				fmt.Fprintf(e.stderr, "itsbench: the command in the guest was killed by signal %d (the lines above say why)\n", ee.ExitCode()-128)
+				return exitFailure
 			case errors.As(err, &ee) && ee.ExitCode() >= 0:
 				return ee.ExitCode()
 			default:
@@ -250,8 +311,7 @@ func writeResultExchange(w io.Writer, results []*bench.Result) error {
 // it in -a or -b) in the guest with the compare's workload flags, and
 // returns its result. The other side runs on the host.
 func compareSideInGuest(e *env, fs *flag.FlagSet, args []string, flagName string, spec backendSpec, raw string) (*bench.Result, error) {
-	value := func(name string) string { return fs.Lookup(name).Value.String() }
-	g, status := prepareGuest(e, value("kernel"), value("guest-binary"))
+	g, status := guestOf(e, fs)
 	if status != exitOK {
 		return nil, &exitStatusError{status}
 	}
@@ -262,7 +322,14 @@ func compareSideInGuest(e *env, fs *flag.FlagSet, args []string, flagName string
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "result.json")
 	runArgs := append([]string{"run", "-backend", raw, "-format", resultFormat, "-o", out}, workloadArgs(fs, args)...)
-	if status := g.run(e, runArgs, nil, []string{out}); status != exitOK {
+	if fs.Lookup("trace").Value.String() != "" {
+		fmt.Fprintf(e.stderr, "itsbench compare: note: -trace traces the side that runs here; the %s side in the guest is not traced\n", raw)
+	}
+	switch status := g.run(e, runArgs, nil, []string{out}); status {
+	case exitOK:
+	case exitInterrupted:
+		return nil, &exitStatusError{status}
+	default:
 		return nil, fmt.Errorf("%s %s: the run in the guest exited with status %d", flagName, raw, status)
 	}
 	b, err := os.ReadFile(out)
@@ -276,6 +343,19 @@ func compareSideInGuest(e *env, fs *flag.FlagSet, args []string, flagName string
 	x.Result.CallSamples, x.Result.EndToEndSamples = x.CallSamples, x.EndToEndSamples
 	x.Result.Label = spec.label
 	return x.Result, nil
+}
+
+// guestOf prepares the guest the flags of fs choose (-kernel,
+// -guest-binary), once per command: compare prepares it before it runs
+// the side that stays here, so a guest that cannot be set up fails at
+// once.
+func guestOf(e *env, fs *flag.FlagSet) (*guest, int) {
+	if !e.guestReady {
+		value := func(name string) string { return fs.Lookup(name).Value.String() }
+		e.guest, e.guestStatus = prepareGuest(e, value("kernel"), value("guest-binary"))
+		e.guestReady = true
+	}
+	return e.guest, e.guestStatus
 }
 
 // compareOnly are compare's flags that do not go to the run in the guest.

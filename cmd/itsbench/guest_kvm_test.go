@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/model"
@@ -95,61 +89,4 @@ func TestScriptCorpusKVM(t *testing.T) {
 			t.Errorf("output lacks %v", w)
 		}
 	}
-}
-
-// TestInterruptStopsTheGuest: Ctrl-C (SIGINT) while a command runs in the
-// guest ends it with status 130 and leaves no QEMU behind. The test finds
-// the run's processes by a variable only they carry in their environment.
-func TestInterruptStopsTheGuest(t *testing.T) {
-	guest := cliKVM(t)
-	if guest == nil {
-		t.Skip("KVM is native here: no guest to stop")
-	}
-	bin := filepath.Join(t.TempDir(), "itsbench")
-	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, msg)
-	}
-	mark := fmt.Sprintf("GICITS_TEST_RUN=%d", time.Now().UnixNano())
-	cmd := exec.Command(bin, append(append([]string{"script", "-backend", "kvm", "-v"}, guest...), "../../testdata/conformance")...)
-	cmd.Env = append(os.Environ(), mark)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The first statement the guest prints means QEMU runs the command.
-	lines := bufio.NewScanner(out)
-	for lines.Scan() && !strings.Contains(lines.Text(), ".its:") {
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, out)
-	err = cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Errorf("exit status %d (%v), want %d; stderr:\n%s", code, err, exitInterrupted, stderr.String())
-	}
-	if left := processesWith(mark); len(left) > 0 {
-		t.Errorf("processes of the run left behind: %v", left)
-	}
-}
-
-// processesWith returns the command lines of the processes whose
-// environment holds kv.
-func processesWith(kv string) []string {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var found []string
-	for _, d := range dirs {
-		env, err := os.ReadFile(filepath.Join(d, "environ"))
-		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), kv) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
-		found = append(found, strings.ReplaceAll(string(cmdline), "\x00", " "))
-	}
-	return found
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,9 +121,6 @@ func compareVersions(a, b string) int {
 // GICITS_NO_INSTALL=1 or without root, prints the commands instead and
 // exits with exitSetup). Without a checkout it says what to run.
 func setUp(e *env, root, series string, missing []string) int {
-	if _, ok := kernelGlobs[series]; !ok {
-		series = defaultKernel // an image path: only QEMU is missing
-	}
 	what := strings.Join(missing, " and ")
 	if root == "" {
 		fmt.Fprintf(e.stderr, "itsbench: the kvm backend runs in an arm64 guest on this host, which needs %s\n"+
@@ -131,9 +130,20 @@ func setUp(e *env, root, series string, missing []string) int {
 	fmt.Fprintf(e.stderr, "itsbench: the arm64 guest needs %s: setting it up with scripts/kvm-harness --setup-only\n", what)
 	cmd := exec.Command(filepath.Join(root, "scripts", "kvm-harness"), "--setup-only")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GICITS_KERNELS="+series)
+	cmd.Env = append(withoutVar(os.Environ(), "GICITS_KERNEL"), "GICITS_KERNELS="+series)
 	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
 	return waitGuest(e, cmd)
+}
+
+// withoutVar returns env without the variable name.
+func withoutVar(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // hostProgram returns the host build of a program of the module: built
@@ -141,7 +151,7 @@ func setUp(e *env, root, series string, missing []string) int {
 // PATH.
 func hostProgram(e *env, root, cache, name, pkg string) (string, int) {
 	if root != "" {
-		out := filepath.Join(cache, "bin", name)
+		out := filepath.Join(checkoutBin(cache, root), name)
 		return out, goBuild(e, root, out, pkg, nil)
 	}
 	if p := besideSelf(name); p != "" {
@@ -159,7 +169,7 @@ func hostProgram(e *env, root, cache, name, pkg string) (string, int) {
 // cross-compiled one (linux_arm64/itsbench) or as itsbench-linux-arm64.
 func arm64Itsbench(e *env, root, cache string) (string, int) {
 	if root != "" {
-		out := filepath.Join(cache, "bin", "itsbench-linux-arm64")
+		out := filepath.Join(checkoutBin(cache, root), "itsbench-linux-arm64")
 		return out, goBuild(e, root, out, "./cmd/itsbench", []string{"GOOS=linux", "GOARCH=arm64"})
 	}
 	for _, name := range []string{filepath.Join("linux_arm64", "itsbench"), "itsbench-linux-arm64"} {
@@ -171,15 +181,35 @@ func arm64Itsbench(e *env, root, cache string) (string, int) {
 	return "", exitSetup
 }
 
-// goBuild builds pkg of the checkout at root into out, statically.
+// checkoutBin is where the programs built from the checkout at root go:
+// one directory per checkout, so two checkouts never build over each
+// other's guest binary.
+func checkoutBin(cache, root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(cache, "bin", "checkout-"+hex.EncodeToString(sum[:6]))
+}
+
+// goBuild builds pkg of the checkout at root into out, statically: into a
+// file beside out, renamed over it, so a run using out meanwhile never
+// sees half a binary.
 func goBuild(e *env, root, out, pkg string, env []string) int {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		fmt.Fprintf(e.stderr, "itsbench: %v\n", err)
+		return exitFailure
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
+	defer os.Remove(tmp)
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
 	cmd.Dir = root
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS="), env...)
 	var msg bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &msg, &msg
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintf(e.stderr, "itsbench: go build %s (%s): %v\n%s", pkg, strings.Join(env, " "), err, msg.String())
+		return exitFailure
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		fmt.Fprintf(e.stderr, "itsbench: %v\n", err)
 		return exitFailure
 	}
 	return exitOK

@@ -29,6 +29,11 @@ type env struct {
 	stderrIsTerminal bool
 	// tracing is where -trace sends the running command's trace.
 	tracing tracing
+	// guest is the arm64 guest a kvm side of compare runs in, prepared
+	// once (guestOf).
+	guest       *guest
+	guestStatus int
+	guestReady  bool
 }
 
 var commands = map[string]*command{}

@@ -280,10 +280,9 @@ func (c *console) fileFailed(index int, why string) {
 // gets mode 0644, a replaced one keeps its mode; missing parent directories
 // are created.
 func replaceFile(path string, data []byte) (err error) {
+	// The directory must exist: a run never creates host directories
+	// (the caller checks the -out paths before it boots the guest).
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	perm := fs.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		if !fi.Mode().IsRegular() {

@@ -657,7 +657,10 @@ func TestConsoleFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			outputs := []string{filepath.Join(dir, "plot.png"), filepath.Join(dir, "new", "trace.json")}
+			outputs := []string{filepath.Join(dir, "plot.png"), filepath.Join(dir, "sub", "trace.json")}
+			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+				t.Fatal(err) // a run writes into existing directories only
+			}
 			if tt.old != "" {
 				if err := os.WriteFile(outputs[0], []byte(tt.old), 0o600); err != nil {
 					t.Fatal(err)

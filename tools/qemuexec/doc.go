@@ -23,7 +23,8 @@
 //	           directory, and a missing one fails before anything boots
 //	-out PATH  after BINARY exits, send the guest's regular file PATH (made
 //	           absolute as for -in) back to the same host path; the guest has
-//	           PATH's directory. The file is written beside PATH and renamed
+//	           PATH's directory; on the host it must exist already (a run
+//	           creates no host directory). The file is written beside PATH and renamed
 //	           over it once all of it arrived with the size and SHA-256 the
 //	           guest sent; a broken or cut file fails the run (status 1, naming
 //	           PATH) and leaves PATH as it was, and a file the guest did not
