@@ -7,6 +7,13 @@ import (
 	"github.com/gicits/gicits/model"
 )
 
+// TraceEvents are the messages of the records Trace logs, one per kind of
+// event, for selecting among them (itsbench -trace-events).
+var TraceEvents = []string{
+	"command", "queue", "msi", "trigger", "irqfd", "write", "enablelpis",
+	"lpiconfig", "routing", "ack", "eoi", "pmr", "save", "restore",
+}
+
 // Trace returns b wrapped so that everything done to it is logged to log
 // as structured records:
 //

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/gicits/gicits/inspect"
 )
 
 // A command is one itsbench subcommand.
@@ -27,8 +29,10 @@ type env struct {
 	stdin io.Reader
 	// stderrIsTerminal says whether progress lines may be drawn.
 	stderrIsTerminal bool
-	// tracing is where -trace sends the running command's trace.
-	tracing tracing
+	// tracing is where -trace sends the running command's trace, and
+	// traceEvents the -trace-events patterns that select its events.
+	tracing     tracing
+	traceEvents []string
 	// guest is the arm64 guest a kvm side of compare runs in, prepared
 	// once (guestOf).
 	guest       *guest
@@ -127,7 +131,8 @@ func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 		fmt.Fprintf(e.stderr, "usage: itsbench %s %s\n", name, usage)
 		fs.PrintDefaults()
 	}
-	fs.Var(&traceFlag{e: e}, "trace", "log every ITS command and MSI with its outcome to `FILE` (- for stderr)")
+	fs.Var(&traceFlag{e: e}, "trace", "log every ITS command, MSI, register write, acknowledge and EOI with its outcome to `FILE` (- for stderr)")
+	fs.Var(&traceEventsFlag{e: e}, "trace-events", "with -trace: log only the events the comma-separated `PATTERNS` select (globs over "+strings.Join(inspect.TraceEvents, ", ")+"; -PATTERN excludes), e.g. 'command,msi' or '*,-write'")
 	return fs
 }
 

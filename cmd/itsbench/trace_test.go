@@ -20,12 +20,20 @@ func TestTraceFlagLogsEveryCommandAndMSI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `level=INFO msg=command cmd="MAPC icid=0 rdbase=0" offset=0x0 outcome=ok
+	want := `level=DEBUG msg=enablelpis cpu=0 outcome=ok
+level=DEBUG msg=lpiconfig lpi=8192 config="prio=0xa0 enabled" outcome=ok
+level=DEBUG msg=lpiconfig lpi=8193 config="prio=0xa0 enabled" outcome=ok
+level=INFO msg=command cmd="MAPC icid=0 rdbase=0" offset=0x0 outcome=ok
 level=INFO msg=command cmd="MAPD dev=0x8 bits=1 itt=0x40800000" offset=0x20 outcome=ok
 level=INFO msg=command cmd="MAPTI dev=0x8 ev=0 lpi=8192 icid=0" offset=0x40 outcome=ok
 level=INFO msg=command cmd="MAPTI dev=0x8 ev=1 lpi=8193 icid=0" offset=0x60 outcome=ok
 level=INFO msg=msi dev=0x8 ev=0 devid=valid outcome=delivered
 level=INFO msg=msi dev=0x8 ev=1 devid=valid outcome=delivered
+level=DEBUG msg=ack cpu=0 intid=8192 outcome=ok
+level=DEBUG msg=eoi cpu=0 intid=8192 outcome=ok
+level=DEBUG msg=ack cpu=0 intid=8193 outcome=ok
+level=DEBUG msg=eoi cpu=0 intid=8193 outcome=ok
+level=DEBUG msg=ack cpu=0 intid=1023 outcome=ok
 `
 	if string(b) != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", b, want)
@@ -37,6 +45,33 @@ level=INFO msg=msi dev=0x8 ev=1 devid=valid outcome=delivered
 	}
 	if status, _, stderr := runArgs(t, "demo", "-trace", filepath.Join(t.TempDir(), "no", "such", "dir")); status != 2 || !strings.Contains(stderr, "cannot open the trace file") {
 		t.Errorf("unwritable trace file: status %d, stderr %q", status, stderr)
+	}
+}
+
+// TestTraceEventsSelect: -trace-events patterns select events as QEMU's
+// -trace does, and a pattern that names no event is a usage error.
+func TestTraceEventsSelect(t *testing.T) {
+	for _, c := range []struct {
+		patterns []string
+		msg      string
+		want     bool
+	}{
+		{nil, "ack", true},
+		{[]string{"command", "msi"}, "msi", true},
+		{[]string{"command", "msi"}, "ack", false},
+		{[]string{"*", "-write"}, "write", false},
+		{[]string{"*", "-write"}, "eoi", true},
+		{[]string{"-write"}, "command", true},
+		{[]string{"e*"}, "eoi", true},
+		{[]string{"e*"}, "ack", false},
+	} {
+		if got := traceAllows(c.patterns, c.msg); got != c.want {
+			t.Errorf("patterns %q, event %s: %v, want %v", c.patterns, c.msg, got, c.want)
+		}
+	}
+	status, _, stderr := runArgs(t, "demo", "-trace", "-", "-trace-events", "cmd*")
+	if status != 2 || !strings.Contains(stderr, `"cmd*" matches no event (events: command, queue, msi,`) {
+		t.Errorf("-trace-events cmd*: status %d, stderr %q", status, stderr)
 	}
 }
 
