@@ -20,7 +20,7 @@ const module = "github.com/gicits/gicits"
 const (
 	unixPkg  = "golang.org/x/sys/unix"
 	kvmsys   = "backend/kvm/internal/kvmsys" // the one package that may import unixPkg
-	qemuexec = "tools/qemuexec"              // a separate program: imports nothing of the module
+	tools    = "tools"                       // separate programs (qemuexec, tracecapture): each imports nothing of the module but its own packages
 	kvmtest  = "backend/kvm/kvmtest"         // for tests only: no library or command imports it
 )
 
@@ -29,8 +29,8 @@ const (
 // packages of lower layers, or its own internal subpackages. A directory
 // stands for its package and every package below it, unless a longer entry
 // names one (so backend/kvm/internal/kvmsys is in backend/kvm's layer, and
-// bench/benchtest in bench's). tools/qemuexec is in no layer: it has a rule
-// of its own.
+// bench/benchtest in bench's). The programs under tools/ are in no layer:
+// they have a rule of their own.
 var layers = [][]string{
 	// internal/badinput: the docs/bad-input.md table for tests; it imports
 	// nothing of the module.
@@ -75,7 +75,7 @@ var rules = []struct {
 	{"unix-only-in-kvmsys", unixOnlyInKVMSys},
 	{"model-standard-library-only", modelStandardLibraryOnly},
 	{"imports-flow-down", importsFlowDown},
-	{"qemuexec-self-contained", qemuexecSelfContained},
+	{"tools-self-contained", toolsSelfContained},
 	{"kvmtest-only-in-tests", kvmtestOnlyInTests},
 	{"go-cmp-only-in-difftest", heavyDependency("github.com/google/go-cmp/", "internal/difftest", "internal/fidelity")},
 	{"plot-only-where-drawn", heavyDependency("gonum.org/v1/plot", "bench/plot", "cmd/itsbench")},
@@ -119,7 +119,7 @@ func importsFlowDown(g *graph) []string {
 	var bad []string
 	for _, p := range g.pkgs {
 		rp, ok := relative(p.path)
-		if !ok || under(rp, qemuexec) {
+		if !ok || under(rp, tools) {
 			continue
 		}
 		lp, ok := layerOf(rp)
@@ -143,15 +143,23 @@ func importsFlowDown(g *graph) []string {
 	return bad
 }
 
-func qemuexecSelfContained(g *graph) []string {
+// toolsSelfContained: each program under tools/ imports nothing of the
+// module but its own packages (its directory and below).
+func toolsSelfContained(g *graph) []string {
 	var bad []string
 	for _, p := range g.pkgs {
-		if rp, ok := relative(p.path); !ok || !under(rp, qemuexec) {
+		rp, ok := relative(p.path)
+		if !ok || !under(rp, tools) {
 			continue
 		}
+		parts := strings.SplitN(rp, "/", 3)
+		if len(parts) < 2 {
+			continue
+		}
+		own := parts[0] + "/" + parts[1]
 		for _, imp := range p.imports {
-			if ri, ok := relative(imp); ok && !under(ri, qemuexec) {
-				bad = append(bad, fmt.Sprintf("%s imports %s: %s is a separate program and imports nothing of the module but its own packages", p.path, imp, qemuexec))
+			if ri, ok := relative(imp); ok && !under(ri, own) {
+				bad = append(bad, fmt.Sprintf("%s imports %s: %s is a separate program and imports nothing of the module but its own packages", p.path, imp, own))
 			}
 		}
 	}
