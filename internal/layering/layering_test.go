@@ -42,7 +42,8 @@ var layers = [][]string{
 	{"script", "inspect", "backend/kvm/kvmtest", "savedstate"},
 	// internal/difftest: the differential-testing toolkit, over script.
 	// internal/fidelity/entries: the catalogue's data, which the CLI reads.
-	{"internal/difftest", "internal/fidelity/entries"},
+	// replay: a real guest's ITS traffic, from a QEMU trace, replayed on a backend.
+	{"internal/difftest", "internal/fidelity/entries", "replay"},
 	// internal/fidelity: the catalogue of KVM's divergences, classifying
 	// what the differential finds.
 	{"internal/fidelity"},

@@ -1,0 +1,50 @@
+package replay
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParse: Parse never panics; its result is nil exactly when its error
+// is not; every line lands in exactly one of Records, Unknown and
+// Foreign, in order; and every record prints back to a line that parses
+// to the same event.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.log")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, g := range golden {
+		f.Add([]byte(g.line + "\n"))
+	}
+	f.Add([]byte("1@2.3:gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x-1 Size 0x1 ITT_addr 0x1 V 1"))
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tr, err := Parse(bytes.NewReader(in))
+		if (tr == nil) == (err == nil) {
+			t.Fatalf("Parse returned %v and %v: want exactly one nil", tr, err)
+		}
+		if tr == nil {
+			return
+		}
+		if n := len(tr.Records) + len(tr.Unknown) + len(tr.Foreign); n != tr.Lines {
+			t.Fatalf("%d lines, but %d records, unknown and foreign lines", tr.Lines, n)
+		}
+		for i, r := range tr.Records {
+			if i > 0 && r.Line <= tr.Records[i-1].Line {
+				t.Fatalf("record %d at line %d, after line %d", i, r.Line, tr.Records[i-1].Line)
+			}
+			line := r.Event.Name() + " " + Message(r.Event)
+			again, err := Parse(strings.NewReader(line))
+			if err != nil || len(again.Records) != 1 || !reflect.DeepEqual(again.Records[0].Event, r.Event) {
+				t.Fatalf("line %d: %#v prints as %q, which parses back as %v, %v", r.Line, r.Event, line, again, err)
+			}
+		}
+	})
+}
