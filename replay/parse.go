@@ -134,9 +134,9 @@ func ParseFile(path string) (*Trace, error) {
 
 // Parse reads a trace log written by QEMU's log trace backend (-trace
 // EVENTS -D FILE): one event a line, "NAME MESSAGE", possibly after the
-// timestamp -msg timestamp=on adds ("PID@SECONDS.MICROSECONDS:" before
-// QEMU 8.2, an ISO 8601 time after it). Gzipped input is recognised by
-// its magic number.
+// timestamp -msg timestamp=on adds (QEMU 7.2 writes the thread's
+// "ID@SECONDS.MICROSECONDS:"; later versions an ISO 8601 time, which is
+// accepted too). Gzipped input is recognised by its magic number.
 //
 // Every line is kept: an event of a kind [Kinds] lists becomes a
 // [Record]; any other trace event goes to [Trace.Unknown] and any other
