@@ -18,10 +18,10 @@ import (
 const module = "github.com/gicits/gicits"
 
 const (
-	unixPkg  = "golang.org/x/sys/unix"
-	kvmsys   = "backend/kvm/internal/kvmsys" // the one package that may import unixPkg
-	tools    = "tools"                       // separate programs (qemuexec, tracecapture): each imports nothing of the module but its own packages
-	kvmtest  = "backend/kvm/kvmtest"         // for tests only: no library or command imports it
+	unixPkg = "golang.org/x/sys/unix"
+	kvmsys  = "backend/kvm/internal/kvmsys" // the one package that may import unixPkg
+	tools   = "tools"                       // separate programs (qemuexec, tracecapture): each imports nothing of the module but its own packages
+	kvmtest = "backend/kvm/kvmtest"         // for tests only: no library or command imports it
 )
 
 // layers orders the module's packages from the bottom up, after README.md's
