@@ -9,7 +9,7 @@
 // (QEMU 7.2 as Debian 12 builds it), plain or gzipped; adding
 // -trace 'gicv3_icc_iar1_read' records acknowledges too.
 //
-// The package owns three things, each usable alone:
+// The package owns four things, each usable alone:
 //
 //   - the trace format: [Parse] turns a log into typed events, one Go type
 //     per QEMU event kind ([CmdMAPD], [TranslationWrite], [ITERead],
@@ -26,7 +26,12 @@
 //     [Report] what it inferred (what QEMU does not trace: SYNC's target,
 //     INVALL's collection, the LPI configuration bytes, the number of
 //     CPUs), what it remapped (the guest's tables and ITTs live in a RAM
-//     the backend does not have) and every divergence, by trace line.
+//     the backend does not have) and every divergence, by trace line;
+//   - the lint: [Lint] reads the same events into a [Guest] of its own and
+//     reports, by trace line and [Rule], each use of the ITS that works on
+//     QEMU (which re-reads its tables on every use and only logs errors)
+//     but that the architecture does not promise, so KVM or hardware may
+//     not do the same; it touches no backend.
 //
 // It does not own the backends, the command codec or the driver helpers
 // (package model), and must not reach into a backend's internals: it

@@ -1,0 +1,424 @@
+package replay
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/gicits/gicits/model"
+)
+
+// A Rule is one check of [Lint]: a use of the ITS that the architecture
+// does not promise to work, though QEMU's ITS (which re-reads the LPI
+// configuration and its tables on every use, and only logs errors) lets
+// it pass.
+type Rule struct {
+	// Name is the rule's kebab-case name: "missing-sync".
+	Name string
+	// Section is where IHI 0069 says what the rule checks.
+	Section string
+	// Why is one sentence on why the use works on QEMU but not on KVM or
+	// hardware, which cache.
+	Why string
+}
+
+// Misuse is one finding of [Lint]: rule Rule broken at trace line Line.
+type Misuse struct {
+	Rule  *Rule
+	Line  int
+	Event string
+	What  string
+	// Informational findings are worth knowing but not misuse.
+	Informational bool
+}
+
+func (m Misuse) String() string {
+	info := ""
+	if m.Informational {
+		info = " (informational)"
+	}
+	return fmt.Sprintf("line %d: %s%s: %s (IHI 0069 %s): %s", m.Line, m.Rule.Name, info, m.What, m.Rule.Section, m.Rule.Why)
+}
+
+// The rules [Lint] checks, in the order of issue 16's list.
+var (
+	RuleMissingSync = &Rule{"missing-sync", "6.3.19",
+		"QEMU, and KVM, finish every command before the guest's GITS_CWRITER write returns, so the effect is there at once; a hardware ITS may still be carrying it out when the driver goes on, until a SYNC to the redistributor completes."}
+	RuleMapOverLiveEvent = &Rule{"map-over-live-event", "6.3.13, 6.3.12",
+		"QEMU overwrites the ITT entry, so the new LPI fires; KVM ignores a MAPTI or MAPI of a mapped event and keeps the old LPI, and hardware may keep the old translation cached."}
+	RuleLPIMappedTwice = &Rule{"lpi-mapped-twice", "6.3.13",
+		"QEMU translates each event through its own ITT entry and never notices; KVM keeps one state per LPI, so the two events share one pending bit and the target of the last mapping, and one interrupt is lost or lands on the other's CPU."}
+	RuleLPIOutOfRange = &Rule{"lpi-out-of-range", "1.2.1, 5.1.1",
+		"QEMU refuses the command too, but only in its error log; KVM refuses it with a command error the driver does not read, and hardware may read and write past the property and pending tables."}
+	RuleEventBeyondSize = &Rule{"event-beyond-size", "6.3.11",
+		"QEMU refuses the command or drops the MSI, but only in its error log; KVM and hardware refuse it as well, and an ITT sized for MAPD's Size has no room for the entry."}
+	RuleUnmappedDevice = &Rule{"unmapped-device", "6.3.11",
+		"QEMU skips the command with a line in its error log; KVM and hardware report a command error (or stall the queue), which a driver that does not check GITS_CREADR and the error never sees."}
+	RuleUnmappedEvent = &Rule{"unmapped-event", "6.3.13",
+		"QEMU skips the command with a line in its error log; KVM and hardware report a command error (or stall the queue), which a driver that does not check GITS_CREADR and the error never sees."}
+	RuleUnmappedCollection = &Rule{"unmapped-collection", "6.3.10",
+		"QEMU reads the collection table only when an MSI arrives, so a MAPC issued afterwards is enough there; a caching ITS may resolve the collection when it takes the command, and KVM keeps the event's LPI on no CPU until the MAPC."}
+	RuleUnmapLiveCollection = &Rule{"unmap-live-collection", "6.3.10",
+		"QEMU drops the events' MSIs with a log line and delivers them again once the collection is mapped anew; KVM and hardware may keep LPIs already pending on the old redistributor, which nothing moves."}
+	RuleUnmapLiveDevice = &Rule{"unmap-live-device", "6.3.11",
+		"QEMU and KVM forget the ITT and its events at once; the architecture does not say what becomes of events still mapped (a hardware ITS may keep their translations cached, or their LPIs pending), so a driver DISCARDs each first."}
+	RuleRemapLiveDevice = &Rule{"remap-live-device", "6.3.11",
+		"QEMU and KVM simply forget the old ITT; a hardware ITS may keep translating from cached entries of the old one, whose LPIs the driver thinks are gone."}
+	RuleITTOverlap = &Rule{"itt-overlap", "6.3.11, 5.1.1",
+		"QEMU reads and writes guest memory on every use and shows no sign of the clash; KVM writes its own entries into the ITT when it saves the ITS (migration) and hardware whenever it maps, corrupting whatever shares the memory."}
+	RuleMSIUnmapped = &Rule{"msi-unmapped", "6.3.11, 6.3.13",
+		"QEMU drops the MSI with a line in its error log; KVM and hardware drop it too, silently, and the device waits for an interrupt that never comes."}
+	RuleMSILPIsDisabled = &Rule{"msi-lpis-disabled", "5.1.1",
+		"the LPI is lost on every implementation, QEMU included, and none reports it: the only sign is a device waiting for an interrupt, so enable LPIs before the device's MSIs."}
+	RuleEventsOnOfflinedCPU = &Rule{"events-on-offlined-cpu", "6.3.16, 6.3.15",
+		"QEMU delivers to an offline CPU's redistributor without complaint and the CPU finds the LPIs when it returns; on KVM and hardware they stay pending where no CPU runs, and the device stalls while the CPU is away."}
+)
+
+// Rules are the rules [Lint] checks.
+var Rules = []*Rule{
+	RuleMissingSync, RuleMapOverLiveEvent, RuleLPIMappedTwice, RuleLPIOutOfRange, RuleEventBeyondSize,
+	RuleUnmappedDevice, RuleUnmappedEvent, RuleUnmappedCollection, RuleUnmapLiveCollection,
+	RuleUnmapLiveDevice, RuleRemapLiveDevice, RuleITTOverlap, RuleMSIUnmapped, RuleMSILPIsDisabled,
+	RuleEventsOnOfflinedCPU,
+}
+
+// Lint checks the guest's use of its ITS, as tr shows it, against the
+// rules in [Rules], and returns what it found in trace order.
+//
+// # Notes
+//
+// It reads only the trace, replaying nothing. The trace does not hold the
+// LPI configuration bytes, so a missing INV or INVALL after a
+// configuration change, and an MSI to a disabled LPI, are not checked: they
+// need the property table, which QEMU does not trace. SYNC's target is not
+// traced either, so a SYNC to the wrong redistributor cannot be seen. A CPU
+// going offline has no event of its own: a CPU that comes back shows as
+// its redistributor woken again (GICR_WAKER.ProcessorSleep cleared once
+// more), and [RuleEventsOnOfflinedCPU] looks at that moment.
+func Lint(tr *Trace) []Misuse {
+	l := &linter{g: NewGuest(tr), woken: map[model.CPU]bool{}}
+	for _, rec := range tr.Records {
+		l.check(rec)
+		l.g.Apply(rec)
+	}
+	l.publish(Record{Line: tr.Lines})
+	return l.found
+}
+
+// gicrWAKER is GICR_WAKER's offset; ProcessorSleep is its bit 1.
+const (
+	gicrWAKER           = 0x14
+	wakerProcessorSleep = 1 << 1
+)
+
+type linter struct {
+	g     *Guest
+	found []Misuse
+	// unsynced are the commands since the last SYNC whose effect a SYNC
+	// guarantees.
+	unsynced []Record
+	woken    map[model.CPU]bool
+}
+
+func (l *linter) report(rule *Rule, rec Record, format string, args ...any) {
+	l.found = append(l.found, Misuse{Rule: rule, Line: rec.Line, Event: eventName(rec), What: fmt.Sprintf(format, args...)})
+}
+
+func eventName(rec Record) string {
+	if rec.Event == nil {
+		return ""
+	}
+	return rec.Event.Name()
+}
+
+// check runs the rules on one record, before the guest applies it.
+func (l *linter) check(rec Record) {
+	switch e := rec.Event.(type) {
+	case CmdSYNC:
+		l.unsynced = nil
+	case CmdMAPTI:
+		l.mapEvent(rec, e.DeviceID, e.EventID, e.ICID, e.INTID)
+	case CmdMAPI:
+		l.mapEvent(rec, e.DeviceID, e.EventID, e.ICID, model.INTID(e.EventID))
+	case CmdMOVI:
+		l.unsynced = append(l.unsynced, rec)
+		if l.event(rec, e.DeviceID, e.EventID) != nil {
+			l.collection(rec, e.ICID)
+		}
+	case CmdDISCARD:
+		l.unsynced = append(l.unsynced, rec)
+		l.event(rec, e.DeviceID, e.EventID)
+	case CmdINT:
+		l.unsynced = append(l.unsynced, rec)
+		l.event(rec, e.DeviceID, e.EventID)
+	case CmdCLEAR:
+		l.unsynced = append(l.unsynced, rec)
+		l.event(rec, e.DeviceID, e.EventID)
+	case CmdINV:
+		l.unsynced = append(l.unsynced, rec)
+		l.event(rec, e.DeviceID, e.EventID)
+	case CmdINVALL, CmdMOVALL:
+		l.unsynced = append(l.unsynced, rec)
+	case CmdMAPC:
+		l.unsynced = append(l.unsynced, rec)
+		if !e.Valid {
+			l.unmapCollection(rec, e.ICID)
+		}
+	case CmdMAPD:
+		l.mapDevice(rec, e)
+	case ITSWrite:
+		if e.Offset&^4 == uint64(model.GITS_CWRITER) {
+			l.publish(rec)
+		}
+	case TranslationWrite:
+		if e.Offset == translaterOffset {
+			l.msi(rec, e)
+		}
+	case RedistWrite:
+		if e.Offset == gicrWAKER && e.Data&wakerProcessorSleep == 0 {
+			l.wake(rec, e.Affinity)
+		}
+	}
+}
+
+// publish checks, when the guest hands the ITS new commands (or the trace
+// ends), that a SYNC follows every command whose effect needs one.
+func (l *linter) publish(rec Record) {
+	for _, c := range l.unsynced {
+		where := "before the guest's next GITS_CWRITER write"
+		if rec.Event == nil {
+			where = "before the trace ends"
+		}
+		l.report(RuleMissingSync, c, "%s has no SYNC after it %s (line %d)", Message(c.Event), where, rec.Line)
+	}
+	l.unsynced = nil
+}
+
+// device returns the mapped device dev, or reports that it is not.
+func (l *linter) device(rec Record, dev model.DeviceID) *Device {
+	d := l.g.Devices[dev]
+	if d == nil {
+		l.report(RuleUnmappedDevice, rec, "device %#x is not mapped (no MAPD V=1 for it is in force)", uint32(dev))
+	}
+	return d
+}
+
+// inRange reports whether ev fits d's MAPD Size, and reports it if not.
+func (l *linter) inRange(rec Record, d *Device, ev model.EventID) bool {
+	if d.EventIDBits < 32 && uint64(ev) >= 1<<d.EventIDBits {
+		l.report(RuleEventBeyondSize, rec, "EventID %d of device %#x is beyond the %d EventID bits its MAPD at line %d gave", ev, uint32(d.ID), d.EventIDBits, d.Line)
+		return false
+	}
+	return true
+}
+
+// event returns the live mapping of event ev of device dev, or reports
+// why there is none.
+func (l *linter) event(rec Record, dev model.DeviceID, ev model.EventID) *Mapping {
+	d := l.device(rec, dev)
+	if d == nil || !l.inRange(rec, d, ev) {
+		return nil
+	}
+	m := d.Events[ev]
+	if m == nil {
+		l.report(RuleUnmappedEvent, rec, "event %d of device %#x is not mapped", ev, uint32(dev))
+	}
+	return m
+}
+
+func (l *linter) collection(rec Record, icid model.ICID) {
+	if l.g.Collections[icid] == nil {
+		l.report(RuleUnmappedCollection, rec, "collection %d is not mapped (no MAPC V=1 for it is in force)", icid)
+	}
+}
+
+func (l *linter) mapEvent(rec Record, dev model.DeviceID, ev model.EventID, icid model.ICID, intid model.INTID) {
+	l.unsynced = append(l.unsynced, rec)
+	l.collection(rec, icid)
+	l.lpiRange(rec, intid)
+	d := l.device(rec, dev)
+	if d == nil || !l.inRange(rec, d, ev) {
+		return
+	}
+	if m := d.Events[ev]; m != nil {
+		l.report(RuleMapOverLiveEvent, rec, "event %d of device %#x is already mapped (to LPI %d, at line %d) and was not DISCARDed", ev, uint32(dev), m.INTID, m.Line)
+	}
+	for _, od := range l.sortedDevices() {
+		for _, oev := range slices.Sorted(maps.Keys(od.Events)) {
+			m := od.Events[oev]
+			if m.INTID == intid && (od.ID != dev || oev != ev) {
+				l.report(RuleLPIMappedTwice, rec, "LPI %d is already mapped by event %d of device %#x (line %d)", intid, oev, uint32(od.ID), m.Line)
+			}
+		}
+	}
+}
+
+// lpiRange checks intid against 8192 and the IDbits the guest programmed.
+func (l *linter) lpiRange(rec Record, intid model.INTID) {
+	if intid < model.LPIBase {
+		l.report(RuleLPIOutOfRange, rec, "pINTID %d is below 8192, the first LPI", intid)
+		return
+	}
+	bits, line := l.idBits()
+	if bits > 0 && bits < 32 && uint64(intid) >= 1<<bits {
+		l.report(RuleLPIOutOfRange, rec, "pINTID %d is not below 2^%d, the IDbits the guest programmed in GICR_PROPBASER (line %d)", intid, bits, line)
+	}
+}
+
+// idBits returns the largest number of INTID bits a GICR_PROPBASER the
+// guest wrote allows, and where; 0 when none is written.
+func (l *linter) idBits() (int, int) {
+	bits, line := 0, 0
+	for _, rd := range l.g.Redistributors {
+		if rd.PROPBASER != 0 {
+			if b := model.PropBaser(rd.PROPBASER).IDBits(); b > bits {
+				bits, line = b, rd.Lines[model.GICR_PROPBASER]
+			}
+		}
+	}
+	return bits, line
+}
+
+func (l *linter) unmapCollection(rec Record, icid model.ICID) {
+	for _, d := range l.sortedDevices() {
+		for _, ev := range slices.Sorted(maps.Keys(d.Events)) {
+			if m := d.Events[ev]; m.ICID == icid {
+				l.report(RuleUnmapLiveCollection, rec, "collection %d still holds event %d of device %#x (LPI %d, line %d)", icid, ev, uint32(d.ID), m.INTID, m.Line)
+				return
+			}
+		}
+	}
+}
+
+func (l *linter) mapDevice(rec Record, e CmdMAPD) {
+	d := l.g.Devices[e.DeviceID]
+	switch {
+	case d != nil && len(d.Events) > 0:
+		rule := RuleRemapLiveDevice
+		if !e.Valid {
+			rule = RuleUnmapLiveDevice
+		}
+		evs := slices.Sorted(maps.Keys(d.Events))
+		m := d.Events[evs[0]]
+		l.report(rule, rec, "device %#x still has %s mapped (event %d, LPI %d, line %d): DISCARD them first", uint32(e.DeviceID), plural(len(evs), "event"), evs[0], m.INTID, m.Line)
+	case d != nil && e.Valid:
+		l.found = append(l.found, Misuse{Rule: RuleRemapLiveDevice, Line: rec.Line, Event: rec.Event.Name(), Informational: true,
+			What: fmt.Sprintf("device %#x, mapped at line %d with no live event, is mapped again without MAPD V=0 first", uint32(e.DeviceID), d.Line)})
+	}
+	if e.Valid {
+		l.ittOverlap(rec, e)
+	}
+}
+
+// A region is a range of guest memory the ITS or a redistributor uses.
+type region struct {
+	what       string
+	start, end uint64
+	line       int
+}
+
+// ittOverlap checks the ITT e maps against the live ITTs and the tables
+// the guest's registers place.
+func (l *linter) ittOverlap(rec Record, e CmdMAPD) {
+	size := uint64(1) << (e.Size + 1) * uint64(l.ittEntrySize())
+	itt := region{"", uint64(e.ITT()), uint64(e.ITT()) + size, rec.Line}
+	for _, r := range l.regions(e.DeviceID) {
+		if itt.start < r.end && r.start < itt.end {
+			l.report(RuleITTOverlap, rec, "the ITT of device %#x at %#x-%#x (%d entries of %d bytes) overlaps %s at %#x-%#x (line %d)", uint32(e.DeviceID), itt.start, itt.end-1, 1<<(e.Size+1), l.ittEntrySize(), r.what, r.start, r.end-1, r.line)
+			return
+		}
+	}
+}
+
+// ittEntrySize is GITS_TYPER.ITT_entry_size + 1 as the guest read it, or
+// QEMU's 12 bytes.
+func (l *linter) ittEntrySize() int {
+	if t := model.ITSTyper(l.g.ITS.TYPER); t != 0 {
+		return t.ITTEntrySize()
+	}
+	return 12
+}
+
+// regions returns the memory the ITS and the redistributors use, but for
+// the ITT of device except.
+func (l *linter) regions(except model.DeviceID) []region {
+	var rs []region
+	its := l.g.ITS
+	if cb := model.CBASER(its.CBASER); cb.Valid() {
+		rs = append(rs, region{"the command queue", uint64(cb.Addr()), uint64(cb.Addr()) + uint64(cb.SizeBytes()), its.Lines[model.GITS_CBASER]})
+	}
+	for n, v := range its.BASER {
+		if b := model.Baser(v); b.Valid() {
+			rs = append(rs, region{fmt.Sprintf("the %v table (GITS_BASER%d)", b.Type(), n), uint64(b.Addr()), uint64(b.Addr()) + b.SizeBytes(), its.Lines[model.GITS_BASER(n)]})
+		}
+	}
+	for cpu, rd := range l.g.Redistributors {
+		if rd.PROPBASER != 0 {
+			p := model.PropBaser(rd.PROPBASER)
+			if p.IDBits() > 13 && p.IDBits() < 48 {
+				rs = append(rs, region{"the LPI property table", uint64(p.Addr()), uint64(p.Addr()) + 1<<p.IDBits() - uint64(model.LPIBase), rd.Lines[model.GICR_PROPBASER]})
+			}
+			if rd.PENDBASER != 0 && p.IDBits() < 48 {
+				a := uint64(model.PendBaser(rd.PENDBASER).Addr())
+				rs = append(rs, region{fmt.Sprintf("CPU %d's LPI pending table", cpu), a, a + 1<<p.IDBits()/8, rd.Lines[model.GICR_PENDBASER]})
+			}
+		}
+	}
+	for _, d := range l.sortedDevices() {
+		if d.ID != except {
+			end := uint64(d.ITT) + uint64(1)<<d.EventIDBits*uint64(l.ittEntrySize())
+			rs = append(rs, region{fmt.Sprintf("the ITT of device %#x", uint32(d.ID)), uint64(d.ITT), end, d.Line})
+		}
+	}
+	return rs
+}
+
+// msi checks an MSI: its target mapped, its CPU's LPIs enabled.
+func (l *linter) msi(rec Record, e TranslationWrite) {
+	dev, ev := e.RequesterID, model.EventID(e.Data)
+	if d := l.g.Devices[dev]; d != nil && !l.inRange(rec, d, ev) {
+		return
+	}
+	intid, cpu, err := l.g.Translate(dev, ev)
+	if err != nil {
+		l.report(RuleMSIUnmapped, rec, "MSI of event %d of device %#x: %v", ev, uint32(dev), err)
+		return
+	}
+	if int(cpu) < len(l.g.Redistributors) && !l.g.Redistributors[cpu].LPIsEnabled() {
+		l.report(RuleMSILPIsDisabled, rec, "MSI of event %d of device %#x targets LPI %d on CPU %d, whose GICR_CTLR.EnableLPIs is clear", ev, uint32(dev), intid, cpu)
+	}
+}
+
+// wake checks, when a CPU's redistributor is woken a second time (the CPU
+// came back online), that no live event stayed in a collection on it.
+func (l *linter) wake(rec Record, aff uint32) {
+	cpu, ok := l.g.CPUOf(aff)
+	if !ok {
+		return
+	}
+	if !l.woken[cpu] {
+		l.woken[cpu] = true
+		return
+	}
+	for _, d := range l.sortedDevices() {
+		for _, ev := range slices.Sorted(maps.Keys(d.Events)) {
+			m := d.Events[ev]
+			if c := l.g.Collections[m.ICID]; c != nil && c.CPU == cpu {
+				l.report(RuleEventsOnOfflinedCPU, rec, "CPU %d comes back online here, and event %d of device %#x (LPI %d, line %d) stayed in its collection %d while it was away: MOVI it (or MOVALL) before the CPU goes offline", cpu, ev, uint32(d.ID), m.INTID, m.Line, m.ICID)
+				return
+			}
+		}
+	}
+}
+
+func (l *linter) sortedDevices() []*Device {
+	ds := make([]*Device, 0, len(l.g.Devices))
+	for _, id := range slices.Sorted(maps.Keys(l.g.Devices)) {
+		ds = append(ds, l.g.Devices[id])
+	}
+	return ds
+}
+
+// translaterOffset is GITS_TRANSLATER's offset in the translation frame,
+// as QEMU's gicv3_its_translation_write prints it.
+const translaterOffset = 0x40
