@@ -2,8 +2,10 @@ package replay
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/gicits/gicits/model"
 )
@@ -189,7 +191,7 @@ func (l *linter) publish(rec Record) {
 		if rec.Event == nil {
 			where = "before the trace ends"
 		}
-		l.report(RuleMissingSync, c, "%s has no SYNC after it %s (line %d)", Message(c.Event), where, rec.Line)
+		l.report(RuleMissingSync, c, "%s has no SYNC after it %s (line %d)", strings.TrimPrefix(Message(c.Event), "GICv3 ITS: command "), where, rec.Line)
 	}
 	l.unsynced = nil
 }
@@ -422,3 +424,34 @@ func (l *linter) sortedDevices() []*Device {
 // translaterOffset is GITS_TRANSLATER's offset in the translation frame,
 // as QEMU's gicv3_its_translation_write prints it.
 const translaterOffset = 0x40
+
+// Misuses reports whether ms holds a finding that is not informational.
+func Misuses(ms []Misuse) bool {
+	return slices.ContainsFunc(ms, func(m Misuse) bool { return !m.Informational })
+}
+
+// WriteLint writes what [Lint] found, for people: a header line, then
+// each finding (rule, trace line, IHI 0069 section, what) with the rule's
+// reason indented under it, or a line saying the trace breaks no rule.
+func WriteLint(w io.Writer, ms []Misuse) error {
+	p := &printer{w: w}
+	if len(ms) == 0 {
+		p.printf("lint: ok: the guest's driver breaks none of the %d rules\n", len(Rules))
+		return p.err
+	}
+	info := 0
+	for _, m := range ms {
+		if m.Informational {
+			info++
+		}
+	}
+	p.printf("lint: %s (%d informational):\n", plural(len(ms), "finding"), info)
+	for _, m := range ms {
+		kind := ""
+		if m.Informational {
+			kind = " (informational)"
+		}
+		p.printf("  line %d: %s%s (IHI 0069 %s): %s\n      %s\n", m.Line, m.Rule.Name, kind, m.Rule.Section, m.What, m.Rule.Why)
+	}
+	return p.err
+}

@@ -17,19 +17,24 @@ func init() {
 	})
 }
 
-const replayUsage = `[-backend NAME] [-v] TRACE
+const replayUsage = `[-backend NAME] [-lint] [-v] TRACE
 
 TRACE is a QEMU trace log, plain or gzipped, captured with
   -trace 'gicv3_its*' -trace 'gicv3_redist*' -D TRACE
 (add -trace gicv3_icc_iar1_read to check the order of acknowledges too).
-Exit status 0: the backend agrees with the trace; 1: it diverges, or TRACE
-is not a trace; 2: the command line is wrong.`
+With -lint, the guest's use of the ITS is checked too, from the trace alone
+(docs/drivers.md lists the rules), and its findings printed after the
+replay's report.
+Exit status 0: the backend agrees with the trace (and, with -lint, the
+guest's driver breaks no rule); 1: it diverges, the lint finds misuse, or
+TRACE is not a trace; 2: the command line is wrong.`
 
 func runReplay(e *env, args []string) error {
 	flags := newFlagSet(e, "replay", replayUsage)
 	backend := flags.String("backend", "sim", "backend to replay on: "+backendList())
 	addGuestFlags(flags)
 	verbose := flags.Bool("v", false, "print every replayed event and what the backend did")
+	lint := flags.Bool("lint", false, "also report the guest driver's misuse of the ITS (rule, trace line, IHI 0069 section), after the replay's report")
 	err := parseFlags(flags, args, true)
 	var relay *relayError
 	if err != nil && !errors.As(err, &relay) {
@@ -62,11 +67,18 @@ func runReplay(e *env, args []string) error {
 			err = werr
 		}
 	}
+	var misuses []replay.Misuse
+	if *lint && err == nil {
+		misuses = replay.Lint(tr)
+		err = replay.WriteLint(e.stdout, misuses)
+	}
 	switch {
 	case err != nil:
 		return err
 	case !rep.OK():
 		return fmt.Errorf("%s: the %s backend diverges from the trace: see the divergences above", flags.Arg(0), *backend)
+	case replay.Misuses(misuses):
+		return fmt.Errorf("%s: the guest's driver misuses the ITS: see the lint findings above", flags.Arg(0))
 	}
 	return nil
 }

@@ -27,6 +27,12 @@ func TestReplayExitStatuses(t *testing.T) {
 			"  line 78: gicv3_its_translation_write: MSI dev=0x8 ev=1: want LPI 8193 on CPU 0 (QEMU's table reads at lines 79-81); got CPU 0 had no LPI to acknowledge; pending: LPI 8193 on CPU 1\n1 divergence\n",
 			"itsbench replay: " + testdata + "wrong-cpu.log: the sim backend diverges from the trace: see the divergences above\n"},
 		{[]string{"-v", testdata + "wrong-cpu.log"}, 1, "line 46: gicv3_its_cmd_mapd: MAPD dev=0x8 bits=2 itt=0x40800000\n", ""},
+		{[]string{"-lint", testdata + "lint-clean.log"}, 0, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 15 rules\n", ""},
+		{[]string{"-lint", testdata + "lint-missing-sync.log"}, 1,
+			"ok: the sim backend agrees with the trace\nlint: 1 finding (0 informational):\n  line 45: missing-sync (IHI 0069 6.3.19): MAPTI DeviceID 0x8 EventID 0x1 ICID 0x1 pINTID 0x2001 has no SYNC after it before the guest's next GITS_CWRITER write (line 48)\n      QEMU, and KVM,",
+			"itsbench replay: " + testdata + "lint-missing-sync.log: the guest's driver misuses the ITS: see the lint findings above\n"},
+		{[]string{"-lint", testdata + "wrong-cpu.log"}, 1, "1 divergence\nlint: ", "the sim backend diverges from the trace"},
+		{[]string{testdata + "lint-missing-sync.log"}, 0, "ok: the sim backend agrees with the trace\n", ""},
 		{[]string{filepath.Join(dir, "missing.log")}, 2, "", "itsbench replay: TRACE: stat " + filepath.Join(dir, "missing.log") + ": no such file or directory\n"},
 		{[]string{notTrace}, 1, "", "itsbench replay: " + notTrace + ": 1 line, 0 of them trace events of other kinds: no GICv3 ITS or redistributor events: not a QEMU trace log"},
 		{[]string{empty}, 1, "", "itsbench replay: " + empty + ": the trace is empty\n"},
@@ -44,16 +50,17 @@ func TestReplayExitStatuses(t *testing.T) {
 	}
 }
 
-// TestReplayOfRealTraces: itsbench replay passes on each real Linux trace
-// in testdata/qemutrace, gzipped as they are kept.
+// TestReplayOfRealTraces: itsbench replay -lint passes on each real Linux
+// trace in testdata/qemutrace, gzipped as they are kept: no divergence, no
+// lint finding.
 func TestReplayOfRealTraces(t *testing.T) {
 	files, _ := filepath.Glob("../../testdata/qemutrace/*.log.gz")
 	if len(files) == 0 {
 		t.Skip("no real traces in testdata/qemutrace")
 	}
 	for _, file := range files {
-		status, stdout, stderr := runArgs(t, "replay", file)
-		if status != 0 || !strings.HasSuffix(stdout, "ok: the sim backend agrees with the trace\n") {
+		status, stdout, stderr := runArgs(t, "replay", "-lint", file)
+		if status != 0 || !strings.HasSuffix(stdout, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 15 rules\n") {
 			t.Errorf("itsbench replay %s: status %d\n%s%s", file, status, stdout, stderr)
 		}
 	}
