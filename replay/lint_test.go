@@ -2,6 +2,7 @@ package replay
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -104,4 +105,62 @@ func TestLintRulesHaveMisuseTraces(t *testing.T) {
 			t.Errorf("rule %s: %v", r.Name, err)
 		}
 	}
+}
+
+// TestLintOfRealTracesIsNotVacuous: in each real trace, the SYNC after the
+// first MAPTI taken out is a missing-sync finding at that MAPTI, and the
+// first DISCARD taken out leaves its event live: a finding where the
+// driver unmaps or remaps the device (or maps the event again); and the
+// first MOVI taken out leaves an event on a CPU that goes offline.
+func TestLintOfRealTracesIsNotVacuous(t *testing.T) {
+	files, _ := filepath.Glob(realTraces)
+	if len(files) == 0 {
+		t.Skipf("no real traces match %s", realTraces)
+	}
+	for _, file := range files {
+		tr, err := ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapti := firstIndex(tr, 0, func(e Event) bool { _, ok := e.(CmdMAPTI); return ok })
+		sync := firstIndex(tr, mapti, func(e Event) bool { _, ok := e.(CmdSYNC); return ok })
+		if got := lintWithout(tr, sync); len(got) != 1 || got[0].Rule != RuleMissingSync || got[0].Line != tr.Records[mapti].Line {
+			t.Errorf("%s: without the SYNC at line %d: want one missing-sync finding at line %d, got %v", file, tr.Records[sync].Line, tr.Records[mapti].Line, got)
+		}
+		discard := firstIndex(tr, 0, func(e Event) bool { _, ok := e.(CmdDISCARD); return ok })
+		got := lintWithout(tr, discard)
+		if len(got) == 0 || !slices.Contains([]*Rule{RuleUnmapLiveDevice, RuleRemapLiveDevice, RuleMapOverLiveEvent}, got[0].Rule) {
+			t.Errorf("%s: without the DISCARD at line %d: want a live-event finding, got %v", file, tr.Records[discard].Line, got)
+		}
+		// In the hotplug traces, Linux MOVIs every event off a CPU before
+		// it goes offline: without the first MOVI, one stays behind.
+		if movi := firstIndex(tr, 0, func(e Event) bool { _, ok := e.(CmdMOVI); return ok }); movi >= 0 {
+			if got := lintWithout(tr, movi); len(got) != 1 || got[0].Rule != RuleEventsOnOfflinedCPU {
+				t.Errorf("%s: without the MOVI at line %d: want one events-on-offlined-cpu finding, got %v", file, tr.Records[movi].Line, got)
+			}
+		}
+	}
+}
+
+func firstIndex(tr *Trace, from int, match func(Event) bool) int {
+	for i := from; i < len(tr.Records); i++ {
+		if match(tr.Records[i].Event) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lintWithout lints tr without its record i, and returns what is not
+// informational.
+func lintWithout(tr *Trace, i int) []Misuse {
+	cut := *tr
+	cut.Records = slices.Delete(slices.Clone(tr.Records), i, i+1)
+	var found []Misuse
+	for _, m := range Lint(&cut) {
+		if !m.Informational {
+			found = append(found, m)
+		}
+	}
+	return found
 }
