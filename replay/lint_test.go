@@ -1,8 +1,11 @@
 package replay
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -163,4 +166,27 @@ func lintWithout(tr *Trace, i int) []Misuse {
 		}
 	}
 	return found
+}
+
+// TestLintRulesDocumented: docs/drivers.md's table has a row for every
+// rule, with its IHI 0069 section, and none for a rule that does not
+// exist.
+func TestLintRulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/drivers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\| ([^|]+) \\|").FindAllStringSubmatch(string(doc), -1) {
+		rows[m[1]] = strings.TrimSpace(m[2])
+	}
+	for _, r := range Rules {
+		if got, ok := rows[r.Name]; !ok || got != r.Section {
+			t.Errorf("docs/drivers.md: rule %s: want a row with section %q, have %q", r.Name, r.Section, got)
+		}
+		delete(rows, r.Name)
+	}
+	for name := range rows {
+		t.Errorf("docs/drivers.md: a row for %s, which is not a rule", name)
+	}
 }
