@@ -68,3 +68,25 @@ func ExampleParse() {
 	// line 1: gicv3_its_cmd_mapd: device 0x8, ITT at 0x40123400
 	// GICv3 ITS: command MAPD DeviceID 0x8 Size 0x1 ITT_addr 0x401234 V 1
 }
+
+// A guest maps an event of device 0x10 to LPI 8192 and, without a DISCARD,
+// maps it again to LPI 8193: QEMU overwrites the entry; KVM keeps the old.
+func ExampleLint() {
+	const log = `gicv3_its_cmd_mapc GICv3 ITS: command MAPC ICID 0x0 RDbase 0x0 V 1
+gicv3_its_cmd_sync GICv3 ITS: command SYNC
+gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x0 ITT_addr 0x402000 V 1
+gicv3_its_cmd_mapti GICv3 ITS: command MAPTI DeviceID 0x10 EventID 0x0 ICID 0x0 pINTID 0x2000
+gicv3_its_cmd_sync GICv3 ITS: command SYNC
+gicv3_its_cmd_mapti GICv3 ITS: command MAPTI DeviceID 0x10 EventID 0x0 ICID 0x0 pINTID 0x2001
+gicv3_its_cmd_sync GICv3 ITS: command SYNC
+`
+	tr, err := replay.Parse(strings.NewReader(log))
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range replay.Lint(tr) {
+		fmt.Printf("line %d: %s (IHI 0069 %s): %s\n", m.Line, m.Rule.Name, m.Rule.Section, m.What)
+	}
+	// Output:
+	// line 6: map-over-live-event (IHI 0069 6.3.13, 6.3.12): event 0 of device 0x10 is already mapped (to LPI 8192, at line 4) and was not DISCARDed
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,32 @@ func FuzzParse(f *testing.F) {
 			again, err := Parse(strings.NewReader(line))
 			if err != nil || len(again.Records) != 1 || !reflect.DeepEqual(again.Records[0].Event, r.Event) {
 				t.Fatalf("line %d: %#v prints as %q, which parses back as %v, %v", r.Line, r.Event, line, again, err)
+			}
+		}
+	})
+}
+
+// FuzzLint: Lint never panics on a trace Parse accepts, and each finding
+// names one of Rules and the line of a record of the trace.
+func FuzzLint(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.log")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tr, err := Parse(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		lines := map[int]bool{}
+		for _, r := range tr.Records {
+			lines[r.Line] = true
+		}
+		for _, m := range Lint(tr) {
+			if !slices.Contains(Rules, m.Rule) || !lines[m.Line] {
+				t.Fatalf("finding %v: want a rule of Rules and a record's line", m)
 			}
 		}
 	})
