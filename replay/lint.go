@@ -24,13 +24,16 @@ type Rule struct {
 	Why string
 }
 
-// Misuse is one finding of [Lint]: rule Rule broken at trace line Line.
+// Misuse is one finding of [Lint]: at trace line Line, event Event (its
+// name), Rule is broken; What says how, with the DeviceIDs, EventIDs,
+// LPIs and earlier lines involved.
 type Misuse struct {
 	Rule  *Rule
 	Line  int
 	Event string
 	What  string
-	// Informational findings are worth knowing but not misuse.
+	// Informational findings are worth knowing but are not misuse: they
+	// do not make itsbench replay -lint fail.
 	Informational bool
 }
 
@@ -445,7 +448,11 @@ func WriteLint(w io.Writer, ms []Misuse) error {
 			info++
 		}
 	}
-	p.printf("lint: %s (%d informational):\n", plural(len(ms), "finding"), info)
+	if info > 0 {
+		p.printf("lint: %s (%d informational):\n", plural(len(ms), "finding"), info)
+	} else {
+		p.printf("lint: %s:\n", plural(len(ms), "finding"))
+	}
 	for _, m := range ms {
 		kind := ""
 		if m.Informational {

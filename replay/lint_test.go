@@ -190,3 +190,26 @@ func TestLintRulesDocumented(t *testing.T) {
 		t.Errorf("docs/drivers.md: a row for %s, which is not a rule", name)
 	}
 }
+
+// TestLintInformational: a device mapped again, with no event mapped, is
+// informational: worth a line, not misuse.
+func TestLintInformational(t *testing.T) {
+	const log = `gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x0 ITT_addr 0x402000 V 1
+gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x1 ITT_addr 0x402000 V 1
+`
+	tr, err := Parse(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := Lint(tr)
+	if len(ms) != 1 || !ms[0].Informational || ms[0].Rule != RuleRemapLiveDevice || ms[0].Line != 2 || Misuses(ms) {
+		t.Fatalf("want one informational remap-live-device finding at line 2; got %v", ms)
+	}
+	var out strings.Builder
+	if err := WriteLint(&out, ms); err != nil {
+		t.Fatal(err)
+	}
+	if want := "lint: 1 finding (1 informational):\n  line 2: remap-live-device (informational) (IHI 0069 6.3.11): device 0x10, mapped at line 1 with no live event, is mapped again without MAPD V=0 first\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("WriteLint:\n%s\nwant it to start with\n%s", out.String(), want)
+	}
+}
