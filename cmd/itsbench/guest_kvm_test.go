@@ -90,3 +90,23 @@ func TestScriptCorpusKVM(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayKVM replays a real Linux guest's QEMU trace on KVM, through
+// the CLI's guest, and lints it: KVM agrees with what QEMU recorded, and
+// Linux's driver breaks no rule.
+//
+//	GICITS_CLI_KERNEL=6.12 go test -run TestReplayKVM -v ./cmd/itsbench/
+func TestReplayKVM(t *testing.T) {
+	guest := cliKVM(t)
+	args := append(append([]string{"replay", "-lint", "-backend", "kvm"}, guest...), "../../testdata/qemutrace/linux-6.1-smp2.log.gz")
+	status, stdout, stderr := runArgs(t, args...)
+	t.Logf("itsbench %s: status %d\n%s%s", strings.Join(args, " "), status, stdout, stderr)
+	if status != exitOK {
+		t.Fatalf("status %d, want %d", status, exitOK)
+	}
+	for _, w := range []string{"ok: the kvm backend agrees with the trace", "lint: ok: "} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+}
