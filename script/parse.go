@@ -921,7 +921,10 @@ func parseRestore(f *fields, at At) Stmt {
 	return &RestoreStmt{At: at, InPlace: inplace}
 }
 
-func (f *fields) intidList(key string) []model.INTID {
+func (f *fields) intidList(key string) []model.INTID { return f.intids(key, ",") }
+
+// intids returns the INTIDs of key=A<sep>B<sep>...
+func (f *fields) intids(key, sep string) []model.INTID {
 	t, ok := f.kv[key]
 	if !ok {
 		f.fail(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
@@ -930,7 +933,7 @@ func (f *fields) intidList(key string) []model.INTID {
 	f.used[key] = true
 	var ids []model.INTID
 	col := t.col + len(key) + 1
-	for part := range strings.SplitSeq(t.text, ",") {
+	for part := range strings.SplitSeq(t.text, sep) {
 		ids = append(ids, model.INTID(f.numIn(key, token{part, col}, 32)))
 		col += len(part) + 1
 	}
@@ -962,7 +965,7 @@ func parseExpectAck(f *fields, at At) Stmt {
 	case !f.has("lpi"):
 		f.fail(f.endCol(), "expect ack: want lpi=N or spurious, found end of line")
 	default:
-		ids := f.intidAlternatives("lpi")
+		ids := f.intids("lpi", "|")
 		if len(ids) > 0 {
 			s.LPI, s.Or = ids[0], ids[1:]
 		}
@@ -970,22 +973,6 @@ func parseExpectAck(f *fields, at At) Stmt {
 	return s
 }
 
-// intidAlternatives returns the INTIDs of key=A|B|...
-func (f *fields) intidAlternatives(key string) []model.INTID {
-	t, ok := f.kv[key]
-	if !ok {
-		f.fail(f.endCol(), "%s: want field %s=, found end of line", f.verb, key)
-		return nil
-	}
-	f.used[key] = true
-	var ids []model.INTID
-	col := t.col + len(key) + 1
-	for part := range strings.SplitSeq(t.text, "|") {
-		ids = append(ids, model.INTID(f.numIn(key, token{part, col}, 32)))
-		col += len(part) + 1
-	}
-	return ids
-}
 
 func parseExpectMSI(f *fields, at At) Stmt {
 	w, ok := f.word("delivered", "blocked")
