@@ -973,7 +973,6 @@ func parseExpectAck(f *fields, at At) Stmt {
 	return s
 }
 
-
 func parseExpectMSI(f *fields, at At) Stmt {
 	w, ok := f.word("delivered", "blocked")
 	if !ok {
