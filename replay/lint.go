@@ -48,13 +48,13 @@ func (m Misuse) String() string {
 // The rules [Lint] checks, in the order of issue 16's list.
 var (
 	RuleMissingSync = &Rule{"missing-sync", "6.3.19",
-		"QEMU, and KVM, finish every command before the guest's GITS_CWRITER write returns, so the effect is there at once; a hardware ITS may still be carrying it out when the driver goes on, until a SYNC to the redistributor completes."}
+		"QEMU, and KVM, finish every command before the guest's GITS_CWRITER write returns, so the effect is there at once; a hardware ITS may still be carrying it out when the driver goes on to other commands, until a SYNC to the redistributor completes (in the same write or the next, before any other command)."}
 	RuleMapOverLiveEvent = &Rule{"map-over-live-event", "6.3.13, 6.3.12",
 		"QEMU overwrites the ITT entry, so the new LPI fires; KVM ignores a MAPTI or MAPI of a mapped event and keeps the old LPI, and hardware may keep the old translation cached."}
 	RuleLPIMappedTwice = &Rule{"lpi-mapped-twice", "6.3.13",
 		"QEMU translates each event through its own ITT entry and never notices; KVM keeps one state per LPI, so the two events share one pending bit and the target of the last mapping, and one interrupt is lost or lands on the other's CPU."}
 	RuleLPIOutOfRange = &Rule{"lpi-out-of-range", "1.2.1, 5.1.1",
-		"QEMU refuses the command too, but only in its error log; KVM refuses it with a command error the driver does not read, and hardware may read and write past the property and pending tables."}
+		"QEMU checks the pINTID against its own fixed 16 INTID bits, not the IDbits the guest programmed, so it may accept it; KVM refuses it with a command error the driver does not read, and hardware may read and write past the property and pending tables."}
 	RuleEventBeyondSize = &Rule{"event-beyond-size", "6.3.11",
 		"QEMU refuses the command or drops the MSI, but only in its error log; KVM and hardware refuse it as well, and an ITT sized for MAPD's Size has no room for the entry."}
 	RuleUnmappedDevice = &Rule{"unmapped-device", "6.3.11",
@@ -66,14 +66,14 @@ var (
 	RuleUnmapLiveCollection = &Rule{"unmap-live-collection", "6.3.10",
 		"QEMU drops the events' MSIs with a log line and delivers them again once the collection is mapped anew; KVM and hardware may keep LPIs already pending on the old redistributor, which nothing moves."}
 	RuleUnmapLiveDevice = &Rule{"unmap-live-device", "6.3.11",
-		"QEMU and KVM forget the ITT and its events at once; the architecture does not say what becomes of events still mapped (a hardware ITS may keep their translations cached, or their LPIs pending), so a driver DISCARDs each first."}
+		"QEMU leaves the entries in the ITT, so a later MAPD V=1 of the same ITT brings the events back; KVM forgets them at once; the architecture does not say what becomes of events still mapped (a hardware ITS may keep their translations cached, or their LPIs pending), so a driver DISCARDs each first."}
 	RuleRemapLiveDevice = &Rule{"remap-live-device", "6.3.11",
 		"QEMU and KVM simply forget the old ITT; a hardware ITS may keep translating from cached entries of the old one, whose LPIs the driver thinks are gone."}
 	RuleITTOverlap = &Rule{"itt-overlap", "6.3.11, 5.1.1",
 		"QEMU reads and writes guest memory on every use and shows no sign of the clash; KVM writes its own entries into the ITT when it saves the ITS (migration) and hardware whenever it maps, corrupting whatever shares the memory."}
 	RuleMSIUnmapped = &Rule{"msi-unmapped", "6.3.11, 6.3.13",
 		"QEMU drops the MSI with a line in its error log; KVM and hardware drop it too, silently, and the device waits for an interrupt that never comes."}
-	RuleMSILPIsDisabled = &Rule{"msi-lpis-disabled", "5.1.1",
+	RuleMSILPIsDisabled = &Rule{"msi-lpis-disabled", "12.11.2",
 		"the LPI is lost on every implementation, QEMU included, and none reports it: the only sign is a device waiting for an interrupt, so enable LPIs before the device's MSIs."}
 	RuleEventsOnOfflinedCPU = &Rule{"events-on-offlined-cpu", "6.3.16, 6.3.15",
 		"QEMU delivers to an offline CPU's redistributor without complaint and the CPU finds the LPIs when it returns; on KVM and hardware they stay pending where no CPU runs, and the device stalls while the CPU is away."}
@@ -120,9 +120,11 @@ type linter struct {
 	g     *Guest
 	found []Misuse
 	// unsynced are the commands since the last SYNC whose effect a SYNC
-	// guarantees.
-	unsynced []Record
-	woken    map[model.CPU]bool
+	// guarantees; published, that a GITS_CWRITER write has handed them to
+	// the ITS since.
+	unsynced  []Record
+	published bool
+	woken     map[model.CPU]bool
 }
 
 func (l *linter) report(rule *Rule, rec Record, format string, args ...any) {
@@ -138,6 +140,15 @@ func eventName(rec Record) string {
 
 // check runs the rules on one record, before the guest applies it.
 func (l *linter) check(rec Record) {
+	if l.published && rec.Event != nil && strings.HasPrefix(rec.Event.Name(), "gicv3_its_cmd_") {
+		// The first command after the commands were handed over: a SYNC
+		// for them may come in a write of its own (Xen's driver does
+		// that), but not after another command.
+		if _, sync := rec.Event.(CmdSYNC); !sync {
+			l.publish(rec)
+		}
+		l.published = false
+	}
 	switch e := rec.Event.(type) {
 	case CmdSYNC:
 		l.unsynced = nil
@@ -172,8 +183,8 @@ func (l *linter) check(rec Record) {
 	case CmdMAPD:
 		l.mapDevice(rec, e)
 	case ITSWrite:
-		if e.Offset&^4 == uint64(model.GITS_CWRITER) {
-			l.publish(rec)
+		if e.Offset&^4 == uint64(model.GITS_CWRITER) && len(l.unsynced) > 0 {
+			l.published = true
 		}
 	case TranslationWrite:
 		if e.Offset == translaterOffset {
@@ -186,11 +197,12 @@ func (l *linter) check(rec Record) {
 	}
 }
 
-// publish checks, when the guest hands the ITS new commands (or the trace
-// ends), that a SYNC follows every command whose effect needs one.
+// publish reports the commands handed to the ITS with no SYNC after
+// them before the next command (rec, in a later GITS_CWRITER write) or the
+// end of the trace (rec without an event).
 func (l *linter) publish(rec Record) {
 	for _, c := range l.unsynced {
-		where := "before the guest's next GITS_CWRITER write"
+		where := fmt.Sprintf("before the guest's next command, in a later GITS_CWRITER write")
 		if rec.Event == nil {
 			where = "before the trace ends"
 		}

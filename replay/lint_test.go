@@ -213,3 +213,39 @@ gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x1 ITT_addr 0x402
 		t.Errorf("WriteLint:\n%s\nwant it to start with\n%s", out.String(), want)
 	}
 }
+
+// TestMissingSyncAcrossWrites: a SYNC may come in a GITS_CWRITER write of
+// its own after the command (Xen's driver does that), but not after
+// another command.
+func TestMissingSyncAcrossWrites(t *testing.T) {
+	const (
+		mapti  = "gicv3_its_cmd_mapti GICv3 ITS: command MAPTI DeviceID 0x8 EventID 0x1 ICID 0x0 pINTID 0x2001\n"
+		mapti2 = "gicv3_its_cmd_mapti GICv3 ITS: command MAPTI DeviceID 0x8 EventID 0x2 ICID 0x0 pINTID 0x2002\n"
+		sync   = "gicv3_its_cmd_sync GICv3 ITS: command SYNC\n"
+		write  = "gicv3_its_write GICv3 ITS write: offset 0x88 data 0x100 size 4\n"
+		prefix = "gicv3_its_cmd_mapc GICv3 ITS: command MAPC ICID 0x0 RDbase 0x0 V 1\n" + sync +
+			"gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x8 Size 0x1 ITT_addr 0x487bda V 1\n" + sync + write
+	)
+	for _, c := range []struct {
+		name, trace string
+		want        int // missing-sync findings
+	}{
+		{"sync in the same write", prefix + mapti + sync + write, 0},
+		{"sync in the next write", prefix + mapti + write + sync + write, 0},
+		{"another command first", prefix + mapti + write + mapti2 + sync + write, 1},
+	} {
+		tr, err := Parse(strings.NewReader(c.trace))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		n := 0
+		for _, m := range Lint(tr) {
+			if m.Rule == RuleMissingSync {
+				n++
+			}
+		}
+		if n != c.want {
+			t.Errorf("%s: %d missing-sync findings, want %d: %v", c.name, n, c.want, Lint(tr))
+		}
+	}
+}

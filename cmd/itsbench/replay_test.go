@@ -29,7 +29,7 @@ func TestReplayExitStatuses(t *testing.T) {
 		{[]string{"-v", testdata + "wrong-cpu.log"}, 1, "line 46: gicv3_its_cmd_mapd: MAPD dev=0x8 bits=2 itt=0x40800000\n", ""},
 		{[]string{"-lint", testdata + "lint-clean.log"}, 0, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 15 rules\n", ""},
 		{[]string{"-lint", testdata + "lint-missing-sync.log"}, 1,
-			"ok: the sim backend agrees with the trace\nlint: 1 finding:\n  line 45: missing-sync (IHI 0069 6.3.19): MAPTI DeviceID 0x8 EventID 0x1 ICID 0x1 pINTID 0x2001 has no SYNC after it before the guest's next GITS_CWRITER write (line 48)\n      QEMU, and KVM,",
+			"ok: the sim backend agrees with the trace\nlint: 1 finding:\n  line 45: missing-sync (IHI 0069 6.3.19): MAPTI DeviceID 0x8 EventID 0x1 ICID 0x1 pINTID 0x2001 has no SYNC after it before the trace ends (line 48)\n      QEMU, and KVM,",
 			"itsbench replay: " + testdata + "lint-missing-sync.log: the guest's driver misuses the ITS: see the lint findings above\n"},
 		{[]string{"-lint", testdata + "wrong-cpu.log"}, 1, "1 divergence\nlint: ", "the sim backend diverges from the trace"},
 		{[]string{testdata + "lint-missing-sync.log"}, 0, "ok: the sim backend agrees with the trace\n", ""},
