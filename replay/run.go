@@ -140,6 +140,9 @@ func newReplayer(tr *Trace, b model.Backend, opts Options) (*replayer, error) {
 		}
 	}
 	r.note(Inferred, 0, "cpus", "CPUs: %d, as %s", n, from)
+	if !r.tableEvents {
+		r.note(Inferred, 0, "no-table-reads", "where MSIs land: the trace has no table reads (gicv3_its_dte_read, _ite_read, _cte_read), so each MSI's expected LPI and CPU come from the guest's commands, not from what QEMU did: a weaker check (capture with -trace 'gicv3_its*' to have them)")
+	}
 	return r, nil
 }
 
