@@ -25,7 +25,7 @@ import (
 // reads packed in at their host paths, its standard output and error, its
 // exit status and the files it writes brought back. compare with one side
 // on each runs the sim side here and only the kvm side there
-// (compareSide).
+// (compareSideInGuest).
 
 // inGuestVar is set in the guest's environment: a command there never
 // relays again.
