@@ -50,7 +50,7 @@ func (c *Context) SimBefore(i int) *simState {
 	}
 	prefix := &script.Script{File: c.Stream.File, Stmts: c.Stream.Stmts[:min(i, len(c.Stream.Stmts))]}
 	var st *simState
-	res := script.Run(prefix, script.Options{Backend: "sim", Observe: func(b model.Backend) error {
+	res := script.Run(prefix, script.Options{Backend: "sim", AfterStmt: saveAfterErrors, Observe: func(b model.Backend) error {
 		dump, err := inspect.ReadState(b)
 		if err != nil {
 			return err
@@ -63,6 +63,17 @@ func (c *Context) SimBefore(i int) *simState {
 	}
 	c.states[i] = st
 	return st
+}
+
+// saveAfterErrors saves the tables after each expect error, as the
+// differential's observation does (difftest.Observe): the save writes the
+// pending tables, whose bits a later MAPTI of the same INTID loads, so a
+// replay without it would not see the state the streams did.
+func saveAfterErrors(st script.Stmt, b model.Backend) error {
+	if _, ok := st.(*script.ExpectErrorStmt); !ok {
+		return nil
+	}
+	return b.SaveTables()
 }
 
 // ack returns the CPU of an ack divergence, and what each side
