@@ -202,7 +202,7 @@ func (l *linter) check(rec Record) {
 // end of the trace (rec without an event).
 func (l *linter) publish(rec Record) {
 	for _, c := range l.unsynced {
-		where := fmt.Sprintf("before the guest's next command, in a later GITS_CWRITER write")
+		where := "before the guest's next command, in a later GITS_CWRITER write"
 		if rec.Event == nil {
 			where = "before the trace ends"
 		}
