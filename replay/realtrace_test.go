@@ -89,3 +89,31 @@ func firstDeliveredMSI(tr *Trace) (int, int) {
 	}
 	return -1, -1
 }
+
+// TestRealAcknowledgesAreChecked: the real trace that records the CPU
+// interface (linux-6.1-smp2-acks) has its acknowledges checked, and one
+// of them edited to name another LPI is a divergence at its line.
+func TestRealAcknowledgesAreChecked(t *testing.T) {
+	file := filepath.Join(filepath.Dir(realTraces), "linux-6.1-smp2-acks.log.gz")
+	tr, err := ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := replaySim(t, tr); rep.Acknowledges == 0 || !rep.OK() {
+		t.Fatalf("%s: %d acknowledges checked, ok %v, want some and ok", file, rep.Acknowledges, rep.OK())
+	}
+	for i, r := range tr.Records {
+		e, ok := r.Event.(ICCIAR1Read)
+		if !ok || !isLPI(e.Value) {
+			continue
+		}
+		e.Value++ // another LPI than the one the CPU took
+		tr.Records[i].Event = e
+		rep := replaySim(t, tr)
+		if len(rep.Findings) == 0 || rep.Findings[0].Line != r.Line {
+			t.Errorf("%s: the acknowledge at line %d edited to LPI %d does not diverge first: %v", file, r.Line, e.Value, rep.Findings)
+		}
+		return
+	}
+	t.Fatalf("%s: no acknowledge of an LPI", file)
+}
