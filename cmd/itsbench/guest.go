@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -105,9 +106,9 @@ func relayFor(fs *flag.FlagSet) *relayError {
 		v := f.Value.String()
 		switch {
 		case v == "" || v == "-":
-		case contains(inputFlags, f.Name):
+		case slices.Contains(inputFlags, f.Name):
 			r.inputs = append(r.inputs, v)
-		case contains(outputFlags, f.Name):
+		case slices.Contains(outputFlags, f.Name):
 			r.outputs = append(r.outputs, v)
 		}
 	})
@@ -117,15 +118,6 @@ func relayFor(fs *flag.FlagSet) *relayError {
 		}
 	}
 	return r
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // relay runs args (the whole command line, command name first) in the
@@ -368,7 +360,7 @@ func workloadArgs(fs *flag.FlagSet, args []string) []string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || a == "--" || !contains(compareOnly, name) {
+		if !strings.HasPrefix(a, "-") || a == "--" || !slices.Contains(compareOnly, name) {
 			out = append(out, a)
 			continue
 		}
