@@ -72,8 +72,14 @@ func (r *replayer) encode(rec Record) (model.Command, error) {
 	case CmdMOVALL:
 		return model.MOVALL{RDbase1: e.RDbase1, RDbase2: e.RDbase2}, nil
 	case CmdSYNC:
+		if p, ok := r.dumped.Packets[rec.Line]; ok {
+			return p, nil
+		}
 		return model.SYNC{RDbase: r.syncTarget(rec)}, nil
 	case CmdINVALL:
+		if p, ok := r.dumped.Packets[rec.Line]; ok {
+			return p, nil
+		}
 		return r.invall(rec), nil
 	case CmdUnknown:
 		r.note(Ignored, rec.Line, "unknown-command", "commands QEMU does not know (the first, opcode %#x): not replayed", e.Opcode)
@@ -119,22 +125,38 @@ func (r *replayer) mapd(rec Record, e CmdMAPD) (model.Command, error) {
 }
 
 // configure writes an LPI's configuration byte before the command that
-// first maps it.
+// first maps it: the dumped property table's priority and group when a
+// dump holds it, else [InferredLPIConfig]; enabled either way, because a
+// dump shows the end of the run, when LPIs in use earlier may have been
+// disabled.
 func (r *replayer) configure(intid model.INTID) {
 	if r.configured[intid] {
 		return
 	}
 	r.configured[intid] = true
-	if err := model.SetLPIConfig(r.b, intid, InferredLPIConfig); err == nil {
+	cfg, dumped := r.dumped.LPIConfig(intid)
+	if !dumped {
+		cfg = InferredLPIConfig
+	}
+	if err := model.SetLPIConfig(r.b, intid, cfg|lpiEnable); err != nil {
+		return
+	}
+	switch {
+	case !dumped:
 		r.note(Inferred, 0, "lpi-config", "LPI configuration: the trace does not record the property table; every LPI mapped is configured %#02x (priority %#02x, Group 1, enabled: what Linux writes for an LPI in use) before the command that first maps it", uint8(InferredLPIConfig), InferredLPIConfig.Priority())
+	case !cfg.Enabled():
+		r.note(FromDump, 0, "lpi-config-disabled", "LPI configuration: LPIs the property-table dump shows disabled (the first, LPI %d, %#02x) are replayed enabled, with the dump's priority: the dump shows the end of the run, and QEMU delivered what the trace shows", intid, uint8(cfg))
 	}
 }
+
+// lpiEnable is an LPI configuration byte's Enable bit.
+const lpiEnable model.LPIConfig = 1
 
 // syncTarget infers SYNC's RDbase, which QEMU does not trace: the CPU of
 // the collection the previous command named, as Linux's
 // its_send_single_command targets it, else CPU 0.
 func (r *replayer) syncTarget(rec Record) uint64 {
-	r.note(Inferred, rec.Line, "sync", "SYNC's RDbase, which QEMU does not trace: the CPU of the collection the previous command named (as Linux's ITS driver targets it), else CPU 0")
+	r.note(Inferred, rec.Line, "sync", "SYNC's RDbase, which QEMU does not trace: the CPU of the collection the previous command named (as Linux's ITS driver targets it), else CPU 0 (give the command queue's dump with -mem for the exact one)")
 	if icid, ok := r.guest.LastCollection(); ok {
 		if c := r.guest.Collections[icid]; c != nil && int(c.CPU) < r.caps.CPUs {
 			return uint64(c.CPU)
@@ -149,16 +171,16 @@ func (r *replayer) syncTarget(rec Record) uint64 {
 // INVALL invalidates nothing and is not replayed.
 func (r *replayer) invall(rec Record) model.Command {
 	icid, ok := r.guest.LastCollection()
-	if ok && r.guest.Collections[icid] != nil {
-		r.note(Inferred, rec.Line, "invall", "INVALL's ICID, which QEMU does not trace: the collection the previous command named (Linux sends INVALL right after a CPU's MAPC), else the lowest mapped one")
-		return model.INVALL{ICID: icid}
+	if !ok || r.guest.Collections[icid] == nil {
+		mapped := r.guest.MappedCollections()
+		if len(mapped) == 0 {
+			r.note(Ignored, rec.Line, "invall-none", "INVALLs while no collection is mapped: they invalidate nothing and are not replayed")
+			return nil
+		}
+		icid = mapped[0]
 	}
-	if mapped := r.guest.MappedCollections(); len(mapped) > 0 {
-		r.note(Inferred, rec.Line, "invall", "INVALL's ICID, which QEMU does not trace: the collection the previous command named (Linux sends INVALL right after a CPU's MAPC), else the lowest mapped one")
-		return model.INVALL{ICID: mapped[0]}
-	}
-	r.note(Ignored, rec.Line, "invall-none", "INVALLs while no collection is mapped: they invalidate nothing and are not replayed")
-	return nil
+	r.note(Inferred, rec.Line, "invall", "INVALL's ICID, which QEMU does not trace: the collection the previous command named (Linux sends INVALL right after a CPU's MAPC), else the lowest mapped one (give the command queue's dump with -mem for the exact one)")
+	return model.INVALL{ICID: icid}
 }
 
 // checkCommand compares the backend's answer to a command with QEMU's,
@@ -235,7 +257,7 @@ func (r *replayer) qemuAccepted(o *op) (accepted bool, evidence string, known bo
 
 // translation replays an MSI and checks where it lands.
 func (r *replayer) translation(o *op, e TranslationWrite) error {
-	if e.Offset != uint64(model.GITS_TRANSLATER-0x10000) {
+	if e.Offset != translaterOffset {
 		r.note(Ignored, o.rec.Line, "translater-offset", "writes to the translation frame elsewhere than GITS_TRANSLATER (the first at offset %#x): QEMU ignores them, and so does the replay", e.Offset)
 		return nil
 	}

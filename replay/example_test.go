@@ -84,7 +84,7 @@ gicv3_its_cmd_sync GICv3 ITS: command SYNC
 	if err != nil {
 		panic(err)
 	}
-	for _, m := range replay.Lint(tr) {
+	for _, m := range replay.Lint(tr, nil) {
 		fmt.Printf("line %d: %s (IHI 0069 %s): %s\n", m.Line, m.Rule.Name, m.Rule.Section, m.What)
 	}
 	// Output:

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,10 +69,31 @@ func FuzzLint(f *testing.F) {
 		for _, r := range tr.Records {
 			lines[r.Line] = true
 		}
-		for _, m := range Lint(tr) {
+		for _, m := range Lint(tr, nil) {
 			if !slices.Contains(Rules, m.Rule) || !lines[m.Line] {
 				t.Fatalf("finding %v: want a rule of Rules and a record's line", m)
 			}
+		}
+	})
+}
+
+// FuzzParseMemSpec: -mem's FILE@GPA never panics, and what it accepts
+// prints back to a spec that parses the same.
+func FuzzParseMemSpec(f *testing.F) {
+	for _, s := range []string{"q.bin@0x40000000", "a@b@4096", "@", "x@0xffffffffffffffff", "x@-1", "x@0b101"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		file, gpa, err := ParseMemSpec(s)
+		if err != nil {
+			return
+		}
+		if file == "" {
+			t.Fatalf("ParseMemSpec(%q): empty file accepted", s)
+		}
+		again, gpa2, err := ParseMemSpec(fmt.Sprintf("%s@%#x", file, uint64(gpa)))
+		if err != nil || again != file || gpa2 != gpa {
+			t.Fatalf("ParseMemSpec(%q) = %q, %v; printed back: %q, %v, %v", s, file, gpa, again, gpa2, err)
 		}
 	})
 }

@@ -37,18 +37,26 @@ type Misuse struct {
 	Informational bool
 }
 
-func (m Misuse) String() string {
+func (m Misuse) String() string { return m.head() + ": " + m.Rule.Why }
+
+// head is the finding without the rule's reason: line, rule, section and
+// what was found.
+func (m Misuse) head() string {
 	info := ""
 	if m.Informational {
 		info = " (informational)"
 	}
-	return fmt.Sprintf("line %d: %s%s: %s (IHI 0069 %s): %s", m.Line, m.Rule.Name, info, m.What, m.Rule.Section, m.Rule.Why)
+	return fmt.Sprintf("line %d: %s%s (IHI 0069 %s): %s", m.Line, m.Rule.Name, info, m.Rule.Section, m.What)
 }
 
 // The rules [Lint] checks, in the order of issue 16's list.
 var (
+	RuleMissingInv = &Rule{"missing-inv", "6.3.7, 6.3.8",
+		"QEMU reads an LPI's configuration byte from memory every time it delivers the LPI, so a change shows at once; KVM reads it when the LPI is mapped or invalidated, and a redistributor may cache it, so until an INV, INVALL or GICR_INVLPIR the old priority and enable stay in force."}
 	RuleMissingSync = &Rule{"missing-sync", "6.3.19",
 		"QEMU, and KVM, finish every command before the guest's GITS_CWRITER write returns, so the effect is there at once; a hardware ITS may still be carrying it out when the driver goes on to other commands, until a SYNC to the redistributor completes (in the same write or the next, before any other command)."}
+	RuleSyncWrongRedistributor = &Rule{"sync-wrong-redistributor", "6.3.19, 6.3.16",
+		"QEMU and KVM finish every command before the GITS_CWRITER write returns, so any SYNC will do; on hardware a SYNC waits only for the effects on the redistributor it names, so the one a command acts on must be named: after a MOVI the source, which the pending state and cached translation leave (Linux's driver SYNCs the event's old collection)."}
 	RuleMapOverLiveEvent = &Rule{"map-over-live-event", "6.3.13, 6.3.12",
 		"QEMU overwrites the ITT entry, so the new LPI fires; KVM ignores a MAPTI or MAPI of a mapped event and keeps the old LPI, and hardware may keep the old translation cached."}
 	RuleLPIMappedTwice = &Rule{"lpi-mapped-twice", "6.3.13",
@@ -75,39 +83,70 @@ var (
 		"QEMU drops the MSI with a line in its error log; KVM and hardware drop it too, silently, and the device waits for an interrupt that never comes."}
 	RuleMSILPIsDisabled = &Rule{"msi-lpis-disabled", "12.11.2",
 		"the LPI is lost on every implementation, QEMU included, and none reports it: the only sign is a device waiting for an interrupt, so enable LPIs before the device's MSIs."}
+	RuleMSIDisabledLPI = &Rule{"msi-disabled-lpi", "5.1.1, 6.3.7",
+		"the LPI becomes pending and waits until it is enabled and the change invalidated; QEMU re-reads the configuration byte at each delivery, so an enable without an INV delivers it there, while KVM and hardware keep it pending: the device waits for an interrupt that comes late or never."}
 	RuleEventsOnOfflinedCPU = &Rule{"events-on-offlined-cpu", "6.3.16, 6.3.15",
 		"an LPI whose collection stays on an offline CPU waits, pending, until that CPU returns, on QEMU, KVM and hardware alike: nothing in QEMU's log shows it, and the device stalls while the CPU is away."}
 )
 
 // Rules are the rules [Lint] checks.
 var Rules = []*Rule{
-	RuleMissingSync, RuleMapOverLiveEvent, RuleLPIMappedTwice, RuleLPIOutOfRange, RuleEventBeyondSize,
+	RuleMissingInv, RuleMissingSync, RuleSyncWrongRedistributor, RuleMapOverLiveEvent, RuleLPIMappedTwice, RuleLPIOutOfRange, RuleEventBeyondSize,
 	RuleUnmappedDevice, RuleUnmappedEvent, RuleUnmappedCollection, RuleUnmapLiveCollection,
 	RuleUnmapLiveDevice, RuleRemapLiveDevice, RuleITTOverlap, RuleMSIUnmapped, RuleMSILPIsDisabled,
-	RuleEventsOnOfflinedCPU,
+	RuleMSIDisabledLPI, RuleEventsOnOfflinedCPU,
 }
 
 // Lint checks the guest's use of its ITS, as tr shows it, against the
-// rules in [Rules], and returns what it found in trace order.
+// rules in [Rules], and returns what it found in trace order. mem, which
+// may be nil, holds dumps of the guest's memory taken at the end of the
+// run ([FindDumped]).
 //
 // # Notes
 //
-// It reads only the trace, replaying nothing. The trace does not hold the
-// LPI configuration bytes, so a missing INV or INVALL after a
-// configuration change, and an MSI to a disabled LPI, are not checked: they
-// need the property table, which QEMU does not trace. SYNC's target is not
-// traced either, so a SYNC to the wrong redistributor cannot be seen. A CPU
-// going offline has no event of its own: a CPU that comes back shows as
-// its redistributor woken again (GICR_WAKER.ProcessorSleep cleared once
-// more), and [RuleEventsOnOfflinedCPU] looks at that moment.
-func Lint(tr *Trace) []Misuse {
-	l := &linter{g: NewGuest(tr), woken: map[model.CPU]bool{}}
+// It reads only the trace and the dumps, replaying nothing. QEMU traces
+// no memory access, so three rules need a dump ([Unchecked] names those a
+// lint could not check):
+//
+//   - [RuleMissingInv] and [RuleMSIDisabledLPI] need the LPI property
+//     table's. A dump shows the end of the run, so both rest on what the
+//     trace says happened after each moment: an LPI enabled in the dump
+//     must have had an invalidation after its first mapping (drivers
+//     configure an LPI when they bring its interrupt into use, after
+//     mapping it, as Linux does); an MSI is to a disabled LPI when the
+//     dump shows it disabled and nothing invalidated its configuration
+//     after the MSI.
+//   - [RuleSyncWrongRedistributor] needs the command queue's, for SYNC's
+//     target; without it, any SYNC counts for every command before it.
+//
+// A CPU going offline has no event of its own: a CPU that comes back
+// shows as its redistributor woken again (GICR_WAKER.ProcessorSleep
+// cleared once more), and [RuleEventsOnOfflinedCPU] looks at that moment.
+func Lint(tr *Trace, mem *Memory) []Misuse {
+	l := &linter{g: NewGuest(tr), woken: map[model.CPU]bool{}, dumped: FindDumped(tr, mem), inv: newInvalidations()}
 	for _, rec := range tr.Records {
 		l.check(rec)
 		l.g.Apply(rec)
 	}
 	l.publish(Record{Line: tr.Lines})
+	l.checkDumpedConfig()
+	slices.SortStableFunc(l.found, func(a, b Misuse) int { return a.Line - b.Line })
 	return l.found
+}
+
+// Unchecked returns the rules [Lint] cannot check for lack of a memory
+// dump in mem, and what each needs.
+func Unchecked(tr *Trace, mem *Memory) map[*Rule]string {
+	d := FindDumped(tr, mem)
+	out := map[*Rule]string{}
+	if d.Properties == nil {
+		out[RuleMissingInv] = "the LPI property table's dump"
+		out[RuleMSIDisabledLPI] = "the LPI property table's dump"
+	}
+	if d.Queue == nil {
+		out[RuleSyncWrongRedistributor] = "the command queue's dump"
+	}
+	return out
 }
 
 // gicrWAKER is GICR_WAKER's offset; ProcessorSleep is its bit 1.
@@ -122,9 +161,22 @@ type linter struct {
 	// unsynced are the commands since the last SYNC whose effect a SYNC
 	// guarantees; published, that a GITS_CWRITER write has handed them to
 	// the ITS since.
-	unsynced  []Record
+	unsynced  []syncNeed
 	published bool
 	woken     map[model.CPU]bool
+	// dumped is what the memory dumps say; inv, where the guest
+	// invalidated LPI configuration.
+	dumped *Dumped
+	inv    *invalidations
+}
+
+// syncNeed is a command that needs a SYNC, and the redistributor it acts
+// on (cpu, when known); wrong is a SYNC since that named another.
+type syncNeed struct {
+	rec   Record
+	cpu   model.CPU
+	known bool
+	wrong Record
 }
 
 func (l *linter) report(rule *Rule, rec Record, format string, args ...any) {
@@ -149,34 +201,43 @@ func (l *linter) check(rec Record) {
 		}
 		l.published = false
 	}
+	l.inv.check(l.g, l.dumped, rec)
 	switch e := rec.Event.(type) {
 	case CmdSYNC:
-		l.unsynced = nil
+		l.sync(rec)
 	case CmdMAPTI:
 		l.mapEvent(rec, e.DeviceID, e.EventID, e.ICID, e.INTID)
 	case CmdMAPI:
 		l.mapEvent(rec, e.DeviceID, e.EventID, e.ICID, model.INTID(e.EventID))
 	case CmdMOVI:
-		l.unsynced = append(l.unsynced, rec)
-		if l.event(rec, e.DeviceID, e.EventID) != nil {
+		if m := l.event(rec, e.DeviceID, e.EventID); m != nil {
+			l.needSync(rec, m.ICID)
 			l.collection(rec, e.ICID)
+		} else {
+			l.unsynced = append(l.unsynced, syncNeed{rec: rec})
 		}
 	case CmdDISCARD:
-		l.unsynced = append(l.unsynced, rec)
-		l.event(rec, e.DeviceID, e.EventID)
+		l.eventNeedingSync(rec, e.DeviceID, e.EventID)
 	case CmdINT:
-		l.unsynced = append(l.unsynced, rec)
-		l.event(rec, e.DeviceID, e.EventID)
+		l.eventNeedingSync(rec, e.DeviceID, e.EventID)
 	case CmdCLEAR:
-		l.unsynced = append(l.unsynced, rec)
-		l.event(rec, e.DeviceID, e.EventID)
+		l.eventNeedingSync(rec, e.DeviceID, e.EventID)
 	case CmdINV:
-		l.unsynced = append(l.unsynced, rec)
-		l.event(rec, e.DeviceID, e.EventID)
-	case CmdINVALL, CmdMOVALL:
-		l.unsynced = append(l.unsynced, rec)
+		l.eventNeedingSync(rec, e.DeviceID, e.EventID)
+	case CmdINVALL:
+		if p, ok := l.dumped.Packets[rec.Line].(model.INVALL); ok {
+			l.needSync(rec, p.ICID)
+		} else {
+			l.unsynced = append(l.unsynced, syncNeed{rec: rec})
+		}
+	case CmdMOVALL:
+		l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpu: model.CPU(e.RDbase1), known: true})
 	case CmdMAPC:
-		l.unsynced = append(l.unsynced, rec)
+		if e.Valid {
+			l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpu: model.CPU(e.RDbase), known: true})
+		} else {
+			l.needSync(rec, e.ICID)
+		}
 		if !e.Valid {
 			l.unmapCollection(rec, e.ICID)
 		}
@@ -197,16 +258,61 @@ func (l *linter) check(rec Record) {
 	}
 }
 
+// needSync notes that rec needs a SYNC to the redistributor of
+// collection icid (as the guest has it mapped now, if it is).
+func (l *linter) needSync(rec Record, icid model.ICID) {
+	n := syncNeed{rec: rec}
+	if c := l.g.Collections[icid]; c != nil {
+		n.cpu, n.known = c.CPU, true
+	}
+	l.unsynced = append(l.unsynced, n)
+}
+
+// eventNeedingSync checks the event a command names and notes that the
+// command needs a SYNC to the event's redistributor.
+func (l *linter) eventNeedingSync(rec Record, dev model.DeviceID, ev model.EventID) {
+	if m := l.event(rec, dev, ev); m != nil {
+		l.needSync(rec, m.ICID)
+		return
+	}
+	l.unsynced = append(l.unsynced, syncNeed{rec: rec})
+}
+
+// sync settles the commands a SYNC covers: all of them when its target is
+// unknown (no queue dump), else those acting on the redistributor it
+// names (or on one unknown); the others are left, marked.
+func (l *linter) sync(rec Record) {
+	p, ok := l.dumped.Packets[rec.Line].(model.SYNC)
+	if !ok {
+		l.unsynced = nil
+		return
+	}
+	left := l.unsynced[:0]
+	for _, n := range l.unsynced {
+		if n.known && uint64(n.cpu) != p.RDbase {
+			n.wrong = rec
+			left = append(left, n)
+		}
+	}
+	l.unsynced = left
+}
+
 // publish reports the commands handed to the ITS with no SYNC after
 // them before the next command (rec, in a later GITS_CWRITER write) or the
 // end of the trace (rec without an event).
 func (l *linter) publish(rec Record) {
-	for _, c := range l.unsynced {
+	for _, n := range l.unsynced {
+		c := strings.TrimPrefix(Message(n.rec.Event), "GICv3 ITS: command ")
 		where := "before the guest's next command, in a later GITS_CWRITER write"
 		if rec.Event == nil {
 			where = "before the trace ends"
 		}
-		l.report(RuleMissingSync, c, "%s has no SYNC after it %s (line %d)", strings.TrimPrefix(Message(c.Event), "GICv3 ITS: command "), where, rec.Line)
+		if n.wrong.Event != nil {
+			p := l.dumped.Packets[n.wrong.Line].(model.SYNC)
+			l.report(RuleSyncWrongRedistributor, n.rec, "%s acts on CPU %d's redistributor, but the SYNC after it (line %d) names CPU %d's, and no SYNC to CPU %d follows %s (line %d)", c, n.cpu, n.wrong.Line, p.RDbase, n.cpu, where, rec.Line)
+			continue
+		}
+		l.report(RuleMissingSync, n.rec, "%s has no SYNC after it %s (line %d)", c, where, rec.Line)
 	}
 	l.unsynced = nil
 }
@@ -250,7 +356,7 @@ func (l *linter) collection(rec Record, icid model.ICID) {
 }
 
 func (l *linter) mapEvent(rec Record, dev model.DeviceID, ev model.EventID, icid model.ICID, intid model.INTID) {
-	l.unsynced = append(l.unsynced, rec)
+	l.needSync(rec, icid)
 	l.collection(rec, icid)
 	l.lpiRange(rec, intid)
 	d := l.device(rec, dev)
@@ -401,6 +507,7 @@ func (l *linter) msi(rec Record, e TranslationWrite) {
 		l.report(RuleMSIUnmapped, rec, "MSI of event %d of device %#x: %v", ev, uint32(dev), err)
 		return
 	}
+	l.inv.msi(rec, dev, ev, intid)
 	if int(cpu) < len(l.g.Redistributors) && !l.g.Redistributors[cpu].LPIsEnabled() {
 		l.report(RuleMSILPIsDisabled, rec, "MSI of event %d of device %#x targets LPI %d on CPU %d, whose GICR_CTLR.EnableLPIs is clear", ev, uint32(dev), intid, cpu)
 	}
@@ -442,7 +549,7 @@ func (l *linter) sortedDevices() []*Device {
 
 // translaterOffset is GITS_TRANSLATER's offset in the translation frame,
 // as QEMU's gicv3_its_translation_write prints it.
-const translaterOffset = 0x40
+const translaterOffset = uint64(model.GITS_TRANSLATER - 0x10000)
 
 // Misuses reports whether ms holds a finding that is not informational.
 func Misuses(ms []Misuse) bool {
@@ -451,30 +558,35 @@ func Misuses(ms []Misuse) bool {
 
 // WriteLint writes what [Lint] found, for people: a header line, then
 // each finding (rule, trace line, IHI 0069 section, what) with the rule's
-// reason indented under it, or a line saying the trace breaks no rule.
-func WriteLint(w io.Writer, ms []Misuse) error {
+// reason indented under it, or a line saying the trace breaks no rule;
+// then the rules not checked for lack of a memory dump ([Unchecked]).
+func WriteLint(w io.Writer, ms []Misuse, unchecked map[*Rule]string) error {
 	p := &printer{w: w}
-	if len(ms) == 0 {
-		p.printf("lint: ok: the guest's driver breaks none of the %d rules\n", len(Rules))
-		return p.err
-	}
+	checked := len(Rules) - len(unchecked)
 	info := 0
 	for _, m := range ms {
 		if m.Informational {
 			info++
 		}
 	}
-	if info > 0 {
+	switch {
+	case len(ms) == 0:
+		p.printf("lint: ok: the guest's driver breaks none of the %s\n", plural(checked, "rule")+" checked")
+	case info > 0:
 		p.printf("lint: %s (%d informational):\n", plural(len(ms), "finding"), info)
-	} else {
+	default:
 		p.printf("lint: %s:\n", plural(len(ms), "finding"))
 	}
 	for _, m := range ms {
-		kind := ""
-		if m.Informational {
-			kind = " (informational)"
+		p.printf("  %s\n      %s\n", m.head(), m.Rule.Why)
+	}
+	if len(unchecked) > 0 {
+		p.printf("lint: not checked, for lack of a memory dump (-mem):\n")
+		for _, r := range Rules {
+			if need, ok := unchecked[r]; ok {
+				p.printf("  %s: needs %s\n", r.Name, need)
+			}
 		}
-		p.printf("  line %d: %s%s (IHI 0069 %s): %s\n      %s\n", m.Line, m.Rule.Name, kind, m.Rule.Section, m.What, m.Rule.Why)
 	}
 	return p.err
 }

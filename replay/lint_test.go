@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"github.com/gicits/gicits/model"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +27,7 @@ func TestLintOfRealLinuxTraces(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			for _, m := range Lint(tr) {
+			for _, m := range Lint(tr, nil) {
 				if m.Informational {
 					t.Log(m)
 					continue
@@ -46,26 +47,37 @@ func TestLintOfRealLinuxTraces(t *testing.T) {
 // clean start with the misuse at its end) breaks that rule and no other,
 // at the line of the misuse; the clean start breaks none.
 func TestLintRules(t *testing.T) {
+	// The dump-based rules' traces come with the dumps that show the
+	// misuse; the clean start is checked with its queue's too.
+	rightSyncs := func(t *testing.T, tr *Trace) *Memory { return queueDump(t, tr, map[uint32]uint64{3: 1}) }
 	for _, tc := range []struct {
 		rule *Rule
 		line int
+		mem  func(*testing.T, *Trace) *Memory
 	}{
-		{nil, 0},
-		{RuleMissingSync, 45},
-		{RuleMapOverLiveEvent, 45},
-		{RuleLPIMappedTwice, 45},
-		{RuleLPIOutOfRange, 45},
-		{RuleEventBeyondSize, 45},
-		{RuleUnmappedDevice, 45},
-		{RuleUnmappedEvent, 45},
-		{RuleUnmappedCollection, 45},
-		{RuleUnmapLiveCollection, 45},
-		{RuleUnmapLiveDevice, 45},
-		{RuleRemapLiveDevice, 45},
-		{RuleITTOverlap, 45},
-		{RuleMSIUnmapped, 44},
-		{RuleMSILPIsDisabled, 45},
-		{RuleEventsOnOfflinedCPU, 54},
+		{nil, 0, rightSyncs},
+		{RuleMissingInv, 53, func(t *testing.T, tr *Trace) *Memory {
+			return propDump(t, tr, map[model.INTID]model.LPIConfig{0x2000: 0xa3, 0x2001: 0xa3})
+		}},
+		{RuleMissingSync, 45, nil},
+		{RuleSyncWrongRedistributor, 45, func(t *testing.T, tr *Trace) *Memory {
+			return queueDump(t, tr, map[uint32]uint64{3: 1, 8: 1})
+		}},
+		{RuleMapOverLiveEvent, 45, nil},
+		{RuleLPIMappedTwice, 45, nil},
+		{RuleLPIOutOfRange, 45, nil},
+		{RuleEventBeyondSize, 45, nil},
+		{RuleUnmappedDevice, 45, nil},
+		{RuleUnmappedEvent, 45, nil},
+		{RuleUnmappedCollection, 45, nil},
+		{RuleUnmapLiveCollection, 45, nil},
+		{RuleUnmapLiveDevice, 45, nil},
+		{RuleRemapLiveDevice, 45, nil},
+		{RuleITTOverlap, 45, nil},
+		{RuleMSIUnmapped, 44, nil},
+		{RuleMSILPIsDisabled, 45, nil},
+		{RuleMSIDisabledLPI, 52, func(t *testing.T, tr *Trace) *Memory { return propDump(t, tr, nil) }},
+		{RuleEventsOnOfflinedCPU, 54, nil},
 	} {
 		name := "clean"
 		if tc.rule != nil {
@@ -76,11 +88,15 @@ func TestLintRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var mem *Memory
+			if tc.mem != nil {
+				mem = tc.mem(t, tr)
+			}
 			// A rule's own finding counts whether or not it is
 			// informational (events-on-offlined-cpu is); other rules'
 			// informational findings do not.
 			var found []Misuse
-			for _, m := range Lint(tr) {
+			for _, m := range Lint(tr, mem) {
 				if !m.Informational || m.Rule == tc.rule {
 					found = append(found, m)
 				}
@@ -144,7 +160,7 @@ func TestLintOfRealTracesIsNotVacuous(t *testing.T) {
 		if movi := firstIndex(tr, 0, func(e Event) bool { _, ok := e.(CmdMOVI); return ok }); movi >= 0 {
 			cut := *tr
 			cut.Records = slices.Delete(slices.Clone(tr.Records), movi, movi+1)
-			got := Lint(&cut)
+			got := Lint(&cut, nil)
 			if len(got) != 1 || got[0].Rule != RuleEventsOnOfflinedCPU || !got[0].Informational {
 				t.Errorf("%s: without the MOVI at line %d: want one informational events-on-offlined-cpu finding, got %v", file, tr.Records[movi].Line, got)
 			}
@@ -167,7 +183,7 @@ func lintWithout(tr *Trace, i int) []Misuse {
 	cut := *tr
 	cut.Records = slices.Delete(slices.Clone(tr.Records), i, i+1)
 	var found []Misuse
-	for _, m := range Lint(&cut) {
+	for _, m := range Lint(&cut, nil) {
 		if !m.Informational {
 			found = append(found, m)
 		}
@@ -208,16 +224,22 @@ gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x1 ITT_addr 0x402
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := Lint(tr)
+	ms := Lint(tr, nil)
 	if len(ms) != 1 || !ms[0].Informational || ms[0].Rule != RuleRemapLiveDevice || ms[0].Line != 2 || Misuses(ms) {
 		t.Fatalf("want one informational remap-live-device finding at line 2; got %v", ms)
 	}
 	var out strings.Builder
-	if err := WriteLint(&out, ms); err != nil {
+	if err := WriteLint(&out, ms, Unchecked(tr, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if want := "lint: 1 finding (1 informational):\n  line 2: remap-live-device (informational) (IHI 0069 6.3.11): device 0x10, mapped at line 1 with no live event, is mapped again without MAPD V=0 first\n"; !strings.HasPrefix(out.String(), want) {
 		t.Errorf("WriteLint:\n%s\nwant it to start with\n%s", out.String(), want)
+	}
+	// Without dumps, it says which rules it could not check, and why.
+	for _, want := range []string{"lint: not checked, for lack of a memory dump (-mem):\n", "  missing-inv: needs the LPI property table's dump\n", "  sync-wrong-redistributor: needs the command queue's dump\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("WriteLint without dumps:\n%s\nwant it to hold %q", out.String(), want)
+		}
 	}
 }
 
@@ -246,13 +268,13 @@ func TestMissingSyncAcrossWrites(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		n := 0
-		for _, m := range Lint(tr) {
+		for _, m := range Lint(tr, nil) {
 			if m.Rule == RuleMissingSync {
 				n++
 			}
 		}
 		if n != c.want {
-			t.Errorf("%s: %d missing-sync findings, want %d: %v", c.name, n, c.want, Lint(tr))
+			t.Errorf("%s: %d missing-sync findings, want %d: %v", c.name, n, c.want, Lint(tr, nil))
 		}
 	}
 }

@@ -62,6 +62,9 @@ const (
 	// Rejected: commands QEMU and the backend both refused, an agreement
 	// worth knowing.
 	Rejected
+	// FromDump: what the replay took from the memory dumps it was given
+	// instead of inferring it.
+	FromDump
 )
 
 func (k NoteKind) String() string {
@@ -74,6 +77,8 @@ func (k NoteKind) String() string {
 		return "ignored"
 	case Rejected:
 		return "rejected"
+	case FromDump:
+		return "from memory dumps"
 	}
 	return fmt.Sprintf("note kind %d", int(k))
 }
@@ -114,7 +119,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		plural(r.Translations, "MSI"), plural(r.Acknowledges, "acknowledge"), plural(r.RegisterWrites, "register write"))
 	notes := slices.Clone(r.Notes)
 	slices.SortStableFunc(notes, func(a, b *Note) int { return cmp.Compare(a.Line, b.Line) })
-	for _, kind := range []NoteKind{Inferred, Remapped, Ignored, Rejected} {
+	for _, kind := range []NoteKind{FromDump, Inferred, Remapped, Ignored, Rejected} {
 		header := false
 		for _, n := range notes {
 			if n.Kind != kind {

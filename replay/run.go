@@ -14,6 +14,12 @@ type Options struct {
 	// Log, when not nil, receives a line for every event replayed: its
 	// trace line, the event and what the backend did.
 	Log io.Writer
+	// Memory holds dumps of the guest's memory (QEMU's pmemsave), taken
+	// at the end of the run: with the command queue's, the commands
+	// still in it are replayed from their exact packets (SYNC's target,
+	// INVALL's collection); with the LPI property table's, each LPI's
+	// priority and group come from it. See [FindDumped].
+	Memory *Memory
 }
 
 // InferredLPIConfig is the configuration byte a replay writes for every
@@ -83,6 +89,8 @@ type replayer struct {
 	guest *Guest
 	rep   *Report
 	notes map[string]*Note
+	// dumped is what opts.Memory says about the trace.
+	dumped *Dumped
 
 	// itts maps each guest ITT address to the backend ITT it stands for.
 	itts  map[model.GPA]*ITTMapping
@@ -127,6 +135,7 @@ func newReplayer(tr *Trace, b model.Backend, opts Options) (*replayer, error) {
 		alloc:       b.Layout().ITTAllocator(),
 		configured:  map[model.INTID]bool{},
 		tableWrites: map[string]bool{},
+		dumped:      FindDumped(tr, opts.Memory),
 	}
 	r.rep = &Report{Backend: b.Name(), CPUs: n, Lines: tr.Lines, Events: len(tr.Records), Guest: r.guest}
 	for _, rec := range tr.Records {
@@ -140,6 +149,9 @@ func newReplayer(tr *Trace, b model.Backend, opts Options) (*replayer, error) {
 		}
 	}
 	r.note(Inferred, 0, "cpus", "CPUs: %d, as %s", n, from)
+	for i, text := range r.dumped.describe() {
+		r.note(FromDump, 0, fmt.Sprintf("dump-%d", i), "%s", text)
+	}
 	if !r.tableEvents {
 		r.note(Inferred, 0, "no-table-reads", "where MSIs land: the trace has no table reads (gicv3_its_dte_read, _ite_read, _cte_read), so each MSI's expected LPI and CPU come from the guest's commands, not from what QEMU did: a weaker check (capture with -trace 'gicv3_its*' to have them)")
 	}

@@ -87,6 +87,10 @@ var (
 	outputFlags = []string{"o", "plot", "save", "trace"}
 )
 
+// An inputLister is a flag whose value names files the command reads
+// (replay's repeatable -mem FILE@GPA).
+type inputLister interface{ Inputs() []string }
+
 // relayFor returns the relay of a parsed command line that asks for KVM
 // (-backend kvm, or compare with kvm on both sides) on a host without it,
 // or nil when the command runs here.
@@ -104,6 +108,10 @@ func relayFor(fs *flag.FlagSet) *relayError {
 	r := &relayError{kernel: value("kernel"), guestBinary: value("guest-binary")}
 	fs.Visit(func(f *flag.Flag) {
 		v := f.Value.String()
+		if in, ok := f.Value.(inputLister); ok {
+			r.inputs = append(r.inputs, in.Inputs()...)
+			return
+		}
 		switch {
 		case v == "" || v == "-":
 		case slices.Contains(inputFlags, f.Name):

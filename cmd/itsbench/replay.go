@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/gicits/gicits/replay"
 )
@@ -17,14 +18,23 @@ func init() {
 	})
 }
 
-const replayUsage = `[-backend NAME] [-lint] [-v] TRACE
+const replayUsage = `[-backend NAME] [-lint] [-mem FILE@GPA]... [-v] TRACE
+       itsbench replay -pmemsave TRACE
 
 TRACE is a QEMU trace log, plain or gzipped, captured with
   -trace 'gicv3_its*' -trace 'gicv3_redist*' -D TRACE
 (add -trace gicv3_icc_iar1_read to check the order of acknowledges too).
-With -lint, the guest's use of the ITS is checked too, from the trace alone
-(docs/drivers.md lists the rules), and its findings printed after the
-replay's report.
+It is QEMU's log, not the gicits event log that other commands' -trace
+flag writes.
+-mem gives dumps of guest memory taken at the end of the run, with QEMU's
+monitor command pmemsave (plain or gzipped): the command queue's (then the
+commands still in it are replayed from their exact packets: SYNC's target,
+INVALL's collection) and the LPI property table's (each LPI's priority and
+group). -pmemsave prints the monitor commands that take them, from the
+trace so far; docs/drivers.md shows the whole loop.
+With -lint, the guest's use of the ITS is checked too, from the trace and
+the dumps (docs/drivers.md lists the rules; three need a dump), and its
+findings printed after the replay's report.
 Exit status 0: the backend agrees with the trace (and, with -lint, the
 guest's driver breaks no rule); 1: it diverges, the lint finds misuse, or
 TRACE is not a trace; 2: the command line is wrong.`
@@ -35,6 +45,9 @@ func runReplay(e *env, args []string) error {
 	addGuestFlags(flags)
 	verbose := flags.Bool("v", false, "print every replayed event and what the backend did")
 	lint := flags.Bool("lint", false, "also report the guest driver's misuse of the ITS (rule, trace line, IHI 0069 section), after the replay's report")
+	pmemsave := flags.Bool("pmemsave", false, "replay nothing: print the QEMU monitor commands that dump the command queue and the LPI property table the trace's guest uses, for -mem")
+	var mems memSpecs
+	flags.Var(&mems, "mem", "a dump of guest memory, `FILE@GPA` (QEMU's pmemsave, plain or gzipped), taken at the end of the run: the command queue's or the LPI property table's; repeatable")
 	err := parseFlags(flags, args, true)
 	var relay *relayError
 	if err != nil && !errors.As(err, &relay) {
@@ -45,6 +58,16 @@ func runReplay(e *env, args []string) error {
 	tr, terr := replayTrace(flags.Args())
 	if terr != nil {
 		return terr
+	}
+	if *pmemsave {
+		for _, c := range replay.PmemsaveCommands(tr) {
+			fmt.Fprintln(e.stdout, c)
+		}
+		return nil
+	}
+	mem, merr := replay.LoadMemory(mems)
+	if merr != nil {
+		return usagef("-mem: %v", merr)
 	}
 	if !slices.Contains(backendNames(), *backend) {
 		return usagef("-backend %q: want one of %s", *backend, backendList())
@@ -57,7 +80,7 @@ func runReplay(e *env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	opts := replay.Options{}
+	opts := replay.Options{Memory: mem}
 	if *verbose {
 		opts.Log = e.stdout
 	}
@@ -69,8 +92,8 @@ func runReplay(e *env, args []string) error {
 	}
 	var misuses []replay.Misuse
 	if *lint && err == nil {
-		misuses = replay.Lint(tr)
-		err = replay.WriteLint(e.stdout, misuses)
+		misuses = replay.Lint(tr, mem)
+		err = replay.WriteLint(e.stdout, misuses, replay.Unchecked(tr, mem))
 	}
 	switch {
 	case err != nil:
@@ -93,4 +116,33 @@ func replayTrace(args []string) (*replay.Trace, error) {
 		return nil, usagef("TRACE: %v", err)
 	}
 	return replay.ParseFile(args[0])
+}
+
+// memSpecs are replay's -mem flags, each FILE@GPA, checked as they are
+// parsed so that a bad one is a usage error naming it.
+type memSpecs []string
+
+func (m *memSpecs) String() string { return strings.Join(*m, ",") }
+
+func (m *memSpecs) Set(s string) error {
+	file, _, err := replay.ParseMemSpec(s)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(file); err != nil {
+		return err
+	}
+	*m = append(*m, s)
+	return nil
+}
+
+// Inputs returns the dump files, for a relay to the guest.
+func (m *memSpecs) Inputs() []string {
+	var files []string
+	for _, s := range *m {
+		if file, _, err := replay.ParseMemSpec(s); err == nil {
+			files = append(files, file)
+		}
+	}
+	return files
 }
