@@ -28,6 +28,56 @@ func (r *replayer) command(o *op) error {
 	if e, ok := o.rec.Event.(CmdINT); ok && err == nil {
 		return r.interrupt(o, e)
 	}
+	if err == nil {
+		return r.checkRemap(o)
+	}
+	return nil
+}
+
+// checkRemap compares, after a MAPTI or MAPI of an event already mapped,
+// the ITE QEMU wrote with the one the backend holds (read from a save of
+// its tables): QEMU overwrites the entry, KVM keeps the old one, and the
+// difference would otherwise show only if an MSI of that event follows.
+func (r *replayer) checkRemap(o *op) error {
+	var dev model.DeviceID
+	var ev model.EventID
+	switch e := o.rec.Event.(type) {
+	case CmdMAPTI:
+		dev, ev = e.DeviceID, e.EventID
+	case CmdMAPI:
+		dev, ev = e.DeviceID, e.EventID
+	default:
+		return nil
+	}
+	var wrote *Record
+	for i, t := range o.tables {
+		if _, ok := t.Event.(ITEWrite); ok {
+			wrote = &o.tables[i]
+		}
+	}
+	if r.guest.mapping(dev, ev) == nil || wrote == nil {
+		return nil
+	}
+	ite := wrote.Event.(ITEWrite)
+	cmd, _ := fromTrace(o.rec.Event)
+	what := fmt.Sprintf("%v, of an event already mapped", cmd)
+	want := fmt.Sprintf("LPI %d in collection %d, as QEMU wrote the ITE (line %d)", ite.INTID, ite.ICID, wrote.Line)
+	if err := r.b.SaveTables(); err != nil {
+		r.find(o.rec, what, want, "the backend's tables could not be saved to read the ITE: "+err.Error())
+		return ifFatal(err)
+	}
+	t, err := model.ReadSavedTables(r.b)
+	if err != nil {
+		r.find(o.rec, what, want, "the backend's saved tables could not be read: "+err.Error())
+		return nil
+	}
+	got, ok := t.Event(dev, ev)
+	switch {
+	case !ok:
+		r.find(o.rec, what, want, "the backend's saved ITT has no valid ITE for the event")
+	case got.ITE.INTID != ite.INTID || got.ITE.ICID != ite.ICID:
+		r.find(o.rec, what, want, fmt.Sprintf("the backend keeps LPI %d in collection %d (the earlier mapping)", got.ITE.INTID, got.ITE.ICID))
+	}
 	return nil
 }
 

@@ -167,6 +167,9 @@ func Parse(r io.Reader) (*Trace, error) {
 			break
 		}
 		if err != nil && err != io.EOF {
+			if tr.Gzipped && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum)) {
+				return nil, fmt.Errorf("the gzipped trace is cut short or corrupt at line %d (%w): was it copied while QEMU still wrote it?", tr.Lines+1, err)
+			}
 			return nil, fmt.Errorf("reading line %d: %w", tr.Lines+1, err)
 		}
 		tr.Lines++

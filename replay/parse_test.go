@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -216,4 +217,21 @@ func parseTestdata(t testing.TB, name string) *Trace {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// TestParseFileCutShortGzip: a gzipped trace cut short names the line and
+// says what is wrong, not only "unexpected EOF".
+func TestParseFileCutShortGzip(t *testing.T) {
+	whole, err := os.ReadFile("../testdata/qemutrace/linux-6.1-smp2.log.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.log.gz")
+	if err := os.WriteFile(cut, whole[:len(whole)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseFile(cut)
+	if err == nil || !strings.Contains(err.Error(), "the gzipped trace is cut short or corrupt at line ") || !strings.Contains(err.Error(), cut) {
+		t.Errorf("ParseFile of a cut gzip: %v", err)
+	}
 }

@@ -342,3 +342,18 @@ func TestReplayOfATraceWithoutTableWrites(t *testing.T) {
 		t.Errorf("without table writes, a command is not known to be ignored: %v", rep.Findings)
 	}
 }
+
+// TestReplayFindsMapOverLiveEventWithoutAnMSI: QEMU overwrites the ITE of
+// an event mapped again; the simulator, as KVM, keeps the old one. The
+// replay shows it at the MAPTI, with no MSI after it to reveal it.
+func TestReplayFindsMapOverLiveEventWithoutAnMSI(t *testing.T) {
+	rep := replaySim(t, mustParse(t, "lint-map-over-live-event.log"))
+	if len(rep.Findings) != 1 || rep.Findings[0].Line != 45 || !strings.Contains(rep.Findings[0].Got, "keeps LPI 8192 in collection 0") {
+		t.Fatalf("want one finding at line 45, the backend keeping LPI 8192; got %v", rep.Findings)
+	}
+	// The same MAPTI of an event not mapped before is no finding.
+	clean := replaySim(t, mustParse(t, "lint-missing-inv.log"))
+	if len(clean.Findings) != 0 {
+		t.Errorf("fresh mappings: want no finding, got %v", clean.Findings)
+	}
+}
