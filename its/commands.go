@@ -251,9 +251,9 @@ func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, ici
 	if uint64(ev) >= uint64(1)<<d.eventIDBits() {
 		return fail(codes.idOOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
 	}
-	addr := iteAddr(d, ev)
-	var probe [model.TableEntrySize]byte
-	if t.mem.ReadAt(probe[:], addr) != nil {
+	addr := t.iteAddr(d.itt, ev)
+	var probe [MaxITTEntrySize]byte
+	if t.mem.ReadAt(probe[:t.iteSize], addr) != nil {
 		return fail(codes.idOOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
 	}
 	if limit := t.rd.LPILimit(); intid < model.LPIBase || intid >= limit {
@@ -275,7 +275,7 @@ func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, ici
 	if !t.collExists(icid) {
 		t.colls[icid] = collUnmapped // implicit, unmapped collection (KVM)
 	}
-	t.writeBack(addr, model.ITE{INTID: intid, ICID: icid}.Encode()) // probed above
+	t.writeBackITE(d, ev, model.ITE{INTID: intid, ICID: icid}.Encode()) // probed above
 	d.put(ev, iteRec{intid: intid, icid: icid})
 	return nil
 }
@@ -298,7 +298,7 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 	t.invalidate(c.DeviceID, c.EventID, r.intid) // and those of events sharing the LPI
 	r.icid = c.ICID
 	d.put(c.EventID, r)
-	t.writeBack(iteAddr(d, c.EventID), model.ITE{INTID: r.intid, ICID: r.icid}.Encode())
+	t.writeBackITE(d, c.EventID, model.ITE{INTID: r.intid, ICID: r.icid}.Encode())
 	// Cannot fail: cpu is a mapped collection's, and MAPC and
 	// RestoreTables map a collection only to an RDbase below CPUs().
 	_ = t.rd.MoveLPI(r.intid, cpu)
@@ -315,7 +315,7 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 	}
 	t.invalidate(c.DeviceID, c.EventID, r.intid)
 	d.del(c.EventID)
-	t.writeBack(iteAddr(d, c.EventID), 0)
+	t.writeBackITE(d, c.EventID, 0)
 	t.rd.UnmapLPI(r.intid)
 	return nil
 }

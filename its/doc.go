@@ -38,6 +38,24 @@
 // commands, the MSI walk and a later save see the same devices (KVM keeps
 // every device, and never reads the table).
 //
+// # ITT entry size
+//
+// An ITT's entries are GITS_TYPER.ITT_entry_size + 1 bytes apart (IHI 0069,
+// 12.19.19; 5.2 leaves their format IMPLEMENTATION DEFINED), the size
+// [Config.Typer] gives: 8 bytes by default, as KVM's (fixed), 12 as QEMU's
+// emulated ITS, anything from 8 ([MinITTEntrySize]) to 16
+// ([MaxITTEntrySize]); a GITS_TYPER with less is refused with
+// [model.ErrNotSupported], since the entry could not hold an ITE. Whatever
+// the size, an entry holds the ABI revision 0 ITE (the same 8 bytes KVM
+// saves) in its first 8 bytes and zeros in the rest: every write (MAPTI,
+// MOVI, DISCARD, freeing a device, a save) writes the whole entry; a read
+// (the MSI walk, a restore) decodes the first 8 bytes and ignores the rest.
+// So EventID n's ITE is at ITT_addr + n × size, and an ITT of b EventID
+// bits takes 2^b × size bytes ([model.ITTSize]). QEMU's own layout of the
+// 12 bytes is not modelled, only its stride: a table QEMU wrote is not
+// restored, nor the reverse. Device and collection table entries stay 8
+// bytes (GITS_BASER<n>.Entry_Size).
+//
 // The ITS also keeps its own record of every device and event, so a command
 // never trusts guest memory for what it changed itself. The MSI slow path
 // walks guest memory (DTE, through the L1 entry when indirect, then the

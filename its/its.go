@@ -66,7 +66,9 @@ type Redistributors interface {
 // Config says how to build an ITS.
 type Config struct {
 	// Typer is GITS_TYPER; 0 means model.KVMITSTyper. The ITT entry size
-	// must be 8 bytes (the ABI revision 0 ITE) and PTA must be 0.
+	// (ITT_entry_size + 1) must be at least 8 bytes, to hold the ABI
+	// revision 0 ITE (KVM's is 8, QEMU's emulated ITS 12), and PTA must
+	// be 0.
 	Typer model.ITSTyper
 	// ErrorPolicy is what the command queue does on a failing command.
 	ErrorPolicy model.ErrorPolicy
@@ -167,6 +169,9 @@ type ITS struct {
 	rd     Redistributors
 	typer  model.ITSTyper
 	policy model.ErrorPolicy
+	// iteSize is the size in bytes of an ITT entry,
+	// GITS_TYPER.ITT_entry_size + 1: the stride of every ITT.
+	iteSize uint64
 
 	mu      sync.RWMutex
 	enabled bool
@@ -202,6 +207,15 @@ var (
 	CollectionBaserReset = model.MakeBaser(model.BaserCollections, model.TableEntrySize) | baserAttrs
 )
 
+// The ITT entry sizes a GITS_TYPER may give [New]: the ABI revision 0 ITE
+// is 8 bytes, and GITS_TYPER.ITT_entry_size (4 bits, the size minus one)
+// holds at most 16. An entry larger than 8 bytes holds the ITE in its first
+// 8 bytes and zeros after them.
+const (
+	MinITTEntrySize = model.TableEntrySize
+	MaxITTEntrySize = 16
+)
+
 // New returns a disabled ITS over guest memory mem whose translations
 // target the LPIs of rd. mem's extent must stay fixed while the ITS uses
 // it (a [*model.RAM] is).
@@ -216,8 +230,8 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	switch {
 	case !typer.Physical():
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: Physical (bit 0) must be set: %w", uint64(typer), model.ErrNotSupported)
-	case typer.ITTEntrySize() != model.TableEntrySize:
-		return nil, fmt.Errorf("its: GITS_TYPER %#x: ITT entry size %d bytes, but the ABI revision 0 ITE is %d bytes: %w", uint64(typer), typer.ITTEntrySize(), model.TableEntrySize, model.ErrNotSupported)
+	case typer.ITTEntrySize() < MinITTEntrySize:
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: ITT entry size %d bytes (ITT_entry_size, bits 7:4, = %d) cannot hold the %d-byte ABI revision 0 ITE; want %d..%d: %w", uint64(typer), typer.ITTEntrySize(), typer.ITTEntrySize()-1, model.TableEntrySize, MinITTEntrySize, MaxITTEntrySize, model.ErrNotSupported)
 	case typer.PTA():
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: PTA = 1 (RDbase as physical address) is not modelled; RDbase is a processor number: %w", uint64(typer), model.ErrNotSupported)
 	case typer.EventIDBits() > 31:
@@ -233,6 +247,7 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 		rd:          rd,
 		typer:       typer,
 		policy:      cfg.ErrorPolicy,
+		iteSize:     uint64(typer.ITTEntrySize()),
 		baser:       [2]model.Baser{DeviceBaserReset, CollectionBaserReset},
 		devices:     map[model.DeviceID]*device{},
 		colls:       make([]int32, 1<<typer.ICIDBits()),
@@ -456,16 +471,45 @@ func (t *ITS) read64(addr model.GPA) (uint64, error) {
 	return model.ReadUint64(t.mem, addr)
 }
 
-func iteAddr(d *device, ev model.EventID) model.GPA {
-	return d.itt + model.GPA(uint64(ev)*model.TableEntrySize)
+// iteAddr returns where EventID ev's entry is in the ITT at itt: entries
+// are GITS_TYPER.ITT_entry_size + 1 bytes apart (IHI 0069, 5.2 and
+// 12.19.19), the ABI revision 0 ITE in the first 8 bytes of each.
+func (t *ITS) iteAddr(itt model.GPA, ev model.EventID) model.GPA {
+	return itt + model.GPA(uint64(ev)*t.iteSize)
 }
 
-// writeBack writes a DTE or ITE that a command changed through to guest
-// memory (see "Where state lives" in the package doc). It cannot fail, so
-// it returns nothing: every caller writes an entry the ITS has read
-// successfully before (dteAddr reads the DTE; MAPTI reads the ITT slot
-// before it maps the event and RestoreTables reads the ITE of every event
-// it restores, so the slot of every live event has been read), and a
+// ittEntry returns the ITT entry holding ITE v: v in the first 8 bytes,
+// little-endian, zeros in the rest of the entry.
+func (t *ITS) ittEntry(v uint64) []byte {
+	b := make([]byte, t.iteSize)
+	binary.LittleEndian.PutUint64(b, v)
+	return b
+}
+
+// readITE reads the ITE of EventID ev of the ITT at itt: the first 8
+// bytes of its entry. The whole entry must be in guest memory; the bytes
+// after the ITE are not looked at.
+func (t *ITS) readITE(itt model.GPA, ev model.EventID) (uint64, error) {
+	var b [MaxITTEntrySize]byte
+	if err := t.mem.ReadAt(b[:t.iteSize], t.iteAddr(itt, ev)); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// writeITE writes the whole ITT entry of EventID ev of the ITT at itt:
+// ITE v, then zeros to the end of the entry.
+func (t *ITS) writeITE(itt model.GPA, ev model.EventID, v uint64) error {
+	return t.mem.WriteAt(t.ittEntry(v), t.iteAddr(itt, ev))
+}
+
+// writeBack writes a DTE that a command changed through to guest memory,
+// and [ITS.writeBackITE] an ITE (see "Where state lives" in the package
+// doc). They cannot fail, so they return nothing: every caller writes an
+// entry the ITS has read successfully before (dteAddr reads the DTE; MAPTI
+// reads the whole ITT entry before it maps the event and RestoreTables
+// reads the entry of every event it restores, so the whole entry of every
+// live event has been read), and a
 // [model.Memory] access fails only when its range is not wholly inside
 // guest memory, whose extent is fixed for the ITS's life.
 //
@@ -477,6 +521,13 @@ func iteAddr(d *device, ev model.EventID) model.GPA {
 // drops the result of each command, a failed write included.
 func (t *ITS) writeBack(addr model.GPA, entry uint64) {
 	_ = model.WriteUint64(t.mem, addr, entry)
+}
+
+// writeBackITE is [ITS.writeBack] for an ITE: the whole ITT entry of
+// EventID ev of device d, ITE v then zeros (read before, so it cannot
+// fail).
+func (t *ITS) writeBackITE(d *device, ev model.EventID, v uint64) {
+	_ = t.writeITE(d.itt, ev, v)
 }
 
 // writeDTE writes device d's live DTE (next 0) at addr.
@@ -496,7 +547,7 @@ func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
 	})
 	d.each(func(ev model.EventID, r *iteRec) {
 		if zero {
-			t.writeBack(iteAddr(d, ev), 0)
+			t.writeBackITE(d, ev, 0)
 		}
 		t.rd.UnmapLPI(r.intid)
 	})

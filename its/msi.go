@@ -81,7 +81,7 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 	if uint64(ev) >= uint64(1)<<(int(dte.Size)+1) {
 		return 0, 0, false
 	}
-	v, err = t.read64(dte.ITTAddr + model.GPA(uint64(ev)*model.TableEntrySize))
+	v, err = t.read64(t.iteAddr(dte.ITTAddr, ev))
 	if err != nil {
 		return 0, 0, false
 	}

@@ -99,7 +99,7 @@ func (t *ITS) saveITT(id model.DeviceID, d *device) error {
 		if !r.orphan {
 			v = model.ITE{Next: next, INTID: r.intid, ICID: r.icid}.Encode()
 		}
-		if err := model.WriteUint64(t.mem, iteAddr(d, ev), v); err != nil {
+		if err := t.writeITE(d.itt, ev, v); err != nil {
 			return &TableError{Table: fmt.Sprintf("ITT of device %#x", uint32(id)), Index: uint64(ev), Err: err}
 		}
 	}
@@ -289,7 +289,7 @@ func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
 	table := fmt.Sprintf("ITT of device %#x", uint32(id))
 	count := uint64(1) << d.eventIDBits()
 	for ev := uint64(0); ev < count; {
-		v, err := model.ReadUint64(t.mem, d.itt+model.GPA(ev*model.TableEntrySize))
+		v, err := t.readITE(d.itt, model.EventID(ev))
 		if err != nil {
 			return &TableError{Table: table, Index: ev, Field: "", Err: fmt.Errorf("ITT_addr %v: %w", d.itt, err)}
 		}

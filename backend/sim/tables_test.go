@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -370,5 +371,98 @@ func TestSaveLeavesNothingStale(t *testing.T) {
 	must(t, e.b.RestoreTables())
 	if s := e.b.ITS().State(); len(s.Devices) != 1 || s.Devices[0].DeviceID != 6 || len(s.Devices[0].Events) != 0 {
 		t.Errorf("restored %+v, want device 6 alone, with no event", s.Devices)
+	}
+}
+
+// TestITTEntrySize: with GITS_TYPER's ITT entries of 8, 12 (QEMU's) or 16
+// bytes, EventID n's ITE is at ITT + size×n, live and saved, the rest of
+// each entry zero; the MSI walk reads it there (guest software zeroing it
+// there blocks the uncached walk), and a restore into a fresh simulator
+// reads it back.
+func TestITTEntrySize(t *testing.T) {
+	for _, size := range []int{8, 12, 16} {
+		t.Run(fmt.Sprintf("size=%d", size), func(t *testing.T) {
+			modes(t, func(t *testing.T, cfg model.Config) {
+				typer, err := model.MakeITSTyper(size, 16, 16, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.ITSTyper = typer
+				e := open(t, cfg)
+				if got := e.b.Capabilities().ITTEntrySize; got != size {
+					t.Fatalf("Capabilities().ITTEntrySize = %d, want %d", got, size)
+				}
+				e.enable(0, 1)
+				e.config(0xA0, true, 8192, 8193, 8194)
+				itt, err := e.alloc.Alloc(model.ITTSize(2, size), 256)
+				if err != nil {
+					t.Fatal(err)
+				}
+				junk := bytes.Repeat([]byte{0xEE}, 4*size)
+				if err := e.b.Memory().WriteAt(junk, itt); err != nil {
+					t.Fatal(err)
+				}
+				events := map[model.EventID]model.INTID{0: 8192, 1: 8193, 3: 8194}
+				e.must(model.MAPD{DeviceID: 0x10, Size: 1, ITTAddr: itt, Valid: true}, model.MAPC{ICID: 1, RDbase: 1, Valid: true})
+				for ev := range model.EventID(4) {
+					if intid, ok := events[ev]; ok {
+						e.must(model.MAPTI{DeviceID: 0x10, EventID: ev, INTID: intid, ICID: 1})
+					}
+				}
+				checkEntries := func(when string, next map[model.EventID]uint16) {
+					t.Helper()
+					for ev, intid := range events {
+						addr := itt + model.GPA(size*int(ev))
+						want := make([]byte, size)
+						binary.LittleEndian.PutUint64(want, model.ITE{Next: next[ev], INTID: intid, ICID: 1}.Encode())
+						got := make([]byte, size)
+						if err := e.b.Memory().ReadAt(got, addr); err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(got, want) {
+							t.Errorf("%s: entry of EventID %d at %v = % x, want % x", when, ev, addr, got, want)
+						}
+					}
+				}
+				checkEntries("live", nil)
+				for ev, intid := range events {
+					if d := e.msi(0x10, ev); d != model.Delivered {
+						t.Errorf("MSI ev=%d: %v, want delivered", ev, d)
+					}
+					e.takesOnce(1, intid)
+				}
+				if err := e.b.SaveTables(); err != nil {
+					t.Fatal(err)
+				}
+				checkEntries("saved", map[model.EventID]uint16{0: 1, 1: 2})
+
+				f := open(t, cfg)
+				if err := f.b.Memory().WriteAt(e.ramBytes(), f.b.Layout().RAMBase); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.b.RestoreTables(); err != nil {
+					t.Fatalf("RestoreTables: %v", err)
+				}
+				if diff := cmp.Diff(e.b.ITS().State(), f.b.ITS().State()); diff != "" {
+					t.Errorf("restored state (-saved +restored):\n%s", diff)
+				}
+				f.enable(0, 1)
+				if d := f.msi(0x10, 3); d != model.Delivered {
+					t.Errorf("restored MSI ev=3: %v, want delivered", d)
+				}
+				f.takesOnce(1, 8194)
+
+				if cfg.NoTranslationCache {
+					// The walk reads ITE 1 at ITT + size: zeroed there,
+					// it no longer matches the ITS's record.
+					if err := model.WriteUint64(f.b.Memory(), itt+model.GPA(size), 0); err != nil {
+						t.Fatal(err)
+					}
+					if d := f.msi(0x10, 1); d != model.Blocked {
+						t.Errorf("MSI ev=1 with its ITE at %v zeroed: %v, want blocked", itt+model.GPA(size), d)
+					}
+				}
+			})
+		})
 	}
 }
