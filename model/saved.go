@@ -50,8 +50,10 @@ const maxTableRead = 64 << 20
 // # Notes
 //
 // A second-level device table page holds PageSize/8 DTEs, as the
-// architecture says; KVM always uses 64 KiB pages. An ITT is read for at
-// most 64 MiB of entries, whatever its DTE's Size says.
+// architecture says; KVM always uses 64 KiB pages. An ITT's entries are
+// [Capabilities.ITTEntrySize] bytes apart (GITS_TYPER.ITT_entry_size + 1:
+// KVM's 8, QEMU's 12), each holding the ITE in its first 8 bytes. An ITT
+// is read for at most 64 MiB of entries, whatever its DTE's Size says.
 func ReadSavedTables(b Backend) (*SavedTables, error) {
 	mem := b.Memory()
 	t := &SavedTables{}
@@ -89,16 +91,20 @@ func ReadSavedTables(b Backend) (*SavedTables, error) {
 			addDTEs(0, dev.Addr(), top)
 		}
 	}
+	// ITT entries are GITS_TYPER.ITT_entry_size + 1 bytes apart, the ITE
+	// in the first 8 bytes of each (a backend that does not say holds
+	// 8-byte ones).
+	stride := uint64(max(b.Capabilities().ITTEntrySize, TableEntrySize))
 	for i := range t.Devices {
 		d := &t.Devices[i]
-		n := min(uint64(1)<<(uint64(d.DTE.Size)+1), maxTableRead/TableEntrySize)
-		buf, err := readTable(mem, d.DTE.ITTAddr, n*TableEntrySize)
+		n := min(uint64(1)<<(uint64(d.DTE.Size)+1), maxTableRead/stride)
+		buf, err := readTable(mem, d.DTE.ITTAddr, n*stride)
 		if err != nil {
 			return nil, fmt.Errorf("ITT of device %#x at %v: %w", uint32(d.ID), d.DTE.ITTAddr, err)
 		}
 		for ev := range n {
-			if ite := DecodeITE(binary.LittleEndian.Uint64(buf[TableEntrySize*ev:])); ite.Valid() {
-				d.Events = append(d.Events, SavedEvent{ID: EventID(ev), Addr: d.DTE.ITTAddr + GPA(TableEntrySize*ev), ITE: ite})
+			if ite := DecodeITE(binary.LittleEndian.Uint64(buf[stride*ev:])); ite.Valid() {
+				d.Events = append(d.Events, SavedEvent{ID: EventID(ev), Addr: d.DTE.ITTAddr + GPA(stride*ev), ITE: ite})
 			}
 		}
 	}
