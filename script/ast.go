@@ -154,6 +154,16 @@ type RAMStmt struct {
 
 func (s *RAMStmt) String() string { return fmt.Sprintf("ram mib=%d", s.MiB) }
 
+// ITTStmt: itt entrysize=N sets GITS_TYPER.ITT_entry_size: the ITT's
+// entries are N bytes apart, 8..16 (KVM's are 8, QEMU's emulated ITS's
+// 12). The ABI revision 0 ITE is in the first 8 bytes of each.
+type ITTStmt struct {
+	At
+	EntrySize int
+}
+
+func (s *ITTStmt) String() string { return fmt.Sprintf("itt entrysize=%d", s.EntrySize) }
+
 // TableStmt: devtable flat|indirect [pagesize=] [pages=] [l2=auto|manual]
 // [at=], colltable [pagesize=] [pages=] [at=].
 type TableStmt struct {

@@ -34,6 +34,7 @@
 //	policy stall|continue          (stall: simulator only)
 //	cache off|on                   (off: the simulator walks guest memory)
 //	ram mib=64                     (guest RAM; above 64 MiB it is free for at= and itt=)
+//	itt entrysize=8                (GITS_TYPER's ITT entry size, 8..16 bytes; QEMU's is 12, KVM's 8 only)
 //	queue pages=1 [at=ADDR]        (command queue size in 4 KiB pages)
 //	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
 //	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]

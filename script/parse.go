@@ -501,6 +501,7 @@ func init() {
 		"cache":      parseCache,
 		"queue":      parseQueue,
 		"ram":        parseRAM,
+		"itt":        parseITT,
 		"devtable":   parseTable,
 		"colltable":  parseTable,
 		"lpi":        parseLPI,
@@ -618,6 +619,19 @@ func parseRAM(f *fields, at At) Stmt {
 		f.fail(f.kv["mib"].col, "ram: mib=%d: want 16..4096 MiB", n)
 	}
 	return &RAMStmt{At: at, MiB: int(n)}
+}
+
+// The ITT entry sizes `itt entrysize=` takes: at least
+// the 8-byte ABI revision 0 ITE, at most what GITS_TYPER.ITT_entry_size (4
+// bits, the size minus one) can say.
+const minITTEntrySize, maxITTEntrySize = model.TableEntrySize, 16
+
+func parseITT(f *fields, at At) Stmt {
+	n := f.num("entrysize", 8)
+	if f.err == nil && (n < minITTEntrySize || n > maxITTEntrySize) {
+		f.fail(f.kv["entrysize"].col, "itt: entrysize=%d: want %d..%d bytes (GITS_TYPER.ITT_entry_size + 1; KVM's is 8, QEMU's 12)", n, minITTEntrySize, maxITTEntrySize)
+	}
+	return &ITTStmt{At: at, EntrySize: int(n)}
 }
 
 func parseTable(f *fields, at At) Stmt {

@@ -14,6 +14,7 @@ import (
 const sample = `# a sample
 cpus 2
 ram mib=128
+itt entrysize=12
 queue pages=2 at=0x47000000
 devtable indirect pagesize=64k pages=1 at=0x46000000
 colltable pages=1 at=0x46100000
@@ -216,6 +217,11 @@ func TestParseErrors(t *testing.T) {
 		{"expect idle cpu=0 kvm=Movall!", "e.its:1:19: expect idle: kvm=movall!: want a comma-separated list of divergence classes"},
 		{"expect idle cpu=0 kvm=a,,b", "e.its:1:19: expect idle: kvm=a,,b: want a comma-separated list"},
 		{"ack cpu=0 kvm=movall", "e.its:1:11: ack: unexpected field kvm="},
+		{"itt entrysize=7", "e.its:1:5: itt: entrysize=7: want 8..16 bytes (GITS_TYPER.ITT_entry_size + 1; KVM's is 8, QEMU's 12)"},
+		{"itt entrysize=17", "e.its:1:5: itt: entrysize=17: want 8..16 bytes"},
+		{"itt", "e.its:1:4: itt: want field entrysize=, found end of line"},
+		{"itt entrysize=12 bits=3", "e.its:1:18: itt: unexpected field bits="},
+		{"mapd dev=1 bits=2\nitt entrysize=12", "e.its:2:1: itt: settings must come before the first action (line 1)"},
 	} {
 		_, err := Parse("e.its", []byte(tc.src))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

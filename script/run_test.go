@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
 
@@ -163,6 +164,75 @@ func TestRunSkipsWholeScriptOnRefusedSetting(t *testing.T) {
 	res := runString(t, "policy stall\nexpect idle cpu=0\nexpect idle cpu=0\n", script.Options{Backend: "kvm"})
 	if res.Failed != 0 || res.Skipped != 2 || res.SkipReason == "" {
 		t.Fatalf("got %+v, want 2 skipped with a reason", res)
+	}
+}
+
+// TestRunITTEntrySize: `itt entrysize=N` gives the backend a GITS_TYPER
+// with N-byte ITT entries, the runner allocates ITTs of 2^bits × N bytes,
+// and the saved ITE of EventID n is at ITT + N×n, the entry's bytes after
+// the ITE zero.
+func TestRunITTEntrySize(t *testing.T) {
+	const itt = 0x40f00000
+	for _, size := range []int{8, 12, 16} {
+		t.Run(fmt.Sprintf("entrysize=%d", size), func(t *testing.T) {
+			var b strings.Builder
+			fmt.Fprintf(&b, "itt entrysize=%d\ncpus 2\nlpi 8192..8199 prio=0xa0 enabled\nenablelpis all\n", size)
+			fmt.Fprintf(&b, "expect reg GITS_TYPER value=%#x mask=0xf0\n", (size-1)<<4)
+			fmt.Fprintf(&b, "mapc icid=0 cpu=0\nmapd dev=0x10 bits=2 itt=%#x\nmapd dev=0x11 bits=2\nmapd dev=0x12 bits=1\n", itt)
+			for ev := range 4 {
+				if size > 8 { // junk over each entry's padding
+					fmt.Fprintf(&b, "poke addr=%#x value=0xeeeeeeeeeeeeeeee\n", itt+size*ev+8)
+				}
+			}
+			for ev := range 4 {
+				fmt.Fprintf(&b, "mapti dev=0x10 ev=%d lpi=%d icid=0\n", ev, 8192+ev)
+			}
+			b.WriteString("save\n")
+			for ev := range 4 {
+				next := 1
+				if ev == 3 {
+					next = 0
+				}
+				fmt.Fprintf(&b, "expect mem addr=%#x value=%#x\n", itt+size*ev, next<<48|(8192+ev)<<16)
+				if pad := size - 8; pad > 0 {
+					fmt.Fprintf(&b, "expect mem addr=%#x value=0 mask=%#x\n", itt+size*ev+8, uint64(1)<<(8*pad)-1)
+				}
+				fmt.Fprintf(&b, "expect ite dev=0x10 ev=%d lpi=%d icid=0 next=%d\n", ev, 8192+ev, next)
+			}
+			// The runner's own ITTs: dev 0x11's 4 entries, then dev
+			// 0x12's, 256-byte aligned.
+			second := (4*size + 255) &^ 255
+			fmt.Fprintf(&b, "expect dte dev=0x11 bits=2 itt=0x40800000\nexpect dte dev=0x12 bits=1 itt=%#x\n", 0x40800000+second)
+			res := runString(t, b.String(), script.Options{Observe: func(be model.Backend) error {
+				if got := be.Capabilities().ITTEntrySize; got != size {
+					return fmt.Errorf("Capabilities().ITTEntrySize = %d, want %d", got, size)
+				}
+				return nil
+			}})
+			if !res.OK() || res.Skipped != 0 {
+				t.Errorf("%d passed, %d skipped; failures:\n%s\nscript:\n%s", res.Passed, res.Skipped, failures(res), b.String())
+			}
+		})
+	}
+}
+
+// TestRunITTEntrySizeOnKVM: KVM's ITT entries are 8 bytes, fixed, so a
+// script asking for 12 is skipped whole on the kvm backend, the reason
+// naming the entry size; one asking for 8 gets KVM's own GITS_TYPER, which
+// the kvm backend takes (where there is no KVM it is refused for that
+// instead).
+func TestRunITTEntrySizeOnKVM(t *testing.T) {
+	res := runString(t, "itt entrysize=12\nexpect idle cpu=0\nexpect idle cpu=0\n", script.Options{Backend: "kvm"})
+	if res.Failed != 0 || res.Skipped != 2 || !strings.Contains(res.SkipReason, "12-byte ITT entries") {
+		t.Fatalf("got %+v, want 2 skipped with a reason naming the 12-byte ITT entries", res)
+	}
+	if len(res.Skips) != 1 || res.Skips[0].Stmt != "itt entrysize=12" {
+		t.Errorf("skips %v, want one, at the itt setting", res.Skips)
+	}
+	t.Log(res.Skips[0])
+	res = runString(t, "itt entrysize=8\nexpect idle cpu=0\n", script.Options{Backend: "kvm"})
+	if strings.Contains(res.SkipReason, "GITS_TYPER") || strings.Contains(res.SkipReason, "ITT entries") {
+		t.Errorf("itt entrysize=8 on kvm skipped for its GITS_TYPER: %s", res.SkipReason)
 	}
 }
 
