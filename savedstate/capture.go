@@ -124,7 +124,7 @@ func (s *State) tableSpans(b model.Backend, lpiBits int) ([]span, error) {
 		if addr < s.Layout.RAMBase || addr >= ramEnd {
 			continue // nothing of it is memory: no event can be mapped
 		}
-		size := min(uint64(1)<<(uint64(d.DTE.Size)+1)*model.TableEntrySize, uint64(ramEnd-addr))
+		size := min(uint64(1)<<(uint64(d.DTE.Size)+1)*uint64(its.TYPER.ITTEntrySize()), uint64(ramEnd-addr))
 		out = append(out, span{ITT, uint32(d.ID), addr, size})
 	}
 	if coll := its.CollectionBaser; coll.Valid() {

@@ -76,7 +76,8 @@
 //
 // A file is valid when, besides the above: the layout passes
 // [model.Layout.Validate] for the CPU count; GITS_IIDR says ITS table ABI
-// revision 0 and GITS_TYPER 8-byte ITT entries; GITS_CREADR and
+// revision 0 and GITS_TYPER ITT entries of at least 8 bytes (the ITE in
+// the first 8 of each: KVM's are 8 bytes, QEMU's 12); GITS_CREADR and
 // GITS_CWRITER lie inside the command queue; every region lies in the
 // layout's RAM, outside its scratch area; a region's kind and owner
 // appear once; the device table, collection table and command queue

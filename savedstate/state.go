@@ -240,8 +240,12 @@ func (s *State) validateITS() error {
 	if rev := r.IIDR >> 12 & 0xF; rev != 0 {
 		return fmt.Errorf("GITS_IIDR %#x says ITS table ABI revision %d; this format carries revision 0: %w", r.IIDR, rev, model.ErrInvalidArgument)
 	}
-	if n := r.TYPER.ITTEntrySize(); n != model.TableEntrySize {
-		return fmt.Errorf("GITS_TYPER %#x has %d-byte ITT entries; ITS table ABI revision 0 has %d-byte ones: %w", uint64(r.TYPER), n, model.TableEntrySize, model.ErrInvalidArgument)
+	// An ITT entry holds the 8-byte ABI revision 0 ITE in its first 8
+	// bytes: KVM's are 8 bytes, QEMU's 12, and the simulator takes any
+	// size GITS_TYPER can say from 8 up (package its). A restore needs a
+	// backend with the same size (checkTarget).
+	if n := r.TYPER.ITTEntrySize(); n < model.TableEntrySize {
+		return fmt.Errorf("GITS_TYPER %#x has %d-byte ITT entries, too small for the %d-byte ITS table ABI revision 0 ITE: %w", uint64(r.TYPER), n, model.TableEntrySize, model.ErrInvalidArgument)
 	}
 	if r.CBASER.Valid() {
 		size := uint64(r.CBASER.SizeBytes())

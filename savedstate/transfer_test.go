@@ -19,6 +19,10 @@ import (
 
 var scenarios = []string{"testdata/transfer.its", "testdata/transfer-indirect.its"}
 
+// simScenarios are scenarios only the simulator runs: KVM's ITT entries
+// are 8 bytes, fixed.
+var simScenarios = []string{"testdata/transfer-itt12.its"}
+
 // opener opens the destination of a transfer; the test closes it.
 type opener func(t *testing.T, cfg model.Config) model.Backend
 
@@ -126,7 +130,7 @@ func eventMSI(b model.Backend, dev model.DeviceID, ev model.EventID) model.MSI {
 // another through the file: every translation, collection, LPI
 // configuration byte and pending LPI agrees afterwards.
 func TestTransferSimToSim(t *testing.T) {
-	for _, sc := range scenarios {
+	for _, sc := range append(scenarios, simScenarios...) {
 		t.Run(strings.TrimSuffix(strings.TrimPrefix(sc, "testdata/"), ".its"), func(t *testing.T) {
 			diff, err := transfer(t, sc, sim.Name, openSim, nil)
 			if err != nil {
@@ -139,13 +143,37 @@ func TestTransferSimToSim(t *testing.T) {
 	}
 }
 
+// TestCaptureITTEntrySize: a capture of an ITS with 12-byte ITT entries
+// keeps its GITS_TYPER and carries each ITT whole, 2^bits × 12 bytes (the
+// last of dev 0x10's 8 entries ends at byte 96, not 64), and its file
+// parses back.
+func TestCaptureITTEntrySize(t *testing.T) {
+	st := captureScenario(t, simScenarios[0])
+	if n := st.ITS.TYPER.ITTEntrySize(); n != 12 {
+		t.Fatalf("captured GITS_TYPER %#x has %d-byte ITT entries, want 12", uint64(st.ITS.TYPER), n)
+	}
+	for dev, want := range map[uint32]uint64{0x10: 8 * 12, 0x2345: 2 * 12} {
+		r, ok := st.Region(savedstate.ITT, dev)
+		if !ok || r.Size != want {
+			t.Errorf("ITT region of DeviceID %#x: %v (present %v), want %d bytes", dev, r, ok, want)
+		}
+	}
+	data, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := savedstate.Parse(data); err != nil {
+		t.Errorf("a state with 12-byte ITT entries does not parse back: %v", err)
+	}
+}
+
 // TestTransferNeedsEveryTable: a state whose device table, level-2 pages,
 // ITTs, collection table, LPI configuration table or pending tables are
 // left empty does not restore to the same machine, and the comparison
 // says so (or the restore fails). So the transfer tests would fail if
 // Capture or Restore dropped any of them.
 func TestTransferNeedsEveryTable(t *testing.T) {
-	for _, sc := range scenarios {
+	for _, sc := range append(scenarios, simScenarios...) {
 		for _, kind := range []savedstate.RegionKind{savedstate.DeviceTable, savedstate.DeviceTablePage, savedstate.ITT, savedstate.CollectionTable, savedstate.LPIConfigTable, savedstate.PendingTable} {
 			if kind == savedstate.DeviceTablePage && !strings.Contains(sc, "indirect") {
 				continue
@@ -193,6 +221,12 @@ func TestRestoreRefuses(t *testing.T) {
 			return c
 		}, nil,
 			"restoring the saved state into the sim backend: its GITS_TYPER 0xef71 has 8 DeviceID bits, the saved state's 0x1ef71 16: invalid argument", model.ErrInvalidArgument},
+		{"itt-entry-size", func() model.Config {
+			c := st.Config()
+			c.ITSTyper, _ = model.MakeITSTyper(12, 16, 16, 16)
+			return c
+		}, nil,
+			"restoring the saved state into the sim backend: its GITS_TYPER 0x1efb1 has 12-byte ITT entries, the saved state's 8-byte: invalid argument", model.ErrInvalidArgument},
 		{"scratch", func() model.Config {
 			c := st.Config()
 			c.Layout.Scratch, c.Layout.ITTs = c.Layout.ITTs, c.Layout.Scratch
