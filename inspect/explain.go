@@ -272,7 +272,10 @@ func (w *walk) level1Entry() (dteAddr model.GPA, more bool, err error) {
 // have mapped it to an LPI.
 func (w *walk) translationEntry() (bool, error) {
 	bits := int(w.dte.Size) + 1
-	iteAddr := w.dte.ITTAddr + model.GPA(uint64(w.ev)*model.TableEntrySize)
+	// ITT entries are GITS_TYPER.ITT_entry_size + 1 bytes apart (QEMU's
+	// 12, KVM's 8), the ITE in the first 8 of each.
+	stride := uint64(max(w.b.Capabilities().ITTEntrySize, model.TableEntrySize))
+	iteAddr := w.dte.ITTAddr + model.GPA(uint64(w.ev)*stride)
 	s := Step{Title: fmt.Sprintf("interrupt translation entry ITE[%d] (ITT at %v)", w.ev, w.dte.ITTAddr), Addr: iteAddr, Verdict: OK}
 	if bits < 32 && uint64(w.ev) >= 1<<bits {
 		s.Addr = 0

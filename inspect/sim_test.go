@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -154,5 +155,40 @@ func TestExplainOnSim(t *testing.T) {
 		if strings.Join(verdicts, " ") != tc.verdicts || !strings.Contains(out.String(), tc.want) {
 			t.Errorf("explain ev=%d: verdicts %v, want %s; output:\n%s\nwant it to contain:\n%s", tc.ev, verdicts, tc.verdicts, out.String(), tc.want)
 		}
+	}
+}
+
+// TestExplainITTEntrySize12: with QEMU's 12-byte ITT entries, explain
+// reads ITE n at ITT + 12n, where the simulator wrote it.
+func TestExplainITTEntrySize12(t *testing.T) {
+	typer := model.KVMITSTyper&^(0xF<<4) | 11<<4
+	b, err := model.Open("sim", model.Config{CPUs: 1, ITSTyper: typer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := model.EnableLPIs(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	itt, err := b.Layout().ITTAllocator().Alloc(model.ITTSize(2, 12), 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.SetLPIConfig(b, 8195, model.MakeLPIConfig(0xa0, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := model.SubmitCommands(b, model.MAPC{ICID: 0, RDbase: 0, Valid: true}, model.MAPD{DeviceID: 0x10, Size: 1, ITTAddr: itt, Valid: true},
+		model.MAPTI{DeviceID: 0x10, EventID: 3, INTID: 8195, ICID: 0}); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := inspect.Explain(b, 0x10, 3, inspect.ExplainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	inspect.WriteSteps(&out, steps)
+	want := fmt.Sprintf("at %v: 00 00 03 20 00 00 00 00", itt+36)
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "pINTID=8195") {
+		t.Errorf("explain with 12-byte ITT entries:\n%s\nwant it to contain %q", out.String(), want)
 	}
 }
