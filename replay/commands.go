@@ -101,26 +101,10 @@ func (r *replayer) encode(rec Record) (model.Command, error) {
 	switch e := rec.Event.(type) {
 	case CmdMAPD:
 		return r.mapd(rec, e)
-	case CmdMAPC:
-		return model.MAPC{ICID: e.ICID, RDbase: e.RDbase, Valid: e.Valid}, nil
 	case CmdMAPTI:
 		r.configure(e.INTID)
-		return model.MAPTI{DeviceID: e.DeviceID, EventID: e.EventID, INTID: e.INTID, ICID: e.ICID}, nil
 	case CmdMAPI:
 		r.configure(model.INTID(e.EventID))
-		return model.MAPI{DeviceID: e.DeviceID, EventID: e.EventID, ICID: e.ICID}, nil
-	case CmdMOVI:
-		return model.MOVI{DeviceID: e.DeviceID, EventID: e.EventID, ICID: e.ICID}, nil
-	case CmdDISCARD:
-		return model.DISCARD{DeviceID: e.DeviceID, EventID: e.EventID}, nil
-	case CmdINV:
-		return model.INV{DeviceID: e.DeviceID, EventID: e.EventID}, nil
-	case CmdINT:
-		return model.INT{DeviceID: e.DeviceID, EventID: e.EventID}, nil
-	case CmdCLEAR:
-		return model.CLEAR{DeviceID: e.DeviceID, EventID: e.EventID}, nil
-	case CmdMOVALL:
-		return model.MOVALL{RDbase1: e.RDbase1, RDbase2: e.RDbase2}, nil
 	case CmdSYNC:
 		if p, ok := r.dumped.Packets[rec.Line]; ok {
 			return p, nil
@@ -133,8 +117,10 @@ func (r *replayer) encode(rec Record) (model.Command, error) {
 		return r.invall(rec), nil
 	case CmdUnknown:
 		r.note(Ignored, rec.Line, "unknown-command", "commands QEMU does not know (the first, opcode %#x): not replayed", e.Opcode)
+		return nil, nil
 	}
-	return nil, nil
+	cmd, _ := fromTrace(rec.Event)
+	return cmd, nil
 }
 
 // ITTMapping is where a guest ITT went on the backend.
