@@ -67,14 +67,29 @@ func histPoints(x []float64, lo, hi float64) plotter.XYs {
 	return pts
 }
 
+// CheckPath reports whether [Plot] can draw into a file of this name: the
+// name must end in .svg or .png, in either case (.SVG and .Png too). It
+// looks at the name only and never touches the file system, so a command
+// can check its flags before a long run.
+func CheckPath(path string) error {
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".svg" || ext == ".png":
+		return nil
+	case ext == "":
+		return fmt.Errorf("plot file %q: want a file name ending in .svg or .png; it has no extension", path)
+	default:
+		return fmt.Errorf("plot file %q: want a file name ending in .svg or .png, not %s", path, filepath.Ext(path))
+	}
+}
+
 // Plot draws latency CDFs of the runs (injection call solid, end-to-end
 // dashed), and below them a histogram of the injection-call latencies, into
 // path: an .svg or .png file.
 func Plot(results []*bench.Result, path string) error {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".svg" && ext != ".png" {
-		return fmt.Errorf("plot %s: want a file ending in .svg or .png", path)
+	if err := CheckPath(path); err != nil {
+		return err
 	}
+	ext := strings.ToLower(filepath.Ext(path))
 	lo, hi := latencyRange(results)
 	if hi == 0 {
 		return fmt.Errorf("plot %s: no latency samples to draw", path)

@@ -48,3 +48,33 @@ func TestPlot(t *testing.T) {
 		t.Errorf("pdf: %v", err)
 	}
 }
+
+func TestCheckPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want string // a part of the error; empty: no error
+	}{
+		{"run.svg", ""},
+		{"run.png", ""},
+		{"RUN.SVG", ""},
+		{"dir/run.Png", ""},
+		{"run.pdf", "not .pdf"},
+		{"run.svg.gz", "not .gz"},
+		{"run", "no extension"},
+		{"", "no extension"},
+		{"dir.svg/", "no extension"},
+	}
+	for _, tt := range tests {
+		err := CheckPath(tt.path)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckPath(%q) = %v, want nil", tt.path, err)
+		case tt.want != "" && err == nil:
+			t.Errorf("CheckPath(%q) = nil, want an error with %q", tt.path, tt.want)
+		case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+			t.Errorf("CheckPath(%q) = %v, want an error with %q", tt.path, err, tt.want)
+		case tt.want != "" && !strings.Contains(err.Error(), ".svg or .png"):
+			t.Errorf("CheckPath(%q) = %v, want it to name .svg or .png", tt.path, err)
+		}
+	}
+}
