@@ -4,7 +4,7 @@
 // testdata/qemutrace and `itsbench replay`. Run the script, not this
 // program: it builds tracecapture twice, for the host and for the guest.
 //
-// The one binary has four subcommands; the first three run on the host:
+// The one binary has six subcommands; the first five run on the host:
 //
 //	tracecapture modules -dir DIR NAME...
 //	    resolve the modules NAME... and what they depend on. DIR holds
@@ -28,6 +28,30 @@
 //	    run one human-monitor command (device_del net0, device_add ...) on a
 //	    QEMU's QMP socket and print its output; exit 1 when the command
 //	    printed an error.
+//	tracecapture pmemsave -socket PATH -o FILE [-base GPA] -size BYTES [-wait D]
+//	    wait (up to -wait, 10m by default) for the guest to power off,
+//	    asking QEMU's status (query-status) on its QMP socket every second,
+//	    each time on a connection of its own; once it is "shutdown" (QEMU
+//	    run with -no-shutdown stops instead of exiting, the guest's memory
+//	    as the guest left it), have QEMU save SIZE bytes of guest physical
+//	    memory from GPA (by default 0x40000000, where QEMU virt's RAM
+//	    starts) to FILE with pmemsave, and tell QEMU to quit.
+//	tracecapture dumps -trace FILE -ram FILE [-base GPA] -o PREFIX
+//	    cut what the trace cannot show out of the RAM pmemsave saved (from
+//	    GPA on): the ITS command queue the trace's last GITS_CBASER write
+//	    places (offset 0x80 of the ITS; base in bits [51:12], (Size+1)
+//	    4 KiB pages) and the LPI property table of the last GICR_PROPBASER
+//	    write of any redistributor (offset 0x70; base in bits [51:12],
+//	    2^IDbits - 8192 bytes, one for each LPI from INTID 8192 on). A
+//	    register written in 32-bit halves counts too. It writes, gzipped
+//	    with no name or time (the same bytes for the same memory),
+//	    PREFIX.queue.bin.gz and PREFIX.proptable.bin.gz, and the sidecar
+//	    PREFIX.mem: one FILE@GPA a line (FILE relative to the sidecar's
+//	    directory, GPA where the dump starts: replay.LoadMemory's and
+//	    pmemsave's address), each after a # line saying what it holds and
+//	    which trace line placed it. A register never written, a queue not
+//	    Valid, or fewer than 14 ID bits leave that dump out, with a note
+//	    on stderr; neither, or a range the RAM does not hold, is an error.
 //	tracecapture guest [-steps LIST] [-reads N] [-frames N] [-wait D]
 //	    the scenario, as the guest's /init (linux/arm64 only). As process 1 it
 //	    always runs this, with the arguments the kernel command line gives
@@ -54,7 +78,10 @@
 //	hotplug  each device removed and added again by the host (device_del,
 //	         device_add on QEMU's monitor; pciehp in the guest), then a burst
 //
-// It then powers the machine off.
+// It then powers the machine off. The script, which runs QEMU with
+// -no-shutdown, then saves the guest's RAM (pmemsave), quits QEMU and cuts
+// the command queue and the LPI property table out of it (dumps): the
+// memory as the last command and MSI of the trace left it.
 //
 // # Console protocol
 //

@@ -10,8 +10,24 @@ import (
 const usage = `usage: tracecapture modules -dir LIBMODULES NAME...
        tracecapture initramfs -o FILE -init BINARY [MODULE.ko]...
        tracecapture qmp -socket PATH HMP-COMMAND
+       tracecapture pmemsave -socket PATH -o FILE [-base GPA] -size BYTES [-wait D]
+       tracecapture dumps -trace FILE -ram FILE [-base GPA] -o PREFIX
        tracecapture guest [-steps traffic,cpu,rebind,hotplug] [-reads N] [-frames N] [-wait D]
 The guest half of scripts/capture-its-trace; see tools/tracecapture/doc.go.
+
+Memory dumps (pmemsave, then dumps): once the guest has powered off (QEMU
+run with -no-shutdown keeps it stopped), pmemsave saves its RAM with
+QEMU's pmemsave and quits QEMU; dumps cuts out of that RAM the ITS command
+queue (the trace's last GITS_CBASER write: base bits [51:12], (Size+1) x
+4 KiB) and the LPI property table (the last GICR_PROPBASER write: base bits
+[51:12], 2^IDbits - 8192 bytes) and writes (scripts/capture-its-trace's
+PREFIX is the trace's name without .gz and .log):
+  PREFIX.queue.bin.gz       the command queue, gzipped
+  PREFIX.proptable.bin.gz   the LPI property table, gzipped
+  PREFIX.mem                the sidecar: one FILE@GPA a line (replay.LoadMemory's
+                            form), FILE relative to the sidecar's directory
+                            (NAME.queue.bin.gz@0x42580000); lines starting
+                            with # say what each dump holds
 `
 
 func main() {
@@ -42,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runInitramfs(args[1:], stderr)
 	case "qmp":
 		err = runQMP(args[1:], stdout)
+	case "pmemsave":
+		err = runPmemsave(args[1:], stdout, stderr)
+	case "dumps":
+		err = runDumps(args[1:], stdout, stderr)
 	case "guest":
 		return runGuest(args[1:], stdout)
 	case "-h", "-help", "--help", "help":

@@ -56,18 +56,11 @@ type qmpMessage struct {
 // output. An error is QMP's, or the command's output when it starts with
 // "Error" (HMP reports a failed device_add that way, in the output).
 func humanMonitorCommand(rw io.ReadWriter, cmd string) (string, error) {
-	dec := json.NewDecoder(rw)
-	var greeting qmpMessage
-	if err := dec.Decode(&greeting); err != nil {
-		return "", fmt.Errorf("reading QMP's greeting: %w", err)
-	}
-	if greeting.QMP == nil {
-		return "", errors.New("the socket did not greet as QMP does")
-	}
-	if _, err := qmpExecute(rw, dec, "qmp_capabilities", nil); err != nil {
+	s, err := startQMP(rw)
+	if err != nil {
 		return "", err
 	}
-	ret, err := qmpExecute(rw, dec, "human-monitor-command", map[string]string{"command-line": cmd})
+	ret, err := s.execute("human-monitor-command", map[string]string{"command-line": cmd})
 	if err != nil {
 		return "", err
 	}
@@ -79,6 +72,33 @@ func humanMonitorCommand(rw io.ReadWriter, cmd string) (string, error) {
 		return out, fmt.Errorf("%s: %s", cmd, strings.TrimSpace(out))
 	}
 	return out, nil
+}
+
+// qmpSession is a QMP connection in command mode.
+type qmpSession struct {
+	w   io.Writer
+	dec *json.Decoder
+}
+
+// startQMP reads QEMU's greeting on rw and leaves capability negotiation.
+func startQMP(rw io.ReadWriter) (*qmpSession, error) {
+	s := &qmpSession{w: rw, dec: json.NewDecoder(rw)}
+	var greeting qmpMessage
+	if err := s.dec.Decode(&greeting); err != nil {
+		return nil, fmt.Errorf("reading QMP's greeting: %w", err)
+	}
+	if greeting.QMP == nil {
+		return nil, errors.New("the socket did not greet as QMP does")
+	}
+	if _, err := s.execute("qmp_capabilities", nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// execute runs one QMP command and returns its answer's return value.
+func (s *qmpSession) execute(command string, arguments any) (json.RawMessage, error) {
+	return qmpExecute(s.w, s.dec, command, arguments)
 }
 
 // qmpExecute sends one command and returns its answer's return value,
