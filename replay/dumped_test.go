@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -230,5 +231,33 @@ func TestLoadMemoryReadsGzip(t *testing.T) {
 	}
 	if _, err := LoadMemory([]string{filepath.Join(dir, "nosuch") + "@0x0"}); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("missing file: error %v, want one naming it", err)
+	}
+
+	// A list of dumps, as the capture writes beside a trace: files
+	// relative to the list, comments skipped.
+	list := filepath.Join(dir, "trace.mem")
+	os.WriteFile(list, []byte("# the queue\nq.bin.gz@0x2000\n\n# the properties\np.bin@0x1000\n"), 0o644)
+	m, err = LoadMemory([]string{list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := m.Read(0x1000, 1); len(m.Dumps) != 2 || !bytes.Equal(b, []byte{9}) {
+		t.Errorf("list: %d dumps, byte at 0x1000 %v; want 2 and [9]", len(m.Dumps), b)
+	}
+	files, err := MemSpecFiles(list)
+	if want := []string{list, filepath.Join(dir, "q.bin.gz"), filepath.Join(dir, "p.bin")}; err != nil || !slices.Equal(files, want) {
+		t.Errorf("MemSpecFiles(list) = %v, %v; want %v", files, err, want)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"# nothing\n", "lists no FILE@GPA dump"},
+		{"q.bin.gz\n", "trace.mem:1: \"q.bin.gz\": want FILE@GPA"},
+	} {
+		os.WriteFile(list, []byte(tc.body), 0o644)
+		if _, err := LoadMemory([]string{list}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("list %q: error %v, want one saying %q", tc.body, err, tc.want)
+		}
+	}
+	if _, err := LoadMemory([]string{filepath.Join(dir, "nosuch.mem")}); err == nil || !strings.Contains(err.Error(), "neither FILE@GPA nor a list of them") {
+		t.Errorf("missing list: error %v", err)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gicits/gicits/model"
 )
@@ -93,25 +95,89 @@ func ParseMemSpec(s string) (file string, gpa model.GPA, err error) {
 	return file, model.GPA(v), nil
 }
 
-// LoadMemory reads the dumps that specs name, each FILE@GPA
-// ([ParseMemSpec]).
+// LoadMemory reads the dumps that specs name: each FILE@GPA
+// ([ParseMemSpec]), or the name of a list of them (a spec without '@'),
+// as the trace capture writes beside a trace (NAME.mem): one FILE@GPA a
+// line, FILE relative to the list's directory, '#' starting a comment.
 func LoadMemory(specs []string) (*Memory, error) {
 	m := &Memory{}
 	for _, s := range specs {
-		file, gpa, err := ParseMemSpec(s)
+		dumps, err := expandMemSpec(s)
 		if err != nil {
 			return nil, err
 		}
-		data, err := readDump(file)
-		if err != nil {
-			return nil, fmt.Errorf("replay: memory dump: %w", err)
-		}
-		if err := m.Add(file, gpa, data); err != nil {
-			return nil, err
+		for _, spec := range dumps {
+			file, gpa, err := ParseMemSpec(spec)
+			if err != nil {
+				return nil, err
+			}
+			data, err := readDump(file)
+			if err != nil {
+				return nil, fmt.Errorf("replay: memory dump: %w", err)
+			}
+			if err := m.Add(file, gpa, data); err != nil {
+				return nil, err
+			}
 		}
 	}
 	slices.SortFunc(m.Dumps, func(a, b *Dump) int { return cmp.Compare(a.GPA, b.GPA) })
 	return m, nil
+}
+
+// MemSpecFiles returns the files a -mem spec reads: the dump, or the
+// list and the dumps it names.
+func MemSpecFiles(spec string) ([]string, error) {
+	dumps, err := expandMemSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	if !strings.Contains(spec, "@") {
+		files = append(files, spec)
+	}
+	for _, d := range dumps {
+		file, _, err := ParseMemSpec(d)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file)
+	}
+	return files, nil
+}
+
+// expandMemSpec returns spec itself when it is FILE@GPA, else the specs
+// of the list file it names, their files made relative to the list's
+// directory.
+func expandMemSpec(spec string) ([]string, error) {
+	if strings.Contains(spec, "@") {
+		return []string{spec}, nil
+	}
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %q is neither FILE@GPA nor a list of them: %w", spec, err)
+	}
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		return nil, fmt.Errorf("replay: %s has no @GPA, and it is not a list of FILE@GPA dumps (it is not text): give the address the dump starts at, %s@GPA", spec, spec)
+	}
+	var specs []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		file, gpa, err := ParseMemSpec(line)
+		if err != nil {
+			return nil, fmt.Errorf("replay: %s:%d: %w", spec, i+1, err)
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(filepath.Dir(spec), file)
+		}
+		specs = append(specs, fmt.Sprintf("%s@%#x", file, uint64(gpa)))
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("replay: %s lists no FILE@GPA dump", spec)
+	}
+	return specs, nil
 }
 
 // readDump reads a dump file, gunzipping it when it is gzipped.

@@ -378,7 +378,7 @@ func (r *replayer) summarise() {
 func (r *replayer) noteTables() {
 	g, l := r.guest, r.b.Layout()
 	if cb := model.CBASER(g.ITS.CBASER); cb.Valid() {
-		r.note(Remapped, g.ITS.Lines[model.GITS_CBASER], "cbaser", "GITS_CBASER: the guest's command queue at %v (%d KiB) is not the backend's (%v): every command is re-encoded from the trace's fields and written to the backend's queue by model.SubmitCommands, one at a time", cb.Addr(), cb.SizeBytes()>>10, l.CommandQueue)
+		r.note(Remapped, g.ITS.Lines[model.GITS_CBASER], "cbaser", "GITS_CBASER: the guest's command queue at %v (%d KiB) is not the backend's (%v): every command is re-encoded (from the trace's fields, or the queue dump's packet) and written to the backend's queue by model.SubmitCommands, one at a time", cb.Addr(), cb.SizeBytes()>>10, l.CommandQueue)
 	}
 	for n, v := range g.ITS.BASER {
 		if bs := model.Baser(v); bs.Valid() {

@@ -47,7 +47,7 @@ func runReplay(e *env, args []string) error {
 	lint := flags.Bool("lint", false, "also report the guest driver's misuse of the ITS (rule, trace line, IHI 0069 section), after the replay's report")
 	pmemsave := flags.Bool("pmemsave", false, "replay nothing: print the QEMU monitor commands that dump the command queue and the LPI property table the trace's guest uses, for -mem")
 	var mems memSpecs
-	flags.Var(&mems, "mem", "a dump of guest memory, `FILE@GPA` (QEMU's pmemsave, plain or gzipped), taken at the end of the run: the command queue's or the LPI property table's; repeatable")
+	flags.Var(&mems, "mem", "a dump of guest memory, `FILE@GPA` (QEMU's pmemsave, plain or gzipped), taken at the end of the run: the command queue's or the LPI property table's; or a file listing them (NAME.mem, as scripts/capture-its-trace writes); repeatable")
 	err := parseFlags(flags, args, true)
 	var relay *relayError
 	if err != nil && !errors.As(err, &relay) {
@@ -125,24 +125,26 @@ type memSpecs []string
 func (m *memSpecs) String() string { return strings.Join(*m, ",") }
 
 func (m *memSpecs) Set(s string) error {
-	file, _, err := replay.ParseMemSpec(s)
+	files, err := replay.MemSpecFiles(s)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(file); err != nil {
-		return err
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			return err
+		}
 	}
 	*m = append(*m, s)
 	return nil
 }
 
-// Inputs returns the dump files, for a relay to the guest.
+// Inputs returns the files the dumps are read from, for a relay to the
+// guest.
 func (m *memSpecs) Inputs() []string {
 	var files []string
 	for _, s := range *m {
-		if file, _, err := replay.ParseMemSpec(s); err == nil {
-			files = append(files, file)
-		}
+		fs, _ := replay.MemSpecFiles(s)
+		files = append(files, fs...)
 	}
 	return files
 }

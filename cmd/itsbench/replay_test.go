@@ -38,7 +38,7 @@ func TestReplayExitStatuses(t *testing.T) {
 			"the guest's driver misuses the ITS"},
 		{[]string{"-lint", "-mem", props + "@0x425c0000", testdata + "lint-msi-disabled-lpi.log"}, 1, "\n  line 52: msi-disabled-lpi (IHI 0069 5.1.1, 6.3.7): MSI of event 0 of device 0x8 targets LPI 8192", ""},
 		{[]string{"-pmemsave", testdata + "lint-clean.log"}, 0, "pmemsave 0x42590000 65536 its-queue.bin\t# then: -mem its-queue.bin@0x42590000\npmemsave 0x425c0000 57344 its-props.bin\t# then: -mem its-props.bin@0x425c0000\n", ""},
-		{[]string{"-mem", props, testdata + "acks.log"}, 2, "", "invalid value \"" + props + "\" for flag -mem: \"" + props + "\": want FILE@GPA"},
+		{[]string{"-mem", props, testdata + "acks.log"}, 2, "", "invalid value \"" + props + "\" for flag -mem: replay: " + props + " has no @GPA, and it is not a list of FILE@GPA dumps (it is not text): give the address the dump starts at, " + props + "@GPA\n"},
 		{[]string{"-mem", props + "@0xzz", testdata + "acks.log"}, 2, "", "GPA \"0xzz\" is not a number"},
 		{[]string{"-mem", filepath.Join(dir, "nosuch.bin") + "@0x0", testdata + "acks.log"}, 2, "", "for flag -mem: stat " + filepath.Join(dir, "nosuch.bin") + ": no such file or directory"},
 		{[]string{"-mem", props + "@0x1000", "-mem", props + "@0x2000", testdata + "acks.log"}, 2, "", "overlaps"},
@@ -73,9 +73,23 @@ func TestReplayOfRealTraces(t *testing.T) {
 		t.Skip("no real traces in testdata/qemutrace")
 	}
 	for _, file := range files {
+		// With the capture's memory dumps beside the trace, every rule is
+		// checked.
+		if sidecar := strings.TrimSuffix(file, ".log.gz") + ".mem"; fileExists(sidecar) {
+			status, stdout, stderr := runArgs(t, "replay", "-lint", "-mem", sidecar, file)
+			if status != 0 || !strings.HasSuffix(stdout, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 18 rules checked\n") || !strings.Contains(stdout, "exactly as the queue dump") {
+				t.Errorf("itsbench replay -mem %s %s: status %d\n%s%s", sidecar, file, status, stdout, stderr)
+			}
+			continue
+		}
 		status, stdout, stderr := runArgs(t, "replay", "-lint", file)
 		if status != 0 || !strings.Contains(stdout, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 15 rules checked\n") {
 			t.Errorf("itsbench replay %s: status %d\n%s%s", file, status, stdout, stderr)
 		}
 	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
