@@ -52,8 +52,9 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
+// usageError is a mistake in the command line: exit status 2. hint, when
+// set, is printed on a line of its own after the error.
+type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -70,12 +71,16 @@ func main() {
 // run runs itsbench with args and returns the exit status.
 func run(e *env, args []string) int {
 	name := defaultCommand
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if name == "help" || name == "-h" || name == "--help" {
+	switch {
+	case len(args) > 0 && slices.Contains(helpFlags, args[0]):
+		// Help for itsbench itself, not for the default command.
 		printHelp(e.stdout)
 		return exitOK
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
+		name, args = args[0], args[1:]
+	}
+	if name == "help" {
+		return help(e, args)
 	}
 	c, ok := commands[name]
 	if !ok {
@@ -98,6 +103,9 @@ func run(e *env, args []string) int {
 		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
+		if ue.hint != "" {
+			fmt.Fprintln(e.stderr, ue.hint)
+		}
 		return exitUsage
 	default:
 		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
@@ -114,12 +122,40 @@ func commandNames() []string {
 	return names
 }
 
+// helpFlags ask for help, as the flag package understands them.
+var helpFlags = []string{"-h", "-help", "--h", "--help"}
+
 func printHelp(w io.Writer) {
 	fmt.Fprintf(w, "usage: itsbench [command] [flags]   (default command: %s)\n\ncommands:\n", defaultCommand)
 	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(w, "\nitsbench COMMAND -h shows a command's flags.\n")
+	fmt.Fprintf(w, "\nitsbench help COMMAND (or itsbench COMMAND -h) shows a command's flags.\n")
+}
+
+// help is `itsbench help [COMMAND]`: the command list, or one command's
+// usage and flags, on standard output.
+func help(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "help" {
+		printHelp(e.stdout)
+		return exitOK
+	}
+	if len(args) > 1 {
+		fmt.Fprintf(e.stderr, "itsbench help: want one command, got %d arguments (%s)\n", len(args), strings.Join(args, " "))
+		return exitUsage
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "itsbench help: unknown command %q (known: %s)\n", args[0], strings.Join(commandNames(), ", "))
+		return exitUsage
+	}
+	// The command prints its usage for -h, to what is its standard error.
+	err := c.run(&env{stdout: e.stdout, stderr: e.stdout, stdin: e.stdin}, []string{"-h"})
+	if !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.stderr, "itsbench help %s: %v\n", args[0], err)
+		return exitFailure
+	}
+	return exitOK
 }
 
 // newFlagSet returns a flag set for a subcommand that reports errors
@@ -136,14 +172,15 @@ func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning a flag error into a usage error and
-// refusing stray positional arguments unless allowArgs.
+// parseFlags parses args, turning a flag error into a usage error (with a
+// hint naming the command's -h) and refusing stray positional arguments
+// unless allowArgs.
 func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseQuietly(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return &usageError{msg: err.Error()}
+		return &usageError{msg: err.Error(), hint: fmt.Sprintf("run '%s -h' for the flags", fs.Name())}
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -152,4 +189,21 @@ func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
 		return r
 	}
 	return nil
+}
+
+// parseQuietly parses args as fs.Parse does, but without the flag
+// package's own printing: on a mistake it prints the error and the whole
+// usage, and run prints the error again. Here the usage is printed only
+// when it was asked for (-h), and the error only by run.
+func parseQuietly(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+	}
+	return err
 }

@@ -46,3 +46,67 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: itsbench's own -h and help list the commands (not the default
+// command's flags); help COMMAND prints that command's flags on standard
+// output; help of a command that does not exist is a usage error naming it.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		status    int
+		stdout    []string // in stdout
+		notStdout string   // not in stdout
+		stderr    string   // in stderr ("" for empty stderr)
+	}{
+		{[]string{"-h"}, 0, []string{"(default command: run)", "\ncommands:\n", "  script "}, "-workload", ""},
+		{[]string{"--help"}, 0, []string{"(default command: run)", "  decode "}, "-workload", ""},
+		{[]string{"-help"}, 0, []string{"(default command: run)"}, "-workload", ""},
+		{[]string{"help"}, 0, []string{"(default command: run)"}, "-workload", ""},
+		{[]string{"help", "help"}, 0, []string{"(default command: run)"}, "-workload", ""},
+		{[]string{"help", "run"}, 0, []string{"usage: itsbench run ", "  -workload string\n"}, "commands:", ""},
+		{[]string{"help", "decode"}, 0, []string{"usage: itsbench decode ", "  -table string\n"}, "-workload", ""},
+		{[]string{"help", "nosuch"}, 2, nil, "usage", `itsbench help: unknown command "nosuch" (known: compare, `},
+		{[]string{"help", "run", "decode"}, 2, nil, "usage", "itsbench help: want one command, got 2 arguments (run decode)"},
+	} {
+		status, stdout, stderr := runArgs(t, tc.args...)
+		name := "itsbench " + strings.Join(tc.args, " ")
+		if status != tc.status {
+			t.Errorf("%s: status %d, want %d (stderr %q)", name, status, tc.status, stderr)
+		}
+		for _, want := range tc.stdout {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s: stdout lacks %q:\n%s", name, want, stdout)
+			}
+		}
+		if strings.Contains(stdout, tc.notStdout) {
+			t.Errorf("%s: stdout has %q:\n%s", name, tc.notStdout, stdout)
+		}
+		if (tc.stderr == "") != (stderr == "") || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s: stderr %q, want %q", name, stderr, tc.stderr)
+		}
+	}
+}
+
+// TestFlagErrorsPrintOnce: a flag the command does not know is reported
+// once, with a one-line hint, not between two copies of the whole usage;
+// -h still prints the usage.
+func TestFlagErrorsPrintOnce(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // all of stderr
+	}{
+		{[]string{"run", "-nope"}, "itsbench run: flag provided but not defined: -nope\nrun 'itsbench run -h' for the flags\n"},
+		{[]string{"-nope"}, "itsbench run: flag provided but not defined: -nope\nrun 'itsbench run -h' for the flags\n"},
+		{[]string{"script", "-backend"}, "itsbench script: flag needs an argument: -backend\nrun 'itsbench script -h' for the flags\n"},
+		{[]string{"demo", "-cpus", "x"}, "itsbench demo: invalid value \"x\" for flag -cpus: parse error\nrun 'itsbench demo -h' for the flags\n"},
+	} {
+		status, stdout, stderr := runArgs(t, tc.args...)
+		if status != 2 || stdout != "" || stderr != tc.want {
+			t.Errorf("itsbench %s: status %d, stdout %q, stderr:\n%s\nwant status 2, no stdout, stderr:\n%s", strings.Join(tc.args, " "), status, stdout, stderr, tc.want)
+		}
+	}
+	status, _, stderr := runArgs(t, "demo", "-h")
+	if status != 0 || !strings.HasPrefix(stderr, "usage: itsbench demo ") || !strings.Contains(stderr, "  -cpus int\n") {
+		t.Errorf("itsbench demo -h: status %d, stderr:\n%s\nwant 0 and the usage", status, stderr)
+	}
+}
