@@ -29,7 +29,7 @@ func TestInterruptStopsTheGuest(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, msg)
 	}
 	mark := fmt.Sprintf("GICITS_TEST_RUN=%d", time.Now().UnixNano())
-	cmd := exec.Command(bin, append(append([]string{"script", "-backend", "kvm", "-v"}, guest...), "../../testdata/conformance")...)
+	cmd := exec.Command(bin, append(append([]string{"script", "-backend", "kvm", "-verbose"}, guest...), "../../testdata/conformance")...)
 	cmd.Env = append(os.Environ(), mark)
 	// Its own process group, signalled whole, as a terminal's Ctrl-C
 	// signals the foreground group: itsbench and qemuexec both get it.

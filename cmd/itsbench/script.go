@@ -24,11 +24,13 @@ func init() {
 }
 
 func runScript(e *env, args []string) error {
-	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-v] [-k] FILE|DIR...\n(the .its language: docs/language.md)")
+	flags := newFlagSet(e, "script", "[-backend NAME] [-restore FILE] [-verbose] [-k] FILE|DIR...\n(the .its language: docs/language.md)")
 	backend := flags.String("backend", "sim", "backend to run on: "+backendList())
 	addGuestFlags(flags)
 	restore := flags.String("restore", "", "start every scenario from the saved-state `FILE` (written by state -save on any backend)")
-	verbose := flags.Bool("v", false, "print each statement and its effect as it runs")
+	// Not -v, which is run's and compare's number of vCPUs (the selftest's
+	// -v/-d/-e/-i).
+	verbose := flags.Bool("verbose", false, "print each statement and its effect as it runs")
 	keepGoing := flags.Bool("k", false, "keep going after an unexpected error: report it as a failure and run the rest of the script")
 	if err := parseFlags(flags, args, true); err != nil {
 		return err
