@@ -20,7 +20,7 @@ func TestExitStatusDoc(t *testing.T) {
 		documented = append(documented, m[1])
 	}
 	var code []string
-	for _, s := range []int{exitOK, exitFailure, exitUsage, exitSetup, exitInterrupted} {
+	for _, s := range []int{exitOK, exitFailure, exitUsage, exitSetup, exitSkipped, exitSyntax, exitInterrupted} {
 		code = append(code, fmt.Sprint(s))
 	}
 	if !slices.Equal(documented, code) {

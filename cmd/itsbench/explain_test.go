@@ -62,7 +62,7 @@ func TestExplainAndStateUsageErrors(t *testing.T) {
 		{[]string{"state"}, 2, "-script FILE or -restore FILE is required"},
 		{[]string{"state", "-script", routeScenario, "-format", "xml"}, 2, `-format "xml": want text or json`},
 		{[]string{"state", "-script", "/nonexistent.its"}, 2, "nonexistent.its"},
-		{[]string{"state", "-script", bad}, 1, "bad.its:1"},
+		{[]string{"state", "-script", bad}, 5, "itsbench state: scenario: " + bad + ":1:1: want a statement"},
 	} {
 		status, _, stderr := runArgs(t, tc.args...)
 		if status != tc.status || !strings.Contains(stderr, tc.want) {

@@ -42,6 +42,8 @@ const (
 	exitFailure     = 1   // something failed: an expectation, a check, the run
 	exitUsage       = 2   // the command line is wrong
 	exitSetup       = 3   // KVM needs set-up this run may not do: the commands to run were printed
+	exitSkipped     = 4   // every script was skipped: nothing was tested (kselftest's KSFT_SKIP)
+	exitSyntax      = 5   // a .its file has syntax errors: it was not run
 	exitInterrupted = 130 // SIGINT (Ctrl-C) or SIGTERM: the run stopped, the guest too
 )
 

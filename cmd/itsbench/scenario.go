@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/savedstate"
@@ -17,11 +19,13 @@ import (
 // scenario run on it.
 type scenarioFlags struct {
 	backend, script, restore *string
+	command                  string // "itsbench state", to name it in messages
 }
 
 func addScenarioFlags(fs *flag.FlagSet) scenarioFlags {
 	addGuestFlags(fs)
 	return scenarioFlags{
+		command: fs.Name(),
 		backend: fs.String("backend", "sim", "backend to run on: "+backendList()),
 		script:  fs.String("script", "", "the .its scenario to run first (optional with -restore)"),
 		restore: fs.String("restore", "", "start from the saved-state `FILE` (written by state -save on any backend) instead of, or before, the scenario"),
@@ -84,7 +88,7 @@ func startFrom(st *savedstate.State, opts *script.Options) {
 // calls observe with the backend (and the scenario, nil without one)
 // before it closes. Expectations that failed are reported on stderr and
 // do not stop the inspection; a scenario that could not run to its end is
-// an error.
+// an error, and one with syntax errors ends the command with exitSyntax.
 func runScenario(e *env, f scenarioFlags, observe func(*script.Script, model.Backend) error) error {
 	backend, file := *f.backend, *f.script
 	if !slices.Contains(model.Backends(), backend) {
@@ -104,6 +108,14 @@ func runScenario(e *env, f scenarioFlags, observe func(*script.Script, model.Bac
 		return usagef("-script: %v", err)
 	}
 	s, err := script.ParseFile(file)
+	var syntax *script.Error
+	if errors.As(err, &syntax) {
+		// One line per bad line, and the status of a syntax error.
+		for l := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(e.stderr, "%s: scenario: %s\n", f.command, l)
+		}
+		return &exitStatusError{exitSyntax}
+	}
 	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
