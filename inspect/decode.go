@@ -281,10 +281,11 @@ func ParseHex(text string) ([]byte, []error) {
 }
 
 // DecodeHexCommands decodes command packets written as hexadecimal text
-// (see [ParseHex]); offsets count from 0 in the decoded bytes.
+// (see [ParseHex]), or as an xxd or od dump (see [ParseHexDump]); offsets
+// are the dump's, and count from 0 in plain text.
 func DecodeHexCommands(text string) ([]CommandLine, []error) {
-	data, errs := ParseHex(text)
-	return DecodeQueue(data, 0), errs
+	d, errs := ParseHexDump(text)
+	return DecodeQueue(d.Data, d.Start), errs
 }
 
 // DecodeCommandArgs decodes command packets given one per argument, each

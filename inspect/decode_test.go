@@ -168,4 +168,8 @@ func TestWindow(t *testing.T) {
 			t.Errorf("Window(at %#x, size %d) succeeded", tc.at, tc.size)
 		}
 	}
+	// A dump that would run past the top of the address space.
+	if _, err := inspect.Window(dump, 0xffffffffffffff01, 0xffffffffffffff01, 0); err == nil || !strings.Contains(err.Error(), "a 256-byte dump at 0xffffffffffffff01: guest physical address 0xffffffffffffff01 + 0x100 overflows") {
+		t.Errorf("Window of a dump that wraps: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -235,9 +236,13 @@ func checkNext(kind TableKind, lines []EntryLine) {
 func WriteEntries(w io.Writer, kind TableKind, base *model.GPA, lines []EntryLine) error {
 	var b strings.Builder
 	idx := map[TableKind]string{DeviceTable: "DeviceID", ITT: "EventID", CollectionTable: "#", L1Table: "L1 index"}[kind]
-	if len(lines) == 0 {
+	switch {
+	case len(lines) == 0 && base == nil:
+		// Entries given by value are shown even when zero: none decoded.
+		fmt.Fprintf(&b, "(no entries: none of the values given is a number)\n")
+	case len(lines) == 0:
 		fmt.Fprintf(&b, "(no entries: the table is all zero)\n")
-	} else {
+	default:
 		fmt.Fprintf(&b, "%-10s %-12s %-18s %s\n", idx, "address", "raw", "decoded")
 	}
 	for _, l := range lines {
@@ -284,14 +289,14 @@ func ParseEntries(text string) ([]RawEntry, []error) {
 			if hasIdx {
 				v, err := strconv.ParseUint(strings.ReplaceAll(idx, "_", ""), 0, 64)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("line %d: %q: index %q is not a number (skipped): %w", ln+1, tok, idx, model.ErrInvalidArgument))
+					errs = append(errs, fmt.Errorf("line %d: %q: index %s (skipped): %w", ln+1, tok, notANumber(idx, err), model.ErrInvalidArgument))
 					continue
 				}
 				index = v
 			}
 			v, err := strconv.ParseUint(strings.ReplaceAll(val, "_", ""), 0, 64)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("line %d: %q: %q is not a 64-bit number (skipped): %w", ln+1, tok, val, model.ErrInvalidArgument))
+				errs = append(errs, fmt.Errorf("line %d: %q: %s (skipped): %w", ln+1, tok, notANumber(val, err), model.ErrInvalidArgument))
 				continue
 			}
 			out = append(out, RawEntry{Index: index, Raw: v})
@@ -299,6 +304,15 @@ func ParseEntries(text string) ([]RawEntry, []error) {
 		}
 	}
 	return out, errs
+}
+
+// notANumber says why s, which strconv.ParseUint refused with err, is not
+// an entry or index: not a number at all, or too large.
+func notANumber(s string, err error) string {
+	if errors.Is(err, strconv.ErrRange) {
+		return fmt.Sprintf("%q does not fit in 64 bits", s)
+	}
+	return fmt.Sprintf("%q is not a number (decimal, or hexadecimal with 0x)", s)
 }
 
 // DecodeEntryText decodes table entries written as text (see
@@ -310,9 +324,14 @@ func DecodeEntryText(kind TableKind, text string) ([]EntryLine, []error) {
 
 // Window returns the bytes of a memory dump that start at guest address at:
 // dump holds guest memory from base. size 0 means to the end of the dump.
-// An address outside the dump is an error naming both ranges.
+// An address outside the dump is an error naming both ranges, and so is a
+// dump that would run past the top of the address space.
 func Window(dump []byte, base, at model.GPA, size uint64) ([]byte, error) {
-	end := uint64(base) + uint64(len(dump))
+	endGPA, err := base.Add(uint64(len(dump)))
+	if err != nil {
+		return nil, fmt.Errorf("a %d-byte dump at %v: %w", len(dump), base, err)
+	}
+	end := uint64(endGPA)
 	if at < base || uint64(at) > end {
 		return nil, fmt.Errorf("address %v is outside the dump [%v, %#x): %w", at, base, end, model.ErrOutOfRange)
 	}

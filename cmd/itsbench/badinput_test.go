@@ -67,6 +67,10 @@ var badUserInput = []struct {
 	{id: "U36", args: []string{"state", "-restore", "@vm.state", "-backend", "kvm", "-kernel", "6.1"}, files: map[string]string{"vm.state": "read in the guest"}, guest: true},
 	{id: "U37", args: []string{"state", "-restore", "@vm.state", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
 	{id: "U38", args: []string{"state", "-script", "testdata/explain-state.its", "-backend", "bogus", "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
+	{id: "U39", args: []string{"decode", "-table", "dte", "zz"}},
+	{id: "U40", args: []string{"decode", "-file", "@q.bin", "-base", "0xffffffffffffffff"}, files: map[string]string{"q.bin": strings.Repeat("\x00", 64)}},
+	{id: "U41", args: []string{"decode", "-file", "@q.bin", "-creadr", "0x7", "-cwriter", "0x20"}, files: map[string]string{"q.bin": strings.Repeat("\x00", 64)}},
+	{id: "U42", args: []string{"help", "nosuch"}},
 }
 
 // docRows returns the exact-text column of docs/bad-input.md by row ID,

@@ -24,13 +24,20 @@ const decodeUsage = `[-table dte|itt|cte|l1] [-file FILE [-base ADDR] [-at ADDR]
 
 Commands (no -table): each VALUE is one 32-byte packet as 64 hex digits,
 bytes in memory order; with no VALUE and no -file, hex text is read from
-stdin; -file reads a binary dump of a command queue (or of guest memory
-holding one: -base is the address of the file's first byte, -at the
-queue's). One line per command with its queue offset.
+stdin: plain hex (xxd -p), or an xxd or od -Ax -tx1 dump, whose offset and
+ASCII columns are not data and whose offsets are the queue offsets. -file
+reads a binary dump of a command queue (or of guest memory holding one:
+-base is the address of the file's first byte, -at the queue's). One line
+per command with its queue offset. -creadr and -cwriter take the queue
+offsets (32-byte aligned) or the registers' values (bit 0, Stalled or
+Retry, is ignored); anything else is refused.
 
-Tables (-table): each VALUE is one 8-byte entry as a number, or
-INDEX=NUMBER ("0x10=0x800000000800E004"); -file reads a binary table dump
-(or guest memory, with -base and -at). Only non-zero entries are shown.
+Tables (-table): each VALUE is one 8-byte entry as a number (decimal, or
+hexadecimal with 0x), or INDEX=NUMBER ("0x10=0x800000000800E004"); with no
+VALUE they are read from stdin, where an xxd or od dump of a table is read
+as its bytes (the first is the table's; the address column shows the
+dump's offsets). -file reads a binary table dump (or guest memory, with
+-base and -at). Only non-zero entries of a dump are shown.
 
 Bad input is reported with the byte and field at fault, and decoding goes
 on; the exit status is 1 if anything did not decode.`
@@ -134,15 +141,31 @@ func parseQueueMarks(creadrS, cwriterS string) (inspect.QueueMarks, error) {
 	if creadrS == "" || cwriterS == "" {
 		return inspect.QueueMarks{}, usagef("-creadr and -cwriter go together")
 	}
-	creadr, err := parseAddr("creadr", creadrS)
+	creadr, err := parseQueueOffset("creadr", creadrS)
 	if err != nil {
 		return inspect.QueueMarks{}, err
 	}
-	cwriter, err := parseAddr("cwriter", cwriterS)
+	cwriter, err := parseQueueOffset("cwriter", cwriterS)
 	if err != nil {
 		return inspect.QueueMarks{}, err
 	}
 	return inspect.MarkQueue(creadr, cwriter), nil
+}
+
+// parseQueueOffset parses -creadr or -cwriter: a queue offset, or the
+// register's value, whose bits 19:5 are the offset and bit 0 Stalled
+// (GITS_CREADR) or Retry (GITS_CWRITER), IHI 0069 12.19.3, 12.19.4. Any
+// other bit set is refused rather than dropped: 0x7 is not a place in the
+// queue.
+func parseQueueOffset(flagName, s string) (uint64, error) {
+	v, err := parseAddr(flagName, s)
+	if err != nil {
+		return 0, err
+	}
+	if bad := v &^ (model.GITS_CQ_OffsetMask | 1); bad != 0 {
+		return 0, usagef("-%s %#x: not a command queue offset (bits %#x are set): want a multiple of 32 below 1 MiB, or the register's value (offset in bits 19:5, bit 0 ignored)", flagName, v, bad)
+	}
+	return v, nil
 }
 
 // decode decodes what r names: a dump file, or table entries or command
@@ -160,6 +183,12 @@ func (r *decodeRequest) decode(e *env) (inspect.Listing, []error, error) {
 			if text, err = readStdinText(e); err != nil {
 				return nil, nil, err
 			}
+		}
+		if inspect.DumpFormat(text) != "" {
+			// The table's bytes, as xxd or od dumped them.
+			d, errs := inspect.ParseHexDump(text)
+			start := model.GPA(d.Start)
+			return inspect.TableListing{Kind: r.kind, Base: &start, Lines: inspect.DecodeTable(r.kind, d.Data)}, errs, nil
 		}
 		lines, errs := inspect.DecodeEntryText(r.kind, text)
 		return inspect.TableListing{Kind: r.kind, Lines: lines}, errs, nil
@@ -185,6 +214,9 @@ func (r *decodeRequest) decodeDump(e *env) (inspect.Listing, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%s is empty: nothing to decode", dumpName(r.file))
 	}
+	if _, err := model.GPA(r.base).Add(uint64(len(data))); err != nil {
+		return nil, usagef("-base %#x: a %d-byte dump there would run past the top of the 64-bit address space", r.base, len(data))
+	}
 	win, err := inspect.Window(data, model.GPA(r.base), model.GPA(r.at), r.size)
 	if err != nil {
 		return nil, usagef("-at/-size: %v", err)
@@ -198,6 +230,7 @@ func (r *decodeRequest) decodeDump(e *env) (inspect.Listing, error) {
 
 // readStdinText reads the text given on stdin, which must not be blank.
 func readStdinText(e *env) (string, error) {
+	e.sayReadingStdin()
 	b, err := io.ReadAll(e.input())
 	if err != nil {
 		return "", fmt.Errorf("reading stdin: %w", err)
@@ -217,8 +250,17 @@ func dumpName(name string) string {
 	return name
 }
 
+// sayReadingStdin tells a person at a terminal that decode waits for
+// standard input, which would otherwise look like a hang.
+func (e *env) sayReadingStdin() {
+	if e.stdinIsTerminal {
+		fmt.Fprintln(e.stderr, "itsbench decode: reading standard input (end it with Ctrl-D; itsbench decode -h shows the other inputs)")
+	}
+}
+
 func readDump(e *env, name string) ([]byte, error) {
 	if name == "-" {
+		e.sayReadingStdin()
 		b, err := io.ReadAll(e.input())
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %w", err)

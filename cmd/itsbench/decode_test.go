@@ -92,10 +92,112 @@ func TestDecodeUsageErrors(t *testing.T) {
 		{[]string{"decode", "-base", "0x4000", "00"}, "-base, -at and -size apply to -file dumps only"},
 		{[]string{"decode", "-creadr", "0x20", "00"}, "-creadr and -cwriter go together"},
 		{[]string{"decode", "-at", "nope"}, `-at "nope": want a number`},
+		{[]string{"decode", "-creadr", "0x7", "-cwriter", "0x20", "00"}, "-creadr 0x7: not a command queue offset (bits 0x6 are set): want a multiple of 32 below 1 MiB, or the register's value (offset in bits 19:5, bit 0 ignored)"},
+		{[]string{"decode", "-creadr", "0x20", "-cwriter", "0x100000", "00"}, "-cwriter 0x100000: not a command queue offset (bits 0x100000 are set)"},
 	} {
 		status, _, stderr := runArgs(t, tc.args...)
 		if status != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("itsbench %s: status %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), status, stderr, tc.want)
+		}
+	}
+}
+
+// TestDecodeDumpsOfDumps: a queue or table given as xxd or od output on
+// standard input decodes as its bytes, the offset and ASCII columns left
+// out, at the dump's offsets.
+func TestDecodeDumpsOfDumps(t *testing.T) {
+	queue := "" +
+		"00000000: 0800 0000 1000 0000 0100 0000 0000 0000  ................\n" +
+		"00000010: 0000 8040 0000 0080 0000 0000 0000 0000  ...@............\n" +
+		"00000020: 0a00 0000 1000 0000 0100 0000 0120 0000  ............. ..\n" +
+		"00000030: 0100 0000 0000 0000 0000 0000 0000 0000  ................\n"
+	want := "0x0000  MAPD dev=0x10 bits=2 itt=0x40800000\n0x0020  MAPTI dev=0x10 ev=1 lpi=8193 icid=1\n"
+	od := "" +
+		"000000 08 00 00 00 10 00 00 00 01 00 00 00 00 00 00 00\n" +
+		"000010 00 00 80 40 00 00 00 80 00 00 00 00 00 00 00 00\n" +
+		"000020 0a 00 00 00 10 00 00 00 01 00 00 00 01 20 00 00\n" +
+		"000030 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00\n" +
+		"000040\n"
+	table := "" +
+		"00000000: 0000 0000 0000 0000 0000 0000 0000 0000  ................\n" +
+		"*\n" +
+		"00000080: 0100 1008 0000 0080 0000 0000 0000 0000  ................\n"
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"xxd", []string{"decode"}, queue, want},
+		{"od -Ax -tx1", []string{"decode"}, od, want},
+		{"xxd -s 0x20", []string{"decode"}, queue[len(queue)/2:], "0x0020  MAPTI dev=0x10 ev=1 lpi=8193 icid=1\n"},
+		{"xxd -a of a device table", []string{"decode", "-table", "dte"}, table,
+			"DeviceID   address      raw                decoded\n0x10       0x80         0x8000000008100001 DTE valid itt=0x40800000 bits=2 next=0\n"},
+	} {
+		status, stdout, stderr := runWithStdin(t, tc.stdin, tc.args...)
+		if status != 0 || stdout != tc.want || stderr != "" {
+			t.Errorf("%s | itsbench %s: status %d, stderr %q, stdout:\n%s\nwant:\n%s", tc.name, strings.Join(tc.args, " "), status, stderr, stdout, tc.want)
+		}
+	}
+}
+
+// TestDecodeSaysItReadsATerminal: decode reading standard input from a
+// terminal says so on stderr (it would look like a hang); from a pipe it
+// says nothing.
+func TestDecodeSaysItReadsATerminal(t *testing.T) {
+	const note = "itsbench decode: reading standard input (end it with Ctrl-D; itsbench decode -h shows the other inputs)\n"
+	packet := "0a00000010000000010000000120000001000000000000000000000000000000\n"
+	for _, tc := range []struct {
+		args     []string
+		stdin    string
+		terminal bool
+		says     bool
+	}{
+		{[]string{"decode"}, packet, true, true},
+		{[]string{"decode", "-file", "-"}, "\x08", true, true},
+		{[]string{"decode", "-table", "itt"}, "1=0x0000000020010001", true, true},
+		{[]string{"decode"}, packet, false, false},
+		{[]string{"decode", packet[:64]}, "", true, false}, // nothing read from stdin
+	} {
+		var out, errb bytes.Buffer
+		status := run(&env{stdout: &out, stderr: &errb, stdin: strings.NewReader(tc.stdin), stdinIsTerminal: tc.terminal}, tc.args)
+		if strings.HasPrefix(errb.String(), note) != tc.says || strings.Count(errb.String(), note) > 1 {
+			t.Errorf("itsbench %s (terminal %v): status %d, stderr %q; want the note %v", strings.Join(tc.args, " "), tc.terminal, status, errb.String(), tc.says)
+		}
+	}
+}
+
+// TestDecodeSmallTexts: what decode says of input that is not what it
+// looks like: values that are not numbers are not an all-zero table, a
+// dump that would wrap past the top of the address space is refused, a
+// register value with GITS_CREADR.Stalled marks its offset.
+func TestDecodeSmallTexts(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "q.bin")
+	if err := os.WriteFile(dump, make([]byte, 64), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args           []string
+		status         int
+		stdout, stderr string
+	}{
+		{[]string{"decode", "-table", "dte", "zz"}, 1, "(no entries: none of the values given is a number)\n",
+			"itsbench decode: line 1: \"zz\": \"zz\" is not a number (decimal, or hexadecimal with 0x) (skipped): invalid argument\n" +
+				"itsbench decode: 1 problem(s) in the input (see above); everything else was decoded\n"},
+		{[]string{"decode", "-table", "dte", "0x1ffffffffffffffff"}, 1, "(no entries: none of the values given is a number)\n",
+			"itsbench decode: line 1: \"0x1ffffffffffffffff\": \"0x1ffffffffffffffff\" does not fit in 64 bits (skipped): invalid argument\n" +
+				"itsbench decode: 1 problem(s) in the input (see above); everything else was decoded\n"},
+		{[]string{"decode", "-table", "dte", "-file", dump}, 0, "(no entries: the table is all zero)\n", ""},
+		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffff"}, 2, "",
+			"itsbench decode: -base 0xffffffffffffffff: a 64-byte dump there would run past the top of the 64-bit address space\n"},
+		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffc0"}, 2, "",
+			"itsbench decode: -base 0xffffffffffffffc0: a 64-byte dump there would run past the top of the 64-bit address space\n"},
+		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffbf"}, 0, "0x0000  (2 empty slots, to 0x0020)\n", ""},
+		{[]string{"decode", "-file", dump, "-creadr", "0x21", "-cwriter", "0x20"}, 0, "0x0000  (empty slot)\n0x0020  (empty slot)   <- GITS_CREADR, GITS_CWRITER\n", ""},
+	} {
+		status, stdout, stderr := runArgs(t, tc.args...)
+		if status != tc.status || stdout != tc.stdout || stderr != tc.stderr {
+			t.Errorf("itsbench %s: status %d, stdout %q, stderr %q\nwant %d, %q, %q", strings.Join(tc.args, " "), status, stdout, stderr, tc.status, tc.stdout, tc.stderr)
 		}
 	}
 }

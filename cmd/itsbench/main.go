@@ -29,6 +29,9 @@ type env struct {
 	stdin io.Reader
 	// stderrIsTerminal says whether progress lines may be drawn.
 	stderrIsTerminal bool
+	// stdinIsTerminal says whether a command reading standard input
+	// should say so (a person may be waiting for it to do something).
+	stdinIsTerminal bool
 	// tracing is where -trace sends the running command's trace, and
 	// traceEvents the -trace-events patterns that select its events.
 	tracing     tracing
@@ -63,9 +66,13 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
-	fi, err := os.Stderr.Stat()
-	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	os.Exit(run(&env{stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: tty}, os.Args[1:]))
+	os.Exit(run(&env{stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr), stdinIsTerminal: isTerminal(os.Stdin)}, os.Args[1:]))
+}
+
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // run runs itsbench with args and returns the exit status.
