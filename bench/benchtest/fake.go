@@ -14,6 +14,9 @@
 // [model.LPIConfigSetter], [model.CommandSubmitter]): [model.EnableLPIs],
 // [model.SetLPIConfig] and [model.SubmitCommands] call its methods, which
 // act on its maps directly.
+//
+// For tests of the statistics, whose latencies must not come from a clock,
+// [NoisyMachine] makes synthetic runs from seeded noise instead.
 package benchtest
 
 import (

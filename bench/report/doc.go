@@ -3,11 +3,16 @@
 //
 // # What it owns
 //
-//   - The four formats: a table of one run ([WriteTable]) or two side by
-//     side ([Pair.WriteTable]), CSV ([WriteCSV]), JSON ([WriteJSON]) and
-//     Go's benchmark format for benchstat ([WriteGoBench]).
-//   - [ComparePair]: two runs of one workload compared, throughput ratio
-//     and latency tests, as the reports print them.
+//   - The four formats: a table of one run ([WriteTable]) or of repeated
+//     runs of two sides compared ([Comparison.WriteTable]), CSV
+//     ([WriteCSV]) and JSON ([WriteJSON]), one row or object per run, and
+//     Go's benchmark format for benchstat ([WriteGoBench]), one line per
+//     run.
+//   - [CompareRuns]: repeated runs of one workload on two sides compared
+//     measure by measure ([Measures]: throughput, median and p99
+//     latencies), one value per run, with bench/stats' test and interval;
+//     [Group] splits a list of runs by label, [Pool] merges one side's
+//     runs for a plot.
 //   - [LossBanner]: the loud line every report prints when deliveries
 //     were lost or injections failed.
 //

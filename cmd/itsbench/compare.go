@@ -2,18 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/gicits/gicits/bench"
+	"github.com/gicits/gicits/bench/plot"
 	"github.com/gicits/gicits/bench/report"
 )
 
 func init() {
 	register(&command{
 		name:    "compare",
-		summary: "run one workload on two backends in one run and show them side by side with ratios",
+		summary: "run one workload on two backends, several runs of each interleaved, and compare them with ratios and a test",
 		run:     runCompare,
 	})
 }
@@ -23,10 +30,29 @@ func init() {
 // QEMU's TCG, as on this project's x86-64 hosts.
 const emulationNote = "note: kvm runs inside QEMU's emulation here (nested TCG): its absolute times mean nothing; only ratios between runs taken there do"
 
+// defaultRuns is compare's -runs: 5 against 5 is the fewest equal numbers
+// of runs whose exact Mann–Whitney test reaches p < 0.05 with room to
+// spare (the smallest p it can give is 2/252 ≈ 0.008; 4 against 4 gives
+// 2/70 ≈ 0.03, 3 against 3 never below 0.1).
+const defaultRuns = 5
+
+// compareSide is one side of a compare: its flag, its backend as the user
+// wrote it and as parsed.
+type compareSide struct {
+	flag, raw string
+	spec      backendSpec
+}
+
+// inGuest reports whether the side runs in the arm64 guest: a kvm backend
+// on a host without arm64 KVM.
+func (s compareSide) inGuest() bool { return s.spec.name == "kvm" && !nativeKVM() }
+
 func runCompare(e *env, args []string) error {
-	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
+	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-runs N] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
 	a := fs.String("a", "sim", "baseline backend: "+backendList()+"; NAME:walk opens it with the translation cache off")
 	b := fs.String("b", "sim:walk", "backend compared with the baseline")
+	runs := fs.Int("runs", defaultRuns, "runs of each side, interleaved A B B A A B ...; the test compares the runs' values, so 4 or more runs a side are needed for any result significant at 0.05")
+	sideRuns := fs.String("side-runs", "", "run only -a's side, -runs times, and write the runs with their samples to `FILE` as JSON: how compare runs a kvm side in the arm64 guest on a host without arm64 KVM")
 	addGuestFlags(fs)
 	var bf benchFlags
 	bf.register(fs)
@@ -37,61 +63,281 @@ func runCompare(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	specA, err := parseBackendSpec("-a", *a)
+	if *runs < 1 {
+		return usagef("-runs %d: want 1 or more runs of each side (%d by default)", *runs, defaultRuns)
+	}
+	sideA, err := newCompareSide("-a", *a)
 	if err != nil {
 		return err
 	}
-	specB, err := parseBackendSpec("-b", *b)
+	if *sideRuns != "" {
+		return writeSideRuns(e, sideA.spec, w, *runs, *sideRuns)
+	}
+	sideB, err := newCompareSide("-b", *b)
 	if err != nil {
 		return err
 	}
-	if specA.label == specB.label {
-		specB.label += "-b"
+	if sideA.spec.label == sideB.spec.label {
+		sideB.spec.label += "-b"
 	}
-	inGuest := 0
-	if (specA.name == "kvm" || specB.name == "kvm") && !nativeKVM() {
-		if _, status := guestOf(e, fs); status != exitOK {
-			return &exitStatusError{status}
+	all, cmp, err := runSides(e, fs, args, w, *runs, [2]compareSide{sideA, sideB})
+	if err != nil {
+		return err
+	}
+	return writeComparison(e, &bf, all, cmp)
+}
+
+func newCompareSide(flagName, raw string) (compareSide, error) {
+	spec, err := parseBackendSpec(flagName, raw)
+	return compareSide{flag: flagName, raw: raw, spec: spec}, err
+}
+
+// runSides runs n runs of each side, interleaved when both run here, and
+// returns every run in the order they ran and the comparison of B's runs
+// with A's.
+func runSides(e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, sides [2]compareSide) ([]*bench.Result, report.Comparison, error) {
+	guestSide := -1
+	for i, s := range sides {
+		if s.inGuest() {
+			guestSide = i
+			if _, status := guestOf(e, fs); status != exitOK {
+				return nil, report.Comparison{}, &exitStatusError{status}
+			}
 		}
 	}
-	side := func(flagName string, spec backendSpec, raw string) (*bench.Result, error) {
-		if spec.name == "kvm" && !nativeKVM() {
-			inGuest++
-			return compareSideInGuest(e, fs, args, flagName, spec, raw)
+	here := func(side int) (*bench.Result, error) {
+		return execute(context.Background(), e, sides[side].spec, w)
+	}
+	var all []*bench.Result
+	var order string
+	var err error
+	if guestSide < 0 {
+		all, order, err = interleave(n, here)
+	} else {
+		inGuest := func() ([]*bench.Result, error) {
+			s := sides[guestSide]
+			return compareSideRunsInGuest(e, fs, args, s.flag, s.spec, s.raw, n)
 		}
-		return execute(context.Background(), e, spec, w)
+		all, order, err = bracketGuest(n, 1-guestSide, here, inGuest)
 	}
-	ra, err := side("-a", specA, *a)
 	if err != nil {
-		return err
+		return nil, report.Comparison{}, err
 	}
-	rb, err := side("-b", specB, *b)
+	byLabel := report.Group(all)
+	if guestSide >= 0 {
+		noteHostSide(byLabel)
+	}
+	cmp := report.CompareRuns(byLabel[0], byLabel[1])
+	cmp.Order = order
+	return all, cmp, nil
+}
+
+// interleave makes n runs of each side (0 is A, 1 is B) with run, in the
+// order A B B A A B B A ...: each pair of runs has one of each side, and
+// the pairs alternate which goes first, so a steady drift of the machine
+// over time (it warms up, its load changes) favours neither side; in
+// A B A B ... B would always run a little later than A. It returns the
+// runs in the order they ran, and that order in words.
+func interleave(n int, run func(side int) (*bench.Result, error)) ([]*bench.Result, string, error) {
+	var all []*bench.Result
+	var letters []string
+	for pair := range n {
+		first := pair % 2 // A first in even pairs, B first in odd ones
+		for _, side := range []int{first, 1 - first} {
+			r, err := run(side)
+			if err != nil {
+				return nil, "", err
+			}
+			all = append(all, r)
+			letters = append(letters, "AB"[side:side+1])
+		}
+	}
+	return all, "interleaved in this process: " + strings.Join(letters, " "), nil
+}
+
+// bracketGuest makes n runs of each side when one side runs in the arm64
+// guest: the guest boots once for all n of its runs (a boot takes
+// seconds, and each boot's machine differs), so runs cannot alternate one
+// by one; instead the host side's runs bracket the guest's in time,
+// ⌈n/2⌉ of them before the boot and ⌊n/2⌋ after, so that a drift of the
+// host over the guest's time moves both halves. hostSide is 0 (A) or 1
+// (B). It returns the runs in the order they ran, and that order in words.
+func bracketGuest(n, hostSide int, here func(side int) (*bench.Result, error), inGuest func() ([]*bench.Result, error)) ([]*bench.Result, string, error) {
+	var all []*bench.Result
+	hostRuns := func(k int) error {
+		for range k {
+			r, err := here(hostSide)
+			if err != nil {
+				return err
+			}
+			all = append(all, r)
+		}
+		return nil
+	}
+	before, after := (n+1)/2, n/2
+	if err := hostRuns(before); err != nil {
+		return nil, "", err
+	}
+	guestRuns, err := inGuest()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	if inGuest > 0 {
-		for _, r := range []*bench.Result{ra, rb} {
+	all = append(all, guestRuns...)
+	if err := hostRuns(after); err != nil {
+		return nil, "", err
+	}
+	host, guest := "AB"[hostSide:hostSide+1], "AB"[1-hostSide:2-hostSide]
+	order := fmt.Sprintf("on two machines, so not interleaved run by run: %s here, then %s in one boot of the arm64 guest",
+		runsOf(before, host, false), runsOf(n, guest, false))
+	if after > 0 {
+		order += fmt.Sprintf(", then %s here", runsOf(after, host, true))
+	}
+	return all, order, nil
+}
+
+// runsOf says "1 run of A", "3 runs of A", with more before run when
+// more is set.
+func runsOf(n int, side string, more bool) string {
+	s := strconv.Itoa(n)
+	if more {
+		s += " more"
+	}
+	if n == 1 {
+		return s + " run of " + side
+	}
+	return s + " runs of " + side
+}
+
+// noteHostSide adds to the Where of the side that ran here that the other
+// ran in the guest.
+func noteHostSide(byLabel [][]*bench.Result) {
+	for _, runs := range byLabel {
+		for _, r := range runs {
 			if r.Backend != "kvm" {
 				r.Where += fmt.Sprintf(", on this host (%s/%s); the kvm side ran in the arm64 QEMU guest", runtime.GOOS, runtime.GOARCH)
 			}
 		}
 	}
-	emulated := ra.Emulated || rb.Emulated
-	if emulated {
-		ra.Notes = append(ra.Notes, emulationNote[len("note: "):])
+}
+
+// writeComparison writes the report of every run (all, in the order they
+// ran) with the table of cmp, and plots each side's runs pooled.
+func writeComparison(e *env, bf *benchFlags, all []*bench.Result, cmp report.Comparison) error {
+	emulated := false
+	for _, r := range all {
+		emulated = emulated || r.Emulated
 	}
-	pair := report.ComparePair(ra, rb)
-	return writeReport(e, &bf, []*bench.Result{ra, rb}, func(out io.Writer) error {
-		if err := pair.WriteTable(out); err != nil {
+	if emulated {
+		for _, r := range cmp.A {
+			r.Notes = append(r.Notes, emulationNote[len("note: "):])
+		}
+	}
+	plotFile := bf.plot
+	bf.plot = "" // writeReport would draw every run; the plot draws each side pooled
+	err := writeReport(e, bf, all, func(out io.Writer) error {
+		if err := cmp.WriteTable(out); err != nil {
 			return err
 		}
 		fmt.Fprintln(out)
-		for _, r := range []*bench.Result{ra, rb} {
-			fmt.Fprintf(out, "%s ran %s\n", r.Label, r.Where)
+		for _, side := range [][]*bench.Result{cmp.A, cmp.B} {
+			fmt.Fprintf(out, "%s ran %s\n", side[0].Label, side[0].Where)
 		}
 		if emulated {
 			fmt.Fprintln(out, "\n"+emulationNote)
 		}
 		return nil
 	})
+	if plotFile == "" {
+		return err
+	}
+	if perr := plot.Plot([]*bench.Result{report.Pool(cmp.A), report.Pool(cmp.B)}, plotFile); perr != nil {
+		return perr
+	}
+	fmt.Fprintf(e.stderr, "plot written to %s (each side's runs pooled)\n", plotFile)
+	return err
+}
+
+// sideRunsDoc is the document -side-runs writes: the runs of one side,
+// each with its samples.
+type sideRunsDoc struct {
+	Runs []resultExchange `json:"runs"`
+}
+
+// writeSideRuns makes n runs of spec and writes them to file as a
+// sideRunsDoc: the guest's half of a compare whose other side runs on the
+// host. Losses are the host's to report, with the rest of the compare.
+func writeSideRuns(e *env, spec backendSpec, w bench.Workload, n int, file string) error {
+	var doc sideRunsDoc
+	for range n {
+		r, err := execute(context.Background(), e, spec, w)
+		if err != nil {
+			return err
+		}
+		doc.Runs = append(doc.Runs, resultExchange{Result: r, CallSamples: r.CallSamples, EndToEndSamples: r.EndToEndSamples})
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := json.NewEncoder(f).Encode(doc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// compareSideRunsInGuest makes the n runs of one side of a compare (spec,
+// as the user wrote it in raw) in the arm64 guest, in one boot, with the
+// workload of the command line, and returns them labelled as here.
+func compareSideRunsInGuest(e *env, fs *flag.FlagSet, args []string, flagName string, spec backendSpec, raw string, n int) ([]*bench.Result, error) {
+	g, status := guestOf(e, fs)
+	if status != exitOK {
+		return nil, &exitStatusError{status}
+	}
+	tmp, err := os.MkdirTemp("", "itsbench-guest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "runs.json")
+	// The command line's own -runs, if any, comes later among the workload
+	// arguments, with the same value.
+	guestArgs := append([]string{"compare", "-a", raw, "-runs", strconv.Itoa(n), "-side-runs", out}, workloadArgs(fs, args)...)
+	if fs.Lookup("trace").Value.String() != "" {
+		fmt.Fprintf(e.stderr, "itsbench compare: note: -trace traces the side that runs here; the %s side in the guest is not traced\n", raw)
+	}
+	switch status := g.run(e, guestArgs, nil, []string{out}); status {
+	case exitOK:
+	case exitInterrupted:
+		return nil, &exitStatusError{status}
+	default:
+		return nil, fmt.Errorf("%s %s: the runs in the guest exited with status %d", flagName, raw, status)
+	}
+	return readSideRuns(out, spec.label, n)
+}
+
+// readSideRuns reads the n runs a guest wrote with -side-runs, labelled
+// label.
+func readSideRuns(file, label string, n int) ([]*bench.Result, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the guest's runs: %w", err)
+	}
+	var doc sideRunsDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("the guest's runs %s are not a runs document: %v", file, err)
+	}
+	if len(doc.Runs) != n {
+		return nil, fmt.Errorf("the guest's runs %s: %d runs, want %d", file, len(doc.Runs), n)
+	}
+	var runs []*bench.Result
+	for i, x := range doc.Runs {
+		if x.Result == nil {
+			return nil, fmt.Errorf("the guest's runs %s: run %d has no result", file, i+1)
+		}
+		x.Result.CallSamples, x.Result.EndToEndSamples = x.CallSamples, x.EndToEndSamples
+		x.Result.Label = label
+		runs = append(runs, x.Result)
+	}
+	return runs, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ import (
 // reads packed in at their host paths, its standard output and error, its
 // exit status and the files it writes brought back. compare with one side
 // on each runs the sim side here and only the kvm side there
-// (compareSideInGuest).
+// (compareSideRunsInGuest, all of the side's runs in one boot).
 
 // inGuestVar is set in the guest's environment: a command there never
 // relays again.
@@ -265,20 +266,36 @@ func absIn(wd, p string) string {
 	return filepath.Join(wd, p)
 }
 
-// guestTimeout bounds a guest run: a run's -duration with 10 minutes to
+// guestTimeout bounds a guest run: a run's -duration, times compare's
+// -runs (both sides' when both run in the guest), with 10 minutes to
 // spare, and 30 minutes for anything else (the guest boots in seconds;
 // the corpus takes under two minutes).
 func guestTimeout(args []string) time.Duration {
-	for i, a := range args {
-		name, val, has := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "duration" {
-			continue
+	value := func(flag string) (string, bool) {
+		for i, a := range args {
+			name, val, has := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if !strings.HasPrefix(a, "-") || name != flag {
+				continue
+			}
+			if !has && i+1 < len(args) {
+				val = args[i+1]
+			}
+			return val, true
 		}
-		if !has && i+1 < len(args) {
-			val = args[i+1]
+		return "", false
+	}
+	runs := 1
+	if len(args) > 0 && args[0] == "compare" {
+		runs = 2 * defaultRuns
+		if v, ok := value("runs"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				runs = 2 * n
+			}
 		}
-		if d, err := time.ParseDuration(val); err == nil {
-			return d + 10*time.Minute
+	}
+	if v, ok := value("duration"); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return time.Duration(runs)*d + 10*time.Minute
 		}
 	}
 	return 30 * time.Minute
@@ -307,44 +324,6 @@ func writeResultExchange(w io.Writer, results []*bench.Result) error {
 	}
 	r := results[0]
 	return json.NewEncoder(w).Encode(resultExchange{Result: r, CallSamples: r.CallSamples, EndToEndSamples: r.EndToEndSamples})
-}
-
-// compareSideInGuest runs one side of a compare (spec, as the user wrote
-// it in -a or -b) in the guest with the compare's workload flags, and
-// returns its result. The other side runs on the host.
-func compareSideInGuest(e *env, fs *flag.FlagSet, args []string, flagName string, spec backendSpec, raw string) (*bench.Result, error) {
-	g, status := guestOf(e, fs)
-	if status != exitOK {
-		return nil, &exitStatusError{status}
-	}
-	tmp, err := os.MkdirTemp("", "itsbench-guest-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "result.json")
-	runArgs := append([]string{"run", "-backend", raw, "-format", resultFormat, "-o", out}, workloadArgs(fs, args)...)
-	if fs.Lookup("trace").Value.String() != "" {
-		fmt.Fprintf(e.stderr, "itsbench compare: note: -trace traces the side that runs here; the %s side in the guest is not traced\n", raw)
-	}
-	switch status := g.run(e, runArgs, nil, []string{out}); status {
-	case exitOK:
-	case exitInterrupted:
-		return nil, &exitStatusError{status}
-	default:
-		return nil, fmt.Errorf("%s %s: the run in the guest exited with status %d", flagName, raw, status)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		return nil, fmt.Errorf("reading the guest's result: %w", err)
-	}
-	var x resultExchange
-	if err := json.Unmarshal(b, &x); err != nil || x.Result == nil {
-		return nil, fmt.Errorf("the guest's result %s is not a result document: %v", out, err)
-	}
-	x.Result.CallSamples, x.Result.EndToEndSamples = x.CallSamples, x.EndToEndSamples
-	x.Result.Label = spec.label
-	return x.Result, nil
 }
 
 // guestOf prepares the guest the flags of fs choose (-kernel,
