@@ -37,7 +37,9 @@ type MemReport struct {
 	Samples []MemSample `json:"samples"`
 	Limits  MemLimits   `json:"limits"`
 	// Fitted slopes after the warm-up, bytes per minute, and the
-	// goroutines at the first sample after it and at the end.
+	// goroutines at the first sample after it and at the last; both
+	// goroutine counts are 0 when no sample came after the warm-up
+	// (Fitted is 0): there is nothing to compare then.
 	HeapSlope, InuseSlope, SysSlope float64
 	GoroutinesAfterWarmup           int
 	GoroutinesAtEnd                 int
@@ -114,7 +116,7 @@ func (r *MemReport) fit() {
 		sys = append(sys, float64(s.Sys))
 	}
 	r.Fitted = len(x)
-	if len(r.Samples) > 0 {
+	if r.Fitted > 0 {
 		r.GoroutinesAtEnd = r.Samples[len(r.Samples)-1].Goroutines
 	}
 	if len(x) >= 2 {
@@ -142,7 +144,7 @@ func (r *MemReport) Check() error {
 	if r.SysSlope > maxSys {
 		errs = append(errs, fmt.Errorf("memstats: Sys grows %s/min after the warm-up (limit %s/min)", mib(r.SysSlope), mib(maxSys)))
 	}
-	if r.GoroutinesAtEnd > r.GoroutinesAfterWarmup {
+	if r.Fitted > 0 && r.GoroutinesAtEnd > r.GoroutinesAfterWarmup {
 		errs = append(errs, fmt.Errorf("memstats: %d goroutines after the warm-up, %d at the end", r.GoroutinesAfterWarmup, r.GoroutinesAtEnd))
 	}
 	return errors.Join(errs...)
@@ -160,6 +162,10 @@ func (r *MemReport) WriteTable(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(w, "%10v %12s %12s %12s %10d\n", s.At.Round(time.Second), mib(float64(s.HeapAlloc)), mib(float64(s.HeapInuse)), mib(float64(s.Sys)), s.Goroutines)
+	}
+	if r.Fitted == 0 {
+		_, err := fmt.Fprintf(w, "no sample after the %v warm-up: no slope, no goroutine count to compare\n", r.Limits.Warmup)
+		return err
 	}
 	_, err := fmt.Fprintf(w, "slope after warm-up (%d samples): live heap %s/min, heap inuse %s/min, sys %s/min; goroutines %d -> %d\n",
 		r.Fitted, mib(r.HeapSlope), mib(r.InuseSlope), mib(r.SysSlope), r.GoroutinesAfterWarmup, r.GoroutinesAtEnd)

@@ -62,3 +62,28 @@ func TestSampleMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestMemReportNoSampleAfterWarmup: a run shorter than its warm-up has no
+// goroutine count after it; the report says so instead of comparing the
+// last sample with 0 ("0 goroutines after the warm-up, 5 at the end").
+func TestMemReportNoSampleAfterWarmup(t *testing.T) {
+	r := &MemReport{Limits: MemLimits{Warmup: time.Minute}}
+	for i := range 4 {
+		r.Samples = append(r.Samples, MemSample{At: time.Duration(i) * time.Second, HeapAlloc: 1 << 20, Sys: 2 << 20, Goroutines: 5})
+	}
+	r.fit()
+	err := r.Check()
+	if err == nil || !strings.Contains(err.Error(), "0 samples after the 1m0s warm-up: too few to fit") {
+		t.Errorf("Check = %v, want too few samples", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "goroutines") {
+		t.Errorf("Check compares goroutines without a sample after the warm-up: %v", err)
+	}
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); !strings.Contains(got, "no sample after the 1m0s warm-up") || strings.Contains(got, "goroutines 0 ->") {
+		t.Errorf("WriteTable:\n%s", got)
+	}
+}
