@@ -13,9 +13,13 @@ type Options struct {
 	// it to tell apart two runs of one backend ("sim", "sim-walk").
 	Label string
 	// Progress, when set, is called about four times a second during the
-	// measured phase.
+	// measured phase, from a goroutine of its own.
 	Progress func(Progress)
 }
+
+// OverdueAfter is how long a delivery may go unacknowledged before
+// [Progress] counts it as overdue.
+const OverdueAfter = time.Second
 
 // Progress is a snapshot of a run in progress.
 type Progress struct {
@@ -23,6 +27,16 @@ type Progress struct {
 	Total   int64         // measured injections in all, 0 when bounded by time
 	Elapsed time.Duration // since the measured phase started
 	Limit   time.Duration // the workload's Duration, or 0
+	// Failed counts the injections that returned an error so far, warm-up
+	// included.
+	Failed int64
+	// Overdue counts the LPIs made pending by a delivery of the run that
+	// no CPU has acknowledged for over OverdueAfter: a lost delivery
+	// shows here first. It is a warning, not the accounting: only the
+	// final drain tells lost from slow ([Counts.Lost]). -1 when the
+	// workload has no consumers (Wait none), so nothing is acknowledged
+	// until the drain.
+	Overdue int64
 }
 
 // Counts account for every injection of a run, warm-up included.
@@ -129,6 +143,12 @@ type Result struct {
 	// and EndToEnd, for plots and comparisons.
 	CallSamples     []float64 `json:"-"`
 	EndToEndSamples []float64 `json:"-"`
+
+	// Partial is set when the run was stopped (its context cancelled)
+	// before its workload's count or duration was done: every figure is
+	// of the part that ran, and a note says how far it got. The
+	// accounting is still exact: the CPUs are drained as after a whole run.
+	Partial bool `json:"partial,omitempty"`
 
 	// Notes say what a reader must know to read the figures.
 	Notes []string `json:"notes,omitempty"`

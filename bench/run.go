@@ -41,6 +41,7 @@ type runner struct {
 	stop    atomic.Bool  // duration reached or context cancelled
 	drain   atomic.Bool  // injectors finished
 	done    atomic.Int64 // measured injections, updated in batches
+	failed  atomic.Int64 // injections that returned an error, for Progress
 
 	itts []model.GPA // per device, as set-up allocated them
 
@@ -65,6 +66,10 @@ func (r *runner) now() int64 { return int64(time.Since(r.base)) }
 // Run leaves it programmed (close it after). The error is for a workload
 // that does not validate or set-up that fails; injection errors, losses
 // and the like are in the Result (see [Result.OK]).
+//
+// Cancelling ctx stops the injectors (set-up, once begun, completes);
+// Run then drains every CPU and returns what the part that ran measured,
+// marked [Result.Partial] unless the workload was done anyway.
 func Run(ctx context.Context, b model.Backend, w Workload, opt Options) (*Result, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -324,6 +329,7 @@ func (r *runner) inject(in *injector, n int, record bool) {
 		switch {
 		case err != nil:
 			in.failed++
+			r.failed.Add(1)
 			if in.failed <= 2 {
 				r.addErr(fmt.Errorf("%v: %w", k.msi, err))
 			}
@@ -460,7 +466,7 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 	release()
 	stopChurn := r.startChurn()
 	stopProgress := r.startProgress(opt, startNs)
-	r.waitDuration(ctx)
+	cut := r.waitDuration(ctx)
 	injectorsDone()
 	churnLat := stopChurn()
 	stopProgress()
@@ -468,6 +474,28 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 	consumersDone()
 	cons = append(cons, r.drainCPUs())
 	r.tally(res, ins, cons, churnLat, startNs)
+	r.markPartial(res, cut)
+}
+
+// markPartial sets res.Partial, with a note saying how far the run got,
+// when it was stopped before its workload was done: a duration-bounded
+// run that cut is set for (its context ended the wait), or a
+// count-bounded one with fewer measured injections than planned (only a
+// cancelled context stops those injectors early).
+func (r *runner) markPartial(res *Result, cut bool) {
+	w := r.w
+	planned := int64(w.injectors()) * int64(w.InjectionsPerInjector())
+	var note string
+	switch {
+	case w.Duration > 0 && cut:
+		note = fmt.Sprintf("PARTIAL: the run was stopped after %v of its %v", res.Elapsed.Round(time.Millisecond), w.Duration)
+	case w.Duration == 0 && res.Injections < planned:
+		note = fmt.Sprintf("PARTIAL: the run was stopped after %d of its %d measured injections", res.Injections, planned)
+	default:
+		return
+	}
+	res.Partial = true
+	res.Notes = append([]string{note + "; every figure is of the part that ran"}, res.Notes...)
 }
 
 // newInjectors returns one injector per injecting goroutine, each with its
@@ -567,8 +595,9 @@ func (r *runner) startProgress(opt Options, startNs int64) (stop func()) {
 				case <-done:
 					return
 				case <-tick.C:
+					now := r.now()
 					opt.Progress(Progress{Done: r.done.Load(), Total: int64(w.injectors()) * int64(w.InjectionsPerInjector()),
-						Elapsed: time.Duration(r.now() - startNs), Limit: w.Duration})
+						Elapsed: time.Duration(now - startNs), Limit: w.Duration, Failed: r.failed.Load(), Overdue: r.overdue(now)})
 				}
 			}
 		})
@@ -579,18 +608,40 @@ func (r *runner) startProgress(opt Options, startNs int64) (stop func()) {
 	}
 }
 
-// waitDuration waits out a duration-bounded workload's Duration, or until
-// ctx is done, and then stops the injectors. A workload bounded by a count
-// returns at once: its injectors stop by themselves.
-func (r *runner) waitDuration(ctx context.Context) {
-	if r.w.Duration <= 0 {
-		return
+// overdue returns the number of LPIs whose delivery's stamp is older than
+// OverdueAfter at now (ns since base), or -1 when stamps carry no time
+// because nothing acknowledges during the run (Wait none).
+func (r *runner) overdue(now int64) int64 {
+	if r.w.Wait == WaitNone {
+		return -1
 	}
+	var n int64
+	for i := range r.keys {
+		// A stamp is 1 + the delivery's time; 1 alone carries none.
+		if s := r.keys[i].stamp.Load(); s > 1 && now-(s-1) > int64(OverdueAfter) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitDuration waits out a duration-bounded workload's Duration, or until
+// ctx is done, and then stops the injectors; cut reports that ctx ended it
+// first. A workload bounded by a count returns at once: its injectors stop
+// by themselves (or when ctx stops them).
+func (r *runner) waitDuration(ctx context.Context) (cut bool) {
+	if r.w.Duration <= 0 {
+		return false
+	}
+	timer := time.NewTimer(r.w.Duration)
+	defer timer.Stop()
 	select {
-	case <-time.After(r.w.Duration):
+	case <-timer.C:
 	case <-ctx.Done():
+		cut = true
 	}
 	r.stop.Store(true)
+	return cut
 }
 
 // drainCPUs acknowledges and EOIs whatever is still pending on every CPU,
