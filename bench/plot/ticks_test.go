@@ -1,0 +1,98 @@
+package plot
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestFormatLatency(t *testing.T) {
+	tests := []struct {
+		ns   float64
+		want string
+	}{
+		{0, "0 ns"},
+		{0.5, "0.5 ns"},
+		{40, "40 ns"},
+		{999, "999 ns"},
+		{1000, "1 µs"},
+		{1500, "1.5 µs"},
+		{123456, "123 µs"},
+		{100000, "100 µs"},
+		{1e6, "1 ms"},
+		{2.5e9, "2.5 s"},
+		{1234.5678, "1.23 µs"},
+		{0.30000000000000004 * 1000, "300 ns"},
+		{1e12, "1000 s"},
+	}
+	for _, tt := range tests {
+		if got := formatLatency(tt.ns); got != tt.want {
+			t.Errorf("formatLatency(%v) = %q, want %q", tt.ns, got, tt.want)
+		}
+	}
+}
+
+func TestLatencyTicks(t *testing.T) {
+	tests := []struct {
+		name     string
+		min, max float64  // ns
+		gap      float64  // MinGap
+		want     []string // nil: any two labels or more
+	}{
+		{"a decade: 1-2-5", 25, 250, 0.1, []string{"50 ns", "100 ns", "200 ns"}},
+		{"seven decades: every other one", 30, 3e8, 0.1, []string{"100 ns", "10 µs", "1 ms", "100 ms"}},
+		{"one decade, roomy", 1e3, 1e4, 0.15, []string{"1 µs", "2 µs", "5 µs", "10 µs"}},
+		{"within a decade", 30, 90, 0.15, []string{"40 ns", "60 ns", "80 ns"}},
+		{"narrow", 36.5, 43.8, 0.15, []string{"38 ns", "40 ns", "42 ns"}},
+		{"very narrow", 40, 41, 0.3, []string{"40 ns", "40.5 ns", "41 ns"}},
+		{"crowded: a short axis", 30, 90, 0.6, nil},
+		{"sub-nanosecond to seconds", 0.5, 5e9, 0.12, []string{"1 ns", "1 µs", "1 ms", "1 s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ticks := latencyTicks{MinGap: tt.gap}.Ticks(tt.min, tt.max)
+			var got []string
+			for _, tk := range ticks {
+				if tk.Value < tt.min || tk.Value > tt.max {
+					t.Errorf("tick %v (%q) outside %v..%v", tk.Value, tk.Label, tt.min, tt.max)
+				}
+				if tk.Label != "" {
+					got = append(got, tk.Label)
+				}
+			}
+			if len(got) < 2 || (tt.want != nil && !slices.Equal(got, tt.want)) {
+				t.Errorf("labels %q, want %q (nil: at least two)", got, tt.want)
+			}
+			if !(latencyTicks{MinGap: tt.gap}).fits(ticks, tt.min, tt.max) {
+				t.Errorf("labels %q crowd closer than %v of the axis", got, tt.gap)
+			}
+		})
+	}
+}
+
+func TestPercentileTicks(t *testing.T) {
+	var got []string
+	for _, tk := range (percentileTicks{}).Ticks(-0.1, maxNines+0.1) {
+		got = append(got, tk.Label)
+	}
+	if want := []string{"p50", "p90", "p99", "p99.9", "p99.99"}; !slices.Equal(got, want) {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+	for _, tp := range tailPercentiles {
+		if x := nines(tp.p); math.Abs(x-math.Round(x)) > 1e-9 && tp.p != 0.5 {
+			t.Errorf("nines(%v) = %v, want a whole number of nines", tp.p, x)
+		}
+	}
+}
+
+func TestPercentTicks(t *testing.T) {
+	var got []string
+	for _, tk := range (percentTicks{}).Ticks(-0.03, 1.03) {
+		if tk.Label != "" {
+			got = append(got, tk.Label)
+		}
+	}
+	if want := []string{"0%", "50%", "100%"}; !slices.Equal(got, want) {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+}
