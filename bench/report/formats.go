@@ -102,10 +102,22 @@ func WriteJSON(out io.Writer, results []*bench.Result) error {
 // the guest's, and the rows of the two sides must match.
 //
 // benchstat's default columns are its input files, so the two sides of
-// one compare's output are compared with benchstat -col /backend FILE;
-// two files of runs (run -format gobench, before and after a change) are
-// compared with benchstat OLD NEW.
+// one compare's output are compared with benchstat -col /backend FILE; to
+// compare them with no flag, write each side to a file of its own
+// ([WriteGoBenchSide]) and run benchstat A B.
 func WriteGoBench(out io.Writer, results []*bench.Result) error {
+	return writeGoBench(out, results, true)
+}
+
+// WriteGoBenchSide writes one side's runs as [WriteGoBench] does, but
+// without the backend in the benchmark's name, so that the files of two
+// sides have the same rows and benchstat A B compares them, the file names
+// naming the sides.
+func WriteGoBenchSide(out io.Writer, runs []*bench.Result) error {
+	return writeGoBench(out, runs, false)
+}
+
+func writeGoBench(out io.Writer, results []*bench.Result, withBackend bool) error {
 	fmt.Fprintf(out, "goos: %s\ngoarch: %s\npkg: github.com/gicits/gicits/bench\n", runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(out, "Unit LPIs/s better=higher\nUnit lost better=lower assume=exact\n")
 	for _, r := range results {
@@ -113,12 +125,18 @@ func WriteGoBench(out io.Writer, results []*bench.Result) error {
 		if r.Injections > 0 {
 			nsPerOp = float64(r.Elapsed.Nanoseconds()) / float64(r.Injections)
 		}
-		fmt.Fprintf(out, "BenchmarkITS/workload=%s/backend=%s\t%d\t%.2f ns/op\t%.0f LPIs/s\t%.0f call-p50-ns\t%.0f call-p99-ns",
-			r.Workload.Name, r.Label, r.Injections, nsPerOp, r.Throughput, r.Call.P50, r.Call.P99)
+		name := "BenchmarkITS/workload=" + r.Workload.Name
+		if withBackend {
+			name += "/backend=" + r.Label
+		}
+		fmt.Fprintf(out, "%s\t%d\t%.2f ns/op\t%.0f LPIs/s\t%.0f call-p50-ns\t%.0f call-p99-ns",
+			name, r.Injections, nsPerOp, r.Throughput, r.Call.P50, r.Call.P99)
 		if r.EndToEnd.N > 0 {
 			fmt.Fprintf(out, "\t%.0f e2e-p50-ns\t%.0f e2e-p99-ns", r.EndToEnd.P50, r.EndToEnd.P99)
 		}
-		fmt.Fprintf(out, "\t%d lost\n", r.Counts.Lost)
+		if _, err := fmt.Fprintf(out, "\t%d lost\n", r.Counts.Lost); err != nil {
+			return err
+		}
 	}
 	return nil
 }

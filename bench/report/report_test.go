@@ -218,6 +218,17 @@ func TestGoBenchOneLinePerRunForBenchstat(t *testing.T) {
 	}
 }
 
+func TestGoBenchSideHasNoBackendInNames(t *testing.T) {
+	m := benchtest.NewNoisyMachine(benchtest.Noise{Seed: 5, Samples: 100})
+	var buf bytes.Buffer
+	if err := WriteGoBenchSide(&buf, noisyRuns(m, "sim-walk", 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\nBenchmarkITS/workload=steady\t"); n != 2 || strings.Contains(buf.String(), "backend") {
+		t.Errorf("%d lines named BenchmarkITS/workload=steady, want 2, and no backend:\n%s", n, buf.String())
+	}
+}
+
 func TestGroupAndPool(t *testing.T) {
 	m := benchtest.NewNoisyMachine(benchtest.Noise{Seed: 4, Samples: 100})
 	a1, b1, a2 := noisyRuns(m, "a", 1, 1)[0], noisyRuns(m, "b", 1, 1)[0], noisyRuns(m, "a", 1, 1)[0]

@@ -52,6 +52,9 @@ func runCompare(e *env, args []string) error {
 	a := fs.String("a", "sim", "baseline backend: "+backendList()+"; NAME:walk opens it with the translation cache off")
 	b := fs.String("b", "sim:walk", "backend compared with the baseline")
 	runs := fs.Int("runs", defaultRuns, "runs of each side, interleaved A B B A A B ...; the test compares the runs' values, so 4 or more runs a side are needed for any result significant at 0.05")
+	var gobench [2]string
+	fs.StringVar(&gobench[0], "gobench-a", "", "also write -a's runs in Go's benchmark format to `FILE`, for benchstat A-FILE B-FILE")
+	fs.StringVar(&gobench[1], "gobench-b", "", "also write -b's runs in Go's benchmark format to `FILE`")
 	sideRuns := fs.String("side-runs", "", "run only -a's side, -runs times, and write the runs with their samples to `FILE` as JSON: how compare runs a kvm side in the arm64 guest on a host without arm64 KVM")
 	addGuestFlags(fs)
 	var bf benchFlags
@@ -65,6 +68,9 @@ func runCompare(e *env, args []string) error {
 	}
 	if *runs < 1 {
 		return usagef("-runs %d: want 1 or more runs of each side (%d by default)", *runs, defaultRuns)
+	}
+	if err := checkGoBenchFiles(gobench); err != nil {
+		return err
 	}
 	sideA, err := newCompareSide("-a", *a)
 	if err != nil {
@@ -84,7 +90,50 @@ func runCompare(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := writeGoBenchFiles(gobench, cmp); err != nil {
+		return err
+	}
 	return writeComparison(e, &bf, all, cmp)
+}
+
+// checkGoBenchFiles refuses, before any run, -gobench-a and -gobench-b
+// files whose directory does not exist, and one file for both sides.
+func checkGoBenchFiles(files [2]string) error {
+	for i, f := range files {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			return usagef("-gobench-%s %s: directory %s does not exist", "ab"[i:i+1], f, filepath.Dir(f))
+		}
+	}
+	if files[0] != "" && files[0] == files[1] {
+		return usagef("-gobench-a and -gobench-b are both %s: benchstat compares two files", files[0])
+	}
+	return nil
+}
+
+// writeGoBenchFiles writes each side's runs to its -gobench-a or -gobench-b
+// file, without the backend in the benchmarks' names, so that benchstat
+// A-FILE B-FILE compares them with no flag.
+func writeGoBenchFiles(files [2]string, cmp report.Comparison) error {
+	for i, runs := range [][]*bench.Result{cmp.A, cmp.B} {
+		if files[i] == "" {
+			continue
+		}
+		f, err := os.Create(files[i])
+		if err != nil {
+			return err
+		}
+		err = report.WriteGoBenchSide(f, runs)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newCompareSide(flagName, raw string) (compareSide, error) {

@@ -62,6 +62,38 @@ func TestCompareRuns(t *testing.T) {
 	}
 }
 
+// TestCompareGoBenchFiles: -gobench-a and -gobench-b write one file per
+// side whose benchmark names match, so that benchstat A B compares them.
+func TestCompareGoBenchFiles(t *testing.T) {
+	dir := t.TempDir()
+	fa, fb := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	status, _, stderr := runArgs(t, "compare", "-a", fake, "-b", fake, "-workload", "lpistress", "-i", "50", "-runs", "3", "-gobench-a", fa, "-gobench-b", fb)
+	if status != 0 {
+		t.Fatalf("status %d, stderr %s", status, stderr)
+	}
+	for _, f := range []string{fa, fb} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), "\nBenchmarkITS/workload=lpistress\t"); n != 3 {
+			t.Errorf("%s: %d lines named BenchmarkITS/workload=lpistress, want 3:\n%s", f, n, b)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-gobench-a", filepath.Join(dir, "nosuch", "a.txt")}, "-gobench-a " + filepath.Join(dir, "nosuch", "a.txt") + ": directory " + filepath.Join(dir, "nosuch") + " does not exist"},
+		{[]string{"-gobench-a", fa, "-gobench-b", fa}, "-gobench-a and -gobench-b are both " + fa},
+	} {
+		status, stdout, stderr := runArgs(t, append([]string{"compare", "-a", fake, "-b", fake}, tc.args...)...)
+		if status != 2 || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: status %d, stdout %q, stderr %q, want 2 and %q", tc.args, status, stdout, stderr, tc.want)
+		}
+	}
+}
+
 // noisyResult is a run on a seeded noisy machine, as compare would have
 // measured it.
 func noisyResult(label string, nr benchtest.NoisyRun) *bench.Result {

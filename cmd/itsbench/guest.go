@@ -87,7 +87,7 @@ func isKVM(spec string) bool { return spec == "kvm" || strings.HasPrefix(spec, "
 // Flags whose values are files a command reads or writes ("-" is a stream).
 var (
 	inputFlags  = []string{"script", "restore", "file"}
-	outputFlags = []string{"o", "plot", "save", "trace"}
+	outputFlags = []string{"o", "plot", "save", "trace", "gobench-a", "gobench-b"}
 )
 
 // An inputLister is a flag whose value names files the command reads
@@ -340,7 +340,7 @@ func guestOf(e *env, fs *flag.FlagSet) (*guest, int) {
 }
 
 // compareOnly are compare's flags that do not go to the run in the guest.
-var compareOnly = []string{"a", "b", "o", "plot", "format", "kernel", "guest-binary", "trace"}
+var compareOnly = []string{"a", "b", "o", "plot", "format", "kernel", "guest-binary", "trace", "gobench-a", "gobench-b"}
 
 // workloadArgs returns args without compareOnly's flags (and their
 // values): the workload and its parameters, as written.
