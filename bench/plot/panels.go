@@ -7,9 +7,7 @@ import (
 	"strings"
 
 	gonum "gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -99,34 +97,17 @@ func addCurve(p *gonum.Plot, s runStyle, pts, marks plotter.XYs) error {
 	return nil
 }
 
-// defaultGap is the MinGap of latency axes until the figure has measured
-// their length ([fitTicks]).
-const defaultGap = 0.15
-
-// fitTicks sets the label gaps of p's latency axes for the length they
-// have in its data area.
+// fitTicks tells p's latency axes the length they have in its data
+// area, which decides how many labels they get.
 func fitTicks(p *gonum.Plot, data draw.Canvas) {
 	if t, ok := p.X.Tick.Marker.(latencyTicks); ok {
-		t.MinGap = axisLabelGap(data.Max.X-data.Min.X, false)
+		t.Length = data.Max.X - data.Min.X
 		p.X.Tick.Marker = t
 	}
 	if t, ok := p.Y.Tick.Marker.(latencyTicks); ok {
-		t.MinGap = axisLabelGap(data.Max.Y-data.Min.Y, true)
+		t.Length = data.Max.Y - data.Min.Y
 		p.Y.Tick.Marker = t
 	}
-}
-
-// axisLabelGap returns the least gap between two tick labels of an axis
-// length long, as a fraction of it: the width of a wide latency label
-// and a space, or, for a vertical axis, the height of one and a half
-// lines.
-func axisLabelGap(length vg.Length, vertical bool) float64 {
-	sty := text.Style{Font: font.From(gonum.DefaultFont, tickSize), Handler: gonum.DefaultTextHandler}
-	need := sty.Width("888 µs  ")
-	if vertical {
-		need = sty.Height("8") * 1.5
-	}
-	return math.Min(0.5, float64(need/length))
 }
 
 // latencyRange returns the range of a latency axis for samples from lo
@@ -171,7 +152,7 @@ const bulkQuantile = 0.999
 func cdfPanel(runs []run, m metric) (*panel, error) {
 	pn := newPanel(m.Name+": CDF", "latency (log scale, to the slowest run's p99.9)", "samples ≤ latency")
 	p := pn.plot
-	p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, latencyTicks{MinGap: defaultGap}
+	p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, latencyTicks{}
 	p.Y.Tick.Marker = percentTicks{}
 	for _, r := range runs {
 		x := m.Samples(r.Result)
@@ -225,7 +206,7 @@ func setPercentileAxes(p *gonum.Plot, lo, hi float64) {
 	p.X.Min, p.X.Max = -0.1, maxNines+0.1
 	p.X.Tick.Marker = percentileTicks{}
 	p.Y.Min, p.Y.Max = latencyRange(lo, hi)
-	p.Y.Scale, p.Y.Tick.Marker = gonum.LogScale{}, latencyTicks{MinGap: defaultGap}
+	p.Y.Scale, p.Y.Tick.Marker = gonum.LogScale{}, latencyTicks{Vertical: true}
 }
 
 // histogramPanel draws histograms of m over the latencies of the CDF
@@ -236,7 +217,7 @@ func histogramPanel(runs []run, m metric) (*panel, error) {
 	edges, bins := histogramEdges(runs, m, lo, hi, axisLo, axisHi)
 	pn := newPanel(m.Name+": histogram", "latency (log scale, "+bins+", to the slowest p99.9)", "samples in bin")
 	p := pn.plot
-	p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, latencyTicks{MinGap: defaultGap}
+	p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, latencyTicks{}
 	p.Y.Tick.Marker = percentTicks{}
 	peak := 0.0
 	for _, r := range runs {

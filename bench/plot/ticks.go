@@ -6,6 +6,9 @@ import (
 	"strconv"
 
 	gonum "gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
 )
 
 // formatLatency writes a latency of ns nanoseconds in one notation: a
@@ -52,10 +55,17 @@ func formatDecimal(v float64) string {
 // them; failing that, the one that puts the most; failing two, the finest
 // with labels taken off evenly until they fit.
 type latencyTicks struct {
-	// MinGap is the least distance between two labels, as a fraction of
-	// the axis: the width (or height) of a label over the axis length.
-	MinGap float64
+	// Length is the length of the axis, which the figure measures before
+	// drawing; 0 means a guess, defaultAxisLength.
+	Length vg.Length
+	// Vertical says the labels stack up the axis, a line each, instead of
+	// standing side by side.
+	Vertical bool
 }
+
+// defaultAxisLength is the axis length latencyTicks assumes until it is
+// told.
+const defaultAxisLength = vg.Length(200)
 
 // ladder is one way to place latency labels: at mantissas (times a power
 // of ten) of every step-th decade, with unlabelled ticks at minor.
@@ -154,20 +164,32 @@ func evenTicks(min, max float64) [][]gonum.Tick {
 // labelled counts the ticks that carry a label.
 func labelled(ticks []gonum.Tick) int { return len(labelledTicks(ticks)) }
 
-// fits reports whether every two neighbouring labels of ticks are at least
-// MinGap of the log-scaled axis min..max apart.
+// fits reports whether every two neighbouring labels of ticks, on the
+// log-scaled axis min..max, stand apart by at least a space (side by
+// side) or half a line (stacked).
 func (t latencyTicks) fits(ticks []gonum.Tick, min, max float64) bool {
+	length := t.Length
+	if length <= 0 {
+		length = defaultAxisLength
+	}
+	sty := text.Style{Font: font.From(gonum.DefaultFont, tickSize), Handler: gonum.DefaultTextHandler}
 	span := math.Log10(max) - math.Log10(min)
-	last := math.Inf(-1)
-	for _, tk := range ticks {
+	var last *gonum.Tick
+	for i, tk := range ticks {
 		if tk.Label == "" {
 			continue
 		}
-		pos := (math.Log10(tk.Value) - math.Log10(min)) / span
-		if pos-last < t.MinGap {
-			return false
+		if last != nil {
+			apart := length * vg.Length((math.Log10(tk.Value)-math.Log10(last.Value))/span)
+			need := (sty.Width(last.Label)+sty.Width(tk.Label))/2 + sty.Width(" ")
+			if t.Vertical {
+				need = sty.Height(tk.Label) * 1.5
+			}
+			if apart < need {
+				return false
+			}
 		}
-		last = pos
+		last = &ticks[i]
 	}
 	return true
 }

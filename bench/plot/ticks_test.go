@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
 )
 
 func TestFormatLatency(t *testing.T) {
@@ -35,22 +37,25 @@ func TestFormatLatency(t *testing.T) {
 func TestLatencyTicks(t *testing.T) {
 	tests := []struct {
 		name     string
-		min, max float64  // ns
-		gap      float64  // MinGap
+		min, max float64   // ns
+		length   vg.Length // of the axis, points
+		vertical bool
 		want     []string // nil: any two labels or more
 	}{
-		{"a decade: 1-2-5", 25, 250, 0.1, []string{"50 ns", "100 ns", "200 ns"}},
-		{"seven decades: every other one", 30, 3e8, 0.1, []string{"100 ns", "10 µs", "1 ms", "100 ms"}},
-		{"one decade, roomy", 1e3, 1e4, 0.15, []string{"1 µs", "2 µs", "5 µs", "10 µs"}},
-		{"within a decade", 30, 90, 0.15, []string{"40 ns", "60 ns", "80 ns"}},
-		{"narrow", 36.5, 43.8, 0.15, []string{"38 ns", "40 ns", "42 ns"}},
-		{"very narrow", 40, 41, 0.3, []string{"40 ns", "40.5 ns", "41 ns"}},
-		{"crowded: a short axis", 30, 90, 0.6, nil},
-		{"sub-nanosecond to seconds", 0.5, 5e9, 0.12, []string{"1 ns", "1 µs", "1 ms", "1 s"}},
+		{"a decade: 1-2-5", 25, 250, 300, false, []string{"50 ns", "100 ns", "200 ns"}},
+		{"seven decades: every other one", 30, 3e8, 300, false, []string{"100 ns", "10 µs", "1 ms", "100 ms"}},
+		{"one decade, roomy", 1e3, 1e4, 200, false, []string{"1 µs", "2 µs", "5 µs", "10 µs"}},
+		{"within a decade", 30, 90, 200, false, []string{"40 ns", "60 ns", "80 ns"}},
+		{"narrow", 36.5, 43.8, 200, false, []string{"38 ns", "40 ns", "42 ns"}},
+		{"very narrow", 40, 41, 100, false, []string{"40 ns", "40.5 ns", "41 ns"}},
+		{"crowded: a short axis", 30, 90, 50, false, nil},
+		{"sub-nanosecond to seconds", 0.5, 5e9, 250, false, []string{"1 ns", "1 µs", "1 ms", "1 s"}},
+		{"four decades side by side on a short axis", 30, 3e5, 80, false, []string{"100 ns", "10 µs"}},
+		{"four decades stacked on a short axis", 30, 3e5, 80, true, []string{"100 ns", "1 µs", "10 µs", "100 µs"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ticks := latencyTicks{MinGap: tt.gap}.Ticks(tt.min, tt.max)
+			ticks := latencyTicks{Length: tt.length, Vertical: tt.vertical}.Ticks(tt.min, tt.max)
 			var got []string
 			for _, tk := range ticks {
 				if tk.Value < tt.min || tk.Value > tt.max {
@@ -63,8 +68,8 @@ func TestLatencyTicks(t *testing.T) {
 			if len(got) < 2 || (tt.want != nil && !slices.Equal(got, tt.want)) {
 				t.Errorf("labels %q, want %q (nil: at least two)", got, tt.want)
 			}
-			if !(latencyTicks{MinGap: tt.gap}).fits(ticks, tt.min, tt.max) {
-				t.Errorf("labels %q crowd closer than %v of the axis", got, tt.gap)
+			if !(latencyTicks{Length: tt.length, Vertical: tt.vertical}).fits(ticks, tt.min, tt.max) {
+				t.Errorf("labels %q crowd each other on an axis %v long", got, tt.length)
 			}
 		})
 	}
