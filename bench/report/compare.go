@@ -190,7 +190,7 @@ func (c Comparison) explanation() string {
 	a, b := c.A[0].Label, c.B[0].Label
 	return "Each figure is the median over the runs of each run's own value (its throughput, its median\n" +
 		"or 99th-percentile latency), and " + b + "/" + a + " the ratio of those medians. The verdict is the\n" +
-		stats.TestName + " (" + strconv.Itoa(len(c.A)) + " against " + strconv.Itoa(len(c.B)) + "),\n" +
+		stats.TestName + ", " + strconv.Itoa(len(c.A)) + " against " + strconv.Itoa(len(c.B)) + ",\n" +
 		"not over the pooled samples, which are autocorrelated within a run; the 95% CI is the\n" +
 		"Hodges-Lehmann interval for the ratio, the one that test inverts."
 }

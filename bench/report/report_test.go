@@ -104,7 +104,7 @@ func TestCompareRunsTable(t *testing.T) {
 		"note (sim): consumers spin\n",
 		"sim-walk/sim", "95% CI",
 		"throughput (LPIs/s)", "injection call p50", "injection call p99", "end-to-end p50", "end-to-end p99",
-		"significant at 0.05 (p=0.0079)", "summed over the runs", "Mann-Whitney U", "(5 against 5)", "Hodges-Lehmann",
+		"significant at 0.05 (p=0.0079)", "summed over the runs", "Mann-Whitney U test over the runs' values (exact up to 100 runs), 5 against 5,\n", "Hodges-Lehmann",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, out)

@@ -12,7 +12,7 @@ import (
 const Alpha = 0.05
 
 // TestName names the test [CompareRuns] applies, for reports.
-const TestName = "Mann-Whitney U test over the runs' values (two-sided; exact up to 100 runs)"
+const TestName = "two-sided Mann-Whitney U test over the runs' values (exact up to 100 runs)"
 
 // Interval is a confidence interval for the ratio B/A.
 type Interval struct {

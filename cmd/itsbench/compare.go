@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/gicits/gicits/bench"
 	"github.com/gicits/gicits/bench/plot"
 	"github.com/gicits/gicits/bench/report"
+	"github.com/gicits/gicits/model"
 )
 
 func init() {
@@ -86,6 +88,9 @@ func runCompare(e *env, args []string) error {
 	if sideA.spec.label == sideB.spec.label {
 		sideB.spec.label += "-b"
 	}
+	if err := checkSidesOpen([2]compareSide{sideA, sideB}, w); err != nil {
+		return err
+	}
 	all, cmp, err := runSides(e, fs, args, w, *runs, [2]compareSide{sideA, sideB})
 	if err != nil {
 		return err
@@ -132,6 +137,27 @@ func writeGoBenchFiles(files [2]string, cmp report.Comparison) error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkSidesOpen opens and closes, before any run, each side that runs
+// here, so that a side that cannot open (an unknown backend, kvm where
+// /dev/kvm refuses) fails at once, not after the other side's first run.
+// A side for the guest is checked when the guest is prepared.
+func checkSidesOpen(sides [2]compareSide, w bench.Workload) error {
+	for _, s := range sides {
+		if s.inGuest() {
+			continue
+		}
+		b, err := model.Open(s.spec.name, model.Config{CPUs: w.CPUs, NoTranslationCache: s.spec.walk})
+		switch {
+		case errors.Is(err, model.ErrUnknownBackend):
+			return usagef("%s: %v", s.flag, err)
+		case err != nil:
+			return fmt.Errorf("%s %s: %w", s.flag, s.raw, err)
+		}
+		b.Close()
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ func TestCompareRuns(t *testing.T) {
 		{"two runs are too few", []string{"-runs", "2"}, 0, "too few runs to test (2 against 2 can give no p below 0.33"},
 		{"one run", []string{"-runs", "1"}, 0, "runs: 1 run of " + fake + ", 1 run of " + fake + "-b, interleaved in this process: A B\n"},
 		{"zero runs", []string{"-runs", "0"}, 2, "-runs 0: want 1 or more runs of each side (5 by default)"},
+		{"B unknown, before any run", []string{"-b", "nosuch"}, 2, `itsbench compare: -b: unknown backend "nosuch" (known: `},
 		{"gobench: one line per run", []string{"-runs", "3", "-format", "gobench"}, 0,
 			"/backend=" + fake + "\t"},
 	} {
@@ -53,6 +54,9 @@ func TestCompareRuns(t *testing.T) {
 			}
 			if got := stdout + stderr; !strings.Contains(got, tc.want) {
 				t.Errorf("output lacks %q:\n%s", tc.want, got)
+			}
+			if tc.status != 0 && stdout != "" {
+				t.Errorf("a usage error, yet runs were reported:\n%s", stdout)
 			}
 		})
 	}
