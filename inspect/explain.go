@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -21,30 +20,52 @@ const (
 	Info Verdict = "info"
 )
 
-// Field is one decoded field of a step.
+// Field is one decoded field of a step, for people.
 type Field struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
 
 // Step is one step of [Explain]'s walk: what was read, where, what it
-// says, and whether the translation can go on.
+// says, and whether the translation can go on. [WriteSteps] writes it for
+// people, [WriteExplainJSON] for programs (docs/json.md).
 type Step struct {
-	Title string `json:"step"`
+	Title string
 	// Addr is the guest physical address the step read (0: a register
 	// or state with no address).
-	Addr model.GPA `json:"addr,omitempty"`
-	// Raw is the bytes read, in memory order, as hex.
-	Raw     string  `json:"raw,omitempty"`
-	Fields  []Field `json:"fields,omitempty"`
-	Verdict Verdict `json:"verdict"`
+	Addr model.GPA
+	// What the step read: Bytes at Addr, in memory order, or the value of
+	// the register Register names (nil and "" when it read neither).
+	Bytes    []byte
+	Register string
+	Value    uint64
+	// Raw is what was read as the text output shows it.
+	Raw     string
+	Fields  []Field
+	Verdict Verdict
 	// Check names what failed or is doubtful; Code and Section say which
 	// error and which part of Arm IHI 0069 (empty when none applies).
-	Check   string          `json:"check,omitempty"`
-	Code    model.ErrorCode `json:"code,omitempty"`
-	Section string          `json:"section,omitempty"`
+	Check   string
+	Code    model.ErrorCode
+	Section string
 	// Why explains the verdict in words.
-	Why string `json:"why,omitempty"`
+	Why string
+}
+
+// readRegister records that s read the register name, whose value is v,
+// shown as text.
+func (s *Step) readRegister(name string, v uint64, text string) {
+	s.Register, s.Value, s.Raw = name, v, text
+}
+
+// readEntry records that s read an 8-byte table entry at its Addr.
+func (s *Step) readEntry(raw uint64) {
+	s.Bytes, s.Raw = binary.LittleEndian.AppendUint64(nil, raw), rawEntry(raw)
+}
+
+// readByte records that s read one byte at its Addr.
+func (s *Step) readByte(b byte) {
+	s.Bytes, s.Raw = []byte{b}, fmt.Sprintf("%02x", b)
 }
 
 // ExplainOptions adjusts [Explain].
@@ -173,8 +194,9 @@ func (w *walk) itsControl() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("reading GITS_CTLR: %w", err)
 	}
-	s := Step{Title: "ITS (GITS_CTLR)", Raw: fmt.Sprintf("%#x", ctlr), Verdict: OK,
+	s := Step{Title: "ITS (GITS_CTLR)", Verdict: OK,
 		Fields: []Field{{"Enabled", fmt.Sprint(ctlr & model.GITS_CTLR_Enabled)}}}
+	s.readRegister("GITS_CTLR", ctlr, fmt.Sprintf("%#x", ctlr))
 	if ctlr&model.GITS_CTLR_Enabled == 0 {
 		s.Verdict, s.Check, s.Section = Warn, "GITS_CTLR.Enabled = 1", "12.19.5"
 		s.Why = "the ITS is disabled: it translates nothing, and KVM refuses MSIs (EBUSY); the tables below are what it would use once enabled"
@@ -186,11 +208,12 @@ func (w *walk) itsControl() (bool, error) {
 // valid device table.
 func (w *walk) deviceTableBase() (bool, error) {
 	db := w.saved.DeviceBaser
-	s := Step{Title: "device table (GITS_BASER0)", Raw: fmt.Sprintf("0x%016x", uint64(db)), Verdict: OK, Fields: []Field{
+	s := Step{Title: "device table (GITS_BASER0)", Verdict: OK, Fields: []Field{
 		{"Valid", boolBit(db.Valid())}, {"Type", db.Type().String()}, {"Indirect", boolBit(db.Indirect())},
 		{"Entry_Size", fmt.Sprint(db.EntrySize())}, {"Page_Size", fmt.Sprintf("%d KiB", db.PageSize()>>10)},
 		{"Size", fmt.Sprintf("%d pages", db.Pages())}, {"Physical_Address", db.Addr().String()},
 	}}
+	s.readRegister("GITS_BASER0", uint64(db), fmt.Sprintf("0x%016x", uint64(db)))
 	if !db.Valid() || db.Type() != model.BaserDevices {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "GITS_BASER0 is a valid device table", unmappedDevice, "12.19.1"
 		s.Why = "no device table: no DeviceID is mapped"
@@ -221,10 +244,11 @@ func (w *walk) deviceTableEntry() (bool, error) {
 		return false, err
 	}
 	w.dte = model.DecodeDTE(raw)
-	s := Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(w.dev)), Addr: dteAddr, Raw: rawEntry(raw), Verdict: OK, Fields: []Field{
+	s := Step{Title: fmt.Sprintf("device table entry DTE[%#x]", uint32(w.dev)), Addr: dteAddr, Verdict: OK, Fields: []Field{
 		{"V", boolBit(w.dte.Valid)}, {"ITT_addr", w.dte.ITTAddr.String()},
 		{"Size", fmt.Sprintf("%d (%d EventID bits)", w.dte.Size, int(w.dte.Size)+1)}, {"next", fmt.Sprint(w.dte.Next)},
 	}}
+	s.readEntry(raw)
 	if !w.dte.Valid {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the device is mapped (DTE valid)", unmappedDevice, "6.3.11"
 		s.Why = fmt.Sprintf("no MAPD dev=%#x with V=1 (or a MAPD V=0 unmapped it): an MSI from it is dropped", uint32(w.dev))
@@ -255,7 +279,7 @@ func (w *walk) level1Entry() (dteAddr model.GPA, more bool, err error) {
 		return 0, false, err
 	}
 	l1 := model.DecodeL1Entry(raw)
-	s.Raw = rawEntry(raw)
+	s.readEntry(raw)
 	s.Fields = []Field{{"V", boolBit(l1.Valid)}, {"L2 page", l1.Addr.String()}}
 	if !l1.Valid {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the L1 entry is valid (a second-level page is provided)", unmappedDevice, "12.19.1, 6.3.11"
@@ -288,7 +312,7 @@ func (w *walk) translationEntry() (bool, error) {
 		return false, err
 	}
 	ite := model.DecodeITE(raw)
-	s.Raw = rawEntry(raw)
+	s.readEntry(raw)
 	s.Fields = []Field{{"pINTID", fmt.Sprint(ite.INTID)}, {"ICID", fmt.Sprint(ite.ICID)}, {"next", fmt.Sprint(ite.Next)}}
 	if !ite.Valid() {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "the event is mapped (ITE pINTID != 0)", unmapped, "6.3.13, 6.3.4"
@@ -310,7 +334,8 @@ func (w *walk) collection() (bool, error) {
 		s.Why = fmt.Sprintf("no saved CTE for ICID %d: it was never mapped or was unmapped (MAPC V=0); the event cannot be delivered", w.icid)
 		return w.stop(s)
 	}
-	s.Addr, s.Raw = c.Addr, rawEntry(mustEncodeCTE(c.CTE))
+	s.Addr = c.Addr
+	s.readEntry(mustEncodeCTE(c.CTE))
 	s.Fields = []Field{{"V", boolBit(c.CTE.Valid)}, {"RDbase", rdbaseString(c.CTE)}, {"ICID", fmt.Sprint(c.CTE.ICID)}, {"list position", fmt.Sprint(c.Index)}}
 	if !c.CTE.Mapped() {
 		s.Verdict, s.Check, s.Section = Fail, "the collection is mapped (MAPC V=1)", "6.3.10"
@@ -345,7 +370,7 @@ func (w *walk) redistributor() (bool, error) {
 	if pa := model.PendBaser(pdv).Addr(); pa != 0 {
 		w.pendAddr = pa
 	}
-	s.Raw = fmt.Sprintf("GICR_CTLR %#x", ctl)
+	s.readRegister("GICR_CTLR", ctl, fmt.Sprintf("GICR_CTLR %#x", ctl))
 	s.Fields = []Field{{"EnableLPIs", fmt.Sprint(ctl & model.GICR_CTLR_EnableLPIs)},
 		{"GICR_PROPBASER", fmt.Sprintf("%#x (table at %v, %d INTID bits)", pbv, w.propBaser.Addr(), w.propBaser.IDBits())},
 		{"GICR_PENDBASER", fmt.Sprintf("%#x (table at %v)", pdv, w.pendAddr)}}
@@ -379,7 +404,8 @@ func (w *walk) lpiConfiguration() (bool, error) {
 		return false, err
 	}
 	w.cfg = cfg
-	s.Addr, s.Raw = cfgAddr, fmt.Sprintf("%02x", uint8(cfg))
+	s.Addr = cfgAddr
+	s.readByte(uint8(cfg))
 	s.Fields = []Field{{"Priority", fmt.Sprintf("%#02x", cfg.Priority())}, {"Enable", boolBit(cfg.Enabled())}}
 	s.Why = "the redistributor uses the copy it cached when the LPI was mapped or last invalidated (INV, INVALL, GICR_INVLPIR, GICR_INVALLR); a change to this byte since then is not seen yet"
 	if !cfg.Enabled() {
@@ -407,7 +433,7 @@ func (w *walk) pendingState() (bool, error) {
 	s := Step{Title: fmt.Sprintf("pending state of LPI %d on CPU %d", w.lpi, w.cpu), Verdict: OK, Addr: byteAddr,
 		Fields: []Field{{"pending", yesNo(w.isPending)}}}
 	if pbyteErr == nil {
-		s.Raw = fmt.Sprintf("%02x", pbyte[0])
+		s.readByte(pbyte[0])
 		s.Fields = append(s.Fields, Field{"saved pending table bit", fmt.Sprintf("byte %v bit %d = %d", byteAddr, w.lpi%8, pbyte[0]>>(w.lpi%8)&1)})
 	}
 	if !w.isPending {
@@ -619,11 +645,4 @@ func WriteSteps(w io.Writer, steps []Step) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// WriteStepsJSON writes the walk as indented JSON.
-func WriteStepsJSON(w io.Writer, steps []Step) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(steps)
 }

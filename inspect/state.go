@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -15,64 +14,101 @@ import (
 // revision 0), the LPI configuration table, and each CPU's pending LPIs.
 // Everything is sorted, and nothing in it names the backend, so the dumps
 // of two backends that did the same things are equal and their diff shows
-// where they disagree.
+// where they disagree. [State.WriteText] writes it for people,
+// [State.WriteJSON] for programs (docs/json.md).
 type State struct {
-	ITS             ITSState         `json:"its"`
-	Redistributors  []Redistributor  `json:"redistributors"`
-	Collections     []CollectionInfo `json:"collections"`
-	Devices         []DeviceInfo     `json:"devices"`
-	LPIs            []LPIInfo        `json:"lpis"`
-	PropTable       string           `json:"prop_table"`
-	PropTableIDBits int              `json:"prop_table_id_bits"`
+	ITS            ITSState
+	Redistributors []Redistributor
+	Collections    []CollectionInfo
+	Devices        []DeviceInfo
+	LPIs           []LPIInfo
+	// PropTable and PropTableIDBits are what GICR_PROPBASER (of CPU 0;
+	// one value for every redistributor) says of the LPI configuration
+	// table.
+	PropTable       model.GPA
+	PropTableIDBits int
 }
 
 // ITSState is the ITS's registers.
 type ITSState struct {
-	Enabled bool   `json:"enabled"`
-	CBASER  string `json:"cbaser"`
-	CREADR  string `json:"creadr"`
-	CWRITER string `json:"cwriter"`
-	Stalled bool   `json:"stalled"`
-	// DeviceTable and CollectionTable describe GITS_BASER0 and 1.
-	DeviceTable     string `json:"device_table"`
-	CollectionTable string `json:"collection_table"`
+	Enabled bool
+	CBASER  model.CBASER
+	// CREADR and CWRITER are the command queue offsets (bits 19:5).
+	CREADR, CWRITER uint64
+	Stalled         bool
+	// DeviceTable and CollectionTable are what GITS_BASER0 and 1 say.
+	DeviceTable, CollectionTable TableBase
+}
+
+// TableBase is what a GITS_BASER<n> says of its table: where it is and
+// how it is laid out, the fields two backends holding the same table agree
+// on (not the cacheability and shareability bits, which they may not).
+type TableBase struct {
+	Valid bool
+	// Baser is the register's value when it is not valid (0 when it is).
+	Baser    uint64
+	Type     string // "devices", "collections"
+	Indirect bool   // two-level
+	Addr     model.GPA
+	Pages    int
+	PageSize int // bytes
+}
+
+// tableBase describes b.
+func tableBase(b model.Baser) TableBase {
+	if !b.Valid() {
+		return TableBase{Baser: uint64(b)}
+	}
+	return TableBase{Valid: true, Type: b.Type().String(), Indirect: b.Indirect(), Addr: b.Addr(), Pages: b.Pages(), PageSize: b.PageSize()}
+}
+
+// String describes t in words.
+func (t TableBase) String() string {
+	if !t.Valid {
+		return fmt.Sprintf("%#x (not valid)", t.Baser)
+	}
+	kind := "flat"
+	if t.Indirect {
+		kind = "two-level"
+	}
+	return fmt.Sprintf("%s %s table at %v, %d x %d KiB pages", kind, t.Type, t.Addr, t.Pages, t.PageSize>>10)
 }
 
 // Redistributor is one CPU's redistributor.
 type Redistributor struct {
-	CPU        model.CPU     `json:"cpu"`
-	EnableLPIs bool          `json:"enable_lpis"`
-	Pending    []model.INTID `json:"pending"`
+	CPU        model.CPU
+	EnableLPIs bool
+	Pending    []model.INTID
 }
 
 // CollectionInfo is one saved collection.
 type CollectionInfo struct {
-	ICID model.ICID `json:"icid"`
+	ICID model.ICID
 	// CPU is the target redistributor, nil for a collection that exists
 	// (an ITE names it) but is not mapped.
-	CPU *model.CPU `json:"cpu"`
+	CPU *model.CPU
 }
 
 // DeviceInfo is one mapped device and its events.
 type DeviceInfo struct {
-	ID          model.DeviceID `json:"dev"`
-	ITT         model.GPA      `json:"itt"`
-	EventIDBits int            `json:"event_id_bits"`
-	Events      []EventInfo    `json:"events"`
+	ID          model.DeviceID
+	ITT         model.GPA
+	EventIDBits int
+	Events      []EventInfo
 }
 
 // EventInfo is one mapped event.
 type EventInfo struct {
-	ID   model.EventID `json:"ev"`
-	LPI  model.INTID   `json:"lpi"`
-	ICID model.ICID    `json:"icid"`
+	ID   model.EventID
+	LPI  model.INTID
+	ICID model.ICID
 }
 
 // LPIInfo is one non-zero byte of the LPI configuration table.
 type LPIInfo struct {
-	INTID    model.INTID `json:"lpi"`
-	Priority uint8       `json:"priority"`
-	Enabled  bool        `json:"enabled"`
+	INTID    model.INTID
+	Priority uint8
+	Enabled  bool
 }
 
 // maxTableRead bounds one table read, whatever a register says.
@@ -97,17 +133,6 @@ func SaveAndReadTables(b model.Backend) (*model.SavedTables, error) {
 		return nil, fmt.Errorf("saving the ITS tables: %w", err)
 	}
 	return model.ReadSavedTables(b)
-}
-
-func describeBaser(b model.Baser) string {
-	if !b.Valid() {
-		return fmt.Sprintf("%#x (not valid)", uint64(b))
-	}
-	kind := "flat"
-	if b.Indirect() {
-		kind = "two-level"
-	}
-	return fmt.Sprintf("%s %s table at %v, %d x %d KiB pages", kind, b.Type(), b.Addr(), b.Pages(), b.PageSize()>>10)
 }
 
 // ReadState reads b's state. It saves the ITS tables into guest memory
@@ -138,15 +163,14 @@ func readITSState(b model.Backend, t *model.SavedTables) (ITSState, error) {
 		return ITSState{}, err
 	}
 	ctlr, cbaser, creadr, cwriter := v[0], v[1], v[2], v[3]
-	cb := model.CBASER(cbaser)
 	return ITSState{
 		Enabled:         ctlr&model.GITS_CTLR_Enabled != 0,
-		CBASER:          fmt.Sprintf("%#x (queue at %v, %d pages)", cbaser, cb.Addr(), cb.Pages()),
-		CREADR:          fmt.Sprintf("%#x", creadr&model.GITS_CQ_OffsetMask),
-		CWRITER:         fmt.Sprintf("%#x", cwriter&model.GITS_CQ_OffsetMask),
+		CBASER:          model.CBASER(cbaser),
+		CREADR:          creadr & model.GITS_CQ_OffsetMask,
+		CWRITER:         cwriter & model.GITS_CQ_OffsetMask,
 		Stalled:         creadr&model.GITS_CREADR_Stalled != 0,
-		DeviceTable:     describeBaser(t.DeviceBaser),
-		CollectionTable: describeBaser(t.CollectionBaser),
+		DeviceTable:     tableBase(t.DeviceBaser),
+		CollectionTable: tableBase(t.CollectionBaser),
 	}, nil
 }
 
@@ -209,7 +233,7 @@ func (s *State) readLPIConfiguration(b model.Backend) error {
 		return fmt.Errorf("reading GICR_PROPBASER: %w", err)
 	}
 	pb := model.PropBaser(v)
-	s.PropTable, s.PropTableIDBits = pb.Addr().String(), pb.IDBits()
+	s.PropTable, s.PropTableIDBits = pb.Addr(), pb.IDBits()
 	if pb.Addr() == 0 {
 		return nil
 	}
@@ -228,24 +252,19 @@ func (s *State) readLPIConfiguration(b model.Backend) error {
 	return nil
 }
 
-// WriteJSON writes s as indented JSON.
-func (s *State) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
-}
-
 // WriteText writes s for people: one section per table, runs of LPIs with
 // the same configuration folded into ranges.
 func (s *State) WriteText(w io.Writer) error {
 	var b strings.Builder
 	onOff := map[bool]string{true: "enabled", false: "disabled"}
-	fmt.Fprintf(&b, "ITS: %s, CREADR %s, CWRITER %s", onOff[s.ITS.Enabled], s.ITS.CREADR, s.ITS.CWRITER)
+	fmt.Fprintf(&b, "ITS: %s, CREADR %#x, CWRITER %#x", onOff[s.ITS.Enabled], s.ITS.CREADR, s.ITS.CWRITER)
 	if s.ITS.Stalled {
 		b.WriteString(", stalled")
 	}
-	fmt.Fprintf(&b, "\n  GITS_CBASER %s\n  GITS_BASER0 %s\n  GITS_BASER1 %s\n", s.ITS.CBASER, s.ITS.DeviceTable, s.ITS.CollectionTable)
-	fmt.Fprintf(&b, "  GICR_PROPBASER table at %s, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
+	cb := s.ITS.CBASER
+	fmt.Fprintf(&b, "\n  GITS_CBASER %#x (queue at %v, %d pages)", uint64(cb), cb.Addr(), cb.Pages())
+	fmt.Fprintf(&b, "\n  GITS_BASER0 %v\n  GITS_BASER1 %v\n", s.ITS.DeviceTable, s.ITS.CollectionTable)
+	fmt.Fprintf(&b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
 	b.WriteString("redistributors:\n")
 	for _, r := range s.Redistributors {
 		pend := "none"

@@ -21,7 +21,7 @@ func init() {
 func runExplain(e *env, args []string) error {
 	fs := newFlagSet(e, "explain", "[-backend NAME] [-script FILE] [-restore FILE] [-format text|json] [-probe=false] dev=D ev=E")
 	sc := addScenarioFlags(fs)
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text or json (the gicits-explain schema: docs/json.md)")
 	probeFlag := fs.Bool("probe", true, "end by acknowledging on the target CPU to see what the CPU interface really does")
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
@@ -58,7 +58,7 @@ func runExplain(e *env, args []string) error {
 			return err
 		}
 		if *format == "json" {
-			return inspect.WriteStepsJSON(e.stdout, steps)
+			return inspect.WriteExplainJSON(e.stdout, model.DeviceID(dev), model.EventID(ev), steps)
 		}
 		fmt.Fprintf(e.stdout, "translation of DeviceID %#x EventID %d after %s\n", dev, ev, sc.describe())
 		return inspect.WriteSteps(e.stdout, steps)

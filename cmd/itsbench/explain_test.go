@@ -40,9 +40,21 @@ func TestExplainNamesTheFailingCheck(t *testing.T) {
 		t.Errorf("output:\n%s\nwant it to contain:\n%s", stdout, want)
 	}
 	status, stdout, _ = runArgs(t, "explain", "-format", "json", "-script", routeScenario, "dev=0x10", "ev=3")
-	var steps []map[string]any
-	if err := json.Unmarshal([]byte(stdout), &steps); status != 0 || err != nil || steps[len(steps)-1]["verdict"] != "FAIL" {
-		t.Errorf("json: status %d, err %v:\n%s", status, err, stdout)
+	var doc struct {
+		Schema  string
+		Version int
+		Steps   []struct {
+			Verdict, Addr string
+			Error         *struct{ Name, Code string }
+		}
+	}
+	err := json.Unmarshal([]byte(stdout), &doc)
+	if status != 0 || err != nil || doc.Schema != "gicits-explain" || doc.Version != 1 || len(doc.Steps) != 4 {
+		t.Fatalf("json: status %d, err %v; want a gicits-explain document, version 1, of 4 steps:\n%s", status, err, stdout)
+	}
+	last := doc.Steps[3]
+	if last.Verdict != "FAIL" || last.Addr != "0x40800018" || last.Error == nil || *last.Error != (struct{ Name, Code string }{"E_ITS_INT_UNMAPPED_INTERRUPT", "0x010307"}) {
+		t.Errorf("json: the last step is %+v (error %v); want FAIL at 0x40800018 with E_ITS_INT_UNMAPPED_INTERRUPT, 0x010307:\n%s", last, last.Error, stdout)
 	}
 }
 

@@ -27,7 +27,7 @@ func runState(e *env, args []string) error {
 	fs := newFlagSet(e, "state", "[-backend NAME] [-script FILE] [-restore FILE] [-save FILE] [-format text|json]")
 	sc := addScenarioFlags(fs)
 	save := fs.String("save", "", "also write the state to `FILE` in the saved-state format (for -restore, on any backend); FILE is replaced only once the state is saved")
-	format := fs.String("format", "text", "output format: text or json (the same on every backend, so two dumps can be diffed)")
+	format := fs.String("format", "text", "output format: text or json (the gicits-state schema: docs/json.md); the same on every backend, so two dumps can be diffed")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var updateTutorial = flag.Bool("update-tutorial", false, "rewrite the outputs shown in docs/tutorial.md from real runs")
+var updateTutorial = flag.Bool("update-tutorial", false, "rewrite the outputs shown in docs/tutorial.md and docs/json.md from real runs")
 
 // tutorialCommand is one "$ itsbench ..." line of a console block of
 // docs/tutorial.md and the output shown under it.
@@ -55,16 +55,30 @@ func parseTutorial(lines []string) []tutorialCommand {
 // them) is not what the tutorial shows. go test -run Tutorial
 // -update-tutorial rewrites the shown outputs.
 func TestTutorialOutputIsReal(t *testing.T) {
+	checkDocOutputs(t, "docs/tutorial.md", 8)
+}
+
+// TestJSONDocOutputIsReal does for the examples of docs/json.md what
+// TestTutorialOutputIsReal does for the tutorial (and -update-tutorial
+// rewrites them too).
+func TestJSONDocOutputIsReal(t *testing.T) {
+	checkDocOutputs(t, "docs/json.md", 2)
+}
+
+// checkDocOutputs runs the commands of the ```console blocks of the
+// document at path (from the repository root), at least min of them, and
+// compares their output with the document's, or rewrites it with
+// -update-tutorial.
+func checkDocOutputs(t *testing.T, path string, min int) {
 	t.Chdir("../..")
-	const path = "docs/tutorial.md"
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(src), "\n"), "\n")
 	cmds := parseTutorial(lines)
-	if len(cmds) < 8 {
-		t.Fatalf("%s: found %d commands; the tutorial has more (is the ```console block format intact?)", path, len(cmds))
+	if len(cmds) < min {
+		t.Fatalf("%s: found %d commands; it has more (is the ```console block format intact?)", path, len(cmds))
 	}
 	outputs := make([]string, len(cmds))
 	for i, c := range cmds {

@@ -1,0 +1,213 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/gicits/gicits/model"
+)
+
+// JSONVersion is the version of the JSON documents [WriteExplainJSON] and
+// [State.WriteJSON] write, in their "version" field. It changes when a
+// field is removed, renamed or means something else; a field may be added
+// without it changing. docs/json.md describes every field.
+const JSONVersion = 1
+
+// The JSON documents' conventions (docs/json.md): addresses, register
+// values, raw bytes and error codes are hex strings ("0x40010080"), since
+// a JSON number cannot hold every 64-bit value exactly; IDs (DeviceID,
+// EventID, INTID, ICID, CPU), counts and sizes are numbers.
+
+// hex64 writes v as a JSON hex string.
+func hex64(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+// writeJSON writes doc as indented JSON.
+func writeJSON(w io.Writer, doc any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// explainDoc is the JSON document of a translation walk.
+type explainDoc struct {
+	Schema  string    `json:"schema"`
+	Version int       `json:"version"`
+	Dev     uint32    `json:"dev"`
+	Ev      uint32    `json:"ev"`
+	Steps   []stepDoc `json:"steps"`
+}
+
+// stepDoc is one [Step] in JSON.
+type stepDoc struct {
+	Step     string    `json:"step"`
+	Verdict  Verdict   `json:"verdict"`
+	Register string    `json:"register,omitempty"`
+	Addr     string    `json:"addr,omitempty"`
+	Bytes    string    `json:"bytes,omitempty"`
+	Value    string    `json:"value,omitempty"`
+	Fields   []Field   `json:"fields,omitempty"`
+	Check    string    `json:"check,omitempty"`
+	Error    *errorDoc `json:"error,omitempty"`
+	Section  string    `json:"section,omitempty"`
+	Why      string    `json:"why,omitempty"`
+}
+
+// errorDoc is an ITS command error code, by name and number.
+type errorDoc struct {
+	Name string `json:"name"`
+	Code string `json:"code"`
+}
+
+// WriteExplainJSON writes the walk of (dev, ev) as a JSON document, the
+// "gicits-explain" schema of docs/json.md.
+func WriteExplainJSON(w io.Writer, dev model.DeviceID, ev model.EventID, steps []Step) error {
+	doc := explainDoc{Schema: "gicits-explain", Version: JSONVersion, Dev: uint32(dev), Ev: uint32(ev), Steps: []stepDoc{}}
+	for _, s := range steps {
+		doc.Steps = append(doc.Steps, s.doc())
+	}
+	return writeJSON(w, doc)
+}
+
+// doc is s in JSON. What the step read is the register's value, or the
+// bytes at Addr and their little-endian value.
+func (s Step) doc() stepDoc {
+	d := stepDoc{Step: s.Title, Verdict: s.Verdict, Register: s.Register, Fields: s.Fields, Check: s.Check, Section: s.Section, Why: s.Why}
+	if s.Addr != 0 {
+		d.Addr = hex64(uint64(s.Addr))
+	}
+	switch {
+	case s.Register != "":
+		d.Value = hex64(s.Value)
+	case len(s.Bytes) > 0:
+		d.Bytes = fmt.Sprintf("%x", s.Bytes)
+		var le [8]byte
+		copy(le[:], s.Bytes)
+		d.Value = hex64(binary.LittleEndian.Uint64(le[:]))
+	}
+	if s.Code != 0 {
+		d.Error = &errorDoc{Name: s.Code.String(), Code: fmt.Sprintf("%#06x", uint32(s.Code))}
+	}
+	return d
+}
+
+// stateDoc is the JSON document of a [State].
+type stateDoc struct {
+	Schema         string             `json:"schema"`
+	Version        int                `json:"version"`
+	ITS            itsDoc             `json:"its"`
+	PropTable      propTableDoc       `json:"prop_table"`
+	Redistributors []redistributorDoc `json:"redistributors"`
+	Collections    []collectionDoc    `json:"collections"`
+	Devices        []deviceDoc        `json:"devices"`
+	LPIs           []lpiDoc           `json:"lpis"`
+}
+
+type itsDoc struct {
+	Enabled         bool     `json:"enabled"`
+	CBASER          string   `json:"cbaser"`
+	Queue           queueDoc `json:"queue"`
+	CREADR          string   `json:"creadr"`
+	CWRITER         string   `json:"cwriter"`
+	Stalled         bool     `json:"stalled"`
+	DeviceTable     tableDoc `json:"device_table"`
+	CollectionTable tableDoc `json:"collection_table"`
+}
+
+type queueDoc struct {
+	Addr  string `json:"addr"`
+	Pages int    `json:"pages"`
+}
+
+// tableDoc is a [TableBase]: valid, with where the table is, or not, with
+// the register's value.
+type tableDoc struct {
+	Valid bool   `json:"valid"`
+	Baser string `json:"baser,omitempty"`
+	*validTableDoc
+}
+
+type validTableDoc struct {
+	Type     string `json:"type"`
+	Indirect bool   `json:"indirect"`
+	Addr     string `json:"addr"`
+	Pages    int    `json:"pages"`
+	PageSize int    `json:"page_size"`
+}
+
+type propTableDoc struct {
+	Addr   string `json:"addr"`
+	IDBits int    `json:"id_bits"`
+}
+
+type redistributorDoc struct {
+	CPU        model.CPU     `json:"cpu"`
+	EnableLPIs bool          `json:"enable_lpis"`
+	Pending    []model.INTID `json:"pending"`
+}
+
+type collectionDoc struct {
+	ICID model.ICID `json:"icid"`
+	CPU  *model.CPU `json:"cpu"` // null: not mapped
+}
+
+type deviceDoc struct {
+	Dev         model.DeviceID `json:"dev"`
+	ITT         string         `json:"itt"`
+	EventIDBits int            `json:"event_id_bits"`
+	Events      []eventDoc     `json:"events"`
+}
+
+type eventDoc struct {
+	Ev   model.EventID `json:"ev"`
+	LPI  model.INTID   `json:"lpi"`
+	ICID model.ICID    `json:"icid"`
+}
+
+type lpiDoc struct {
+	LPI      model.INTID `json:"lpi"`
+	Priority uint8       `json:"priority"`
+	Enabled  bool        `json:"enabled"`
+}
+
+// WriteJSON writes s as a JSON document, the "gicits-state" schema of
+// docs/json.md.
+func (s *State) WriteJSON(w io.Writer) error {
+	cb := s.ITS.CBASER
+	doc := stateDoc{
+		Schema: "gicits-state", Version: JSONVersion,
+		ITS: itsDoc{
+			Enabled: s.ITS.Enabled, CBASER: hex64(uint64(cb)), Queue: queueDoc{Addr: hex64(uint64(cb.Addr())), Pages: cb.Pages()},
+			CREADR: hex64(s.ITS.CREADR), CWRITER: hex64(s.ITS.CWRITER), Stalled: s.ITS.Stalled,
+			DeviceTable: s.ITS.DeviceTable.doc(), CollectionTable: s.ITS.CollectionTable.doc(),
+		},
+		PropTable:      propTableDoc{Addr: hex64(uint64(s.PropTable)), IDBits: s.PropTableIDBits},
+		Redistributors: []redistributorDoc{}, Collections: []collectionDoc{}, Devices: []deviceDoc{}, LPIs: []lpiDoc{},
+	}
+	for _, r := range s.Redistributors {
+		doc.Redistributors = append(doc.Redistributors, redistributorDoc{CPU: r.CPU, EnableLPIs: r.EnableLPIs, Pending: append([]model.INTID{}, r.Pending...)})
+	}
+	for _, c := range s.Collections {
+		doc.Collections = append(doc.Collections, collectionDoc(c))
+	}
+	for _, d := range s.Devices {
+		dd := deviceDoc{Dev: d.ID, ITT: hex64(uint64(d.ITT)), EventIDBits: d.EventIDBits, Events: []eventDoc{}}
+		for _, e := range d.Events {
+			dd.Events = append(dd.Events, eventDoc{Ev: e.ID, LPI: e.LPI, ICID: e.ICID})
+		}
+		doc.Devices = append(doc.Devices, dd)
+	}
+	for _, l := range s.LPIs {
+		doc.LPIs = append(doc.LPIs, lpiDoc{LPI: l.INTID, Priority: l.Priority, Enabled: l.Enabled})
+	}
+	return writeJSON(w, doc)
+}
+
+// doc is t in JSON.
+func (t TableBase) doc() tableDoc {
+	if !t.Valid {
+		return tableDoc{Baser: hex64(t.Baser)}
+	}
+	return tableDoc{Valid: true, validTableDoc: &validTableDoc{Type: t.Type, Indirect: t.Indirect, Addr: hex64(uint64(t.Addr)), Pages: t.Pages, PageSize: t.PageSize}}
+}
