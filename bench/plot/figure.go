@@ -83,10 +83,13 @@ func checkRuns(results []*bench.Result) ([]run, error) {
 		if r == nil {
 			return nil, fmt.Errorf("run %d of %d is missing (nil)", i+1, len(results))
 		}
-		if err := checkSamples(r.Label, "injection-call", r.CallSamples); err != nil {
+		if err := checkSamples(r.Label, "injection-call samples", r.CallSamples); err != nil {
 			return nil, err
 		}
-		if err := checkSamples(r.Label, "end-to-end", r.EndToEndSamples); err != nil {
+		if err := checkSamples(r.Label, "end-to-end samples", r.EndToEndSamples); err != nil {
+			return nil, err
+		}
+		if err := checkChurn(r); err != nil {
 			return nil, err
 		}
 		runs[i] = run{Result: r, style: styleOf(i)}

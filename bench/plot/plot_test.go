@@ -93,6 +93,13 @@ func churned(r *bench.Result, seed uint64) *bench.Result {
 	return r
 }
 
+// badChurn returns a churned run whose summary spoil has spoilt.
+func badChurn(spoil func(*stats.Summary)) *bench.Result {
+	r := churned(result("sim", latencies(1, 100, 40, 0.3, 0, 0), nil), 1)
+	spoil(&r.Command)
+	return r
+}
+
 // twoBackends returns two runs with long-tailed call and end-to-end
 // latencies, the second slower.
 func twoBackends() []*bench.Result {
@@ -536,6 +543,8 @@ func TestPlotBadInput(t *testing.T) {
 		{"infinite", []*bench.Result{result("sim", []float64{1, math.Inf(1)}, nil)}, "p.svg", "not a latency"},
 		{"negative", []*bench.Result{result("sim", []float64{-5, 1}, nil)}, "p.svg", "not a latency"},
 		{"no samples", []*bench.Result{result("sim", nil, nil)}, "p.svg", "no latency samples to draw"},
+		{"a churn summary out of order", []*bench.Result{badChurn(func(s *stats.Summary) { s.P99 = s.P50 / 2 })}, "p.svg", `run "sim": churn-command summary quantiles are not sorted`},
+		{"a churn summary with NaN", []*bench.Result{badChurn(func(s *stats.Summary) { s.P999 = math.NaN() })}, "p.svg", "not a latency"},
 		{"a pdf", []*bench.Result{result("sim", good, nil)}, "p.pdf", "want a file name ending in .svg or .png"},
 		{"no directory", []*bench.Result{result("sim", good, nil)}, "nodir/p.svg", "nodir"},
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/plot/plotter"
+
+	"github.com/gicits/gicits/bench"
 )
 
 // floorNs is the smallest latency drawn: the latency axes are logarithmic,
@@ -13,20 +15,31 @@ import (
 // is drawn at 1 ns.
 const floorNs = 1
 
-// checkSamples returns an error naming the run and the samples unless x is
-// sorted in ascending order and every sample is a finite latency of at
-// least 0 ns.
+// checkSamples returns an error naming the run and what x is ("end-to-end
+// samples") unless x is sorted in ascending order and every value is a
+// finite latency of at least 0 ns.
 func checkSamples(label, what string, x []float64) error {
 	if len(x) == 0 {
 		return nil
 	}
 	if math.IsNaN(x[0]) || x[0] < 0 || math.IsInf(x[len(x)-1], 0) || slices.ContainsFunc(x, math.IsNaN) {
-		return fmt.Errorf("run %q: %s samples hold a value that is not a latency (NaN, infinite or negative)", label, what)
+		return fmt.Errorf("run %q: %s hold a value that is not a latency (NaN, infinite or negative)", label, what)
 	}
 	if !slices.IsSorted(x) {
-		return fmt.Errorf("run %q: %s samples are not sorted in ascending order", label, what)
+		return fmt.Errorf("run %q: %s are not sorted in ascending order", label, what)
 	}
 	return nil
+}
+
+// checkChurn returns an error naming the run unless the quantiles of its
+// churn commands' summary, when it has one, are finite latencies of at
+// least 0 ns, ascending.
+func checkChurn(r *bench.Result) error {
+	if r.Command.N == 0 {
+		return nil
+	}
+	s := r.Command
+	return checkSamples(r.Label, "churn-command summary quantiles", []float64{s.Min, s.P50, s.P90, s.P99, s.P999})
 }
 
 // quantile returns the empirical p-quantile of the sorted samples x, as

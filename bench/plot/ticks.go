@@ -16,6 +16,7 @@ import (
 // or s, whichever keeps the number at or above 1 ("500 ns", "1.5 µs",
 // "20 ms"). It never writes an exponent.
 func formatLatency(ns float64) string {
+	ns = roundSignificant(ns)
 	units := []struct {
 		name  string
 		scale float64
@@ -31,16 +32,13 @@ func formatLatency(ns float64) string {
 // formatDecimal writes v rounded to three significant digits as a plain
 // decimal, without trailing zeros or an exponent.
 func formatDecimal(v float64) string {
-	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	digits := 2 - int(math.Floor(math.Log10(math.Abs(v))))
-	if digits < 0 {
-		scale := math.Pow10(-digits)
-		return strconv.FormatFloat(math.Round(v/scale)*scale, 'f', 0, 64)
-	}
-	rounded, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
-	return strconv.FormatFloat(rounded, 'f', -1, 64)
+	return strconv.FormatFloat(roundSignificant(v), 'f', -1, 64)
+}
+
+// roundSignificant returns v rounded to three significant digits.
+func roundSignificant(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	return r
 }
 
 // latencyTicks marks a log-scaled latency axis (in nanoseconds) with
@@ -84,8 +82,12 @@ var ladders = []ladder{
 	{step: 1, mantissa: []float64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
 }
 
-// Ticks implements [gonum.Ticker]. min and max must be above 0.
+// Ticks implements [gonum.Ticker]. It returns no ticks unless
+// 0 < min < max < +Inf.
 func (t latencyTicks) Ticks(min, max float64) []gonum.Tick {
+	if !(min > 0 && max > min && !math.IsInf(max, 1)) {
+		return nil
+	}
 	var candidates [][]gonum.Tick
 	for _, l := range ladders {
 		candidates = append(candidates, l.ticks(min, max))

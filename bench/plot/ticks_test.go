@@ -26,6 +26,9 @@ func TestFormatLatency(t *testing.T) {
 		{1234.5678, "1.23 µs"},
 		{0.30000000000000004 * 1000, "300 ns"},
 		{1e12, "1000 s"},
+		{999.7, "1 µs"},
+		{999_700, "1 ms"},
+		{math.Inf(1), "+Inf s"},
 	}
 	for _, tt := range tests {
 		if got := formatLatency(tt.ns); got != tt.want {
@@ -72,6 +75,15 @@ func TestLatencyTicks(t *testing.T) {
 				t.Errorf("labels %q crowd each other on an axis %v long", got, tt.length)
 			}
 		})
+	}
+}
+
+// Ranges the figure never asks for get no ticks, and no panic or hang.
+func TestLatencyTicksBadRange(t *testing.T) {
+	for _, r := range [][2]float64{{0, 10}, {-5, 10}, {10, 10}, {10, 5}, {math.NaN(), 10}, {1, math.Inf(1)}} {
+		if ticks := (latencyTicks{}).Ticks(r[0], r[1]); len(ticks) != 0 {
+			t.Errorf("Ticks(%v, %v) = %v, want none", r[0], r[1], ticks)
+		}
 	}
 }
 
