@@ -298,8 +298,7 @@ func (w *walk) translationEntry() (bool, error) {
 	bits := int(w.dte.Size) + 1
 	// ITT entries are GITS_TYPER.ITT_entry_size + 1 bytes apart (QEMU's
 	// 12, KVM's 8), the ITE in the first 8 of each.
-	stride := uint64(max(w.b.Capabilities().ITTEntrySize, model.TableEntrySize))
-	iteAddr := w.dte.ITTAddr + model.GPA(uint64(w.ev)*stride)
+	iteAddr := w.dte.ITTAddr + model.GPA(uint64(w.ev)*w.b.Capabilities().ITTStride())
 	s := Step{Title: fmt.Sprintf("interrupt translation entry ITE[%d] (ITT at %v)", w.ev, w.dte.ITTAddr), Addr: iteAddr, Verdict: OK}
 	if bits < 32 && uint64(w.ev) >= 1<<bits {
 		s.Addr = 0

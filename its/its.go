@@ -498,9 +498,21 @@ func (t *ITS) readITE(itt model.GPA, ev model.EventID) (uint64, error) {
 }
 
 // writeITE writes the whole ITT entry of EventID ev of the ITT at itt:
-// ITE v, then zeros to the end of the entry.
+// ITE v, then zeros to the end of the entry. Over a [*model.RAM] it
+// writes in place, allocating nothing (commands run it for every MAPTI,
+// MOVI and DISCARD).
 func (t *ITS) writeITE(itt model.GPA, ev model.EventID, v uint64) error {
-	return t.mem.WriteAt(t.ittEntry(v), t.iteAddr(itt, ev))
+	addr := t.iteAddr(itt, ev)
+	if t.ram == nil {
+		return t.mem.WriteAt(t.ittEntry(v), addr)
+	}
+	b, err := t.ram.Slice(addr, int(t.iteSize))
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(b, v)
+	clear(b[model.TableEntrySize:])
+	return nil
 }
 
 // writeBack writes a DTE that a command changed through to guest memory,

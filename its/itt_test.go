@@ -103,6 +103,10 @@ func TestWriteITEWholeEntry(t *testing.T) {
 			if v, err := s.readITE(itt, 1); err != nil || v != ite {
 				t.Errorf("readITE(1) = %#x, %v; want %#x", v, err, ite)
 			}
+			// Over RAM, commands write ITEs in place.
+			if n := testing.AllocsPerRun(10, func() { _ = s.writeITE(itt, 2, ite) }); n != 0 {
+				t.Errorf("writeITE allocates %v times, want 0", n)
+			}
 		})
 	}
 }

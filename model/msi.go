@@ -89,6 +89,8 @@ type Capabilities struct {
 	DeviceIDBits int
 	EventIDBits  int
 	ICIDBits     int
+	// ITTEntrySize is GITS_TYPER.ITT_entry_size + 1 (KVM's 8, QEMU's 12);
+	// [Capabilities.ITTStride] is the stride to use.
 	ITTEntrySize int
 	LPIIDBits    int
 	// ReportsCommandErrors: command errors come back from GITS_CWRITER
@@ -105,6 +107,13 @@ type Capabilities struct {
 	// TCG), so its absolute times mean nothing; only ratios between runs
 	// taken there do.
 	Emulated bool
+}
+
+// ITTStride returns how far apart an ITT's entries are: ITTEntrySize, or
+// 8 bytes (the ABI revision 0 ITE) for a backend that does not say; each
+// entry holds the ITE in its first 8 bytes.
+func (c Capabilities) ITTStride() uint64 {
+	return uint64(max(c.ITTEntrySize, TableEntrySize))
 }
 
 // Prepare returns m as generic routing code hands it to a backend with

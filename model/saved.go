@@ -94,7 +94,7 @@ func ReadSavedTables(b Backend) (*SavedTables, error) {
 	// ITT entries are GITS_TYPER.ITT_entry_size + 1 bytes apart, the ITE
 	// in the first 8 bytes of each (a backend that does not say holds
 	// 8-byte ones).
-	stride := uint64(max(b.Capabilities().ITTEntrySize, TableEntrySize))
+	stride := b.Capabilities().ITTStride()
 	for i := range t.Devices {
 		d := &t.Devices[i]
 		n := min(uint64(1)<<(uint64(d.DTE.Size)+1), maxTableRead/stride)

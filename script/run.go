@@ -299,7 +299,7 @@ func (r *runner) openFailed(i int, err error) {
 	}
 	if errors.Is(err, model.ErrNotSupported) {
 		reason := err.Error()
-		if n := r.cfg.ITSTyper.ITTEntrySize(); r.cfg.ITSTyper != 0 && n != model.TableEntrySize {
+		if n := r.cfg.ITSTyper.ITTEntrySize(); r.cfg.ITSTyper != 0 && n != model.TableEntrySize && strings.Contains(reason, "GITS_TYPER") {
 			// The backend's error may name GITS_TYPER only, not the
 			// field that differs: say which (`itt entrysize=`, or a
 			// saved state's; KVM's ITT entries are 8 bytes, fixed).

@@ -74,8 +74,8 @@ const (
 	suffixPropTable = ".proptable.bin.gz"
 )
 
-// Registers whose last write places what is dumped (IHI 0069, 12.19.1 and
-// 12.11.14), at their offsets as QEMU's gicv3_its_write and
+// Registers whose last write places what is dumped (IHI 0069, 12.19.2 and
+// 12.11.26), at their offsets as QEMU's gicv3_its_write and
 // gicv3_redist_write print them (from the ITS control frame, from the
 // redistributor's RD_base frame).
 const (
