@@ -161,7 +161,7 @@ func (r *replayer) mapd(rec Record, e CmdMAPD) (model.Command, error) {
 }
 
 // configure writes an LPI's configuration byte before the command that
-// first maps it: the dumped property table's priority and group when a
+// first maps it: the dumped property table's priority when a
 // dump holds it, else [InferredLPIConfig]; enabled either way, because a
 // dump shows the end of the run, when LPIs in use earlier may have been
 // disabled.
@@ -174,19 +174,16 @@ func (r *replayer) configure(intid model.INTID) {
 	if !dumped {
 		cfg = InferredLPIConfig
 	}
-	if err := model.SetLPIConfig(r.b, intid, cfg|lpiEnable); err != nil {
+	if err := model.SetLPIConfig(r.b, intid, model.MakeLPIConfig(cfg.Priority(), true)); err != nil {
 		return
 	}
 	switch {
 	case !dumped:
-		r.note(Inferred, 0, "lpi-config", "LPI configuration: the trace does not record the property table; every LPI mapped is configured %#02x (priority %#02x, Group 1, enabled: what Linux writes for an LPI in use) before the command that first maps it", uint8(InferredLPIConfig), InferredLPIConfig.Priority())
+		r.note(Inferred, 0, "lpi-config", "LPI configuration: the trace does not record the property table; every LPI mapped is configured %#02x (priority %#02x, RES1 bit set, enabled: what Linux writes for an LPI in use) before the command that first maps it", uint8(InferredLPIConfig), InferredLPIConfig.Priority())
 	case !cfg.Enabled():
 		r.note(FromDump, 0, "lpi-config-disabled", "LPI configuration: LPIs the property-table dump shows disabled (the first, LPI %d, %#02x) are replayed enabled, with the dump's priority: the dump shows the end of the run, and QEMU delivered what the trace shows", intid, uint8(cfg))
 	}
 }
-
-// lpiEnable is an LPI configuration byte's Enable bit.
-const lpiEnable model.LPIConfig = 1
 
 // syncTarget infers SYNC's RDbase, which QEMU does not trace: the CPU of
 // the collection the previous command named, as Linux's

@@ -9,7 +9,7 @@
 // (QEMU 7.2 as Debian 12 builds it), plain or gzipped; adding
 // -trace 'gicv3_icc_iar1_read' records acknowledges too.
 //
-// The package owns four things, each usable alone:
+// The package owns five things, each usable alone:
 //
 //   - the trace format: [Parse] turns a log into typed events, one Go type
 //     per QEMU event kind ([CmdMAPD], [TranslationWrite], [ITERead],
@@ -21,24 +21,30 @@
 //     devices, events and collections mapped), built by applying events
 //     in order, touching no backend; a checker of a driver's use of the
 //     ITS reads the same events and the same model;
+//   - the memory dumps: what QEMU does not trace (the command queue's
+//     packets, the LPI property table) from dumps of guest memory taken at
+//     the end of the run with QEMU's pmemsave ([Memory], [LoadMemory],
+//     [FindDumped]; [PmemsaveCommands] says what to dump);
 //   - the replay: [Run] rebuilds the guest's set-up on a [model.Backend],
 //     replays every command and MSI in trace order, and reports in a
 //     [Report] what it inferred (what QEMU does not trace: SYNC's target,
 //     INVALL's collection, the LPI configuration bytes, the number of
 //     CPUs), what it remapped (the guest's tables and ITTs live in a RAM
 //     the backend does not have) and every divergence, by trace line;
-//   - the lint: [Lint] reads the same events into a [Guest] of its own and
-//     reports, by trace line and [Rule], each use of the ITS that works on
-//     QEMU (which re-reads its tables on every use and only logs errors)
-//     but that the architecture does not promise, so KVM or hardware may
-//     not do the same; it touches no backend.
+//   - the lint: [Lint] reads the same events (and the dumps, when it has
+//     them) into a [Guest] of its own and reports, by trace line and
+//     [Rule], each use of the ITS that works on QEMU (which re-reads its
+//     tables on every use and only logs errors) but that the architecture
+//     does not promise, so KVM or hardware may not do the same; it
+//     touches no backend.
 //
 // It does not own the backends, the command codec or the driver helpers
 // (package model), and must not reach into a backend's internals: it
 // drives a backend through [model.Backend] and the helpers written over
 // it ([model.SubmitCommands], [model.SetLPIConfig], [model.EnableLPIs]),
 // so the same replay runs on the simulator and on KVM. It prints nothing
-// and opens no file but the trace [ParseFile] is given; the command line
+// and opens no file but the trace [ParseFile] is given and the dumps
+// [LoadMemory] is given; the command line
 // (itsbench replay) owns flags, output and exit statuses.
 //
 // # Notes

@@ -22,6 +22,15 @@ type Dumped struct {
 	// command QEMU traced there (the dump is of another moment or
 	// another run): those packets are not used.
 	Disagree []int
+	// Syncs counts the trace's SYNC commands, SyncPackets those whose
+	// packet the queue dump holds.
+	Syncs, SyncPackets int
+	// LPIs counts the LPIs the trace maps, LPIsDumped those the property
+	// table's dump holds the configuration of.
+	LPIs, LPIsDumped int
+	// Unused are the dumps that hold neither the queue nor the property
+	// table.
+	Unused []*Dump
 
 	// Properties is the dump that holds the LPI property table that the
 	// last GICR_PROPBASER written places, if any; propBase is where.
@@ -46,21 +55,25 @@ func FindDumped(tr *Trace, mem *Memory) *Dumped {
 		queue model.GPA
 		index uint32
 	}
+	// last is the line of the command each slot held last (0 for one
+	// with no event of its own, a GICv4 opcode say); at, each command's
+	// slot while it is the last in it.
 	last := map[slot]int{}
 	at := map[int]slot{}
 	var pending *slot
 	for _, rec := range tr.Records {
 		switch e := rec.Event.(type) {
 		case ProcessCommand:
-			cb := model.CBASER(g.ITS.CBASER)
-			pending = &slot{cb.Addr(), e.Offset}
+			s := slot{model.CBASER(g.ITS.CBASER).Addr(), e.Offset}
+			if prev, ok := last[s]; ok && prev > 0 {
+				delete(at, prev)
+				d.Stale++
+			}
+			last[s], pending = 0, &s
 		case DTERead, DTEWrite, DTEReadFault, ITERead, ITEWrite, ITEReadFault, CTERead, CTEWrite, CTEReadFault:
+			// Table accesses come between a command and the next.
 		default:
 			if _, ok := fromTrace(rec.Event); ok && pending != nil {
-				if prev, ok := last[*pending]; ok {
-					delete(at, prev)
-					d.Stale++
-				}
 				last[*pending], at[rec.Line] = rec.Line, *pending
 			}
 			pending = nil
@@ -86,7 +99,38 @@ func FindDumped(tr *Trace, mem *Memory) *Dumped {
 		d.Packets[rec.Line] = cmd
 	}
 	d.findProperties(g)
+	d.count(tr, mem)
 	return d
+}
+
+// count fills in the counts of what the dumps cover, and the unused
+// dumps.
+func (d *Dumped) count(tr *Trace, mem *Memory) {
+	lpis := map[model.INTID]bool{}
+	for _, rec := range tr.Records {
+		switch e := rec.Event.(type) {
+		case CmdSYNC:
+			d.Syncs++
+			if _, ok := d.Packets[rec.Line]; ok {
+				d.SyncPackets++
+			}
+		case CmdMAPTI:
+			lpis[e.INTID] = true
+		case CmdMAPI:
+			lpis[model.INTID(e.EventID)] = true
+		}
+	}
+	d.LPIs = len(lpis)
+	for intid := range lpis {
+		if _, ok := d.LPIConfig(intid); ok {
+			d.LPIsDumped++
+		}
+	}
+	for _, dump := range mem.Dumps {
+		if dump != d.Queue && dump != d.Properties {
+			d.Unused = append(d.Unused, dump)
+		}
+	}
 }
 
 // lastPropBaser returns the GICR_PROPBASER the guest wrote last (Linux
@@ -194,26 +238,31 @@ func (d *Dumped) describe() []string {
 	if d.Properties != nil {
 		out = append(out, fmt.Sprintf("LPI property table: from the dump %s, at %v (%d INTID bits), as it was when dumped", d.Properties, d.propBase, d.idBits))
 	}
+	for _, u := range d.Unused {
+		out = append(out, fmt.Sprintf("the dump %s holds neither the command queue nor the LPI property table at the addresses the guest programmed (-pmemsave prints them): not used; is its @GPA right?", u))
+	}
 	return out
 }
 
 // PmemsaveCommands returns the QEMU monitor commands that dump what
 // [FindDumped] reads, for the guest tr shows: its command queue (the last
 // GITS_CBASER written) and its LPI property table (the last
-// GICR_PROPBASER written), each with the -mem argument to replay it with.
-// Run them once the guest has done what the trace should hold.
-func PmemsaveCommands(tr *Trace) []string {
+// GICR_PROPBASER written); and the -mem arguments that give the dumps to
+// a replay. Run them once the guest has done what the trace should hold.
+func PmemsaveCommands(tr *Trace) (cmds, mems []string) {
 	g := NewGuest(tr)
 	for _, rec := range tr.Records {
 		g.Apply(rec)
 	}
-	var out []string
+	add := func(addr model.GPA, size uint64, file string) {
+		cmds = append(cmds, fmt.Sprintf("pmemsave %#x %d %s", uint64(addr), size, file))
+		mems = append(mems, fmt.Sprintf("%s@%#x", file, uint64(addr)))
+	}
 	if cb := model.CBASER(g.ITS.CBASER); cb.Valid() {
-		out = append(out, fmt.Sprintf("pmemsave %#x %d its-queue.bin\t# then: -mem its-queue.bin@%#x", uint64(cb.Addr()), cb.SizeBytes(), uint64(cb.Addr())))
+		add(cb.Addr(), uint64(cb.SizeBytes()), "its-queue.bin")
 	}
 	if pb, ok := lastPropBaser(g); ok {
-		size := uint64(1)<<pb.IDBits() - uint64(model.LPIBase)
-		out = append(out, fmt.Sprintf("pmemsave %#x %d its-props.bin\t# then: -mem its-props.bin@%#x", uint64(pb.Addr()), size, uint64(pb.Addr())))
+		add(pb.Addr(), uint64(1)<<pb.IDBits()-uint64(model.LPIBase), "its-props.bin")
 	}
-	return out
+	return cmds, mems
 }

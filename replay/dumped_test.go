@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,5 +260,57 @@ func TestLoadMemoryReadsGzip(t *testing.T) {
 	}
 	if _, err := LoadMemory([]string{filepath.Join(dir, "nosuch.mem")}); err == nil || !strings.Contains(err.Error(), "neither FILE@GPA nor a list of them") {
 		t.Errorf("missing list: error %v", err)
+	}
+}
+
+// TestGapsSayWhatWasNotChecked: without dumps, the three rules are not
+// checked; with a queue dump missing a SYNC's packet and a property dump
+// missing an LPI, they are checked in part, and say how much; a dump at
+// an address the guest did not program is reported unused.
+func TestGapsSayWhatWasNotChecked(t *testing.T) {
+	tr := mustParse(t, "lint-missing-inv.log") // maps LPIs 8192 and 8193
+	if g := Gaps(tr, nil); len(g) != 3 || !g[0].None || !g[1].None || !g[2].None {
+		t.Errorf("no dumps: gaps %v, want the three rules not checked", g)
+	}
+	m := queueDump(t, tr, nil)
+	m.Dumps[0].Data = m.Dumps[0].Data[:8*32] // slots 0-7: the SYNC in slot 10 is cut off
+	props := propDump(t, tr, nil)
+	props.Dumps[0].Data = props.Dumps[0].Data[:1] // LPI 8192 only
+	if err := m.Add("props", props.Dumps[0].GPA, props.Dumps[0].Data); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Add("elsewhere", 0x10000, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range Gaps(tr, m) {
+		got = append(got, fmt.Sprintf("%s %v: %s", g.Rule.Name, g.None, g.Why))
+	}
+	want := []string{
+		"missing-inv false: the property table's dump holds 1 of the 2 LPIs the trace maps",
+		"sync-wrong-redistributor false: the queue dump holds the packets of 3 of the trace's 5 SYNCs (the others were written over, or disagree with the trace)",
+		"msi-disabled-lpi false: the property table's dump holds 1 of the 2 LPIs the trace maps",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("gaps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d := FindDumped(tr, m); len(d.Unused) != 1 || d.Unused[0].Name != "elsewhere" || !strings.Contains(strings.Join(d.describe(), "\n"), "the dump elsewhere (0x10000-0x10000) holds neither") {
+		t.Errorf("unused dumps %v; described as %q", d.Unused, d.describe())
+	}
+}
+
+// TestReadDumpGzipDetection: a raw dump that starts with gzip's magic is
+// read raw; a .gz file that is not gzipped is refused, naming it.
+func TestReadDumpGzipDetection(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "props.bin")
+	os.WriteFile(raw, []byte{0x1f, 0x8b, 0x08, 0xa2, 0xa2}, 0o644)
+	if b, err := readDump(raw); err != nil || len(b) != 5 {
+		t.Errorf("raw dump starting 1f 8b 08: %v, %v; want it read raw", b, err)
+	}
+	fake := filepath.Join(dir, "q.bin.gz")
+	os.WriteFile(fake, []byte{1, 2, 3}, 0o644)
+	if _, err := readDump(fake); err == nil || !strings.Contains(err.Error(), "q.bin.gz: named .gz, but not gzipped") {
+		t.Errorf("a .gz that is not gzip: %v", err)
 	}
 }

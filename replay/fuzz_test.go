@@ -51,16 +51,19 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzLint: Lint never panics on a trace Parse accepts, and each finding
-// names one of Rules and the line of a record of the trace.
+// FuzzLint: Lint never panics on a trace Parse accepts, with or without
+// memory dumps (dump's bytes, placed where the trace's guest put its
+// command queue and its LPI property table), and each finding names one
+// of Rules and the line of a record of the trace.
 func FuzzLint(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.log")
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
-			f.Add(b)
+			f.Add(b, []byte(nil))
+			f.Add(b, bytes.Repeat([]byte{0xa3, 0x05, 0, 0}, 128))
 		}
 	}
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Fuzz(func(t *testing.T, in, dump []byte) {
 		tr, err := Parse(bytes.NewReader(in))
 		if err != nil {
 			return
@@ -69,9 +72,22 @@ func FuzzLint(f *testing.F) {
 		for _, r := range tr.Records {
 			lines[r.Line] = true
 		}
-		for _, m := range Lint(tr, nil) {
+		mem := &Memory{}
+		if len(dump) > 0 {
+			_, mems := PmemsaveCommands(tr)
+			for _, m := range mems {
+				_, gpa, _ := ParseMemSpec(m)
+				_ = mem.Add(m, gpa, dump) // the two may overlap: then one
+			}
+		}
+		for _, m := range Lint(tr, mem) {
 			if !slices.Contains(Rules, m.Rule) || !lines[m.Line] {
 				t.Fatalf("finding %v: want a rule of Rules and a record's line", m)
+			}
+		}
+		for _, g := range Gaps(tr, mem) {
+			if !slices.Contains(Rules, g.Rule) || g.Why == "" {
+				t.Fatalf("gap %v: want a rule of Rules and why", g)
 			}
 		}
 	})

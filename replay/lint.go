@@ -134,19 +134,37 @@ func Lint(tr *Trace, mem *Memory) []Misuse {
 	return l.found
 }
 
-// Unchecked returns the rules [Lint] cannot check for lack of a memory
-// dump in mem, and what each needs.
-func Unchecked(tr *Trace, mem *Memory) map[*Rule]string {
+// A Gap is a rule [Lint] could check only in part, or not at all, for
+// lack of a memory dump: Why says what was missing.
+type Gap struct {
+	Rule *Rule
+	// None: the rule was not checked at all.
+	None bool
+	Why  string
+}
+
+// Gaps returns the rules [Lint] could not fully check on tr with the
+// dumps in mem, in the order of [Rules].
+func Gaps(tr *Trace, mem *Memory) []Gap {
 	d := FindDumped(tr, mem)
-	out := map[*Rule]string{}
-	if d.Properties == nil {
-		out[RuleMissingInv] = "the LPI property table's dump"
-		out[RuleMSIDisabledLPI] = "the LPI property table's dump"
+	var gaps []Gap
+	props := func(r *Rule) {
+		switch {
+		case d.Properties == nil:
+			gaps = append(gaps, Gap{r, true, "needs the LPI property table's dump"})
+		case d.LPIsDumped < d.LPIs:
+			gaps = append(gaps, Gap{r, false, fmt.Sprintf("the property table's dump holds %d of the %d LPIs the trace maps", d.LPIsDumped, d.LPIs)})
+		}
 	}
-	if d.Queue == nil {
-		out[RuleSyncWrongRedistributor] = "the command queue's dump"
+	props(RuleMissingInv)
+	switch {
+	case d.Queue == nil:
+		gaps = append(gaps, Gap{RuleSyncWrongRedistributor, true, "needs the command queue's dump"})
+	case d.SyncPackets < d.Syncs:
+		gaps = append(gaps, Gap{RuleSyncWrongRedistributor, false, fmt.Sprintf("the queue dump holds the packets of %d of the trace's %d SYNCs (the others were written over, or disagree with the trace)", d.SyncPackets, d.Syncs)})
 	}
-	return out
+	props(RuleMSIDisabledLPI)
+	return gaps
 }
 
 // gicrWAKER is GICR_WAKER's offset; ProcessorSleep is its bit 1.
@@ -170,12 +188,12 @@ type linter struct {
 	inv    *invalidations
 }
 
-// syncNeed is a command that needs a SYNC, and the redistributor it acts
-// on (cpu, when known); wrong is a SYNC since that named another.
+// syncNeed is a command that needs a SYNC, and the redistributors a SYNC
+// may name for it (cpus, when known: the one it acts on; for MOVALL,
+// either of its two); wrong is a SYNC since that named another.
 type syncNeed struct {
 	rec   Record
-	cpu   model.CPU
-	known bool
+	cpus  []model.CPU
 	wrong Record
 }
 
@@ -231,10 +249,10 @@ func (l *linter) check(rec Record) {
 			l.unsynced = append(l.unsynced, syncNeed{rec: rec})
 		}
 	case CmdMOVALL:
-		l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpu: model.CPU(e.RDbase1), known: true})
+		l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpus: []model.CPU{model.CPU(e.RDbase1), model.CPU(e.RDbase2)}})
 	case CmdMAPC:
 		if e.Valid {
-			l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpu: model.CPU(e.RDbase), known: true})
+			l.unsynced = append(l.unsynced, syncNeed{rec: rec, cpus: []model.CPU{model.CPU(e.RDbase)}})
 		} else {
 			l.needSync(rec, e.ICID)
 		}
@@ -263,7 +281,7 @@ func (l *linter) check(rec Record) {
 func (l *linter) needSync(rec Record, icid model.ICID) {
 	n := syncNeed{rec: rec}
 	if c := l.g.Collections[icid]; c != nil {
-		n.cpu, n.known = c.CPU, true
+		n.cpus = []model.CPU{c.CPU}
 	}
 	l.unsynced = append(l.unsynced, n)
 }
@@ -289,7 +307,7 @@ func (l *linter) sync(rec Record) {
 	}
 	left := l.unsynced[:0]
 	for _, n := range l.unsynced {
-		if n.known && uint64(n.cpu) != p.RDbase {
+		if len(n.cpus) > 0 && !slices.Contains(n.cpus, model.CPU(p.RDbase)) {
 			n.wrong = rec
 			left = append(left, n)
 		}
@@ -309,7 +327,7 @@ func (l *linter) publish(rec Record) {
 		}
 		if n.wrong.Event != nil {
 			p := l.dumped.Packets[n.wrong.Line].(model.SYNC)
-			l.report(RuleSyncWrongRedistributor, n.rec, "%s acts on CPU %d's redistributor, but the SYNC after it (line %d) names CPU %d's, and no SYNC to CPU %d follows %s (line %d)", c, n.cpu, n.wrong.Line, p.RDbase, n.cpu, where, rec.Line)
+			l.report(RuleSyncWrongRedistributor, n.rec, "%s acts on CPU %d's redistributor, but the SYNC after it (line %d) names CPU %d's, and no SYNC to CPU %d follows %s (line %d)", c, n.cpus[0], n.wrong.Line, p.RDbase, n.cpus[0], where, rec.Line)
 			continue
 		}
 		l.report(RuleMissingSync, n.rec, "%s has no SYNC after it %s (line %d)", c, where, rec.Line)
@@ -559,10 +577,16 @@ func Misuses(ms []Misuse) bool {
 // WriteLint writes what [Lint] found, for people: a header line, then
 // each finding (rule, trace line, IHI 0069 section, what) with the rule's
 // reason indented under it, or a line saying the trace breaks no rule;
-// then the rules not checked for lack of a memory dump ([Unchecked]).
-func WriteLint(w io.Writer, ms []Misuse, unchecked map[*Rule]string) error {
+// then the rules not checked, or checked in part, for lack of a memory
+// dump ([Gaps]).
+func WriteLint(w io.Writer, ms []Misuse, gaps []Gap) error {
 	p := &printer{w: w}
-	checked := len(Rules) - len(unchecked)
+	checked := len(Rules)
+	for _, g := range gaps {
+		if g.None {
+			checked--
+		}
+	}
 	info := 0
 	for _, m := range ms {
 		if m.Informational {
@@ -580,11 +604,15 @@ func WriteLint(w io.Writer, ms []Misuse, unchecked map[*Rule]string) error {
 	for _, m := range ms {
 		p.printf("  %s\n      %s\n", m.head(), m.Rule.Why)
 	}
-	if len(unchecked) > 0 {
-		p.printf("lint: not checked, for lack of a memory dump (-mem):\n")
-		for _, r := range Rules {
-			if need, ok := unchecked[r]; ok {
-				p.printf("  %s: needs %s\n", r.Name, need)
+	for _, none := range []bool{true, false} {
+		header := "lint: not checked, for lack of a memory dump (-mem):\n"
+		if !none {
+			header = "lint: checked in part only:\n"
+		}
+		for _, g := range gaps {
+			if g.None == none {
+				p.printf("%s  %s: %s\n", header, g.Rule.Name, g.Why)
+				header = ""
 			}
 		}
 	}

@@ -1,13 +1,14 @@
 package replay
 
 import (
-	"github.com/gicits/gicits/model"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gicits/gicits/model"
 )
 
 // TestLintOfRealLinuxTraces: Linux's driver, in every real trace, breaks
@@ -48,14 +49,21 @@ func TestLintOfRealLinuxTraces(t *testing.T) {
 // at the line of the misuse; the clean start breaks none.
 func TestLintRules(t *testing.T) {
 	// The dump-based rules' traces come with the dumps that show the
-	// misuse; the clean start is checked with its queue's too.
-	rightSyncs := func(t *testing.T, tr *Trace) *Memory { return queueDump(t, tr, map[uint32]uint64{3: 1}) }
+	// misuse; the clean start is checked with both dumps.
+	bothDumps := func(t *testing.T, tr *Trace) *Memory {
+		m := queueDump(t, tr, map[uint32]uint64{3: 1, 10: 1})
+		p := propDump(t, tr, map[model.INTID]model.LPIConfig{0x2000: 0xa3})
+		if err := m.Add(p.Dumps[0].Name, p.Dumps[0].GPA, p.Dumps[0].Data); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
 	for _, tc := range []struct {
 		rule *Rule
 		line int
 		mem  func(*testing.T, *Trace) *Memory
 	}{
-		{nil, 0, rightSyncs},
+		{nil, 0, bothDumps},
 		{RuleMissingInv, 53, func(t *testing.T, tr *Trace) *Memory {
 			return propDump(t, tr, map[model.INTID]model.LPIConfig{0x2000: 0xa3, 0x2001: 0xa3})
 		}},
@@ -76,7 +84,9 @@ func TestLintRules(t *testing.T) {
 		{RuleITTOverlap, 45, nil},
 		{RuleMSIUnmapped, 44, nil},
 		{RuleMSILPIsDisabled, 45, nil},
-		{RuleMSIDisabledLPI, 52, func(t *testing.T, tr *Trace) *Memory { return propDump(t, tr, nil) }},
+		{RuleMSIDisabledLPI, 59, func(t *testing.T, tr *Trace) *Memory {
+			return propDump(t, tr, map[model.INTID]model.LPIConfig{0x2000: 0xa3})
+		}},
 		{RuleEventsOnOfflinedCPU, 54, nil},
 	} {
 		name := "clean"
@@ -229,7 +239,7 @@ gicv3_its_cmd_mapd GICv3 ITS: command MAPD DeviceID 0x10 Size 0x1 ITT_addr 0x402
 		t.Fatalf("want one informational remap-live-device finding at line 2; got %v", ms)
 	}
 	var out strings.Builder
-	if err := WriteLint(&out, ms, Unchecked(tr, nil)); err != nil {
+	if err := WriteLint(&out, ms, Gaps(tr, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if want := "lint: 1 finding (1 informational):\n  line 2: remap-live-device (informational) (IHI 0069 6.3.11): device 0x10, mapped at line 1 with no live event, is mapped again without MAPD V=0 first\n"; !strings.HasPrefix(out.String(), want) {
@@ -276,5 +286,54 @@ func TestMissingSyncAcrossWrites(t *testing.T) {
 		if n != c.want {
 			t.Errorf("%s: %d missing-sync findings, want %d: %v", c.name, n, c.want, Lint(tr, nil))
 		}
+	}
+}
+
+// TestLintDumpedConfigCorrectDrivers: the property-table rules report no
+// misuse for orders that are correct, only informational findings where
+// a dump cannot tell.
+func TestLintDumpedConfigCorrectDrivers(t *testing.T) {
+	clean, err := os.ReadFile("testdata/lint-clean.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(clean), "\n")
+	const (
+		msi    = "gicv3_its_translation_write GICv3 ITS TRANSLATER write: offset 0x40 data 0x0 size 4 requester_id 0x8\n"
+		invlpi = "gicv3_redist_write GICv3 redistributor 0x0 write: offset 0xa0 data 0x2000 size 8 secure 0\n"
+	)
+	for _, tc := range []struct {
+		name    string
+		log     string
+		enabled bool
+		want    *Rule // an informational finding of this rule, or none
+		line    int
+	}{
+		// Masked (written disabled, then INV), and the device fires: it
+		// stays pending everywhere alike.
+		{"masked", string(clean) + msi, false, RuleMSIDisabledLPI, 52},
+		// Never invalidated after mapping: correct if configured before
+		// EnableLPIs, which the dump cannot show.
+		{"configured-up-front", strings.Join(lines[:43], ""), true, RuleMissingInv, 34},
+		// GICR_INVLPIR before the MAPTI publishes the configuration.
+		{"invlpir-before-mapping", strings.Join(lines[:32], "") + invlpi + strings.Join(lines[32:43], ""), true, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := Parse(strings.NewReader(tc.log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := model.LPIConfig(0xa2)
+			if tc.enabled {
+				cfg = 0xa3
+			}
+			found := Lint(tr, propDump(t, tr, map[model.INTID]model.LPIConfig{0x2000: cfg}))
+			switch {
+			case tc.want == nil && len(found) != 0:
+				t.Errorf("want no finding, got %v", found)
+			case tc.want != nil && (len(found) != 1 || found[0].Rule != tc.want || !found[0].Informational || found[0].Line != tc.line):
+				t.Errorf("want one informational %s at line %d, got %v", tc.want.Name, tc.line, found)
+			}
+		})
 	}
 }

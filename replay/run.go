@@ -18,7 +18,7 @@ type Options struct {
 	// at the end of the run: with the command queue's, the commands
 	// still in it are replayed from their exact packets (SYNC's target,
 	// INVALL's collection); with the LPI property table's, each LPI's
-	// priority and group come from it. See [FindDumped].
+	// priority comes from it. See [FindDumped].
 	Memory *Memory
 }
 

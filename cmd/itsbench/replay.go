@@ -29,9 +29,9 @@ flag writes.
 -mem gives dumps of guest memory taken at the end of the run, with QEMU's
 monitor command pmemsave (plain or gzipped): the command queue's (then the
 commands still in it are replayed from their exact packets: SYNC's target,
-INVALL's collection) and the LPI property table's (each LPI's priority and
-group). -pmemsave prints the monitor commands that take them, from the
-trace so far; docs/drivers.md shows the whole loop.
+INVALL's collection) and the LPI property table's (each LPI's priority,
+and what the lint needs). -pmemsave prints the monitor commands that take
+them, from the trace so far; docs/drivers.md shows the whole loop.
 With -lint, the guest's use of the ITS is checked too, from the trace and
 the dumps (docs/drivers.md lists the rules; three need a dump), and its
 findings printed after the replay's report.
@@ -60,14 +60,11 @@ func runReplay(e *env, args []string) error {
 		return terr
 	}
 	if *pmemsave {
-		for _, c := range replay.PmemsaveCommands(tr) {
-			fmt.Fprintln(e.stdout, c)
-		}
-		return nil
+		return writePmemsave(e, tr, flags.Arg(0))
 	}
 	mem, merr := replay.LoadMemory(mems)
 	if merr != nil {
-		return usagef("-mem: %v", merr)
+		return fmt.Errorf("-mem: %w", merr)
 	}
 	if !slices.Contains(backendNames(), *backend) {
 		return usagef("-backend %q: want one of %s", *backend, backendList())
@@ -93,7 +90,7 @@ func runReplay(e *env, args []string) error {
 	var misuses []replay.Misuse
 	if *lint && err == nil {
 		misuses = replay.Lint(tr, mem)
-		err = replay.WriteLint(e.stdout, misuses, replay.Unchecked(tr, mem))
+		err = replay.WriteLint(e.stdout, misuses, replay.Gaps(tr, mem))
 	}
 	switch {
 	case err != nil:
@@ -147,4 +144,18 @@ func (m *memSpecs) Inputs() []string {
 		files = append(files, fs...)
 	}
 	return files
+}
+
+// writePmemsave prints the monitor commands that dump what -mem reads,
+// ready to paste, and on standard error the replay that uses the dumps.
+func writePmemsave(e *env, tr *replay.Trace, trace string) error {
+	cmds, mems := replay.PmemsaveCommands(tr)
+	if len(cmds) == 0 {
+		return fmt.Errorf("%s: the guest programmed neither GITS_CBASER nor GICR_PROPBASER in the trace: nothing to dump", trace)
+	}
+	for _, c := range cmds {
+		fmt.Fprintln(e.stdout, c)
+	}
+	fmt.Fprintf(e.stderr, "then: itsbench replay -lint -mem %s %s\n", strings.Join(mems, " -mem "), trace)
+	return nil
 }
