@@ -156,5 +156,16 @@ type Result struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
+// Extent says how much of its workload r measured: "1.5s of 30s" for a
+// run bounded by time, "1200 of 500000 measured injections" for one
+// bounded by a count.
+func (r *Result) Extent() string {
+	w := r.Workload
+	if w.Duration > 0 {
+		return fmt.Sprintf("%v of %v", r.Elapsed.Round(time.Millisecond), w.Duration)
+	}
+	return fmt.Sprintf("%d of %d measured injections", r.Injections, int64(r.Injectors)*int64(w.InjectionsPerInjector()))
+}
+
 // OK reports whether the run lost nothing and met no error.
 func (r *Result) OK() bool { return r.Counts.Lost == 0 && r.Counts.Failed == 0 && len(r.Errors) == 0 }

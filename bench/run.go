@@ -485,17 +485,12 @@ func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 func (r *runner) markPartial(res *Result, cut bool) {
 	w := r.w
 	planned := int64(w.injectors()) * int64(w.InjectionsPerInjector())
-	var note string
-	switch {
-	case w.Duration > 0 && cut:
-		note = fmt.Sprintf("PARTIAL: the run was stopped after %v of its %v", res.Elapsed.Round(time.Millisecond), w.Duration)
-	case w.Duration == 0 && res.Injections < planned:
-		note = fmt.Sprintf("PARTIAL: the run was stopped after %d of its %d measured injections", res.Injections, planned)
-	default:
+	if w.Duration > 0 && !cut || w.Duration == 0 && res.Injections >= planned {
 		return
 	}
 	res.Partial = true
-	res.Notes = append([]string{note + "; every figure is of the part that ran"}, res.Notes...)
+	note := "PARTIAL: the run was stopped after " + res.Extent() + "; every figure is of the part that ran"
+	res.Notes = append([]string{note}, res.Notes...)
 }
 
 // newInjectors returns one injector per injecting goroutine, each with its

@@ -168,10 +168,10 @@ func TestRunCancelledIsPartial(t *testing.T) {
 		change func(*Workload)
 		note   string
 	}{
-		{"duration", func(w *Workload) { w.Count, w.Duration = 0, time.Hour }, "PARTIAL: the run was stopped after "},
+		{"duration", func(w *Workload) { w.Count, w.Duration = 0, time.Hour }, " of 1h0m0s; every figure is of the part that ran"},
 		// LatencyEvery keeps the call-latency buffer small: it is sized
 		// for the whole count.
-		{"count", func(w *Workload) { w.Count, w.LatencyEvery = 1<<28, 1<<20 }, " of its 268435456 measured injections; every figure is of the part that ran"},
+		{"count", func(w *Workload) { w.Count, w.LatencyEvery = 1<<28, 1<<20 }, " of 268435456 measured injections; every figure is of the part that ran"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := steady
@@ -192,7 +192,7 @@ func TestRunCancelledIsPartial(t *testing.T) {
 				t.Fatalf("progress calls %d, %d injections", calls.Load(), res.Injections)
 			}
 			checkAccounting(t, res)
-			if !res.Partial || len(res.Notes) == 0 || !strings.Contains(res.Notes[0], tc.note) {
+			if !res.Partial || len(res.Notes) == 0 || !strings.HasPrefix(res.Notes[0], "PARTIAL: the run was stopped after ") || !strings.Contains(res.Notes[0], tc.note) {
 				t.Errorf("partial %v, notes %q; want partial and the first note to contain %q", res.Partial, res.Notes, tc.note)
 			}
 		})
