@@ -149,7 +149,9 @@ func (w *WaitMode) UnmarshalText(b []byte) (err error) { *w, err = waitModes.par
 type Workload struct {
 	// Name identifies the workload in reports.
 	Name string `json:"name"`
-	// Description says in one line what it models.
+	// Description says in one line what it models. It gives no figure:
+	// the parameters can change every one ([Workload.Describe] gives
+	// them).
 	Description string `json:"description,omitempty"`
 
 	CPUs    int `json:"cpus"`    // CPUs (redistributors) and collections
@@ -560,25 +562,25 @@ func Params() []Param {
 var builtins = []Workload{
 	{
 		Name:        "steady",
-		Description: "moderate steady load: 4 devices × 16 events spread over 2 CPUs, uniform random injections, CPUs parked when idle",
+		Description: "moderate steady load: a few devices' events spread over the CPUs, uniform random injections, CPUs parked when idle",
 		CPUs:        2, Devices: 4, Events: 16, Pattern: Uniform, Injectors: 1,
 		Count: 500_000, Warmup: 20_000, Seed: 1, Wait: WaitPark, LatencyEvery: 1,
 	},
 	{
 		Name:        "storm",
-		Description: "interrupt storm: one device with 1024 events fired in order",
+		Description: "interrupt storm: many events fired in order, back to back",
 		CPUs:        2, Devices: 1, Events: 1024, Pattern: Sequential, Injectors: 1,
 		Count: 500_000, Warmup: 20_000, Seed: 1, Wait: WaitSpin, LatencyEvery: 1,
 	},
 	{
 		Name:        "fanout",
-		Description: "many devices, few events: 512 devices × 2 events, uniform random",
+		Description: "many devices with few events each, uniform random",
 		CPUs:        2, Devices: 512, Events: 2, Pattern: Uniform, Injectors: 1,
 		Count: 500_000, Warmup: 20_000, Seed: 1, Wait: WaitSpin, LatencyEvery: 1,
 	},
 	{
 		Name:        "churn",
-		Description: "steady load while a churn goroutine MOVIs events between CPUs 2000 times a second",
+		Description: "steady load while a churn goroutine re-maps events",
 		CPUs:        2, Devices: 4, Events: 16, Pattern: Uniform, Injectors: 1,
 		Churn: ChurnMOVI, ChurnRate: 2000,
 		Duration: 2 * time.Second, Warmup: 20_000, Seed: 1, Wait: WaitSpin, LatencyEvery: 1,
