@@ -102,7 +102,7 @@ func TestReadStateOnSim(t *testing.T) {
 	want := `ITS: enabled, CREADR 0x100, CWRITER 0x100
   GITS_CBASER 0xb80000004000040f (queue at 0x40000000, 16 pages)
   GITS_BASER0 flat devices table at 0x40010000, 8 x 64 KiB pages
-  GITS_BASER1 flat collections table at 0x40090000, 1 x 64 KiB pages
+  GITS_BASER1 flat collections table at 0x40090000, 1 x 64 KiB page
   GICR_PROPBASER table at 0x40100000, 16 INTID bits
 redistributors:
   CPU 0: LPIs enabled, pending: none

@@ -71,7 +71,7 @@ func (t TableBase) String() string {
 	if t.Indirect {
 		kind = "two-level"
 	}
-	return fmt.Sprintf("%s %s table at %v, %d x %d KiB pages", kind, t.Type, t.Addr, t.Pages, t.PageSize>>10)
+	return fmt.Sprintf("%s %s table at %v, %d x %d KiB %s", kind, t.Type, t.Addr, t.Pages, t.PageSize>>10, noun(t.Pages, "page"))
 }
 
 // Redistributor is one CPU's redistributor.
@@ -262,7 +262,7 @@ func (s *State) WriteText(w io.Writer) error {
 		b.WriteString(", stalled")
 	}
 	cb := s.ITS.CBASER
-	fmt.Fprintf(&b, "\n  GITS_CBASER %#x (queue at %v, %d pages)", uint64(cb), cb.Addr(), cb.Pages())
+	fmt.Fprintf(&b, "\n  GITS_CBASER %#x (queue at %v, %s)", uint64(cb), cb.Addr(), plural(cb.Pages(), "page"))
 	fmt.Fprintf(&b, "\n  GITS_BASER0 %v\n  GITS_BASER1 %v\n", s.ITS.DeviceTable, s.ITS.CollectionTable)
 	fmt.Fprintf(&b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
 	b.WriteString("redistributors:\n")
@@ -289,7 +289,7 @@ func (s *State) WriteText(w io.Writer) error {
 		b.WriteString("  none\n")
 	}
 	for _, d := range s.Devices {
-		fmt.Fprintf(&b, "  DeviceID %#x: ITT at %v, %d EventID bits, %d events mapped\n", uint32(d.ID), d.ITT, d.EventIDBits, len(d.Events))
+		fmt.Fprintf(&b, "  DeviceID %#x: ITT at %v, %s, %s mapped\n", uint32(d.ID), d.ITT, plural(d.EventIDBits, "EventID bit"), plural(len(d.Events), "event"))
 		for _, e := range d.Events {
 			fmt.Fprintf(&b, "    EventID %d -> LPI %d, ICID %d\n", e.ID, e.LPI, e.ICID)
 		}
@@ -331,4 +331,15 @@ func intidRanges(ids []model.INTID) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ", ")
+}
+
+// plural is "1 page" or "n pages".
+func plural(n int, word string) string { return fmt.Sprintf("%d %s", n, noun(n, word)) }
+
+// noun is word, with an s unless n is 1.
+func noun(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

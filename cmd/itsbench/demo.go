@@ -164,7 +164,7 @@ func acknowledgeDemo(b model.Backend, table []demoEvent) error {
 // writeDemo prints one line per vector, and fails when a vector reported
 // delivered was never acknowledged.
 func writeDemo(e *env, b model.Backend, devices, events int, table []demoEvent) error {
-	fmt.Fprintf(e.stdout, "gicits demo on the %s backend: %d CPUs, %d PCI devices x %d MSI vectors\n", b.Name(), b.Capabilities().CPUs, devices, events)
+	fmt.Fprintf(e.stdout, "gicits demo on the %s backend: %s, %s x %s\n", b.Name(), plural(b.Capabilities().CPUs, "CPU"), plural(devices, "PCI device"), plural(events, "MSI vector"))
 	fmt.Fprintf(e.stdout, "one collection per CPU (MAPC icid=N rdbase=N), vectors spread round-robin over them, each signalled once\n\n")
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DeviceID\tPCI\tEventID\tLPI\tICID\tMSI\tacknowledged on")

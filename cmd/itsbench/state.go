@@ -76,7 +76,7 @@ func runState(e *env, args []string) error {
 	if err := out.commit(data); err != nil {
 		return fmt.Errorf("-save: %w", err)
 	}
-	fmt.Fprintf(e.stderr, "itsbench state: saved the state of %s (%d CPUs, %d tables, %d bytes) to %s\n", saved.Source, saved.CPUs, len(saved.Regions), len(data), out.name)
+	fmt.Fprintf(e.stderr, "itsbench state: saved the state of %s (%s, %s, %s) to %s\n", saved.Source, plural(saved.CPUs, "CPU"), plural(len(saved.Regions), "table"), plural(len(data), "byte"), out.name)
 	return nil
 }
 
