@@ -352,7 +352,11 @@ func (w *walk) redistributor() (bool, error) {
 	s := Step{Title: fmt.Sprintf("target redistributor CPU %d", w.cpu), Verdict: OK}
 	if cpus := w.b.Capabilities().CPUs; int(w.cpu) >= cpus {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "RDbase names a redistributor", model.E_ITS_MAPC_PROCNUM_OOR, "6.3.10"
-		s.Why = fmt.Sprintf("there are %d CPUs", cpus)
+		verb := "are"
+		if cpus == 1 {
+			verb = "is"
+		}
+		s.Why = fmt.Sprintf("there %s %s", verb, plural(cpus, "CPU"))
 		return w.stop(s)
 	}
 	var regs [3]uint64

@@ -18,7 +18,7 @@ func init() {
 	})
 }
 
-const replayUsage = `[-backend NAME] [-lint] [-mem FILE@GPA]... [-v] TRACE
+const replayUsage = `[-backend NAME] [-lint] [-mem FILE@GPA]... [-verbose] TRACE
        itsbench replay -pmemsave TRACE
 
 TRACE is a QEMU trace log, plain or gzipped, captured with
@@ -43,7 +43,7 @@ func runReplay(e *env, args []string) error {
 	flags := newFlagSet(e, "replay", replayUsage)
 	backend := flags.String("backend", "sim", "backend to replay on: "+backendList())
 	addGuestFlags(flags)
-	verbose := flags.Bool("v", false, "print every replayed event and what the backend did")
+	verbose := flags.Bool("verbose", false, "print every replayed event and what the backend did")
 	lint := flags.Bool("lint", false, "also report the guest driver's misuse of the ITS (rule, trace line, IHI 0069 section), after the replay's report")
 	pmemsave := flags.Bool("pmemsave", false, "replay nothing: print the QEMU monitor commands that dump the command queue and the LPI property table the trace's guest uses, for -mem")
 	var mems memSpecs

@@ -31,7 +31,7 @@ func TestReplayExitStatuses(t *testing.T) {
 		{[]string{testdata + "wrong-cpu.log"}, 1,
 			"  line 78: gicv3_its_translation_write: MSI dev=0x8 ev=1: want LPI 8193 on CPU 0 (QEMU's table reads at lines 79-81); got CPU 0 had no LPI to acknowledge; pending: LPI 8193 on CPU 1\n1 divergence\n",
 			"itsbench replay: " + testdata + "wrong-cpu.log: the sim backend diverges from the trace: see the divergences above\n"},
-		{[]string{"-v", testdata + "wrong-cpu.log"}, 1, "line 46: gicv3_its_cmd_mapd: MAPD dev=0x8 bits=2 itt=0x40800000\n", ""},
+		{[]string{"-verbose", testdata + "wrong-cpu.log"}, 1, "line 46: gicv3_its_cmd_mapd: MAPD dev=0x8 bits=2 itt=0x40800000\n", ""},
 		{[]string{"-lint", testdata + "lint-clean.log"}, 0, "ok: the sim backend agrees with the trace\nlint: ok: the guest's driver breaks none of the 15 rules checked\nlint: not checked, for lack of a memory dump (-mem):\n  missing-inv: needs the LPI property table's dump\n", ""},
 		{[]string{"-lint", "-mem", props + "@0x425c0000", testdata + "lint-msi-disabled-lpi.log"}, 1,
 			"from memory dumps:\n  LPI property table: from the dump " + props + " (0x425c0000-0x425cdfff), at 0x425c0000 (16 INTID bits), as it was when dumped\n",
