@@ -95,18 +95,22 @@ func runCompare(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeGoBenchFiles(gobench, cmp); err != nil {
-		return err
-	}
-	return writeComparison(e, &bf, all, cmp)
+	// The report first: a gobench file that cannot be written loses
+	// nothing else. Both errors, if any, are returned.
+	err = writeComparison(e, &bf, all, cmp)
+	return errors.Join(err, writeGoBenchFiles(gobench, cmp))
 }
 
 // checkGoBenchFiles refuses, before any run, -gobench-a and -gobench-b
-// files whose directory does not exist, and one file for both sides.
+// files whose directory does not exist, standard output (-), and one file
+// for both sides.
 func checkGoBenchFiles(files [2]string) error {
 	for i, f := range files {
-		if f == "" {
+		switch {
+		case f == "":
 			continue
+		case f == "-":
+			return usagef("-gobench-%s -: want a file name (standard output carries the report)", "ab"[i:i+1])
 		}
 		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
 			return usagef("-gobench-%s %s: directory %s does not exist", "ab"[i:i+1], f, filepath.Dir(f))

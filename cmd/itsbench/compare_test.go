@@ -90,6 +90,7 @@ func TestCompareGoBenchFiles(t *testing.T) {
 	}{
 		{[]string{"-gobench-a", filepath.Join(dir, "nosuch", "a.txt")}, "-gobench-a " + filepath.Join(dir, "nosuch", "a.txt") + ": directory " + filepath.Join(dir, "nosuch") + " does not exist"},
 		{[]string{"-gobench-a", fa, "-gobench-b", fa}, "-gobench-a and -gobench-b are both " + fa},
+		{[]string{"-gobench-b", "-"}, "-gobench-b -: want a file name (standard output carries the report)"},
 	} {
 		status, stdout, stderr := runArgs(t, append([]string{"compare", "-a", fake, "-b", fake}, tc.args...)...)
 		if status != 2 || stdout != "" || !strings.Contains(stderr, tc.want) {
