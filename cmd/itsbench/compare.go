@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,7 @@ func runCompare(e *env, args []string) error {
 	var gobench [2]string
 	fs.StringVar(&gobench[0], "gobench-a", "", "also write -a's runs in Go's benchmark format to `FILE`, for benchstat A-FILE B-FILE")
 	fs.StringVar(&gobench[1], "gobench-b", "", "also write -b's runs in Go's benchmark format to `FILE`")
+	quiet := fs.Bool("q", false, "no progress line on a terminal (each run's header on standard error, and the report, are still written)")
 	sideRuns := fs.String("side-runs", "", "run only -a's side, -runs times, and write the runs with their samples to `FILE` as JSON: how compare runs a kvm side in the arm64 guest on a host without arm64 KVM")
 	addGuestFlags(fs)
 	var bf benchFlags
@@ -73,6 +75,9 @@ func runCompare(e *env, args []string) error {
 	}
 	if err := checkGoBenchFiles(gobench); err != nil {
 		return err
+	}
+	if *quiet {
+		e.stderrIsTerminal = false
 	}
 	sideA, err := newCompareSide("-a", *a)
 	if err != nil {
@@ -91,15 +96,31 @@ func runCompare(e *env, args []string) error {
 	if err := checkSidesOpen([2]compareSide{sideA, sideB}, w); err != nil {
 		return err
 	}
-	all, cmp, err := runSides(e, fs, args, w, *runs, [2]compareSide{sideA, sideB})
-	if err != nil {
+	ctx, stop := interruptible()
+	all, cmp, err := runSides(ctx, e, fs, args, w, *runs, [2]compareSide{sideA, sideB})
+	stopped := ctx.Err() != nil // before stop, which cancels ctx
+	stop()
+	switch {
+	case err != nil:
 		return err
+	case len(cmp.A) == 0 || len(cmp.B) == 0: // stopped before both sides had a whole run
+		fmt.Fprintln(e.stderr, "itsbench compare: interrupted before each side had a whole run: nothing to compare")
+		return interrupted(e, "compare", nil, all...)
 	}
 	// The report first: a gobench file that cannot be written loses
 	// nothing else. Both errors, if any, are returned.
-	err = writeComparison(e, &bf, all, cmp)
-	return errors.Join(err, writeGoBenchFiles(gobench, cmp))
+	whole := slices.DeleteFunc(slices.Clone(all), func(r *bench.Result) bool { return r.Partial })
+	err = writeComparison(e, &bf, whole, cmp)
+	err = errors.Join(err, writeGoBenchFiles(gobench, cmp))
+	if stopped {
+		return interrupted(e, "compare", err, all...)
+	}
+	return err
 }
+
+// errStopped says a signal stopped a compare's runs before the next run
+// began.
+var errStopped = errors.New("stopped by a signal")
 
 // checkGoBenchFiles refuses, before any run, -gobench-a and -gobench-b
 // files whose directory does not exist, standard output (-), and one file
@@ -172,9 +193,11 @@ func newCompareSide(flagName, raw string) (compareSide, error) {
 }
 
 // runSides runs n runs of each side, interleaved when both run here, and
-// returns every run in the order they ran and the comparison of B's runs
-// with A's.
-func runSides(e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, sides [2]compareSide) ([]*bench.Result, report.Comparison, error) {
+// returns every run in the order they ran and the comparison of B's whole
+// runs with A's. When ctx is cancelled (SIGINT) the runs stop: the one
+// running returns partial, no other starts, and the comparison is of the
+// whole runs made, its order saying so (it may lack a side).
+func runSides(ctx context.Context, e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, sides [2]compareSide) ([]*bench.Result, report.Comparison, error) {
 	guestSide := -1
 	for i, s := range sides {
 		if s.inGuest() {
@@ -185,7 +208,10 @@ func runSides(e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, 
 		}
 	}
 	here := func(side int) (*bench.Result, error) {
-		return execute(context.Background(), e, sides[side].spec, w)
+		if ctx.Err() != nil {
+			return nil, errStopped
+		}
+		return execute(ctx, e, sides[side].spec, w)
 	}
 	var all []*bench.Result
 	var order string
@@ -199,14 +225,29 @@ func runSides(e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, 
 		}
 		all, order, err = bracketGuest(n, 1-guestSide, here, inGuest)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopped) {
 		return nil, report.Comparison{}, err
 	}
-	byLabel := report.Group(all)
-	if guestSide >= 0 {
-		noteHostSide(byLabel)
+	var whole [2][]*bench.Result
+	for _, r := range all {
+		if !r.Partial {
+			side := 0
+			if r.Label == sides[1].spec.label {
+				side = 1
+			}
+			whole[side] = append(whole[side], r)
+		}
 	}
-	cmp := report.CompareRuns(byLabel[0], byLabel[1])
+	if guestSide >= 0 {
+		noteHostSide(whole[:])
+	}
+	if ctx.Err() != nil {
+		order += fmt.Sprintf("; stopped by a signal after %d of %d runs had started, only whole runs compared", len(all), 2*n)
+	}
+	if len(whole[0]) == 0 || len(whole[1]) == 0 {
+		return all, report.Comparison{A: whole[0], B: whole[1]}, nil
+	}
+	cmp := report.CompareRuns(whole[0], whole[1])
 	cmp.Order = order
 	return all, cmp, nil
 }
@@ -216,7 +257,8 @@ func runSides(e *env, fs *flag.FlagSet, args []string, w bench.Workload, n int, 
 // the pairs alternate which goes first, so a steady drift of the machine
 // over time (it warms up, its load changes) favours neither side; in
 // A B A B ... B would always run a little later than A. It returns the
-// runs in the order they ran, and that order in words.
+// runs in the order they ran, and that order in words; after an error, the
+// runs made before it.
 func interleave(n int, run func(side int) (*bench.Result, error)) ([]*bench.Result, string, error) {
 	var all []*bench.Result
 	var letters []string
@@ -225,7 +267,7 @@ func interleave(n int, run func(side int) (*bench.Result, error)) ([]*bench.Resu
 		for _, side := range []int{first, 1 - first} {
 			r, err := run(side)
 			if err != nil {
-				return nil, "", err
+				return all, "interleaved in this process: " + strings.Join(letters, " "), err
 			}
 			all = append(all, r)
 			letters = append(letters, "AB"[side:side+1])
@@ -240,7 +282,8 @@ func interleave(n int, run func(side int) (*bench.Result, error)) ([]*bench.Resu
 // by one; instead the host side's runs bracket the guest's in time,
 // ⌈n/2⌉ of them before the boot and ⌊n/2⌋ after, so that a drift of the
 // host over the guest's time moves both halves. hostSide is 0 (A) or 1
-// (B). It returns the runs in the order they ran, and that order in words.
+// (B). It returns the runs in the order they ran, and that order in words;
+// after an error, the runs made before it.
 func bracketGuest(n, hostSide int, here func(side int) (*bench.Result, error), inGuest func() ([]*bench.Result, error)) ([]*bench.Result, string, error) {
 	var all []*bench.Result
 	hostRuns := func(k int) error {
@@ -254,24 +297,21 @@ func bracketGuest(n, hostSide int, here func(side int) (*bench.Result, error), i
 		return nil
 	}
 	before, after := (n+1)/2, n/2
-	if err := hostRuns(before); err != nil {
-		return nil, "", err
-	}
-	guestRuns, err := inGuest()
-	if err != nil {
-		return nil, "", err
-	}
-	all = append(all, guestRuns...)
-	if err := hostRuns(after); err != nil {
-		return nil, "", err
-	}
 	host, guest := "AB"[hostSide:hostSide+1], "AB"[1-hostSide:2-hostSide]
 	order := fmt.Sprintf("on two machines, so not interleaved run by run: %s here, then %s in one boot of the arm64 guest",
 		runsOf(before, host, false), runsOf(n, guest, false))
 	if after > 0 {
 		order += fmt.Sprintf(", then %s here", runsOf(after, host, true))
 	}
-	return all, order, nil
+	if err := hostRuns(before); err != nil {
+		return all, order, err
+	}
+	guestRuns, err := inGuest()
+	if err != nil {
+		return all, order, err
+	}
+	all = append(all, guestRuns...)
+	return all, order, hostRuns(after)
 }
 
 // runsOf says "1 run of A", "3 runs of A", with more before run when
@@ -299,8 +339,8 @@ func noteHostSide(byLabel [][]*bench.Result) {
 	}
 }
 
-// writeComparison writes the report of every run (all, in the order they
-// ran) with the table of cmp, and plots each side's runs pooled.
+// writeComparison writes the report of the runs compared (all, in the
+// order they ran) with cmp's table, and plots each side's runs pooled.
 func writeComparison(e *env, bf *benchFlags, all []*bench.Result, cmp report.Comparison) error {
 	emulated := false
 	for _, r := range all {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +98,65 @@ func TestCompareGoBenchFiles(t *testing.T) {
 		if status != 2 || stdout != "" || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: status %d, stdout %q, stderr %q, want 2 and %q", tc.args, status, stdout, stderr, tc.want)
 		}
+	}
+}
+
+// cancelAtRun is stderr for a compare that cancels ctx, as Ctrl-C does,
+// when the header of run number at appears (each run writes one as it
+// starts).
+type cancelAtRun struct {
+	bytes.Buffer
+	at     int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAtRun) Write(p []byte) (int, error) {
+	n, err := c.Buffer.Write(p)
+	if strings.Count(c.String(), "itsbench: running workload ") >= c.at {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestCompareInterrupted: Ctrl-C during a compare stops its runs; the
+// whole runs made are compared and reported, the order saying where it
+// stopped, the stopped run left out, and the status is 130. Stopped before
+// each side had a whole run, it reports nothing and says so. A run that
+// starts cancelled stops at once (its duration is cut), whole runs take
+// their 500ms, and the first case's run would take an hour: only the
+// interruption ends it.
+func TestCompareInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		duration string // of each run
+		at       int    // the run whose start is interrupted
+		stdout   string // "" when nothing may be reported
+		stderr   string
+	}{
+		{"during the third run", "500ms", 3,
+			"runs: 1 run of " + fake + ", 1 run of " + fake + "-b, interleaved in this process: A B B; stopped by a signal after 3 of 10 runs had started, only whole runs compared\n",
+			"itsbench compare: interrupted: " + fake + "-b stopped after "},
+		{"during the first run", "1h", 1, "", "itsbench compare: interrupted before each side had a whole run: nothing to compare\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			saved := notifyInterrupt
+			notifyInterrupt = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+			defer func() { notifyInterrupt = saved }()
+			var stdout bytes.Buffer
+			stderr := &cancelAtRun{at: tc.at, cancel: cancel}
+			status := run(&env{stdout: &stdout, stderr: stderr}, []string{"compare", "-a", fake, "-b", fake, "-duration", tc.duration})
+			if status != exitInterrupted {
+				t.Fatalf("status %d, want %d; stderr %s", status, exitInterrupted, stderr)
+			}
+			if tc.stdout == "" && stdout.Len() > 0 || !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr.String())
+			}
+		})
 	}
 }
 
