@@ -51,7 +51,7 @@ type compareSide struct {
 func (s compareSide) inGuest() bool { return s.spec.name == "kvm" && !nativeKVM() }
 
 func runCompare(e *env, args []string) error {
-	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-runs N] [-workload NAME] [workload parameters] [-format F] [-o FILE] [-plot FILE.svg|.png]")
+	fs := newFlagSet(e, "compare", "-a NAME[:walk] -b NAME[:walk] [-runs N] [-workload NAME] [workload parameters] [-format F] [-o FILE|-] [-gobench-a FILE -gobench-b FILE] [-plot FILE.svg|.png] [-q]")
 	a := fs.String("a", "sim", "baseline backend: "+backendList()+"; NAME:walk opens it with the translation cache off")
 	b := fs.String("b", "sim:walk", "backend compared with the baseline")
 	runs := fs.Int("runs", defaultRuns, "runs of each side, interleaved A B B A A B ...; the test compares the runs' values, so 4 or more runs a side are needed for any result significant at 0.05")
