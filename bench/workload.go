@@ -374,8 +374,8 @@ func (w Workload) Describe() string {
 	if w.Warmup > 0 {
 		length += fmt.Sprintf(" after %d warm-up", w.Warmup)
 	}
-	s := fmt.Sprintf("%d CPUs, %d devices × %d events, mapping %v, pattern %v, path %v, %s, %s",
-		w.CPUs, w.Devices, w.Events, w.Mapping, w.Pattern, w.Path, inj, length)
+	s := fmt.Sprintf("%s, %s × %s, mapping %v, pattern %v, path %v, %s, %s",
+		count(w.CPUs, "CPU"), count(w.Devices, "device"), count(w.Events, "event"), w.Mapping, w.Pattern, w.Path, inj, length)
 	if w.Churn != ChurnNone {
 		s += fmt.Sprintf(", churn %v at %g/s", w.Churn, w.ChurnRate)
 	}
@@ -635,4 +635,12 @@ func Lookup(name string) (Workload, error) {
 		}
 	}
 	return Workload{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownWorkload, name, strings.Join(BuiltinNames(), ", "))
+}
+
+// count returns n and the noun, plural unless n is 1: "1 CPU", "4 CPUs".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -148,3 +148,19 @@ func TestWorkloadJSONRoundTrip(t *testing.T) {
 		t.Error(`a mapping "sideways" was accepted`)
 	}
 }
+
+// TestDescribeCounts: one of a thing is singular.
+func TestDescribeCounts(t *testing.T) {
+	w, err := Lookup("steady")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.CPUs, w.Devices, w.Events = 1, 1, 1
+	if d := w.Describe(); !strings.HasPrefix(d, "1 CPU, 1 device × 1 event, ") {
+		t.Errorf("Describe() = %q, want it to start %q", d, "1 CPU, 1 device × 1 event, ")
+	}
+	w.CPUs, w.Devices, w.Events = 2, 4, 16
+	if d := w.Describe(); !strings.HasPrefix(d, "2 CPUs, 4 devices × 16 events, ") {
+		t.Errorf("Describe() = %q", d)
+	}
+}
