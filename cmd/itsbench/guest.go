@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -307,23 +305,12 @@ type exitStatusError struct{ status int }
 
 func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.status) }
 
-// resultFormat is run's -format for a result a compare on the host reads
-// back from the guest: the result as JSON with its samples. Not listed.
-const resultFormat = "result"
-
-// resultExchange is resultFormat's document.
+// resultExchange is one run's result with its samples, as compare's
+// -side-runs writes them in the guest for the host to read back.
 type resultExchange struct {
 	Result          *bench.Result `json:"result"`
 	CallSamples     []float64     `json:"call_samples"`
 	EndToEndSamples []float64     `json:"end_to_end_samples"`
-}
-
-func writeResultExchange(w io.Writer, results []*bench.Result) error {
-	if len(results) != 1 {
-		return fmt.Errorf("-format %s: want one result, have %d", resultFormat, len(results))
-	}
-	r := results[0]
-	return json.NewEncoder(w).Encode(resultExchange{Result: r, CallSamples: r.CallSamples, EndToEndSamples: r.EndToEndSamples})
 }
 
 // guestOf prepares the guest the flags of fs choose (-kernel,

@@ -64,10 +64,10 @@ func (bf *benchFlags) register(fs *flag.FlagSet) {
 // checks, before anything runs, that the report and the plot can be
 // written where -o and -plot say.
 func (bf *benchFlags) resolve() (bench.Workload, error) {
-	if !slices.Contains(formats, bf.format) && bf.format != resultFormat {
+	if !slices.Contains(formats, bf.format) {
 		return bench.Workload{}, usagef("-format %q: want one of %s", bf.format, strings.Join(formats, ", "))
 	}
-	if ext := strings.ToLower(filepath.Ext(bf.plot)); bf.plot != "" && ext != ".svg" && ext != ".png" {
+	if bf.plot != "" && plot.CheckPath(bf.plot) != nil {
 		return bench.Workload{}, usagef("-plot %q: want a file name ending in .svg or .png", bf.plot)
 	}
 	w, err := bench.Lookup(bf.workload)
@@ -440,8 +440,6 @@ func writeReport(e *env, bf *benchFlags, results []*bench.Result, writeTable fun
 		err = report.WriteJSON(out, results)
 	case "gobench":
 		err = report.WriteGoBench(out, results)
-	case resultFormat:
-		err = writeResultExchange(out, results)
 	}
 	if file != nil {
 		if cerr := file.Close(); err == nil {
