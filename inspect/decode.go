@@ -50,7 +50,9 @@ type CommandLine struct {
 func (l CommandLine) Empty() bool { return l.Packet == model.Packet{} }
 
 // usedBits gives, per opcode, the bits of DW0..DW3 that the command uses;
-// every other bit is RES0 (IHI 0069, 6.3, one figure per command).
+// every other bit is RES0 (IHI 0069, 6.3, one figure per command; for the
+// GICv4 commands IHI 0069H, 5.3, as model/vcommand.go lists them, GICv4.1
+// fields included).
 var usedBits = func() map[model.Opcode][4]uint64 {
 	const (
 		op     = 0xFF
@@ -60,6 +62,11 @@ var usedBits = func() map[model.Opcode][4]uint64 {
 		rdbase = uint64(1<<36-1) << 16
 		valid  = uint64(1) << 63
 		itt    = uint64(1<<44-1) << 8
+		vpeid  = uint64(0xFFFF) << 32
+		vaddr  = uint64(1<<36-1) << 16 // VPT_addr, VCONF_addr: PA[51:16]
+		hi32   = uint64(0xFFFFFFFF) << 32
+		lo32   = 0xFFFFFFFF
+		vsgi   = op | 0x7<<8 | 0xF<<20 | 0xF<<32 // Enable, Clear, Group, Priority, vINTID
 	)
 	return map[model.Opcode][4]uint64{
 		model.OpMAPD:    {op | devID, 0x1F, valid | itt, 0},
@@ -74,13 +81,25 @@ var usedBits = func() map[model.Opcode][4]uint64 {
 		model.OpINVALL:  {op, 0, icid, 0},
 		model.OpSYNC:    {op, 0, rdbase, 0},
 		model.OpMOVALL:  {op, 0, rdbase, rdbase},
+
+		model.OpVMAPP:   {op | 0x3<<8 | vaddr, vpeid | lo32, valid | rdbase, 0xFF | vaddr},
+		model.OpVMAPTI:  {op | devID, vpeid | evID, ^uint64(0), 0},
+		model.OpVMAPI:   {op | devID, vpeid | evID, hi32, 0},
+		model.OpVMOVI:   {op | devID, vpeid | evID, hi32 | 1, 0},
+		model.OpVMOVP:   {op | 0xFFFF<<32, vpeid | 0xFFFF, valid | rdbase, lo32},
+		model.OpVSYNC:   {op, vpeid, 0, 0},
+		model.OpVINVALL: {op, vpeid, 0, 0},
+		model.OpINVDB:   {op, vpeid, 0, 0},
+		model.OpVSGI:    {vsgi, vpeid, 0, 0},
 	}
 }()
 
 // DecodeCommand decodes one packet found at queue offset off, checking
-// every field: an opcode that is not a GICv3 command is an error naming
-// byte 0; RES0 bits that are set, a pINTID below the LPI range and an ITT
-// size beyond what KVM implements are warnings naming the byte and field.
+// every field: an opcode that is not an ITS command (GICv3 or GICv4) is an
+// error naming byte 0; RES0 bits that are set, a pINTID below the LPI
+// range, an ITT size beyond what KVM implements and a VMAPP VPT_size
+// beyond 32 vINTID bits are warnings naming the byte and field. GICv4
+// commands decode in full, although neither backend executes them.
 // An all-zero packet is an empty slot: no command and no problem.
 func DecodeCommand(p model.Packet, off uint64) CommandLine {
 	l := CommandLine{Offset: off, Packet: p}
@@ -91,7 +110,7 @@ func DecodeCommand(p model.Packet, off uint64) CommandLine {
 	if err != nil {
 		var oe *model.OpcodeError
 		msg := err.Error()
-		if errors.As(err, &oe) && !oe.Opcode.IsGICv4() {
+		if errors.As(err, &oe) {
 			msg = fmt.Sprintf("%#02x is not an ITS command opcode", uint8(oe.Opcode))
 		}
 		l.Problems = append(l.Problems, Problem{Offset: off, Field: "opcode DW0[7:0]", Msg: msg, Fatal: true})
@@ -122,6 +141,13 @@ func DecodeCommand(p model.Packet, off uint64) CommandLine {
 			l.Problems = append(l.Problems, Problem{
 				Offset: off + 8, Field: "EventID DW1[31:0]",
 				Msg: fmt.Sprintf("MAPI uses the EventID %d as the pINTID, and it is below the LPI range (8192): %v (IHI 0069, 6.3.12)", c.EventID, model.E_ITS_MAPI_PHYSICALID_OOR),
+			})
+		}
+	case model.VMAPP:
+		if c.Valid && c.VINTIDBits() > 32 {
+			l.Problems = append(l.Problems, Problem{
+				Offset: off + 24, Field: "VPT_size DW3[7:0]",
+				Msg: fmt.Sprintf("%d vINTID bits: more than the 32 any GIC has; Linux encodes VPT_size in DW3[4:0], and in GICv4.0 the bits above are RES0 (IHI 0069H, 5.3.19)", c.VINTIDBits()),
 			})
 		}
 	case model.MAPD:

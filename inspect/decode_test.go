@@ -3,6 +3,8 @@ package inspect_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,7 +31,7 @@ func TestDecodeQueueListsEveryCommandWithItsOffset(t *testing.T) {
 		model.MAPC{ICID: 1, RDbase: 1, Valid: true},
 		model.MAPTI{DeviceID: 0x10, EventID: 1, INTID: 8193, ICID: 1},
 	)
-	bad := model.Packet{0: 0x29} // VMAPP: GICv4
+	bad := model.Packet{0: 0x24} // between VSGI (0x23) and VSYNC (0x25): no command
 	q = append(q, bad[:]...)
 	res0, _ := model.INV{DeviceID: 0x10, EventID: 1}.Encode()
 	res0[17] = 0x80 // DW2[15:8] is RES0 for INV
@@ -45,8 +47,8 @@ func TestDecodeQueueListsEveryCommandWithItsOffset(t *testing.T) {
 	want := `0x0000  MAPD dev=0x10 bits=5 itt=0x40070000
 0x0020  MAPC icid=1 rdbase=1
 0x0040  MAPTI dev=0x10 ev=1 lpi=8193 icid=1
-0x0060  undecodable [2900000000000000000000000000000000000000000000000000000000000000]   <- GITS_CREADR
-        error: byte 0x60, opcode DW0[7:0]: VMAPP (opcode 0x29): GICv4 command, known but not supported
+0x0060  undecodable [2400000000000000000000000000000000000000000000000000000000000000]   <- GITS_CREADR
+        error: byte 0x60, opcode DW0[7:0]: 0x24 is not an ITS command opcode
 0x0080  INV dev=0x10 ev=1
         warning: byte 0x91, DW2[15:15] (RES0): RES0 bits 0x8000 are set; ignored, as KVM ignores them
 0x00a0  (3 empty slots, to 0x00e0)
@@ -56,6 +58,81 @@ func TestDecodeQueueListsEveryCommandWithItsOffset(t *testing.T) {
 `
 	if out.String() != want {
 		t.Errorf("listing:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestDecodeGICv4Commands: every V* command decodes in full, GICv4.1
+// fields included, and its RES0 bits are flagged like a GICv3 command's.
+func TestDecodeGICv4Commands(t *testing.T) {
+	vmapp := model.VMAPP{VPEID: 5, RDbase: 2, VPTAddr: 0x812340000, VPTSize: 15, Valid: true, Alloc: true, VCONFAddr: 0x856700000, DefaultDoorbell: 8192}
+	q := mustEncode(t, vmapp,
+		model.VMAPTI{DeviceID: 0x10, EventID: 3, VINTID: 8195, VPEID: 5, Doorbell: model.NoDoorbell},
+		model.VMOVP{SequenceNumber: 7, ITSList: 5, VPEID: 5, RDbase: 3},
+		model.VSGI{VPEID: 5, VINTID: 3, Priority: 0xA0, Group: true, Enable: true},
+		model.VSYNC{VPEID: 5},
+	)
+	q[31] = 0x80     // VMAPP DW3[63:56]: RES0
+	q[4*32+9] = 0x01 // VSYNC DW1[15:8]: RES0
+	var out bytes.Buffer
+	if err := inspect.WriteCommands(&out, inspect.DecodeQueue(q, 0), inspect.QueueMarks{}); err != nil {
+		t.Fatal(err)
+	}
+	want := `0x0000  VMAPP vpeid=5 rdbase=2 vpt=0x812340000 bits=16 alloc=1 ptz=0 vconf=0x856700000 db=8192
+        warning: byte 0x1f, DW3[63:63] (RES0): RES0 bits 0x8000000000000000 are set; ignored, as KVM ignores them
+0x0020  VMAPTI dev=0x10 ev=3 vintid=8195 vpeid=5 db=1023
+0x0040  VMOVP vpeid=5 rdbase=3 seq=7 itslist=0x5
+0x0060  VSGI vpeid=5 vintid=3 prio=0xa0 group=1 enable=1 clear=0
+0x0080  VSYNC vpeid=5
+        warning: byte 0x89, DW1[8:8] (RES0): RES0 bits 0x100 are set; ignored, as KVM ignores them
+`
+	if out.String() != want {
+		t.Errorf("listing:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	vmapp.VPTSize = 32
+	p, err := vmapp.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := inspect.DecodeCommand(p, 0)
+	if l.Command != vmapp || len(l.Problems) != 1 || l.Problems[0].Fatal || !strings.Contains(l.Problems[0].Error(), "byte 0x18, VPT_size DW3[7:0]: 33 vINTID bits") {
+		t.Errorf("VMAPP with VPT_size 32: %v, problems %v; want one warning about VPT_size", l.Command, l.Problems)
+	}
+}
+
+// TestDecodeRES0MatchesTheCodec: for every opcode that decodes, the bits
+// the decoder flags as RES0 are exactly those the command's encoding does
+// not give back, so the RES0 table here and model's codec agree.
+func TestDecodeRES0MatchesTheCodec(t *testing.T) {
+	for op := range 256 {
+		var p model.Packet
+		for i := range p {
+			p[i] = 0xFF
+		}
+		p[0] = byte(op)
+		l := inspect.DecodeCommand(p, 0)
+		if l.Command == nil {
+			continue
+		}
+		q, err := l.Command.Encode()
+		if err != nil {
+			t.Fatalf("%v: %v", l.Command, err)
+		}
+		var flagged []string
+		for _, pr := range l.Problems {
+			if strings.HasSuffix(pr.Field, "(RES0)") {
+				flagged = append(flagged, pr.Msg)
+			}
+		}
+		var want []string
+		for i := range 4 {
+			if bad := p.DW(i) &^ q.DW(i); bad != 0 {
+				want = append(want, fmt.Sprintf("RES0 bits %#x are set; ignored, as KVM ignores them", bad))
+			}
+		}
+		if !slices.Equal(flagged, want) {
+			t.Errorf("%v (opcode %#02x), all bits set:\nflagged %q\nwant    %q", l.Command.Opcode(), op, flagged, want)
+		}
 	}
 }
 

@@ -35,6 +35,10 @@ func (t *ITS) process() error {
 			f = &cmdFailure{cause: err, detail: "the command queue entry is outside guest memory"}
 		} else if cmd, err := model.DecodeCommand(p); err != nil {
 			f = &cmdFailure{cause: err, detail: "command ignored"}
+		} else if op := cmd.Opcode(); op.IsGICv4() {
+			// The model has no GICv4 (GITS_TYPER.Virtual is 0, as on
+			// KVM): a V* command decodes but is refused and ignored.
+			f = &cmdFailure{cause: &model.OpcodeError{Opcode: op}, detail: "command ignored"}
 		} else {
 			f = t.execute(cmd)
 		}

@@ -80,7 +80,9 @@ const (
 	OpDISCARD Opcode = 0x0F
 )
 
-// GICv4 virtual-LPI commands: known, not supported by gicits yet.
+// GICv4 virtual-LPI commands (IHI 0069H, 5.3; GICv4.1 adds VSGI and
+// INVDB). The codec decodes them (see vcommand.go); neither backend
+// executes them.
 const (
 	OpVMOVI   Opcode = 0x21
 	OpVMOVP   Opcode = 0x22
@@ -113,10 +115,11 @@ func (o Opcode) String() string {
 // IsGICv4 reports whether o is a GICv4 (virtual LPI) command.
 func (o Opcode) IsGICv4() bool { return o >= OpVMOVI && opcodeNames[o] != "" }
 
-// OpcodeError is what [DecodeCommand] returns for a packet that is not a
-// GICv3 physical command: a GICv4 command (known, not supported; wraps
-// [ErrNotSupported]) or an opcode the architecture does not define (wraps
-// [ErrInvalidArgument]).
+// OpcodeError says why a command's opcode was not executed or decoded: a
+// GICv4 command that an ITS without GICv4 support refuses (wraps
+// [ErrNotSupported]; the simulator reports it so, see package its), or an
+// opcode the architecture does not define, which [DecodeCommand] returns
+// (wraps [ErrInvalidArgument]).
 type OpcodeError struct {
 	Opcode Opcode
 }
@@ -135,8 +138,9 @@ func (e *OpcodeError) Unwrap() error {
 	return ErrInvalidArgument
 }
 
-// Command is an ITS command. Every GICv3 physical command is a struct type
-// in this package named after the command; [Packet] is a Command too.
+// Command is an ITS command. Every GICv3 physical and GICv4 virtual command
+// is a struct type in this package named after the command; [Packet] is a
+// Command too.
 type Command interface {
 	// Opcode returns the command's opcode.
 	Opcode() Opcode
@@ -429,7 +433,8 @@ func (c MOVALL) String() string {
 // architecture marks RES0 are ignored, as Linux KVM ignores them; every field
 // the command uses is kept, so DecodeCommand(c.Encode()) == c.
 //
-// A GICv4 command or an undefined opcode returns a nil Command and an
+// GICv4 commands decode too, to the types of vcommand.go, GICv4.1 fields
+// included. An undefined opcode returns a nil Command and an
 // [*OpcodeError]: the result is nil exactly when the error is not.
 func DecodeCommand(p Packet) (Command, error) {
 	dev := DeviceID(p.DW(0) >> 32)
@@ -462,6 +467,9 @@ func DecodeCommand(p Packet) (Command, error) {
 	case OpMOVALL:
 		return MOVALL{RDbase1: (dw2 & rdbaseMask) >> 16, RDbase2: (p.DW(3) & rdbaseMask) >> 16}, nil
 	default:
+		if cmd, ok := decodeGICv4(op, p); ok {
+			return cmd, nil
+		}
 		return nil, &OpcodeError{Opcode: op}
 	}
 }

@@ -223,7 +223,10 @@ type CommandError struct {
 func (e *CommandError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "command at queue offset %#x", e.Offset)
-	if cmd, err := DecodeCommand(e.Packet); err == nil {
+	// A command refused for its opcode (a GICv4 one on an ITS without
+	// GICv4) is named by the Cause; the mnemonic would say it twice.
+	var oe *OpcodeError
+	if cmd, err := DecodeCommand(e.Packet); err == nil && !errors.As(e.Cause, &oe) {
 		fmt.Fprintf(&b, " (%v)", cmd)
 	}
 	if e.Code != 0 {

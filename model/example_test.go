@@ -18,14 +18,22 @@ func ExampleDecodeCommand() {
 	cmd, err := model.DecodeCommand(p)
 	fmt.Println(cmd, err)
 
-	var v4 model.Packet
-	v4[0] = byte(model.OpVMAPP)
-	_, err = model.DecodeCommand(v4)
+	// GICv4 commands decode too (neither backend executes them).
+	v4, err := model.ParsePacket("2a00000010000000 0300000005000000 03200000ff030000 0000000000000000")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(model.DecodeCommand(v4))
+
+	var bad model.Packet
+	bad[0] = 0x42
+	_, err = model.DecodeCommand(bad)
 	fmt.Println(err)
 	// Output:
 	// 0a00000010000000010000000120000001000000000000000000000000000000
 	// MAPTI dev=0x10 ev=1 lpi=8193 icid=1 <nil>
-	// VMAPP (opcode 0x29): GICv4 command, known but not supported
+	// VMAPTI dev=0x10 ev=3 vintid=8195 vpeid=5 db=1023 <nil>
+	// unknown opcode 0x42
 }
 
 // Routing code always computes the DeviceID (for PCI, the requester ID) and
