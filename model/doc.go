@@ -5,9 +5,12 @@
 //
 //   - identifiers: [DeviceID], [EventID], [INTID], [ICID], [CPU], [GSI], and
 //     guest physical addresses ([GPA]);
-//   - the ITS command codec: every GICv3 physical command as a typed value,
+//   - the ITS command codec: every GICv3 physical command and every
+//     GICv4.0/4.1 virtual one (VMAPP, VMAPTI, ..., VSGI) as a typed value,
 //     encoded to and decoded from the 32-byte command packet
-//     (Arm IHI 0069, chapter 6, "ITS commands");
+//     (Arm IHI 0069, chapter 6, "ITS commands"; IHI 0069H, 5.3 for GICv4).
+//     Neither backend executes the GICv4 commands: the simulator reports
+//     each with an [OpcodeError], KVM's GICv3 ITS ignores them;
 //   - the ITS and redistributor register encodings that software programs;
 //   - the table entry formats of Linux KVM's ITS table ABI revision 0
 //     (Documentation/virt/kvm/devices/arm-vgic-its.rst): [DTE], [ITE], [CTE]

@@ -30,7 +30,8 @@ reads a binary dump of a command queue (or of guest memory holding one:
 -base is the address of the file's first byte, -at the queue's). One line
 per command with its queue offset. -creadr and -cwriter take the queue
 offsets (32-byte aligned) or the registers' values (bit 0, Stalled or
-Retry, is ignored); anything else is refused.
+Retry, is ignored); anything else is refused. GICv4 commands (V*, with
+their GICv4.1 fields) decode too, although neither backend executes them.
 
 Tables (-table): each VALUE is one 8-byte entry as a number (decimal, or
 hexadecimal with 0x), or INDEX=NUMBER ("0x10=0x800000000800E004"); with no
