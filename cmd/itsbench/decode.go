@@ -86,7 +86,7 @@ func runDecode(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "itsbench decode: %v\n", err)
 	}
 	if n := listing.Failures() + len(inputErrs); n > 0 {
-		return fmt.Errorf("%d problem(s) in the input (see above); everything else was decoded", n)
+		return fmt.Errorf("%s in the input (see above); everything else was decoded", plural(n, "problem"))
 	}
 	return nil
 }

@@ -215,10 +215,10 @@ func TestDecodeSmallTexts(t *testing.T) {
 	}{
 		{[]string{"decode", "-table", "dte", "zz"}, 1, "(no entries: none of the values given is a number)\n",
 			"itsbench decode: line 1: \"zz\": \"zz\" is not a number (decimal, or hexadecimal with 0x) (skipped): invalid argument\n" +
-				"itsbench decode: 1 problem(s) in the input (see above); everything else was decoded\n"},
+				"itsbench decode: 1 problem in the input (see above); everything else was decoded\n"},
 		{[]string{"decode", "-table", "dte", "0x1ffffffffffffffff"}, 1, "(no entries: none of the values given is a number)\n",
 			"itsbench decode: line 1: \"0x1ffffffffffffffff\": \"0x1ffffffffffffffff\" does not fit in 64 bits (skipped): invalid argument\n" +
-				"itsbench decode: 1 problem(s) in the input (see above); everything else was decoded\n"},
+				"itsbench decode: 1 problem in the input (see above); everything else was decoded\n"},
 		{[]string{"decode", "-table", "dte", "-file", dump}, 0, "(no entries: the table is all zero)\n", ""},
 		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffff"}, 2, "",
 			"itsbench decode: -base 0xffffffffffffffff: a 64-byte dump there would run past the top of the 64-bit address space\n"},
