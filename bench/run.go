@@ -456,11 +456,13 @@ func (r *runner) consume(c *consumer) {
 func (r *runner) execute(ctx context.Context, res *Result, opt Options) {
 	r.base = time.Now()
 	res.Started = r.base
+	// A cancel stops the injectors from the start, the warm-up included
+	// (slow on a KVM under emulation).
+	stopCtx := context.AfterFunc(ctx, func() { r.stop.Store(true) })
+	defer stopCtx()
 	ins := r.newInjectors()
 	cons, consumersDone := r.startConsumers()
 	release, injectorsDone := r.startInjectors(ins)
-	stopCtx := context.AfterFunc(ctx, func() { r.stop.Store(true) })
-	defer stopCtx()
 	startNs := r.now()
 	r.startNs.Store(startNs)
 	release()

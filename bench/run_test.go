@@ -244,3 +244,36 @@ func TestRunProgressOverdue(t *testing.T) {
 		})
 	}
 }
+
+// countingFake counts the MSIs signalled.
+type countingFake struct {
+	*benchtest.Fake
+	calls atomic.Int64
+}
+
+func (f *countingFake) SignalMSI(m model.MSI) (model.Delivery, error) {
+	f.calls.Add(1)
+	return f.Fake.SignalMSI(m)
+}
+
+// TestRunCancelledStopsTheWarmup: a context cancelled before the run
+// stops the warm-up too (slow on KVM under emulation), and the run is
+// partial.
+func TestRunCancelledStopsTheWarmup(t *testing.T) {
+	w, _ := Lookup("steady")
+	w.Warmup, w.Count = 1<<20, 1000
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f := &countingFake{Fake: benchtest.New(model.Config{CPUs: w.CPUs})}
+	defer f.Close()
+	res, err := Run(ctx, f, w, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls.Load(); n >= 1<<16 {
+		t.Errorf("%d MSIs signalled after the cancel; want the warm-up of %d stopped at once", n, w.Warmup)
+	}
+	if !res.Partial {
+		t.Error("a run cancelled before it measured anything is not partial")
+	}
+}

@@ -292,8 +292,11 @@ func interrupted(e *env, name string, err error, results ...*bench.Result) error
 		fmt.Fprintf(e.stderr, "itsbench %s: %v\n", name, err)
 	}
 	for _, r := range results {
-		if r.Partial {
+		switch {
+		case r.Partial:
 			fmt.Fprintf(e.stderr, "itsbench %s: interrupted: %s stopped after %s; its report is of that part (partial)\n", name, r.Label, r.Extent())
+		case len(results) == 1:
+			fmt.Fprintf(e.stderr, "itsbench %s: interrupted after %s had run whole; its report is whole\n", name, r.Label)
 		}
 	}
 	return &exitStatusError{exitInterrupted}
@@ -383,7 +386,7 @@ func runRun(e *env, args []string) error {
 	if *quiet {
 		e.stderrIsTerminal = false
 	}
-	res, memReport, err := runMeasured(e, spec, w, mem)
+	res, memReport, stopped, err := runMeasured(e, spec, w, mem)
 	if err != nil {
 		return err
 	}
@@ -394,27 +397,27 @@ func runRun(e *env, args []string) error {
 			err = errors.Join(err, memReport.Check())
 		}
 	}
-	if res.Partial {
+	if res.Partial || stopped {
 		return interrupted(e, "run", err, res)
 	}
 	return err
 }
 
 // runMeasured runs w on spec's backend, interruptible, with the memory
-// sampled when mem.on; the signal handling ends with the run.
-func runMeasured(e *env, spec backendSpec, w bench.Workload, mem memFlags) (*bench.Result, *soak.MemReport, error) {
+// sampled when mem.on; the signal handling ends with the run. stopped
+// says a signal came, even if the run had ended whole by then.
+func runMeasured(e *env, spec backendSpec, w bench.Workload, mem memFlags) (res *bench.Result, memReport *soak.MemReport, stopped bool, err error) {
 	ctx, stop := interruptible()
 	defer stop()
 	var stopMem func() *soak.MemReport
 	if mem.on {
 		stopMem = soak.SampleMemory(mem.every, soak.MemLimits{Warmup: mem.warmup, MaxHeapSlope: mem.maxHeap, MaxSysSlope: mem.maxSys})
 	}
-	res, err := execute(ctx, e, spec, w)
-	var memReport *soak.MemReport
+	res, err = execute(ctx, e, spec, w)
 	if stopMem != nil {
 		memReport = stopMem()
 	}
-	return res, memReport, err
+	return res, memReport, ctx.Err() != nil, err
 }
 
 // writeReport writes the results in the chosen format (table through
