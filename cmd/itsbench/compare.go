@@ -73,7 +73,7 @@ func runCompare(e *env, args []string) error {
 	if *runs < 1 {
 		return usagef("-runs %d: want 1 or more runs of each side (%d by default)", *runs, defaultRuns)
 	}
-	if err := checkGoBenchFiles(gobench); err != nil {
+	if err := checkGoBenchFiles(&bf, gobench); err != nil {
 		return err
 	}
 	if *quiet {
@@ -123,9 +123,9 @@ func runCompare(e *env, args []string) error {
 var errStopped = errors.New("stopped by a signal")
 
 // checkGoBenchFiles refuses, before any run, -gobench-a and -gobench-b
-// files whose directory does not exist, standard output (-), and one file
-// for both sides.
-func checkGoBenchFiles(files [2]string) error {
+// files that cannot be written, standard output (-), one file for both
+// sides, and a file another output flag names too.
+func checkGoBenchFiles(bf *benchFlags, files [2]string) error {
 	for i, f := range files {
 		switch {
 		case f == "":
@@ -133,14 +133,14 @@ func checkGoBenchFiles(files [2]string) error {
 		case f == "-":
 			return usagef("-gobench-%s -: want a file name (standard output carries the report)", "ab"[i:i+1])
 		}
-		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
-			return usagef("-gobench-%s %s: directory %s does not exist", "ab"[i:i+1], f, filepath.Dir(f))
+		if err := checkWritable("-gobench-"+"ab"[i:i+1], f); err != nil {
+			return err
 		}
 	}
 	if files[0] != "" && files[0] == files[1] {
 		return usagef("-gobench-a and -gobench-b are both %s: benchstat compares two files", files[0])
 	}
-	return nil
+	return bf.distinct([2]string{"-gobench-a", files[0]}, [2]string{"-gobench-b", files[1]})
 }
 
 // writeGoBenchFiles writes each side's runs to its -gobench-a or -gobench-b
@@ -220,6 +220,9 @@ func runSides(ctx context.Context, e *env, fs *flag.FlagSet, args []string, w be
 		all, order, err = interleave(n, here)
 	} else {
 		inGuest := func() ([]*bench.Result, error) {
+			if ctx.Err() != nil {
+				return nil, errStopped // no boot after a Ctrl-C
+			}
 			s := sides[guestSide]
 			return compareSideRunsInGuest(e, fs, args, s.flag, s.spec, s.raw, n)
 		}

@@ -90,7 +90,11 @@ func TestCompareGoBenchFiles(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-gobench-a", filepath.Join(dir, "nosuch", "a.txt")}, "-gobench-a " + filepath.Join(dir, "nosuch", "a.txt") + ": directory " + filepath.Join(dir, "nosuch") + " does not exist"},
+		{[]string{"-gobench-a", filepath.Join(dir, "nosuch", "a.txt")}, "-gobench-a: open " + filepath.Join(dir, "nosuch", "a.txt") + ": no such file or directory"},
+		{[]string{"-gobench-a", dir}, "-gobench-a: open " + dir + ": is a directory"},
+		{[]string{"-o", fa, "-gobench-a", fa}, "-o and -gobench-a both name " + fa + ": one would overwrite the other"},
+		{[]string{"-plot", filepath.Join(dir, "p.svg"), "-gobench-b", filepath.Join(dir, "p.svg")}, "-plot and -gobench-b both name " + filepath.Join(dir, "p.svg")},
+		{[]string{"-trace", filepath.Join(dir, "t.log"), "-o", filepath.Join(dir, "t.log")}, "-o and -trace both name " + filepath.Join(dir, "t.log")},
 		{[]string{"-gobench-a", fa, "-gobench-b", fa}, "-gobench-a and -gobench-b are both " + fa},
 		{[]string{"-gobench-b", "-"}, "-gobench-b -: want a file name (standard output carries the report)"},
 	} {

@@ -38,11 +38,13 @@ type benchFlags struct {
 	output   string
 	plot     string
 	settings []bench.Setting // workload parameters, in command-line order
+	trace    flag.Value      // -trace, whose file must differ from the others
 }
 
 var formats = []string{"table", "csv", "json", "gobench"}
 
 func (bf *benchFlags) register(fs *flag.FlagSet) {
+	bf.trace = fs.Lookup("trace").Value
 	fs.StringVar(&bf.workload, "workload", bench.DefaultWorkload, "workload: "+strings.Join(bench.BuiltinNames(), ", ")+" (itsbench list shows their parameters)")
 	fs.StringVar(&bf.format, "format", "table", "output format: "+strings.Join(formats, ", "))
 	fs.StringVar(&bf.output, "o", "", "write the report to `FILE` instead of standard output (- is standard output); checked before the run")
@@ -99,14 +101,24 @@ func (bf *benchFlags) checkOutputs() error {
 			return err
 		}
 	}
-	if bf.plot == "" {
-		return nil
+	if bf.plot != "" {
+		if err := checkWritable("-plot", bf.plot); err != nil {
+			return err
+		}
 	}
-	if err := checkWritable("-plot", bf.plot); err != nil {
-		return err
-	}
-	if !bf.reportToStdout() && sameFile(bf.output, bf.plot) {
-		return usagef("-o and -plot both name %s: the plot would replace the report", bf.plot)
+	return bf.distinct()
+}
+
+// distinct refuses two of the output files (-o, -plot, -trace, and the
+// more given) being one file: one would overwrite the other.
+func (bf *benchFlags) distinct(more ...[2]string) error {
+	outs := append([][2]string{{"-o", bf.output}, {"-plot", bf.plot}, {"-trace", bf.trace.String()}}, more...)
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if a[1] != "" && b[1] != "" && a[1] != "-" && b[1] != "-" && sameFile(a[1], b[1]) {
+				return usagef("%s and %s both name %s: one would overwrite the other", a[0], b[0], b[1])
+			}
+		}
 	}
 	return nil
 }

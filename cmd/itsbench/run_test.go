@@ -308,7 +308,7 @@ func TestRunChecksBeforeTheRun(t *testing.T) {
 		{[]string{"-plot", "/nonexistent/dir/p.svg"}, "itsbench run: -plot: open /nonexistent/dir/p.svg: no such file or directory"},
 		{[]string{"-plot", "DIR/p.pdf"}, `itsbench run: -plot "DIR/p.pdf": want a file name ending in .svg or .png`},
 		{[]string{"-o", "DIR/existing", "-plot", "/nonexistent/dir/p.svg"}, "itsbench run: -plot: open /nonexistent/dir/p.svg"},
-		{[]string{"-o", "DIR/new.svg", "-plot", "DIR/new.svg"}, "itsbench run: -o and -plot both name DIR/new.svg: the plot would replace the report"},
+		{[]string{"-o", "DIR/new.svg", "-plot", "DIR/new.svg"}, "itsbench run: -o and -plot both name DIR/new.svg: one would overwrite the other"},
 		{[]string{"-o", "DIR/new.txt", "-memstats", "-duration", "1s"}, "itsbench run: -memstats: -duration 1s leaves too few samples after -mem-warmup 30s, one every -mem-every 5s: the slope needs 3, so -duration 40s at least"},
 		{[]string{"-memstats", "-duration", "2s", "-mem-warmup", "1s", "-mem-every", "600ms"}, "-duration 2.4s at least"},
 		{[]string{"-memstats"}, "itsbench run: -memstats needs a run bounded by time: set -duration (workload steady is bounded by -count 500000)"},
