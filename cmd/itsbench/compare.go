@@ -109,7 +109,7 @@ func runCompare(e *env, args []string) error {
 	}
 	// The report first: a gobench file that cannot be written loses
 	// nothing else. Both errors, if any, are returned.
-	whole := slices.DeleteFunc(slices.Clone(all), func(r *bench.Result) bool { return r.Partial })
+	whole := baselineFirst(slices.DeleteFunc(slices.Clone(all), func(r *bench.Result) bool { return r.Partial }), cmp.A[0].Label)
 	err = writeComparison(e, &bf, whole, cmp)
 	err = errors.Join(err, writeGoBenchFiles(gobench, cmp))
 	if stopped {
@@ -462,4 +462,20 @@ func readSideRuns(file, label string, n int) ([]*bench.Result, error) {
 		runs = append(runs, x.Result)
 	}
 	return runs, nil
+}
+
+// baselineFirst returns runs with A's (labelled a) first, each side's in
+// the order they ran: the writers (JSON, CSV) take the first label for
+// the baseline, and B runs first when A runs in the guest.
+func baselineFirst(runs []*bench.Result, a string) []*bench.Result {
+	slices.SortStableFunc(runs, func(x, y *bench.Result) int {
+		switch {
+		case x.Label == y.Label || x.Label != a && y.Label != a:
+			return 0
+		case x.Label == a:
+			return -1
+		}
+		return 1
+	})
+	return runs
 }

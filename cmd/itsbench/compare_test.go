@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -314,5 +315,15 @@ func TestSideRuns(t *testing.T) {
 		if _, err := readSideRuns(bad, "kvm", 2); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.doc, err, tc.want)
 		}
+	}
+}
+
+// TestBaselineFirst: B's runs made first (A in the guest) still come after
+// A's for the writers, which take the first label as the baseline.
+func TestBaselineFirst(t *testing.T) {
+	b1, a1, a2, b2 := &bench.Result{Label: "sim"}, &bench.Result{Label: "kvm"}, &bench.Result{Label: "kvm"}, &bench.Result{Label: "sim"}
+	got := baselineFirst([]*bench.Result{b1, a1, a2, b2}, "kvm")
+	if want := []*bench.Result{a1, a2, b1, b2}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want A's runs then B's, each in run order", got)
 	}
 }
