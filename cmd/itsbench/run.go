@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gicits/gicits/bench"
 	"github.com/gicits/gicits/bench/plot"
@@ -217,10 +218,12 @@ func execute(ctx context.Context, e *env, spec backendSpec, w bench.Workload) (*
 // progressLine draws a run's progress on one terminal line, redrawn in
 // place about four times a second:
 //
-//	steady on sim: 12.3s of 30s, 151.20M LPIs, 12.31M/s, 0 failed, 0 unacked >1s
+//	steady on sim: 12.3s/30s, 151.20M LPIs, 12.31M/s, 0 failed, 0 unacked >1s
 //
 // elapsed time (of the duration), measured injections (of the count), the
-// rate since the previous drawing, failed injections, and LPIs that a
+// rate so far (the injectors report their counts in batches, so a rate
+// between two drawings jumps on a slow backend), failed injections, and
+// LPIs that a
 // delivery made pending and no CPU has acknowledged for over
 // bench.OverdueAfter: a lost delivery shows there first, while the
 // report's lost count is the exact one (without consumers there is no such
@@ -235,25 +238,48 @@ type progressLine struct {
 
 func (l *progressLine) draw(p bench.Progress) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\r%s: %v", l.label, p.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "%v", p.Elapsed.Round(100*time.Millisecond))
 	if p.Limit > 0 {
-		fmt.Fprintf(&b, " of %v", p.Limit)
+		fmt.Fprintf(&b, "/%v", p.Limit)
 	}
 	fmt.Fprintf(&b, ", %s", countSI(float64(p.Done)))
 	if p.Total > 0 {
-		fmt.Fprintf(&b, " of %s", countSI(float64(p.Total)))
+		fmt.Fprintf(&b, "/%s", countSI(float64(p.Total)))
 	}
 	b.WriteString(" LPIs")
-	if dt := (p.Elapsed - l.prev.Elapsed).Seconds(); dt > 0 {
-		fmt.Fprintf(&b, ", %s/s", countSI(float64(p.Done-l.prev.Done)/dt))
+	if s := p.Elapsed.Seconds(); s > 0 {
+		fmt.Fprintf(&b, ", %s/s", countSI(float64(p.Done)/s))
 	}
 	fmt.Fprintf(&b, ", %d failed", p.Failed)
 	if p.Overdue >= 0 {
 		fmt.Fprintf(&b, ", %d unacked >%v", p.Overdue, bench.OverdueAfter)
 	}
-	b.WriteString("\x1b[K") // erase what a longer line left
-	io.WriteString(l.w, b.String())
+	// A line longer than the terminal wraps, and \r goes back to its last
+	// row only: every drawing would leave a line behind. The label gives
+	// way first (to the workload's name, then to nothing), then the end.
+	counts := b.String()
+	w := terminalWidth() - 1
+	line := counts
+	for _, label := range []string{l.label, strings.Fields(l.label)[0]} {
+		if n := utf8.RuneCountInString(label) + 2 + utf8.RuneCountInString(counts); n <= w {
+			line = label + ": " + counts
+			break
+		}
+	}
+	if r := []rune(line); len(r) > w {
+		line = string(r[:w])
+	}
+	io.WriteString(l.w, "\r"+line+"\x1b[K") // erase what a longer line left
 	l.prev, l.drawn = p, true
+}
+
+// terminalWidth is the terminal's width in columns: $COLUMNS when the
+// shell exports it, else the 80 a terminal has at least.
+func terminalWidth() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 20 {
+		return n
+	}
+	return 80
 }
 
 // clear erases the progress line, if one was drawn.

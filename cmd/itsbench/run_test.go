@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gicits/gicits/bench"
 	"github.com/gicits/gicits/bench/benchtest"
 )
 
@@ -212,6 +214,7 @@ func TestRunProgressLine(t *testing.T) {
 		{"not a terminal", false, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("COLUMNS", "200")
 			var rec recorder
 			args := append([]string{"run", "-backend", fake, "-duration", "600ms"}, tc.args...)
 			if status := run(&env{stdout: rec.stream("stdout"), stderr: rec.stream("stderr"), stderrIsTerminal: tc.terminal}, args); status != 0 {
@@ -222,7 +225,7 @@ func TestRunProgressLine(t *testing.T) {
 			if drawn != tc.want {
 				t.Errorf("progress line drawn %v, want %v: %q", drawn, tc.want, stderr)
 			}
-			if drawn && (!strings.HasSuffix(stderr, "\r\x1b[K") || !strings.Contains(stderr, " of 600ms, ") || !strings.Contains(stderr, "LPIs, ") || !strings.Contains(stderr, " failed, 0 unacked >1s\x1b[K")) {
+			if drawn && (!strings.HasSuffix(stderr, "\r\x1b[K") || !strings.Contains(stderr, "/600ms, ") || !strings.Contains(stderr, "LPIs, ") || !strings.Contains(stderr, " failed, 0 unacked >1s\x1b[K")) {
 				t.Errorf("progress line not as documented, or not erased at the end: %q", stderr)
 			}
 		})
@@ -409,5 +412,28 @@ func TestRunDescribesItsCPUs(t *testing.T) {
 	}
 	if !strings.Contains(stdout, ": 32 CPUs, ") || regexp.MustCompile(`(^|[^0-9])2 CPUs`).MatchString(stdout+stderr) {
 		t.Errorf("the output does not describe 32 CPUs only:\n%s%s", stderr, stdout)
+	}
+}
+
+// TestProgressLineFitsTheTerminal: a progress line never wraps (each
+// drawing would leave a line behind): the label gives way first, so the
+// counts, "unacked" last, stay whole.
+func TestProgressLineFitsTheTerminal(t *testing.T) {
+	p := bench.Progress{Elapsed: 12300 * time.Millisecond, Limit: time.Minute, Done: 151200000, Failed: 0, Overdue: 3}
+	for _, tc := range []struct {
+		columns, label, want string
+	}{
+		{"200", "lpistress on kvm-walk", "\rlpistress on kvm-walk: 12.3s/1m0s, 151.20M LPIs, 12.29M/s, 0 failed, 3 unacked >1s\x1b[K"},
+		{"80", "lpistress on benchtest-fake", "\rlpistress: 12.3s/1m0s, 151.20M LPIs, 12.29M/s, 0 failed, 3 unacked >1s\x1b[K"},
+		{"60", "lpistress on benchtest-fake", "\r12.3s/1m0s, 151.20M LPIs, 12.29M/s, 0 failed, 3 unacked >1s\x1b[K"},
+		{"40", "steady on sim", "\r12.3s/1m0s, 151.20M LPIs, 12.29M/s, 0 f\x1b[K"},
+	} {
+		t.Setenv("COLUMNS", tc.columns)
+		var b strings.Builder
+		l := &progressLine{w: &b, label: tc.label}
+		l.draw(p)
+		if b.String() != tc.want {
+			t.Errorf("COLUMNS=%s: drew %q, want %q", tc.columns, b.String(), tc.want)
+		}
 	}
 }
