@@ -191,8 +191,9 @@ func (c Comparison) explanation() string {
 	return "Each figure is the median over the runs of each run's own value (its throughput, its median\n" +
 		"or 99th-percentile latency), and " + b + "/" + a + " the ratio of those medians. The verdict is the\n" +
 		stats.TestName + ", " + strconv.Itoa(len(c.A)) + " against " + strconv.Itoa(len(c.B)) + ",\n" +
-		"not over the pooled samples, which are autocorrelated within a run; the 95% CI is the\n" +
-		"Hodges-Lehmann interval for the ratio, the one that test inverts."
+		"not over the pooled samples, which are autocorrelated within a run. The 95% CI is the\n" +
+		"Hodges-Lehmann interval the test inverts (its exact coverage is at least 95%: " + c.coverage() + "):\n" +
+		"the median of the runs' pairwise ratios, an estimate of B/A when B's runs are A's scaled."
 }
 
 // distinctNotes returns the notes of runs, each once, in order.
@@ -261,4 +262,22 @@ func medianChurn(runs []*bench.Result) stats.Summary {
 	byP50 := slices.Clone(runs)
 	slices.SortStableFunc(byP50, func(x, y *bench.Result) int { return cmp.Compare(x.Command.P50, y.Command.P50) })
 	return byP50[(len(byP50)-1)/2].Command
+}
+
+// coverage says the exact coverage of the measures' intervals: one figure
+// when they share it (the same numbers of runs), else their range.
+func (c Comparison) coverage() string {
+	lo, hi := 1.0, 0.0
+	for _, m := range c.Measures {
+		if m.CI != nil {
+			lo, hi = min(lo, m.CI.Level), max(hi, m.CI.Level)
+		}
+	}
+	switch {
+	case hi == 0:
+		return "none computed"
+	case hi-lo < 0.0005:
+		return fmt.Sprintf("%.1f%% here", 100*lo)
+	}
+	return fmt.Sprintf("%.1f%% to %.1f%% here", 100*lo, 100*hi)
 }

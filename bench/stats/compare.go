@@ -186,7 +186,7 @@ func FormatP(p float64) string {
 func (c Comparison) Verdict() string {
 	switch {
 	case c.TooFewRuns:
-		return fmt.Sprintf("too few runs to test (%d against %d can give no p below %.2g; use -runs 5 or more)", c.RunsA, c.RunsB, c.Test.MinP)
+		return fmt.Sprintf("too few runs to test (%d against %d can give no p below %.2g; use -runs 4 or more)", c.RunsA, c.RunsB, c.Test.MinP)
 	case c.Significant:
 		return fmt.Sprintf("significant at %g (%s)", c.Alpha, FormatP(c.Test.P))
 	}

@@ -389,6 +389,12 @@ type sideRunsDoc struct {
 // sideRunsDoc: the guest's half of a compare whose other side runs on the
 // host. Losses are the host's to report, with the rest of the compare.
 func writeSideRuns(e *env, spec backendSpec, w bench.Workload, n int, file string) error {
+	if file == "-" {
+		return usagef("-side-runs -: want a file name (it is compare's exchange with its guest, not a report)")
+	}
+	if err := checkWritable("-side-runs", file); err != nil {
+		return err
+	}
 	var doc sideRunsDoc
 	for range n {
 		r, err := execute(context.Background(), e, spec, w)

@@ -332,3 +332,18 @@ func TestBaselineFirst(t *testing.T) {
 		t.Errorf("got %v, want A's runs then B's, each in run order", got)
 	}
 }
+
+// TestSideRunsRefusesBadFiles: -side-runs, the exchange with the guest,
+// is a file that must be writable before any run, never standard output.
+func TestSideRunsRefusesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, want string }{
+		{"-", "-side-runs -: want a file name"},
+		{filepath.Join(dir, "nosuch", "x.json"), "-side-runs: open " + filepath.Join(dir, "nosuch", "x.json") + ": no such file or directory"},
+	} {
+		status, stdout, stderr := runArgs(t, "compare", "-a", fake, "-runs", "1", "-side-runs", tc.file)
+		if status != 2 || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("-side-runs %s: status %d, stdout %q, stderr %q; want 2 and %q", tc.file, status, stdout, stderr, tc.want)
+		}
+	}
+}
