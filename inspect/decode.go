@@ -311,7 +311,13 @@ func ParseHex(text string) ([]byte, []error) {
 // are the dump's, and count from 0 in plain text.
 func DecodeHexCommands(text string) ([]CommandLine, []error) {
 	d, errs := ParseHexDump(text)
-	return DecodeQueue(d.Data, d.Start), errs
+	lines := DecodeQueue(d.Data, d.Start)
+	for i, l := range lines {
+		if d.InGap(l.Offset, model.CommandSize) {
+			lines[i].Problems = append(lines[i].Problems, Problem{Offset: l.Offset, Field: "packet", Msg: "part of it is missing from the dump (decoded as zeros): this is not what the queue holds", Fatal: true})
+		}
+	}
+	return lines, errs
 }
 
 // DecodeCommandArgs decodes command packets given one per argument, each

@@ -35,6 +35,20 @@ type HexDump struct {
 	// plain text).
 	Start uint64
 	Data  []byte
+	// Gaps are the ranges [from, to) of offsets no line held, filled with
+	// zeros so that the bytes after keep their offsets.
+	Gaps [][2]uint64
+}
+
+// InGap reports whether any byte of [off, off+n) is in one of d's gaps:
+// what decodes there is partly made up.
+func (d HexDump) InGap(off, n uint64) bool {
+	for _, g := range d.Gaps {
+		if off < g[1] && g[0] < off+n {
+			return true
+		}
+	}
+	return false
 }
 
 // DumpFormat names the hex dump format text is in, by its first line that
@@ -117,6 +131,9 @@ func (p *dumpParser) line(pattern *regexp.Regexp, line string) error {
 	if err != nil {
 		return err
 	}
+	if off+uint64(len(data)) < off {
+		return fmt.Errorf("offset %#x: the line's %d bytes run past the end of the address space (skipped)", off, len(data))
+	}
 	if p.first {
 		p.d.Start, p.first = off, false
 	}
@@ -146,6 +163,7 @@ func (p *dumpParser) fill(off uint64) (keep bool, err error) {
 		return false, fmt.Errorf("offset %#x: the dump would be %d bytes from %#x; at most %d MiB is decoded (skipped)", off, off-p.d.Start, p.d.Start, maxDumpBytes>>20)
 	case !repeat || (off-at)%uint64(len(p.last)) != 0:
 		p.d.Data = append(p.d.Data, make([]byte, off-at)...)
+		p.d.Gaps = append(p.d.Gaps, [2]uint64{at, off})
 		return true, fmt.Errorf("offset %#x, but the line before ends at %#x: the bytes from %#x to %#x are missing (decoded as zeros)", off, at, at, off-1)
 	}
 	for at < off {

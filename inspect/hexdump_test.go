@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,4 +153,28 @@ func FuzzParseHexDump(f *testing.F) {
 			t.Fatalf("%d bytes from %d characters", len(d.Data), len(s))
 		}
 	})
+}
+
+// TestHexDumpGapsAndWrap: a packet partly in a gap (a line missing from
+// the dump) decodes with a fatal problem saying so, not as a command the
+// queue holds; a line whose offset runs past 2^64 is refused.
+func TestHexDumpGapsAndWrap(t *testing.T) {
+	const dump = "00000000: 0a 00 00 00 10 00 00 00 01 00 00 00 00 00 00 00  ................\n" +
+		// the line at 0x10 is missing
+		"00000020: 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n" +
+		"00000030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n"
+	lines, errs := inspect.DecodeHexCommands(dump)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "missing") {
+		t.Errorf("errors %v, want one saying a line is missing", errs)
+	}
+	if len(lines) != 2 || !slices.ContainsFunc(lines[0].Problems, func(p inspect.Problem) bool { return p.Fatal && strings.Contains(p.Msg, "missing from the dump") }) {
+		t.Errorf("packet 0 (its second half missing): problems %v, want a fatal one", lines[0].Problems)
+	}
+	if len(lines) == 2 && len(lines[1].Problems) != 0 {
+		t.Errorf("packet 1 is whole: problems %v", lines[1].Problems)
+	}
+	_, errs = inspect.ParseHexDump("ffffffffffffffe0: 0a 00 00 00 10 00 00 00 01 00 00 00 00 00 00 00\nfffffffffffffff0: 0a 00 00 00 10 00 00 00 01 00 00 00 00 00 00 00 00\n")
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "past the end of the address space") {
+		t.Errorf("a dump running past 2^64: errors %v", errs)
+	}
 }

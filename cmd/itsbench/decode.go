@@ -124,6 +124,9 @@ func parseDecodeFlags(e *env, args []string) (*decodeRequest, error) {
 		if r.kind, err = inspect.ParseTableKind(*table); err != nil {
 			return nil, usagef("-table: %v", err)
 		}
+		if *creadrS != "" {
+			return nil, usagef("-creadr and -cwriter mark a command queue, not a -table")
+		}
 	}
 	if *file != "" && fs.NArg() > 0 {
 		return nil, usagef("give either -file or values, not both (values: %q)", fs.Arg(0))

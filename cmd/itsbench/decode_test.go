@@ -225,6 +225,8 @@ func TestDecodeSmallTexts(t *testing.T) {
 		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffc0"}, 2, "",
 			"itsbench decode: -base 0xffffffffffffffc0: a 64-byte dump there would run past the top of the 64-bit address space\n"},
 		{[]string{"decode", "-file", dump, "-base", "0xffffffffffffffbf"}, 0, "0x0000  (2 empty slots, to 0x0020)\n", ""},
+		{[]string{"decode", "-table", "dte", "-file", dump, "-creadr", "0x20", "-cwriter", "0x20"}, 2, "",
+			"itsbench decode: -creadr and -cwriter mark a command queue, not a -table\n"},
 		{[]string{"decode", "-file", dump, "-creadr", "0x21", "-cwriter", "0x20"}, 0, "0x0000  (empty slot)\n0x0020  (empty slot)   <- GITS_CREADR, GITS_CWRITER\n", ""},
 	} {
 		status, stdout, stderr := runArgs(t, tc.args...)
