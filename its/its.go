@@ -230,6 +230,8 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	switch {
 	case !typer.Physical():
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: Physical (bit 0) must be set: %w", uint64(typer), model.ErrNotSupported)
+	case typer.Virtual():
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: Virtual (bit 1): GICv4 virtual LPIs are not modelled yet (the V* commands decode, but no ITS carries them out): %w", uint64(typer), model.ErrNotSupported)
 	case typer.ITTEntrySize() < MinITTEntrySize:
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: ITT entry size %d bytes (ITT_entry_size, bits 7:4, = %d) cannot hold the %d-byte ABI revision 0 ITE; want %d..%d: %w", uint64(typer), typer.ITTEntrySize(), typer.ITTEntrySize()-1, model.TableEntrySize, MinITTEntrySize, MaxITTEntrySize, model.ErrNotSupported)
 	case typer.PTA():

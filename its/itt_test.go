@@ -140,3 +140,16 @@ func TestNewRefusesSmallITTEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestNewRefusesVirtual: GICv4 virtual LPIs are refused with
+// ErrNotSupported until they are modelled, not accepted and ignored.
+func TestNewRefusesVirtual(t *testing.T) {
+	ram, err := model.NewRAM(0x40000000, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(ram, noRedistributors{}, Config{Typer: model.KVMITSTyper | 1<<1})
+	if !errors.Is(err, model.ErrNotSupported) || !strings.Contains(err.Error(), "Virtual (bit 1)") {
+		t.Errorf("New with GITS_TYPER.Virtual: %v", err)
+	}
+}

@@ -59,14 +59,15 @@ const (
 // ITSTyper is a GITS_TYPER value (IHI 0069, 12.19.19): what the ITS
 // implements.
 //
-//	 36  35:32   31:24 19  17:13    12:8    7:4          0
-//	+---+-------+-----+---+-------+-------+------------+--+
-//	|CIL|CIDbits| HCC |PTA|Devbits|ID_bits|ITT_entry-1 |P |
-//	+---+-------+-----+---+-------+-------+------------+--+
+//	 36  35:32   31:24 19  17:13    12:8    7:4          1  0
+//	+---+-------+-----+---+-------+-------+------------+--+--+
+//	|CIL|CIDbits| HCC |PTA|Devbits|ID_bits|ITT_entry-1 |V |P |
+//	+---+-------+-----+---+-------+-------+------------+--+--+
 //
 // Devbits and ID_bits hold the number of DeviceID and EventID bits minus
 // one; CIDbits the number of ICID bits minus one when CIL is set (16 bits
-// otherwise); P (Physical) says physical LPIs are supported.
+// otherwise); P (Physical) says physical LPIs are supported, V (Virtual)
+// virtual LPIs (GICv4), which neither backend implements yet.
 type ITSTyper uint64
 
 // KVMITSTyper is the GITS_TYPER value Linux KVM's vITS reports: physical
@@ -76,6 +77,7 @@ const KVMITSTyper ITSTyper = 0x1EF71
 
 // Fields of GITS_TYPER.
 func (t ITSTyper) Physical() bool    { return t&1 != 0 }
+func (t ITSTyper) Virtual() bool     { return t>>1&1 != 0 }
 func (t ITSTyper) ITTEntrySize() int { return int(t>>4&0xF) + 1 }
 func (t ITSTyper) EventIDBits() int  { return int(t>>8&0x1F) + 1 }
 func (t ITSTyper) DeviceIDBits() int { return int(t>>13&0x1F) + 1 }

@@ -34,6 +34,8 @@ func CheckConfig(cfg model.Config) error {
 		return wrap(fmt.Errorf("error policy %v: KVM's ITS never stalls, it skips a failing command (ContinueOnError only): %w", cfg.ErrorPolicy, model.ErrNotSupported))
 	case cfg.NoTranslationCache:
 		return wrap(fmt.Errorf("NoTranslationCache: KVM's ITS always caches translations: %w", model.ErrNotSupported))
+	case cfg.ITSTyper.Virtual():
+		return wrap(fmt.Errorf("GITS_TYPER %#x asks for GICv4 virtual LPIs (Virtual, bit 1): KVM exposes a GICv3 ITS to guests: %w", uint64(cfg.ITSTyper), model.ErrNotSupported))
 	case cfg.ITSTyper != 0 && cfg.ITSTyper != model.KVMITSTyper:
 		return wrap(fmt.Errorf("GITS_TYPER %#x: KVM implements only its own, %#x: %w", uint64(cfg.ITSTyper), uint64(model.KVMITSTyper), model.ErrNotSupported))
 	case cfg.CPUs < 1:
