@@ -176,8 +176,10 @@ func (c Comparison) writeCounts(out io.Writer) error {
 		{"signalled", func(c bench.Counts) int64 { return c.Signalled }},
 		{"delivered", func(c bench.Counts) int64 { return c.Delivered }},
 		{"blocked", func(c bench.Counts) int64 { return c.Blocked }},
+		{"failed", func(c bench.Counts) int64 { return c.Failed }},
 		{"acknowledged", func(c bench.Counts) int64 { return c.Acknowledged }},
 		{"coalesced", func(c bench.Counts) int64 { return c.Coalesced }},
+		{"dropped by churn", func(c bench.Counts) int64 { return c.Dropped }},
 		{"lost", func(c bench.Counts) int64 { return c.Lost }},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", row.name, sum(c.A, row.f), sum(c.B, row.f))
