@@ -37,29 +37,34 @@ var goldenCommands = []struct {
 
 func TestCommandGoldenEncoding(t *testing.T) {
 	for _, g := range goldenCommands {
-		t.Run(g.cmd.String(), func(t *testing.T) {
-			p, err := g.cmd.Encode()
-			if err != nil {
-				t.Fatalf("Encode: %v", err)
-			}
-			if got := p.Hex(); got != g.hex {
-				t.Errorf("Encode:\n got %s\nwant %s", got, g.hex)
-			}
-			want, err := model.ParsePacket(g.hex)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dec, err := model.DecodeCommand(want)
-			if err != nil {
-				t.Fatalf("DecodeCommand: %v", err)
-			}
-			if dec != g.cmd {
-				t.Errorf("DecodeCommand = %#v, want %#v", dec, g.cmd)
-			}
-			if dec.Opcode() != g.cmd.Opcode() || want.Opcode() != g.cmd.Opcode() {
-				t.Errorf("opcode %v, packet opcode %v, want %v", dec.Opcode(), want.Opcode(), g.cmd.Opcode())
-			}
-		})
+		t.Run(g.cmd.String(), func(t *testing.T) { checkGolden(t, g.cmd, g.hex) })
+	}
+}
+
+// checkGolden checks that cmd encodes to the packet hex (bytes in memory
+// order) and that the packet decodes back to cmd, with cmd's opcode.
+func checkGolden(t *testing.T, cmd model.Command, hex string) {
+	t.Helper()
+	p, err := cmd.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	if got := p.Hex(); got != hex {
+		t.Errorf("Encode:\n got %s\nwant %s", got, hex)
+	}
+	want, err := model.ParsePacket(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := model.DecodeCommand(want)
+	if err != nil {
+		t.Fatalf("DecodeCommand: %v", err)
+	}
+	if dec != cmd {
+		t.Errorf("DecodeCommand = %#v, want %#v", dec, cmd)
+	}
+	if dec.Opcode() != cmd.Opcode() || want.Opcode() != cmd.Opcode() {
+		t.Errorf("opcode %v, packet opcode %v, want %v", dec.Opcode(), want.Opcode(), cmd.Opcode())
 	}
 }
 
