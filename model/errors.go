@@ -112,6 +112,40 @@ const (
 	E_ITS_DISCARD_UNMAPPED_DEVICE    ErrorCode = 0x010F04 // scheme
 	E_ITS_DISCARD_ID_OOR             ErrorCode = 0x010F05 // scheme
 	E_ITS_DISCARD_UNMAPPED_INTERRUPT ErrorCode = 0x010F07 // Linux, TRM
+
+	// GICv4.0. No document gicits could read lists these: they follow
+	// the scheme, with the command byte the V* opcode and three reasons
+	// of their own: 0x10 vPEID out of range (GITS_BASER's vPE table),
+	// 0x11 vINTID out of range (the vPE's VPT_size), 0x12 VPT_size out
+	// of range (the redistributors' INTID bits). A doorbell that is
+	// neither 1023 nor an LPI is reason 0x06, a physical INTID out of
+	// range.
+	E_ITS_VMOVI_DEVICE_OOR         ErrorCode = 0x012101 // scheme
+	E_ITS_VMOVI_UNMAPPED_DEVICE    ErrorCode = 0x012104 // scheme
+	E_ITS_VMOVI_ID_OOR             ErrorCode = 0x012105 // scheme
+	E_ITS_VMOVI_PHYSICALID_OOR     ErrorCode = 0x012106 // scheme
+	E_ITS_VMOVI_UNMAPPED_INTERRUPT ErrorCode = 0x012107 // scheme
+	E_ITS_VMOVI_VPEID_OOR          ErrorCode = 0x012110 // scheme
+	E_ITS_VMOVI_VIRTUALID_OOR      ErrorCode = 0x012111 // scheme
+	E_ITS_VMOVP_PROCNUM_OOR        ErrorCode = 0x012202 // scheme
+	E_ITS_VMOVP_VPEID_OOR          ErrorCode = 0x012210 // scheme
+	E_ITS_VSYNC_VPEID_OOR          ErrorCode = 0x012510 // scheme
+	E_ITS_VMAPP_PROCNUM_OOR        ErrorCode = 0x012902 // scheme
+	E_ITS_VMAPP_VPEID_OOR          ErrorCode = 0x012910 // scheme
+	E_ITS_VMAPP_VPTSIZE_OOR        ErrorCode = 0x012912 // scheme
+	E_ITS_VMAPTI_DEVICE_OOR        ErrorCode = 0x012A01 // scheme
+	E_ITS_VMAPTI_UNMAPPED_DEVICE   ErrorCode = 0x012A04 // scheme
+	E_ITS_VMAPTI_ID_OOR            ErrorCode = 0x012A05 // scheme
+	E_ITS_VMAPTI_PHYSICALID_OOR    ErrorCode = 0x012A06 // scheme
+	E_ITS_VMAPTI_VPEID_OOR         ErrorCode = 0x012A10 // scheme
+	E_ITS_VMAPTI_VIRTUALID_OOR     ErrorCode = 0x012A11 // scheme
+	E_ITS_VMAPI_DEVICE_OOR         ErrorCode = 0x012B01 // scheme
+	E_ITS_VMAPI_UNMAPPED_DEVICE    ErrorCode = 0x012B04 // scheme
+	E_ITS_VMAPI_ID_OOR             ErrorCode = 0x012B05 // scheme
+	E_ITS_VMAPI_PHYSICALID_OOR     ErrorCode = 0x012B06 // scheme
+	E_ITS_VMAPI_VPEID_OOR          ErrorCode = 0x012B10 // scheme
+	E_ITS_VMAPI_VIRTUALID_OOR      ErrorCode = 0x012B11 // scheme
+	E_ITS_VINVALL_VPEID_OOR        ErrorCode = 0x012D10 // scheme
 )
 
 var errorCodeNames = map[ErrorCode]string{
@@ -154,6 +188,32 @@ var errorCodeNames = map[ErrorCode]string{
 	E_ITS_DISCARD_UNMAPPED_DEVICE:    "E_ITS_DISCARD_UNMAPPED_DEVICE",
 	E_ITS_DISCARD_ID_OOR:             "E_ITS_DISCARD_ID_OOR",
 	E_ITS_DISCARD_UNMAPPED_INTERRUPT: "E_ITS_DISCARD_UNMAPPED_INTERRUPT",
+	E_ITS_VMOVI_DEVICE_OOR:           "E_ITS_VMOVI_DEVICE_OOR",
+	E_ITS_VMOVI_UNMAPPED_DEVICE:      "E_ITS_VMOVI_UNMAPPED_DEVICE",
+	E_ITS_VMOVI_ID_OOR:               "E_ITS_VMOVI_ID_OOR",
+	E_ITS_VMOVI_PHYSICALID_OOR:       "E_ITS_VMOVI_PHYSICALID_OOR",
+	E_ITS_VMOVI_UNMAPPED_INTERRUPT:   "E_ITS_VMOVI_UNMAPPED_INTERRUPT",
+	E_ITS_VMOVI_VPEID_OOR:            "E_ITS_VMOVI_VPEID_OOR",
+	E_ITS_VMOVI_VIRTUALID_OOR:        "E_ITS_VMOVI_VIRTUALID_OOR",
+	E_ITS_VMOVP_PROCNUM_OOR:          "E_ITS_VMOVP_PROCNUM_OOR",
+	E_ITS_VMOVP_VPEID_OOR:            "E_ITS_VMOVP_VPEID_OOR",
+	E_ITS_VSYNC_VPEID_OOR:            "E_ITS_VSYNC_VPEID_OOR",
+	E_ITS_VMAPP_PROCNUM_OOR:          "E_ITS_VMAPP_PROCNUM_OOR",
+	E_ITS_VMAPP_VPEID_OOR:            "E_ITS_VMAPP_VPEID_OOR",
+	E_ITS_VMAPP_VPTSIZE_OOR:          "E_ITS_VMAPP_VPTSIZE_OOR",
+	E_ITS_VMAPTI_DEVICE_OOR:          "E_ITS_VMAPTI_DEVICE_OOR",
+	E_ITS_VMAPTI_UNMAPPED_DEVICE:     "E_ITS_VMAPTI_UNMAPPED_DEVICE",
+	E_ITS_VMAPTI_ID_OOR:              "E_ITS_VMAPTI_ID_OOR",
+	E_ITS_VMAPTI_PHYSICALID_OOR:      "E_ITS_VMAPTI_PHYSICALID_OOR",
+	E_ITS_VMAPTI_VPEID_OOR:           "E_ITS_VMAPTI_VPEID_OOR",
+	E_ITS_VMAPTI_VIRTUALID_OOR:       "E_ITS_VMAPTI_VIRTUALID_OOR",
+	E_ITS_VMAPI_DEVICE_OOR:           "E_ITS_VMAPI_DEVICE_OOR",
+	E_ITS_VMAPI_UNMAPPED_DEVICE:      "E_ITS_VMAPI_UNMAPPED_DEVICE",
+	E_ITS_VMAPI_ID_OOR:               "E_ITS_VMAPI_ID_OOR",
+	E_ITS_VMAPI_PHYSICALID_OOR:       "E_ITS_VMAPI_PHYSICALID_OOR",
+	E_ITS_VMAPI_VPEID_OOR:            "E_ITS_VMAPI_VPEID_OOR",
+	E_ITS_VMAPI_VIRTUALID_OOR:        "E_ITS_VMAPI_VIRTUALID_OOR",
+	E_ITS_VINVALL_VPEID_OOR:          "E_ITS_VINVALL_VPEID_OOR",
 }
 
 // ErrorCodes returns every error code gicits knows, in ascending order.

@@ -67,7 +67,7 @@ const (
 // Devbits and ID_bits hold the number of DeviceID and EventID bits minus
 // one; CIDbits the number of ICID bits minus one when CIL is set (16 bits
 // otherwise); P (Physical) says physical LPIs are supported, V (Virtual)
-// virtual LPIs (GICv4), which neither backend implements yet.
+// virtual LPIs (GICv4.0: the simulator's [GICv4ITSTyper]; KVM never).
 type ITSTyper uint64
 
 // KVMITSTyper is the GITS_TYPER value Linux KVM's vITS reports: physical
@@ -323,6 +323,7 @@ var gicrRegisterNames = map[GICRRegister]string{
 	GICR_CTLR: "GICR_CTLR", GICR_IIDR: "GICR_IIDR", GICR_TYPER: "GICR_TYPER",
 	GICR_PROPBASER: "GICR_PROPBASER", GICR_PENDBASER: "GICR_PENDBASER",
 	GICR_INVLPIR: "GICR_INVLPIR", GICR_INVALLR: "GICR_INVALLR", GICR_SYNCR: "GICR_SYNCR",
+	GICR_VPROPBASER: "GICR_VPROPBASER", GICR_VPENDBASER: "GICR_VPENDBASER",
 }
 
 func (r GICRRegister) String() string {
@@ -333,11 +334,12 @@ func (r GICRRegister) String() string {
 }
 
 // Is64Bit reports whether the register is 64 bits wide: GICR_TYPER,
-// GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR and GICR_INVALLR
-// (IHI 0069, 12.11). The others here are 32 bits wide.
+// GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR, GICR_INVALLR,
+// GICR_VPROPBASER and GICR_VPENDBASER (IHI 0069, 12.11). The others here
+// are 32 bits wide.
 func (r GICRRegister) Is64Bit() bool {
 	switch r {
-	case GICR_TYPER, GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR, GICR_INVALLR:
+	case GICR_TYPER, GICR_PROPBASER, GICR_PENDBASER, GICR_INVLPIR, GICR_INVALLR, GICR_VPROPBASER, GICR_VPENDBASER:
 		return true
 	}
 	return false
