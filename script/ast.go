@@ -244,6 +244,9 @@ func (s *CommandStmt) String() string {
 	if p, ok := s.Cmd.(model.Packet); ok {
 		return "raw " + p.Hex()
 	}
+	if v, ok := vCommandString(s.Cmd); ok {
+		return v
+	}
 	if m, ok := s.Cmd.(model.MAPD); ok && s.AutoITT && m.Valid {
 		return fmt.Sprintf("mapd dev=%#x bits=%d", uint32(m.DeviceID), m.EventIDBits())
 	}
@@ -463,27 +466,34 @@ func (s *RestoreStmt) String() string {
 
 // ---- expectations ----
 
-// ExpectPendingStmt: expect pending|notpending|idle.
+// ExpectPendingStmt: expect pending|notpending|idle, and with Virtual
+// expect vpending|vnotpending|vidle (the vLPIs of the vPE scheduled on
+// the CPU's redistributor, fields vlpi= and vlpis=).
 type ExpectPendingStmt struct {
 	At
-	CPU   model.CPU
-	LPIs  []model.INTID
-	Exact bool // lpis=, or idle (no LPIs)
-	Not   bool // notpending
+	CPU     model.CPU
+	LPIs    []model.INTID
+	Exact   bool // lpis=, or idle (no LPIs)
+	Not     bool // notpending
+	Virtual bool // vpending, vnotpending, vidle
 }
 
 func (*ExpectPendingStmt) isExpectation() {}
 
 func (s *ExpectPendingStmt) String() string {
+	v := ""
+	if s.Virtual {
+		v = "v"
+	}
 	switch {
 	case s.Exact && len(s.LPIs) == 0:
-		return fmt.Sprintf("expect idle cpu=%d", s.CPU)
+		return fmt.Sprintf("expect %sidle cpu=%d", v, s.CPU)
 	case s.Exact:
-		return fmt.Sprintf("expect pending cpu=%d lpis=%s", s.CPU, intidList(s.LPIs))
+		return fmt.Sprintf("expect %spending cpu=%d %slpis=%s", v, s.CPU, v, intidList(s.LPIs))
 	case s.Not:
-		return fmt.Sprintf("expect notpending cpu=%d lpi=%s", s.CPU, intidList(s.LPIs))
+		return fmt.Sprintf("expect %snotpending cpu=%d %slpi=%s", v, s.CPU, v, intidList(s.LPIs))
 	}
-	return fmt.Sprintf("expect pending cpu=%d lpi=%s", s.CPU, intidList(s.LPIs))
+	return fmt.Sprintf("expect %spending cpu=%d %slpi=%s", v, s.CPU, v, intidList(s.LPIs))
 }
 
 func intidList(ids []model.INTID) string {
@@ -494,23 +504,30 @@ func intidList(ids []model.INTID) string {
 	return strings.Join(parts, ",")
 }
 
-// ExpectAckStmt: expect ack cpu= lpi=N|spurious. It acknowledges.
+// ExpectAckStmt: expect ack cpu= lpi=N|spurious. It acknowledges. With
+// Virtual, expect vack cpu= vlpi=N|spurious acknowledges in the vPE
+// scheduled on the CPU (ICV_IAR1_EL1).
 type ExpectAckStmt struct {
 	At
 	CPU model.CPU
 	LPI model.INTID
 	// Or lists more LPIs whose acknowledge satisfies it (lpi=A|B: which
 	// of them comes first is left open).
-	Or []model.INTID
+	Or      []model.INTID
+	Virtual bool
 }
 
 func (*ExpectAckStmt) isExpectation() {}
 
 func (s *ExpectAckStmt) String() string {
-	if s.LPI == model.SpuriousINTID {
-		return fmt.Sprintf("expect ack cpu=%d spurious", s.CPU)
+	v := ""
+	if s.Virtual {
+		v = "v"
 	}
-	str := fmt.Sprintf("expect ack cpu=%d lpi=%d", s.CPU, s.LPI)
+	if s.LPI == model.SpuriousINTID {
+		return fmt.Sprintf("expect %sack cpu=%d spurious", v, s.CPU)
+	}
+	str := fmt.Sprintf("expect %sack cpu=%d %slpi=%d", v, s.CPU, v, s.LPI)
 	for _, id := range s.Or {
 		str += fmt.Sprintf("|%d", id)
 	}
@@ -697,7 +714,9 @@ func (s *ExpectDTEStmt) String() string {
 	return str
 }
 
-// ExpectITEStmt: expect ite dev= ev= (invalid | [lpi=] [icid=] [next=]).
+// ExpectITEStmt: expect ite dev= ev= (invalid | [lpi=] [icid=] [next=]),
+// and on a virtual ITS expect ite dev= ev= vpe= [vlpi=] [db=N|none]
+// [next=], a virtual ITE ([model.VirtualITE]).
 type ExpectITEStmt struct {
 	At
 	Dev     model.DeviceID
@@ -706,7 +725,15 @@ type ExpectITEStmt struct {
 	LPI     *model.INTID
 	ICID    *model.ICID
 	Next    *int
+	// The virtual ITE's fields; VPE is set exactly when the expectation
+	// is about a virtual ITE.
+	VPE  *model.VPEID
+	VLPI *model.INTID
+	DB   *model.INTID
 }
+
+// IsVirtual reports whether s expects a virtual ITE.
+func (s *ExpectITEStmt) IsVirtual() bool { return s.VPE != nil }
 
 func (*ExpectITEStmt) isExpectation() {}
 
@@ -720,6 +747,15 @@ func (s *ExpectITEStmt) String() string {
 	}
 	if s.ICID != nil {
 		str += fmt.Sprintf(" icid=%d", *s.ICID)
+	}
+	if s.VPE != nil {
+		str += fmt.Sprintf(" vpe=%d", *s.VPE)
+	}
+	if s.VLPI != nil {
+		str += fmt.Sprintf(" vlpi=%d", *s.VLPI)
+	}
+	if s.DB != nil {
+		str += doorbellSuffix(*s.DB, true)
 	}
 	if s.Next != nil {
 		str += fmt.Sprintf(" next=%d", *s.Next)

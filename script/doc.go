@@ -1,6 +1,6 @@
 // Package script owns the .its scenario language of gicits: a plain-text
-// way to drive one GICv3 ITS through the routing API of package model and
-// to state what must come of it.
+// way to drive one GICv3 ITS (or a GICv4.0 one, with vPEs) through the
+// routing API of package model and to state what must come of it.
 //
 // It owns:
 //
@@ -38,6 +38,9 @@
 //	queue pages=1 [at=ADDR]        (command queue size in 4 KiB pages)
 //	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
 //	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
+//	gicv4                          (a GICv4.0 ITS: GITS_TYPER.Virtual; simulator only)
+//	vpetable flat|indirect [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
+//	                               (GITS_BASER2, the vPE table; with gicv4)
 //
 // Actions:
 //
@@ -61,6 +64,31 @@
 //	write REGISTER [cpu=] value=  poke addr= value=
 //	save        restore [inplace]
 //
+// GICv4.0 actions (with the gicv4 setting), as a hypervisor drives vPEs:
+//
+//	vmapp vpe= cpu= vpt=ADDR [bits=16] | vmapp vpe= valid=0
+//	vmapti dev= ev= vpe= vlpi= [db=N|none]
+//	vmapi dev= ev= vpe= [db=N|none]
+//	vmovi dev= ev= vpe= [db=N|none] (D=1 exactly when db= is given)
+//	vmovp vpe= cpu= [seq=] [itslist=]
+//	vsync vpe=                    vinvall vpe=
+//	vlpi 8192[..8200] table=ADDR prio=0xa0 enabled|disabled
+//	                              (bytes of a vLPI configuration table)
+//	vschedule cpu= vpt=ADDR vprop=ADDR [bits=16] [idai]
+//	vdeschedule cpu=              (GICR_VPENDBASER.Valid = 0)
+//	vack cpu=   veoi cpu= [vlpi=]   vpmr cpu= value=
+//
+// The V* commands are ITS commands like the others: they go in batch and
+// repeat, and db=none (the default) is Dbell_pINTID 1023, no doorbell.
+// vmapp's bits= is the number of vINTID bits of the pending table
+// (VPT_size + 1); its vpt= and vschedule's vpt= are 64 KiB aligned, a
+// configuration table 4 KiB aligned. In a two-level vPE table the runner
+// provides the level-2 page a vmapp needs, as for mapd. vschedule writes
+// GICR_VPROPBASER, then GICR_VPENDBASER with Valid; vdeschedule writes
+// GICR_VPENDBASER back with Valid clear. vack, veoi and vpmr use the
+// virtual CPU interface of the vPE scheduled on the CPU; on a backend
+// without vPEs they end the script as skipped.
+//
 // Expectations:
 //
 //	expect pending cpu= lpi=A[,B...]       (each is pending)
@@ -78,6 +106,26 @@
 //	expect ite dev= ev= (invalid | [lpi=] [icid=] [next=])
 //	expect cte icid= (absent | unmapped | cpu=N)
 //	expect translate dev= ev= (lpi= cpu= | blocked)  (where an MSI would land)
+//
+// GICv4.0 expectations:
+//
+//	expect vpending cpu= vlpi=A[,B...]     (of the vPE scheduled on cpu)
+//	expect vpending cpu= vlpis=A[,B...]    (exactly these)
+//	expect vnotpending cpu= vlpi=A[,B...]
+//	expect vidle cpu=
+//	expect vack cpu= vlpi=N|spurious       (acknowledges, ICV_IAR1_EL1)
+//	expect vpt at=ADDR vlpi=N pending|clear (bit N%8 of the byte at ADDR + N/8)
+//	expect vte vpe= (invalid | [cpu=] [vpt=] [bits=])
+//	expect ite dev= ev= (invalid | vpe= [vlpi=] [db=N|none] [next=])
+//
+// expect vte walks the vPE table GITS_BASER2 points at, flat or
+// two-level, after a save as expect dte does; an entry beyond the table
+// or behind an invalid level-1 entry reads as invalid. On a virtual ITS
+// expect ite reads the word after each ITE too ([model.DecodeVirtualITE]):
+// an expectation with vpe= wants a virtual ITE, one with lpi= or icid= a
+// physical ITE, and each fails on the other kind. On the kvm backend,
+// which exposes a GICv3 ITS to guests, a script with gicv4 is skipped
+// whole, the reason naming the setting.
 //
 // The model's own command strings ("MAPTI dev=0x10 ev=1 lpi=8193 icid=1",
 // "MAPC icid=1 rdbase=1", "MOVALL rdbase1=0 rdbase2=1") are statements of

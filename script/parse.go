@@ -68,6 +68,7 @@ func Parse(file string, src []byte) (*Script, error) {
 		}
 		s.Stmts = append(s.Stmts, st)
 	}
+	errs = append(errs, checkGICv4Settings(s)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -532,6 +533,22 @@ func init() {
 		"poke":       parsePoke,
 		"save":       parseSave,
 		"restore":    parseRestore,
+		// GICv4.0 (parse_gicv4.go)
+		"gicv4":       parseGICv4,
+		"vpetable":    parseVPETable,
+		"vmapp":       parseVMAPP,
+		"vmapti":      parseVMAPTI,
+		"vmapi":       parseVMAPI,
+		"vmovi":       parseVMOVI,
+		"vmovp":       parseVMOVP,
+		"vsync":       parseVPECmd,
+		"vinvall":     parseVPECmd,
+		"vlpi":        parseVLPI,
+		"vschedule":   parseVSchedule,
+		"vdeschedule": parseVDeschedule,
+		"vack":        parseVAck,
+		"veoi":        parseVEOI,
+		"vpmr":        parseVPMR,
 	}
 	expectParsers = map[string]parseFunc{
 		"pending":    parseExpectPending,
@@ -549,6 +566,13 @@ func init() {
 		"translate":  parseExpectTranslate,
 		"ite":        parseExpectITE,
 		"cte":        parseExpectCTE,
+		// GICv4.0 (parse_gicv4.go)
+		"vpending":    parseExpectPending,
+		"vnotpending": parseExpectPending,
+		"vidle":       parseExpectPending,
+		"vack":        parseExpectAck,
+		"vpt":         parseExpectVPT,
+		"vte":         parseExpectVTE,
 	}
 }
 
@@ -890,7 +914,7 @@ func init() {
 		r := model.GITS_BASER(n)
 		registers[r.String()] = Register{Name: r.String(), ITS: r}
 	}
-	for _, r := range []model.GICRRegister{model.GICR_CTLR, model.GICR_IIDR, model.GICR_TYPER, model.GICR_PROPBASER, model.GICR_PENDBASER, model.GICR_INVLPIR, model.GICR_INVALLR, model.GICR_SYNCR} {
+	for _, r := range []model.GICRRegister{model.GICR_CTLR, model.GICR_IIDR, model.GICR_TYPER, model.GICR_PROPBASER, model.GICR_PENDBASER, model.GICR_INVLPIR, model.GICR_INVALLR, model.GICR_SYNCR, model.GICR_VPROPBASER, model.GICR_VPENDBASER} {
 		registers[r.String()] = Register{Name: r.String(), GICR: r, IsRD: true}
 	}
 }
@@ -954,32 +978,45 @@ func (f *fields) intids(key, sep string) []model.INTID {
 	return ids
 }
 
+// parseExpectPending parses expect pending|notpending|idle and their
+// virtual forms, vpending|vnotpending|vidle, whose fields are vlpi= and
+// vlpis=.
 func parseExpectPending(f *fields, at At) Stmt {
-	s := &ExpectPendingStmt{At: at, CPU: f.cpu()}
+	sub := strings.TrimPrefix(f.verb, "expect ")
+	s := &ExpectPendingStmt{At: at, CPU: f.cpu(), Virtual: strings.HasPrefix(sub, "v")}
+	key := "lpi"
+	if s.Virtual {
+		sub, key = sub[1:], "vlpi"
+	}
 	switch {
-	case f.verb == "expect idle":
+	case sub == "idle":
 		s.Exact = true
-	case f.verb == "expect notpending":
+	case sub == "notpending":
 		s.Not = true
-		s.LPIs = f.intidList("lpi")
-	case f.has("lpis"):
+		s.LPIs = f.intidList(key)
+	case f.has(key + "s"):
 		s.Exact = true
-		s.LPIs = f.intidList("lpis")
+		s.LPIs = f.intidList(key + "s")
 	default:
-		s.LPIs = f.intidList("lpi")
+		s.LPIs = f.intidList(key)
 	}
 	return s
 }
 
+// parseExpectAck parses expect ack, and expect vack (field vlpi=).
 func parseExpectAck(f *fields, at At) Stmt {
-	s := &ExpectAckStmt{At: at, CPU: f.cpu()}
+	s := &ExpectAckStmt{At: at, CPU: f.cpu(), Virtual: f.verb == "expect vack"}
+	key := "lpi"
+	if s.Virtual {
+		key = "vlpi"
+	}
 	switch _, spurious := f.word("spurious"); {
 	case spurious:
 		s.LPI = model.SpuriousINTID
-	case !f.has("lpi"):
-		f.fail(f.endCol(), "expect ack: want lpi=N or spurious, found end of line")
+	case !f.has(key):
+		f.fail(f.endCol(), "%s: want %s=N or spurious, found end of line", f.verb, key)
 	default:
-		ids := f.intids("lpi", "|")
+		ids := f.intids(key, "|")
 		if len(ids) > 0 {
 			s.LPI, s.Or = ids[0], ids[1:]
 		}
@@ -1092,6 +1129,10 @@ func parseExpectITE(f *fields, at At) Stmt {
 	s := &ExpectITEStmt{At: at, Dev: dev, Ev: ev}
 	if _, ok := f.word("invalid"); ok {
 		s.Invalid = true
+		return s
+	}
+	if f.has("vpe") || f.has("vpeid") || f.has("vlpi") || f.has("vintid") || f.has("db") {
+		parseExpectVirtualITE(f, s)
 		return s
 	}
 	if f.has("lpi") {

@@ -18,6 +18,8 @@ itt entrysize=12
 queue pages=2 at=0x47000000
 devtable indirect pagesize=64k pages=1 at=0x46000000
 colltable pages=1 at=0x46100000
+gicv4
+vpetable indirect pagesize=4k pages=2 at=0x46200000
 lpi 8193..8195 prio=0xa0 enabled
 enablelpis all
 mapd dev=0x10 bits=5
@@ -59,6 +61,33 @@ poke addr=0x40800000 value=0x1
 save
 restore
 restore inplace
+vmapp vpe=1 cpu=0 vpt=0x44000000
+VMAPP vpeid=2 rdbase=1 vpt=0x44010000 bits=17
+vmapp vpe=1 valid=0
+vmapti dev=0x10 ev=0 vpe=1 vlpi=8192
+vmapti dev=0x10 ev=1 vpe=1 vlpi=8193 db=8200
+VMAPTI dev=0x10 ev=2 vintid=8194 vpeid=1 db=1023
+vmapi dev=0x10 ev=8195 vpe=2 db=none
+vmovi dev=0x10 ev=0 vpe=2
+vmovi dev=0x10 ev=0 vpe=2 db=none
+vmovi dev=0x10 ev=0 vpe=2 db=8201
+vmovp vpe=1 cpu=1
+vmovp vpe=1 cpu=0 seq=3 itslist=0x1
+vsync vpe=1
+vinvall vpe=2
+batch vmapp vpe=3 cpu=0 vpt=0x44020000; vmapti dev=0x10 ev=3 vpe=3 vlpi=8196; vsync vpe=3
+repeat 2 vsync vpe=1
+vlpi 8192 table=0x44100000 prio=0xa0 enabled
+vlpi 8192..8300 table=0x44100000 prio=0x80 disabled
+vschedule cpu=0 vpt=0x44000000 vprop=0x44100000
+vschedule cpu=1 vpt=0x44010000 vprop=0x44100000 bits=14 idai
+vdeschedule cpu=1
+vack cpu=0
+veoi cpu=0
+veoi cpu=0 vlpi=8192
+vpmr cpu=0 value=0x80
+write GICR_VPROPBASER cpu=0 value=0x44100000f
+write gicr_vpendbaser cpu=0 value=0x8000000044000000
 expect pending cpu=1 lpi=8193,8194
 expect pending cpu=1 lpis=8194,8193
 expect notpending cpu=0 lpi=8193
@@ -89,6 +118,22 @@ expect ite dev=0x10 ev=3 invalid
 expect cte icid=1 cpu=1
 expect cte icid=5 unmapped
 expect cte icid=6 absent
+expect vpending cpu=0 vlpi=8192,8193
+expect vpending cpu=0 vlpis=8193,8192
+expect vnotpending cpu=1 vlpi=8192
+expect vidle cpu=1
+expect vack cpu=0 vlpi=8192
+expect vack cpu=0 vlpi=8192|8193
+expect vack cpu=0 spurious
+expect vpt at=0x44000000 vlpi=8192 pending
+expect vpt at=0x44000000 vlpi=8193 clear
+expect vte vpe=1 cpu=0 vpt=0x44000000 bits=16
+expect vte vpe=7 invalid
+expect vte vpe=2
+expect ite dev=0x10 ev=0 vpe=1 vlpi=8192 db=none next=1
+expect ite dev=0x10 ev=1 vpe=1 db=8200
+expect reg GICR_VPENDBASER cpu=0 value=0x2000000000000000 mask=0x2000000000000000
+expect error E_ITS_VMAPTI_VPEID_OOR
 `
 
 // TestParseRoundTrip checks that every statement prints in a form that
@@ -182,6 +227,17 @@ func TestModelCommandStrings(t *testing.T) {
 		model.INVALL{ICID: 3},
 		model.SYNC{RDbase: 1},
 		model.MOVALL{RDbase1: 0, RDbase2: 1},
+		model.VMAPP{VPEID: 1, RDbase: 1, VPTAddr: 0x44000000, VPTSize: 15, Valid: true},
+		model.VMAPP{VPEID: 1},
+		model.VMAPTI{DeviceID: 0x10, EventID: 1, VINTID: 8192, VPEID: 1, Doorbell: model.NoDoorbell},
+		model.VMAPTI{DeviceID: 0x10, EventID: 1, VINTID: 8192, VPEID: 1, Doorbell: 8200},
+		model.VMAPI{DeviceID: 0x10, EventID: 8192, VPEID: 2, Doorbell: model.NoDoorbell},
+		model.VMOVI{DeviceID: 0x10, EventID: 1, VPEID: 2, D: true, Doorbell: 8201},
+		model.VMOVI{DeviceID: 0x10, EventID: 1, VPEID: 2},
+		model.VMOVP{VPEID: 1, RDbase: 1},
+		model.VMOVP{VPEID: 1, RDbase: 1, SequenceNumber: 2, ITSList: 3},
+		model.VSYNC{VPEID: 1},
+		model.VINVALL{VPEID: 1},
 	}
 	for _, c := range cmds {
 		st, err := ParseStatement("t.its", 1, c.String())
@@ -222,6 +278,36 @@ func TestParseErrors(t *testing.T) {
 		{"itt", "e.its:1:4: itt: want field entrysize=, found end of line"},
 		{"itt entrysize=12 bits=3", "e.its:1:18: itt: unexpected field bits="},
 		{"mapd dev=1 bits=2\nitt entrysize=12", "e.its:2:1: itt: settings must come before the first action (line 1)"},
+		{"vsync vpe=1\ngicv4", "e.its:2:1: gicv4: settings must come before the first action (line 1)"},
+		{"gicv4\nitt entrysize=8", "e.its:2:1: itt: entrysize=8 with gicv4: want 12..16 bytes (a virtual ITE needs 12)"},
+		{"vpetable flat", "e.its:1:1: vpetable: want the gicv4 setting too"},
+		{"gicv4\nvpetable", "e.its:2:10: vpetable: want flat or indirect"},
+		{"gicv4\nvpetable flat pagesize=8k", `e.its:2:15: vpetable: pagesize= wants 4k, 16k or 64k, found "8k"`},
+		{"gicv4\nvpetable flat at=0x44001000", "e.its:2:15: vpetable: at=0x44001000: want an address aligned to the 64 KiB page size"},
+		{"vmapp vpe=1 cpu=0", "e.its:1:18: vmapp: want field vpt=, found end of line"},
+		{"vmapp vpe=1 cpu=0 vpt=0x44001000", "e.its:1:19: vmapp: vpt=0x44001000: want a 64 KiB aligned address"},
+		{"vmapp vpe=1 cpu=0 vpt=0x44000000 bits=0", "e.its:1:34: vmapp: bits=0: want 1..256 vINTID bits (VPT_size + 1)"},
+		{"vmapp vpe=70000 cpu=0 vpt=0", "e.its:1:7: vmapp: vpe=70000 does not fit 16 bits"},
+		{"vmapp vpe=1 vpeid=1 cpu=0 vpt=0", "e.its:1:13: vmapp: give vpe= or vpeid=, not both"},
+		{"vmapti dev=1 ev=0 vpe=1", "e.its:1:24: vmapti: want field vlpi= or vintid=, found end of line"},
+		{"vmapti dev=1 ev=0 vpe=1 vlpi=8192 db=bell", `e.its:1:35: vmapti: db= wants a number (decimal or 0x hex), found "bell"`},
+		{"vmovp vpe=1", "e.its:1:12: vmovp: want field cpu= or rdbase=, found end of line"},
+		{"vsync", "e.its:1:6: vsync: want field vpe= or vpeid=, found end of line"},
+		{"vlpi 8192 prio=0xa0 enabled", "e.its:1:28: vlpi: want field table=, found end of line"},
+		{"vlpi 100 table=0x44100000 prio=0xa0 enabled", "e.its:1:6: vlpi: want a vINTID (8192 and up)"},
+		{"vlpi 8192 table=0x44100800 prio=0xa0 enabled", "e.its:1:11: vlpi: table=0x44100800: want a 4 KiB aligned address"},
+		{"vlpi 8192 table=0x44100000 prio=0xa0", "e.its:1:37: vlpi: want enabled or disabled"},
+		{"vschedule cpu=0 vpt=0x44000000 vprop=0x44100000 bits=12", "e.its:1:49: vschedule: bits=12: want 14..32 vINTID bits"},
+		{"vschedule cpu=0 vpt=0x44000000 vprop=0x44100000 idai=1", "e.its:1:49: vschedule: unexpected field idai="},
+		{"vschedule cpu=0 vpt=0x44000000 vprop=0x44100100", "e.its:1:32: vschedule: vprop=0x44100100: want a 4 KiB aligned address"},
+		{"veoi cpu=0 lpi=8192", "e.its:1:12: veoi: unexpected field lpi="},
+		{"expect vpending cpu=0 lpi=8192", "e.its:1:31: expect vpending: want field vlpi=, found end of line"},
+		{"expect vack cpu=0", "e.its:1:18: expect vack: want vlpi=N or spurious, found end of line"},
+		{"expect vpt at=0x44000000 vlpi=8192", "e.its:1:35: expect vpt: want pending or clear, found end of line"},
+		{"expect vte cpu=0", "e.its:1:17: expect vte: want field vpe= or vpeid=, found end of line"},
+		{"expect ite dev=1 ev=0 vpe=1 lpi=8192", "e.its:1:29: expect ite: want the fields of a virtual ITE (vpe=, vlpi=, db=, next=) or of a physical one (lpi=, icid=, next=), found lpi= with vpe=/vlpi=/db="},
+		{"expect ite dev=1 ev=0 vlpi=8192", "e.its:1:32: expect ite: a virtual ITE wants field vpe=, found end of line"},
+		{"repeat 2 vpmr cpu=0 value=0x80 kvm=x", "e.its:1:32: vpmr: unexpected field kvm="},
 	} {
 		_, err := Parse("e.its", []byte(tc.src))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

@@ -114,6 +114,7 @@ func Run(s *Script, opts Options) *Result {
 		enabled: map[model.CPU]bool{},
 		routes:  map[model.GSI]model.Route{},
 		acked:   map[model.CPU][]model.INTID{},
+		vacked:  map[model.CPU][]model.INTID{},
 	}
 	r.run()
 	// An unexpected error is found when the expectations after it are
@@ -137,6 +138,7 @@ type runner struct {
 	enabled map[model.CPU]bool
 	routes  map[model.GSI]model.Route
 	acked   map[model.CPU][]model.INTID // acknowledged, not yet EOId, oldest first
+	vacked  map[model.CPU][]model.INTID // the same, of the vPE scheduled on the CPU
 
 	lastMSI *model.Delivery
 	// The error of the last action not yet matched by expect fail, and the
@@ -150,6 +152,20 @@ type runner struct {
 	stale      bool // an action ran since the last save
 	stopped    bool
 	skipReason string
+}
+
+// gicv4Setting returns the script's gicv4 setting, if any.
+func (r *runner) gicv4Setting() Stmt {
+	for _, st := range r.s.Stmts {
+		switch st.(type) {
+		case *GICv4Stmt:
+			return st
+		case Setting:
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // errSkipScript ends a script whose remaining statements the backend
@@ -221,6 +237,13 @@ func (r *runner) run() {
 	defer func() { r.b.Close() }()
 	if r.opts.Start != nil && !r.start() {
 		return
+	}
+	if vt := r.vpeTableSetting(); vt != nil {
+		if err := r.programVPETable(vt); err != nil {
+			r.fail(vt, "%v", err)
+			r.res.NotRun = r.s.Expectations()
+			return
+		}
 	}
 	for ; i < len(r.s.Stmts) && !r.stopped; i++ {
 		st := r.s.Stmts[i]
@@ -299,7 +322,11 @@ func (r *runner) openFailed(i int, err error) {
 	}
 	if errors.Is(err, model.ErrNotSupported) {
 		reason := err.Error()
-		if n := r.cfg.ITSTyper.ITTEntrySize(); r.cfg.ITSTyper != 0 && n != model.TableEntrySize && strings.Contains(reason, "GITS_TYPER") {
+		if g := r.gicv4Setting(); g != nil && r.cfg.ITSTyper.Virtual() {
+			// Blame the setting that asked for vPEs, and name it.
+			at = g
+			reason = fmt.Sprintf("%s (the gicv4 setting asks for a GICv4.0 ITS: GITS_TYPER.Virtual = 1)", reason)
+		} else if n := r.cfg.ITSTyper.ITTEntrySize(); r.cfg.ITSTyper != 0 && n != model.TableEntrySize && strings.Contains(reason, "GITS_TYPER") {
 			// The backend's error may name GITS_TYPER only, not the
 			// field that differs: say which (`itt entrysize=`, or a
 			// saved state's; KVM's ITT entries are 8 bytes, fixed).
@@ -451,6 +478,9 @@ func (r *runner) exec(st Stmt) error {
 	case Expectation:
 		r.expect(s)
 	default:
+		if r.execGICv4(st) {
+			return nil
+		}
 		return fmt.Errorf("statement %T cannot run here", st)
 	}
 	return nil
@@ -627,6 +657,9 @@ func (r *runner) batch(s *BatchStmt) error {
 // gets its ITT allocated, and in a two-level device table the level-2
 // page its DTE needs.
 func (r *runner) prepare(s *CommandStmt) (model.Command, error) {
+	if v, ok := s.Cmd.(model.VMAPP); ok {
+		return v, r.prepareVMAPP(v)
+	}
 	m, ok := s.Cmd.(model.MAPD)
 	if !ok || !m.Valid {
 		return s.Cmd, nil
@@ -676,24 +709,33 @@ func (r *runner) autoITT(m model.MAPD) (model.GPA, error) {
 	return addr, nil
 }
 
-var errOutsideL1 = errors.New("DeviceID beyond the level-1 table")
+var errOutsideL1 = errors.New("beyond the level-1 table")
 
 // provideL2 makes sure the level-1 entry covering dev points at a zeroed
 // level-2 page, as guest software does before MAPD in a two-level device
 // table. L2 pages are 64 KiB aligned and at least 64 KiB, as KVM requires.
 func (r *runner) provideL2(dev model.DeviceID) (model.GPA, error) {
-	v, err := r.b.ReadITSRegister(model.GITS_BASER(0))
+	return r.provideL2In(0, uint64(dev), "device")
+}
+
+// provideL2In does what provideL2 does for the table of GITS_BASER<n>
+// ("device" or "vPE" table), whose entries are 8 bytes, and the ID id.
+func (r *runner) provideL2In(n int, id uint64, what string) (model.GPA, error) {
+	v, err := r.b.ReadITSRegister(model.GITS_BASER(n))
 	if err != nil {
-		return 0, fmt.Errorf("reading GITS_BASER0: %w", err)
+		return 0, fmt.Errorf("reading GITS_BASER%d: %w", n, err)
 	}
 	baser := model.Baser(v)
 	if !baser.Indirect() {
-		return 0, fmt.Errorf("l2page: the device table is flat (GITS_BASER0 %#x)", v)
+		return 0, fmt.Errorf("l2page: the %s table is flat (GITS_BASER%d %#x)", what, n, v)
 	}
 	per := uint64(baser.PageSize()) / model.TableEntrySize
-	idx := uint64(dev) / per
+	idx := id / per
 	if idx >= baser.SizeBytes()/model.TableEntrySize {
-		return 0, fmt.Errorf("DeviceID %#x: %w", uint32(dev), errOutsideL1)
+		if n == 0 {
+			return 0, fmt.Errorf("DeviceID %#x: %w", id, errOutsideL1)
+		}
+		return 0, fmt.Errorf("%s ID %d: %w", what, id, errOutsideL1)
 	}
 	mem := r.b.Memory()
 	entryAddr := baser.Addr() + model.GPA(idx*model.TableEntrySize)
@@ -707,7 +749,7 @@ func (r *runner) provideL2(dev model.DeviceID) (model.GPA, error) {
 	size := max(uint64(baser.PageSize()), 64<<10)
 	page, err := r.alloc.Alloc(size, 64<<10)
 	if err != nil {
-		return 0, fmt.Errorf("allocating a level-2 device table page: %w", err)
+		return 0, fmt.Errorf("allocating a level-2 %s table page: %w", what, err)
 	}
 	if err := model.Zero(mem, page, int(size)); err != nil {
 		return 0, err
@@ -742,7 +784,7 @@ func (r *runner) migrate(s *RestoreStmt) error {
 		nb.Close()
 		return fmt.Errorf("copying guest memory: %w", err)
 	}
-	ctlr, err := carryRegisters(r.b, nb)
+	ctlr, err := carryRegisters(r.b, nb, r.cfg.ITSTyper.Virtual())
 	if err != nil {
 		nb.Close()
 		return fmt.Errorf("carrying the registers over: %w", err)
@@ -750,6 +792,7 @@ func (r *runner) migrate(s *RestoreStmt) error {
 	r.b.Close()
 	r.setBackend(nb)
 	r.acked = map[model.CPU][]model.INTID{}
+	r.vacked = map[model.CPU][]model.INTID{}
 	r.lastMSI = nil
 	for _, c := range slices.Sorted(maps.Keys(r.enabled)) {
 		if err := model.EnableLPIs(nb, c); err != nil {
@@ -776,9 +819,10 @@ func (r *runner) migrate(s *RestoreStmt) error {
 // order KVM's restore needs (Documentation/virt/kvm/devices/
 // arm-vgic-its.rst): GITS_CTLR cleared, each CPU's GICR_PROPBASER and
 // GICR_PENDBASER, then GITS_CBASER, GITS_CREADR, GITS_CWRITER, GITS_BASER0
-// and GITS_BASER1. It returns the source's GITS_CTLR, to enable the
-// destination's ITS with after the tables are restored.
-func carryRegisters(from, to model.Backend) (ctlr uint64, err error) {
+// and GITS_BASER1, and on a virtual ITS GITS_BASER2 (the vPE table). It
+// returns the source's GITS_CTLR, to enable the destination's ITS with
+// after the tables are restored.
+func carryRegisters(from, to model.Backend, virtual bool) (ctlr uint64, err error) {
 	ctlr, err = from.ReadITSRegister(model.GITS_CTLR)
 	if err != nil {
 		return 0, err
@@ -797,7 +841,11 @@ func carryRegisters(from, to model.Backend) (ctlr uint64, err error) {
 			}
 		}
 	}
-	for _, reg := range []model.ITSRegister{model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1)} {
+	regs := []model.ITSRegister{model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1)}
+	if virtual {
+		regs = append(regs, model.GITS_BASER(2))
+	}
+	for _, reg := range regs {
 		v, err := from.ReadITSRegister(reg)
 		if err == nil {
 			err = to.WriteITSRegister(reg, v)
@@ -866,14 +914,19 @@ func (s *RAMStmt) apply(c *model.Config) error {
 }
 
 // apply makes GITS_TYPER KVM's but for its ITT entry size (so 8 bytes give
-// KVM's own value, which the kvm backend takes).
+// KVM's own value, which the kvm backend takes); after gicv4, the GICv4.0
+// one but for its ITT entry size.
 func (s *ITTStmt) apply(c *model.Config) error {
 	k := model.KVMITSTyper
 	typer, err := model.MakeITSTyper(s.EntrySize, k.EventIDBits(), k.DeviceIDBits(), k.ICIDBits())
 	if err != nil {
 		return err
 	}
+	virtual := c.ITSTyper.Virtual()
 	c.ITSTyper = typer
+	if virtual {
+		return (&GICv4Stmt{}).apply(c) // Virtual and VMOVP again
+	}
 	return nil
 }
 
