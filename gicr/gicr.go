@@ -78,6 +78,11 @@ type cpuState struct {
 	ifMu   sync.Mutex // CPU interface: pmr, active
 	pmr    uint8
 	active []activeLPI
+
+	// GICv4.0 (EnableVirtual): the VLPI_base registers, as written and
+	// sanitised, under Redistributors.mu; the vPE scheduled here.
+	vpropbaser, vpendbaser uint64
+	resident               atomic.Pointer[vpe]
 }
 
 type activeLPI struct {
@@ -99,6 +104,12 @@ type Redistributors struct {
 	live      int                       // LPIs that exist
 
 	cpus []*cpuState
+
+	// GICv4.0 (EnableVirtual): vPE state by VPT address and by handle,
+	// under mu; vpeList is replaced whole, so it is read without a lock.
+	virtual bool
+	vpes    map[model.GPA]*vpe
+	vpeList atomic.Pointer[[]*vpe]
 }
 
 // New returns cpus redistributors over guest memory mem, supporting LPI

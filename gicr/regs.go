@@ -41,7 +41,16 @@ func (r *Redistributors) ReadRegister(cpu model.CPU, reg model.GICRRegister) (ui
 	case model.GICR_IIDR:
 		return IIDR, nil
 	case model.GICR_TYPER:
-		return model.RedistributorTyper(cpu, len(r.cpus)), nil
+		v := model.RedistributorTyper(cpu, len(r.cpus))
+		if r.Virtual() {
+			v |= model.GICR_TYPER_VLPIS | model.GICR_TYPER_Dirty
+		}
+		return v, nil
+	case model.GICR_VPROPBASER, model.GICR_VPENDBASER:
+		if err := r.checkVirtual(cpu, reg); err != nil {
+			return 0, err
+		}
+		return r.readVirtualRegister(c, reg), nil
 	case model.GICR_PROPBASER:
 		return r.propbaser.Load(), nil
 	case model.GICR_PENDBASER:
@@ -100,6 +109,11 @@ func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v 
 		return nil
 	case model.GICR_IIDR, model.GICR_TYPER, model.GICR_SYNCR:
 		return nil
+	case model.GICR_VPROPBASER, model.GICR_VPENDBASER:
+		if err := r.checkVirtual(cpu, reg); err != nil {
+			return err
+		}
+		return r.writeVirtualRegister(c, reg, v)
 	}
 	if reg >= 0x10000 {
 		return fmt.Errorf("redistributor %d: offset %#x is outside the RD_base frame: %w", cpu, uint32(reg), model.ErrInvalidArgument)
@@ -170,4 +184,13 @@ func (r *Redistributors) SavePendingTables() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkVirtual refuses a VLPI_base register of redistributors without
+// virtual LPIs: a GICv3 redistributor has no such frame.
+func (r *Redistributors) checkVirtual(cpu model.CPU, reg model.GICRRegister) error {
+	if r.Virtual() {
+		return nil
+	}
+	return fmt.Errorf("redistributor %d: %v is in the VLPI_base frame, which a redistributor without virtual LPIs (GICR_TYPER.VLPIS = 0, GICv3) does not have: %w", cpu, reg, model.ErrInvalidArgument)
 }

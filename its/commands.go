@@ -35,10 +35,12 @@ func (t *ITS) process() error {
 			f = &cmdFailure{cause: err, detail: "the command queue entry is outside guest memory"}
 		} else if cmd, err := model.DecodeCommand(p); err != nil {
 			f = &cmdFailure{cause: err, detail: "command ignored"}
-		} else if op := cmd.Opcode(); op.IsGICv4() {
-			// The model has no GICv4 (GITS_TYPER.Virtual is 0, as on
-			// KVM): a V* command decodes but is refused and ignored.
+		} else if op := cmd.Opcode(); op.IsGICv4() && t.vrd == nil {
+			// A GICv3 ITS (GITS_TYPER.Virtual is 0, as on KVM): a V*
+			// command decodes but is refused and ignored.
 			f = &cmdFailure{cause: &model.OpcodeError{Opcode: op}, detail: "command ignored"}
+		} else if op.IsGICv4() {
+			f = t.executeVirtual(cmd)
 		} else {
 			f = t.execute(cmd)
 		}
@@ -72,16 +74,22 @@ func (t *ITS) execute(cmd model.Command) *cmdFailure {
 	case model.INT:
 		return t.intCmd(c)
 	case model.CLEAR:
-		_, r, f := t.findEvent(c.DeviceID, c.EventID, clearCodes)
+		d, r, f := t.findEvent(c.DeviceID, c.EventID, clearCodes)
 		if f != nil {
 			return f
+		}
+		if r.virtual {
+			return t.virtualEvent(c, d, r, model.E_ITS_CLEAR_UNMAPPED_INTERRUPT)
 		}
 		t.rd.ClearPending(r.intid)
 		return nil
 	case model.INV:
-		_, r, f := t.findEvent(c.DeviceID, c.EventID, invCodes)
+		d, r, f := t.findEvent(c.DeviceID, c.EventID, invCodes)
 		if f != nil {
 			return f
+		}
+		if r.virtual {
+			return t.virtualEvent(c, d, r, model.E_ITS_INV_UNMAPPED_INTERRUPT)
 		}
 		t.rd.InvalidateLPI(r.intid)
 		return nil
@@ -199,7 +207,7 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 		}
 		for id, d := range t.devices {
 			d.each(func(ev model.EventID, r *iteRec) {
-				if !r.orphan && r.icid == c.ICID {
+				if !r.virtual && !r.orphan && r.icid == c.ICID {
 					t.invalidate(id, ev, r.intid)
 					r.orphan = true
 				}
@@ -221,14 +229,14 @@ func (t *ITS) mapc(c model.MAPC) *cmdFailure {
 	// that share it.
 	for id, d := range t.devices {
 		d.each(func(ev model.EventID, r *iteRec) {
-			if !r.orphan && r.icid == c.ICID {
+			if !r.virtual && !r.orphan && r.icid == c.ICID {
 				t.invalidate(id, ev, r.intid)
 			}
 		})
 	}
 	for _, d := range t.devices {
 		d.each(func(_ model.EventID, r *iteRec) {
-			if !r.orphan && r.icid == c.ICID {
+			if !r.virtual && !r.orphan && r.icid == c.ICID {
 				// Cannot fail: cpu is RDbase, checked against CPUs() above.
 				_ = t.rd.MoveLPI(r.intid, cpu)
 			}
@@ -289,6 +297,9 @@ func (t *ITS) movi(c model.MOVI) *cmdFailure {
 	if f != nil {
 		return f
 	}
+	if r.virtual {
+		return fail(model.E_ITS_MOVI_UNMAPPED_INTERRUPT, "event %d of device %#x maps a vLPI; VMOVI moves it", c.EventID, uint32(c.DeviceID))
+	}
 	if _, ok := t.eventCollection(r); !ok {
 		return fail(model.E_ITS_MOVI_UNMAPPED_COLLECTION, "the event's collection %d is not mapped", r.icid)
 	}
@@ -314,6 +325,9 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 	if f != nil {
 		return f
 	}
+	if r.virtual {
+		return t.virtualEvent(c, d, r, model.E_ITS_DISCARD_UNMAPPED_INTERRUPT)
+	}
 	if _, ok := t.eventCollection(r); !ok {
 		return fail(model.E_ITS_DISCARD_UNMAPPED_INTERRUPT, "the event's collection %d is not mapped", r.icid)
 	}
@@ -325,8 +339,12 @@ func (t *ITS) discard(c model.DISCARD) *cmdFailure {
 }
 
 func (t *ITS) intCmd(c model.INT) *cmdFailure {
-	if _, _, f := t.findEvent(c.DeviceID, c.EventID, intCodes); f != nil {
+	d, r, f := t.findEvent(c.DeviceID, c.EventID, intCodes)
+	if f != nil {
 		return f
+	}
+	if r.virtual {
+		return t.virtualEvent(c, d, r, model.E_ITS_INT_UNMAPPED_INTERRUPT)
 	}
 	intid, cpu, ok := t.translate(c.DeviceID, c.EventID)
 	if !ok {

@@ -82,12 +82,17 @@ const (
 	collUnmapped int32 = -1
 )
 
-// iteRec is the ITS's own record of one mapped event.
+// iteRec is the ITS's own record of one mapped event. A virtual event
+// (VMAPTI, VMAPI) has intid its vINTID, vpeid its vPE and doorbell its
+// GICv4.0 per-event doorbell; icid and orphan mean nothing for it.
 type iteRec struct {
-	intid  model.INTID
-	icid   model.ICID
-	valid  bool
-	orphan bool // its collection was unmapped by MAPC V=0 (KVM: ite->collection = NULL)
+	intid    model.INTID
+	icid     model.ICID
+	valid    bool
+	orphan   bool // its collection was unmapped by MAPC V=0 (KVM: ite->collection = NULL)
+	virtual  bool
+	vpeid    model.VPEID
+	doorbell model.INTID
 }
 
 const itePageShift = 8
@@ -179,9 +184,14 @@ type ITS struct {
 	cwriter uint64
 	creadr  uint64
 	stalled bool
-	baser   [2]model.Baser
+	baser   [3]model.Baser // devices, collections, vPEs (GICv4: GITS_BASER2)
 	devices map[model.DeviceID]*device
 	colls   []int32 // by ICID
+
+	// GICv4.0 (GITS_TYPER.Virtual): the redistributors' virtual side and
+	// the mapped vPEs (VMAPP), under mu.
+	vrd  VirtualRedistributors
+	vpes map[model.VPEID]*vpeRec
 
 	cache *translationCache // nil when turned off
 
@@ -230,8 +240,8 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	switch {
 	case !typer.Physical():
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: Physical (bit 0) must be set: %w", uint64(typer), model.ErrNotSupported)
-	case typer.Virtual():
-		return nil, fmt.Errorf("its: GITS_TYPER %#x: Virtual (bit 1): GICv4 virtual LPIs are not modelled yet (the V* commands decode, but no ITS carries them out): %w", uint64(typer), model.ErrNotSupported)
+	case typer.Virtual() && typer.ITTEntrySize() < model.VirtualITESize:
+		return nil, fmt.Errorf("its: GITS_TYPER %#x: Virtual with %d-byte ITT entries; a virtual ITE needs %d (ITT_entry_size, bits 7:4, >= %d): %w", uint64(typer), typer.ITTEntrySize(), model.VirtualITESize, model.VirtualITESize-1, model.ErrNotSupported)
 	case typer.ITTEntrySize() < MinITTEntrySize:
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: ITT entry size %d bytes (ITT_entry_size, bits 7:4, = %d) cannot hold the %d-byte ABI revision 0 ITE; want %d..%d: %w", uint64(typer), typer.ITTEntrySize(), typer.ITTEntrySize()-1, model.TableEntrySize, MinITTEntrySize, MaxITTEntrySize, model.ErrNotSupported)
 	case typer.PTA():
@@ -250,13 +260,20 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 		typer:       typer,
 		policy:      cfg.ErrorPolicy,
 		iteSize:     uint64(typer.ITTEntrySize()),
-		baser:       [2]model.Baser{DeviceBaserReset, CollectionBaserReset},
+		baser:       [3]model.Baser{DeviceBaserReset, CollectionBaserReset},
 		devices:     map[model.DeviceID]*device{},
 		colls:       make([]int32, 1<<typer.ICIDBits()),
 		errDisabled: fmt.Errorf("its: GITS_CTLR.Enabled = 0: %w", model.ErrBusy),
 	}
 	for i := range t.colls {
 		t.colls[i] = collAbsent
+	}
+	if typer.Virtual() {
+		vrd, ok := rd.(VirtualRedistributors)
+		if !ok {
+			return nil, fmt.Errorf("its: GITS_TYPER %#x: Virtual, but the redistributors have no virtual LPIs: %w", uint64(typer), model.ErrNotSupported)
+		}
+		t.vrd, t.vpes, t.baser[2] = vrd, map[model.VPEID]*vpeRec{}, VPEBaserReset
 	}
 	if !cfg.NoTranslationCache {
 		t.cache = newTranslationCache()
@@ -300,6 +317,22 @@ type EventState struct {
 	// Orphaned: the event's collection was unmapped (MAPC V=0) after it
 	// was mapped; it cannot fire.
 	Orphaned bool
+	// Virtual: the event maps vLPI INTID of vPE VPEID (VMAPTI, VMAPI),
+	// with Doorbell its GICv4.0 doorbell (model.NoDoorbell: none); ICID
+	// and Orphaned mean nothing then.
+	Virtual  bool
+	VPEID    model.VPEID
+	Doorbell model.INTID
+}
+
+// VPEState is one mapped vPE (VMAPP), as [ITS.State] reports it.
+type VPEState struct {
+	VPEID model.VPEID
+	// RDbase is the redistributor its vLPIs are delivered to.
+	RDbase model.CPU
+	// VPTAddr is its virtual LPI pending table, of 2^VINTIDBits bits.
+	VPTAddr    model.GPA
+	VINTIDBits int
 }
 
 // DeviceState is one mapped device, as [ITS.State] reports it.
@@ -322,6 +355,7 @@ type State struct {
 	Enabled     bool
 	Devices     []DeviceState
 	Collections []CollectionState
+	VPEs        []VPEState // GICv4.0 only
 }
 
 // State returns a snapshot of the ITS's devices, events and collections.
@@ -333,7 +367,11 @@ func (t *ITS) State() State {
 		d := t.devices[id]
 		ds := DeviceState{DeviceID: id, ITTAddr: d.itt, EventIDBits: d.eventIDBits()}
 		d.each(func(ev model.EventID, r *iteRec) {
-			ds.Events = append(ds.Events, EventState{EventID: ev, INTID: r.intid, ICID: r.icid, Orphaned: r.orphan})
+			es := EventState{EventID: ev, INTID: r.intid, ICID: r.icid, Orphaned: r.orphan}
+			if r.virtual {
+				es = EventState{EventID: ev, INTID: r.intid, Virtual: true, VPEID: r.vpeid, Doorbell: r.doorbell}
+			}
+			ds.Events = append(ds.Events, es)
 		})
 		s.Devices = append(s.Devices, ds)
 	}
@@ -341,6 +379,10 @@ func (t *ITS) State() State {
 		if c != collAbsent {
 			s.Collections = append(s.Collections, CollectionState{ICID: model.ICID(icid), Mapped: c >= 0, CPU: model.CPU(max(c, 0))})
 		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(t.vpes)) {
+		v := t.vpes[id]
+		s.VPEs = append(s.VPEs, VPEState{VPEID: id, RDbase: v.rdbase, VPTAddr: v.vpt, VINTIDBits: v.vintidBits()})
 	}
 	return s
 }
@@ -554,16 +596,19 @@ func (t *ITS) writeDTE(addr model.GPA, d *device) error {
 }
 
 // freeDevice removes device dev: its cached translations, its events (a
-// zero ITE written over each) and their LPIs.
+// zero ITE written over each) and their LPIs. A vLPI's pending state
+// belongs to its vPE and stays.
 func (t *ITS) freeDevice(id model.DeviceID, d *device, zero bool) {
 	d.each(func(ev model.EventID, r *iteRec) {
-		t.invalidate(id, ev, r.intid)
+		t.invalidateEvent(id, ev, r)
 	})
 	d.each(func(ev model.EventID, r *iteRec) {
 		if zero {
 			t.writeBackITE(d, ev, 0)
 		}
-		t.rd.UnmapLPI(r.intid)
+		if !r.virtual {
+			t.rd.UnmapLPI(r.intid)
+		}
 	})
 	delete(t.devices, id)
 }
@@ -600,11 +645,29 @@ func (t *ITS) invalidate(dev model.DeviceID, ev model.EventID, intid model.INTID
 	}
 }
 
+// invalidateEvent is [ITS.invalidate] for the event whose record is r,
+// physical or virtual.
+func (t *ITS) invalidateEvent(dev model.DeviceID, ev model.EventID, r *iteRec) {
+	if !r.virtual {
+		t.invalidate(dev, ev, r.intid)
+		return
+	}
+	if t.cache != nil {
+		t.cache.remove(dev, ev)
+		if v := t.vpes[r.vpeid]; v != nil && v.valid {
+			t.vrd.RevokeVirtualTranslations(v.handle, r.intid)
+		}
+	}
+}
+
 // flushCache ends every cached translation.
 func (t *ITS) flushCache() {
 	if t.cache != nil {
 		t.cache.flush()
 		t.rd.RevokeAllTranslations()
+		if t.vrd != nil {
+			t.vrd.RevokeAllVirtualTranslations()
+		}
 	}
 }
 

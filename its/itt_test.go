@@ -141,15 +141,20 @@ func TestNewRefusesSmallITTEntries(t *testing.T) {
 	}
 }
 
-// TestNewRefusesVirtual: GICv4 virtual LPIs are refused with
-// ErrNotSupported until they are modelled, not accepted and ignored.
-func TestNewRefusesVirtual(t *testing.T) {
+// TestNewVirtualNeeds: a GICv4.0 ITS needs ITT entries that hold the
+// virtual ITE, and redistributors with virtual LPIs; either missing is
+// refused with ErrNotSupported, saying which.
+func TestNewVirtualNeeds(t *testing.T) {
 	ram, err := model.NewRAM(0x40000000, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(ram, noRedistributors{}, Config{Typer: model.KVMITSTyper | 1<<1})
-	if !errors.Is(err, model.ErrNotSupported) || !strings.Contains(err.Error(), "Virtual (bit 1)") {
-		t.Errorf("New with GITS_TYPER.Virtual: %v", err)
+	if !errors.Is(err, model.ErrNotSupported) || !strings.Contains(err.Error(), "a virtual ITE needs 12") {
+		t.Errorf("New with GITS_TYPER.Virtual and 8-byte ITT entries: %v", err)
+	}
+	_, err = New(ram, noRedistributors{}, Config{Typer: model.GICv4ITSTyper})
+	if !errors.Is(err, model.ErrNotSupported) || !strings.Contains(err.Error(), "no virtual LPIs") {
+		t.Errorf("New with GITS_TYPER.Virtual over GICv3 redistributors: %v", err)
 	}
 }

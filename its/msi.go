@@ -17,7 +17,14 @@ import (
 func (t *ITS) SignalMSI(dev model.DeviceID, ev model.EventID) (model.Delivery, error) {
 	if c := t.cache; c != nil {
 		if v, ok := c.lookup(dev, ev); ok {
-			if ok, err := t.rd.PendTranslated(model.INTID(uint32(v)), uint32(v>>32)); ok {
+			if v&cacheVirtual != 0 {
+				if ok, err := t.vrd.PendVirtualTranslated(uint32(v>>32)&0xFFFF, model.INTID(uint32(v)), uint32(v>>48)&0x7FFF); ok {
+					if err != nil {
+						return model.Blocked, err
+					}
+					return model.Delivered, nil
+				}
+			} else if ok, err := t.rd.PendTranslated(model.INTID(uint32(v)), uint32(v>>32)); ok {
 				if err != nil {
 					return model.Blocked, err
 				}
@@ -40,7 +47,7 @@ func (t *ITS) signalSlow(dev model.DeviceID, ev model.EventID) (model.Delivery, 
 	}
 	intid, _, ok := t.translate(dev, ev)
 	if !ok {
-		return model.Blocked, nil
+		return t.signalVirtual(dev, ev)
 	}
 	if err := t.rd.SetPending(intid); err != nil {
 		return model.Blocked, err
@@ -87,7 +94,7 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 	}
 	ite := model.DecodeITE(v)
 	r, ok := d.get(ev)
-	if !ite.Valid() || !ok || ite.INTID != r.intid || ite.ICID != r.icid {
+	if !ite.Valid() || !ok || r.virtual || ite.INTID != r.intid || ite.ICID != r.icid {
 		return 0, 0, false
 	}
 	if _, ok := t.eventCollection(r); !ok {
@@ -98,4 +105,46 @@ func (t *ITS) translate(dev model.DeviceID, ev model.EventID) (model.INTID, mode
 		return 0, 0, false
 	}
 	return r.intid, cpu, true
+}
+
+// signalVirtual is the table walk of an MSI that did not translate to a
+// physical LPI: if its ITT entry is virtual, the vLPI is delivered to its
+// vPE. Called with mu held for reading.
+func (t *ITS) signalVirtual(dev model.DeviceID, ev model.EventID) (model.Delivery, error) {
+	if t.vrd == nil {
+		return model.Blocked, nil
+	}
+	d := t.devices[dev]
+	if d == nil {
+		return model.Blocked, nil
+	}
+	r, ok := d.get(ev)
+	if !ok || !r.virtual {
+		return model.Blocked, nil
+	}
+	addr, fault := t.dteAddr(dev)
+	if !fault.ok() {
+		return model.Blocked, nil
+	}
+	raw, err := t.read64(addr)
+	if err != nil {
+		return model.Blocked, nil
+	}
+	dte := model.DecodeDTE(raw)
+	if !dte.Valid || dte.ITTAddr != d.itt || dte.Size != d.size {
+		return model.Blocked, nil
+	}
+	dw, err := t.readITE(dte.ITTAddr, ev)
+	if err != nil {
+		return model.Blocked, nil
+	}
+	v, vintid, ok := t.translateVirtual(dte.ITTAddr, ev, dw, r)
+	if !ok {
+		return model.Blocked, nil
+	}
+	if err := t.vrd.SetVirtualPending(v.handle, vintid); err != nil {
+		return model.Blocked, err
+	}
+	t.cacheVirtualTranslation(dev, ev, v, vintid)
+	return model.Delivered, nil
 }

@@ -73,6 +73,8 @@ func (t *ITS) ReadRegister(off model.ITSRegister) (uint64, error) {
 		return uint64(t.baser[0]), nil
 	case model.GITS_BASER(1):
 		return uint64(t.baser[1]), nil
+	case model.GITS_BASER(2):
+		return uint64(t.baser[2]), nil // 0 on a GICv3 ITS
 	case model.GITS_PIDR2:
 		return PIDR2, nil
 	}
@@ -128,12 +130,12 @@ func (t *ITS) WriteRegister(off model.ITSRegister, v uint64) error {
 		}
 		t.creadr, t.stalled = off, false
 		return nil
-	case model.GITS_BASER(0), model.GITS_BASER(1):
-		if t.enabled {
-			return nil // ignored while enabled (KVM)
+	case model.GITS_BASER(0), model.GITS_BASER(1), model.GITS_BASER(2):
+		n := int(off-model.GITS_BASER0) / 8
+		if t.enabled || t.baser[n] == 0 {
+			return nil // ignored while enabled (KVM), or unimplemented
 		}
-		n := (off - model.GITS_BASER0) / 8
-		t.writeBaser(int(n), v)
+		t.writeBaser(n, v)
 		return nil
 	case model.GITS_TRANSLATER:
 		return fmt.Errorf("its: GITS_TRANSLATER: a write needs the writer's DeviceID; use SignalMSI: %w", model.ErrInvalidArgument)
@@ -155,6 +157,8 @@ func (t *ITS) writeBaser(n int, v uint64) {
 		t.flushCache()
 	}
 	switch {
+	case n == 2:
+		t.vpeTableChanged()
 	case !nv.Valid() && n == 0:
 		t.freeAllDevices()
 	case !nv.Valid():
@@ -177,7 +181,7 @@ func (t *ITS) trimCollections() {
 		}
 		for _, d := range t.devices {
 			d.each(func(_ model.EventID, r *iteRec) {
-				if int(r.icid) == icid {
+				if !r.virtual && int(r.icid) == icid {
 					r.orphan = true
 				}
 			})

@@ -15,9 +15,16 @@ import (
 // (unmapped collections with RDbase 0xFFFFFFFF) ended by a zero entry when
 // room remains. A next delta beyond its field is saved as the field's
 // maximum, as KVM does.
+//
+// KVM's ABI has no place for GICv4 state: an ITS with a mapped vPE or a
+// virtual event refuses to save, with an error wrapping
+// model.ErrNotSupported, and writes nothing.
 func (t *ITS) SaveTables() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.checkNoVirtualState("save"); err != nil {
+		return err
+	}
 	t.zeroStaleDTEs()
 	ids := t.sortedDeviceIDs()
 	for i, id := range ids {
@@ -159,6 +166,9 @@ type restored struct {
 func (t *ITS) RestoreTables() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.checkNoVirtualState("restore over"); err != nil {
+		return err
+	}
 	n := restored{devices: map[model.DeviceID]*device{}, colls: make([]int32, len(t.colls))}
 	for i := range n.colls {
 		n.colls[i] = collAbsent
@@ -321,4 +331,21 @@ func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
 		ev += uint64(e.Next)
 	}
 	return nil
+}
+
+// checkNoVirtualState refuses to act (save, restore over) on an ITS that
+// holds GICv4 state.
+func (t *ITS) checkNoVirtualState(act string) error {
+	events := 0
+	for _, d := range t.devices {
+		d.each(func(_ model.EventID, r *iteRec) {
+			if r.virtual {
+				events++
+			}
+		})
+	}
+	if len(t.vpes) == 0 && events == 0 {
+		return nil
+	}
+	return fmt.Errorf("its: cannot %s an ITS holding GICv4 state (%d vPEs mapped, %d events mapped to vLPIs): KVM's ITS table ABI revision 0 has no place for it, and gicits models no other: %w", act, len(t.vpes), events, model.ErrNotSupported)
 }

@@ -97,6 +97,9 @@ type Capabilities struct {
 	// writes and so from [SubmitCommands] (the simulator). KVM drops them
 	// silently.
 	ReportsCommandErrors bool
+	// VirtualLPIs: the backend models GICv4.0 vPEs (GITS_TYPER.Virtual):
+	// it implements [VirtualCPUInterface] and executes the V* commands.
+	VirtualLPIs bool
 	// ErrorPolicies lists the error policies the backend can be opened
 	// with.
 	ErrorPolicies []ErrorPolicy

@@ -52,7 +52,7 @@ func modes(t *testing.T, fn func(t *testing.T, cfg model.Config)) {
 // itt allocates an ITT for bits EventID bits.
 func (e *env) itt(bits int) model.GPA {
 	e.t.Helper()
-	a, err := e.alloc.Alloc(model.ITTSize(bits, model.TableEntrySize), 256)
+	a, err := e.alloc.Alloc(model.ITTSize(bits, e.b.Capabilities().ITTEntrySize), 256)
 	if err != nil {
 		e.t.Fatal(err)
 	}

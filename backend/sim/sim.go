@@ -51,6 +51,9 @@ func New(cfg model.Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ITSTyper.Virtual() {
+		rd.EnableVirtual()
+	}
 	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache})
 	if err != nil {
 		return nil, err
@@ -87,15 +90,29 @@ func New(cfg model.Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range []struct {
+	writes := []struct {
 		reg model.ITSRegister
 		v   uint64
 	}{
 		{model.GITS_BASER(0), uint64(dev)},
 		{model.GITS_BASER(1), uint64(coll)},
 		{model.GITS_CBASER, uint64(cb)},
-		{model.GITS_CTLR, model.GITS_CTLR_Enabled},
-	} {
+	}
+	if cfg.ITSTyper.Virtual() {
+		vpes, err := its.VPEBaserReset.WithTable(l.Scratch, model.PageSize64K, 1, false)
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, struct {
+			reg model.ITSRegister
+			v   uint64
+		}{model.GITS_BASER(2), uint64(vpes)})
+	}
+	writes = append(writes, struct {
+		reg model.ITSRegister
+		v   uint64
+	}{model.GITS_CTLR, model.GITS_CTLR_Enabled})
+	for _, w := range writes {
 		if err := t.WriteRegister(w.reg, w.v); err != nil {
 			return nil, fmt.Errorf("sim: programming %v: %w", w.reg, err)
 		}
@@ -128,6 +145,7 @@ func (b *Backend) Capabilities() model.Capabilities {
 		ITTEntrySize:         typer.ITTEntrySize(),
 		LPIIDBits:            min(b.layout.LPIIDBits, b.rd.MaxIDBits()),
 		ReportsCommandErrors: true,
+		VirtualLPIs:          typer.Virtual(),
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError, model.StallOnError},
 		Where:                "simulated in this process",
 	}
