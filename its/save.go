@@ -1,6 +1,7 @@
 package its
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/gicits/gicits/model"
@@ -16,16 +17,15 @@ import (
 // room remains. A next delta beyond its field is saved as the field's
 // maximum, as KVM does.
 //
-// KVM's ABI has no place for GICv4 state: an ITS with a mapped vPE or a
-// virtual event refuses to save, with an error wrapping
-// model.ErrNotSupported, and writes nothing.
+// KVM's ABI has no place for GICv4 state. A GICv4.0 ITS saves a virtual
+// event as its [model.VirtualITE], next chained as for the others, and
+// every mapped vPE's VTE: the simulator's own formats, which
+// [ITS.RestoreTables] does not read back.
 func (t *ITS) SaveTables() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.checkNoVirtualState("save"); err != nil {
-		return err
-	}
 	t.zeroStaleDTEs()
+	t.vpeTableChanged() // rewrites every mapped vPE's VTE
 	ids := t.sortedDeviceIDs()
 	for i, id := range ids {
 		d := t.devices[id]
@@ -101,6 +101,10 @@ func (t *ITS) saveITT(id model.DeviceID, d *device) error {
 		var next uint16
 		if i+1 < len(evs) {
 			next = uint16(min(uint64(evs[i+1]-ev), model.MaxITENext))
+		}
+		if r.virtual {
+			t.writeVirtualITE(d, ev, r, next)
+			continue
 		}
 		var v uint64
 		if !r.orphan {
@@ -303,13 +307,16 @@ func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
 		if err != nil {
 			return &TableError{Table: table, Index: ev, Field: "", Err: fmt.Errorf("ITT_addr %v: %w", d.itt, err)}
 		}
+		tableErr := func(field string, err error) error {
+			return &TableError{Table: table, Index: ev, Field: field, Err: err}
+		}
+		if t.isVirtualEntry(d.itt, model.EventID(ev)) {
+			return tableErr("", fmt.Errorf("a virtual ITE: restoring GICv4 state is not modelled: %w", model.ErrNotSupported))
+		}
 		e := model.DecodeITE(v)
 		if !e.Valid() {
 			ev++
 			continue
-		}
-		tableErr := func(field string, err error) error {
-			return &TableError{Table: table, Index: ev, Field: field, Err: err}
 		}
 		switch {
 		case e.INTID < model.LPIBase:
@@ -331,6 +338,16 @@ func (t *ITS) restoreITT(n *restored, id model.DeviceID, d *device) error {
 		ev += uint64(e.Next)
 	}
 	return nil
+}
+
+// isVirtualEntry reports whether the ITT entry of ev, on a GICv4.0 ITS,
+// holds a virtual ITE.
+func (t *ITS) isVirtualEntry(itt model.GPA, ev model.EventID) bool {
+	if t.vrd == nil {
+		return false
+	}
+	var w [4]byte
+	return t.mem.ReadAt(w[:], t.iteAddr(itt, ev)+model.TableEntrySize) == nil && binary.LittleEndian.Uint32(w[:])&model.VirtualITEFlag != 0
 }
 
 // checkNoVirtualState refuses to act (save, restore over) on an ITS that

@@ -268,7 +268,12 @@ func (t *ITS) vmapti(dev model.DeviceID, ev model.EventID, vintid model.INTID, v
 // writeBackVirtualITE writes event ev's virtual ITE (see
 // [model.VirtualITE]): probed by the command, so it cannot fail.
 func (t *ITS) writeBackVirtualITE(d *device, ev model.EventID, r iteRec) {
-	dw, w, err := model.VirtualITE{VINTID: r.intid, VPEID: r.vpeid, Doorbell: r.doorbell}.Encode()
+	t.writeVirtualITE(d, ev, r, 0)
+}
+
+// writeVirtualITE writes event ev's virtual ITE with next.
+func (t *ITS) writeVirtualITE(d *device, ev model.EventID, r iteRec, next uint16) {
+	dw, w, err := model.VirtualITE{Next: next, VINTID: r.intid, VPEID: r.vpeid, Doorbell: r.doorbell}.Encode()
 	if err != nil {
 		return // doorbells are checked against the LPI space, below 2^24
 	}

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gicits/gicits/model"
@@ -473,11 +474,23 @@ func TestGICv4Redistributor(t *testing.T) {
 	if _, err := b3.b.AcknowledgeVirtual(0); !errors.Is(err, model.ErrNotSupported) {
 		t.Errorf("GICv3: AcknowledgeVirtual: %v, want ErrNotSupported", err)
 	}
-	if err := v.b.SaveTables(); err != nil {
-		t.Errorf("SaveTables with no GICv4 state: %v", err)
-	}
+}
+
+// Saving writes virtual ITEs in the simulator's format; restoring them is
+// refused, saying why, and leaves the ITS as it was.
+func TestSaveRestoreVirtual(t *testing.T) {
+	v := openV(t, false)
 	v.vmapp(1, 0)
-	if err := v.b.SaveTables(); !errors.Is(err, model.ErrNotSupported) {
-		t.Errorf("SaveTables with a vPE mapped: %v, want ErrNotSupported", err)
+	v.must(model.VMAPTI{DeviceID: 1, EventID: 0, VINTID: 8200, VPEID: 1, Doorbell: vtestDoorbell})
+	if err := v.b.SaveTables(); err != nil {
+		t.Fatalf("SaveTables: %v", err)
+	}
+	before := v.b.ITS().State()
+	err := v.b.RestoreTables()
+	if !errors.Is(err, model.ErrNotSupported) || !strings.Contains(err.Error(), "GICv4") {
+		t.Errorf("RestoreTables over GICv4 state: %v, want ErrNotSupported naming GICv4", err)
+	}
+	if after := v.b.ITS().State(); !statesEqual(before, after) {
+		t.Error("a refused restore changed the ITS")
 	}
 }
