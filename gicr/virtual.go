@@ -679,3 +679,17 @@ func (r *Redistributors) writeVirtualRegister(c *cpuState, reg model.GICRRegiste
 	}
 	return nil
 }
+
+// ClearAllVirtualPending removes every vPE's pending state, in-core only
+// (the VPTs are not written). It is for benchmarks and tests that reuse
+// one set of vLPIs; it must not run concurrently with MSIs.
+func (r *Redistributors) ClearAllVirtualPending() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.vpeList.Load(); l != nil {
+		for _, v := range *l {
+			v.each(func(w *atomic.Uint64, _ model.INTID) { w.And(^vPending) })
+			v.hints.clearAll()
+		}
+	}
+}
