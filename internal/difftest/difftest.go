@@ -87,6 +87,9 @@ func (o *Observation) snapshot(b model.Backend, line int, stmt string) error {
 		}
 		add(fmt.Sprintf("pending cpu=%d", c), fmt.Sprint(p))
 	}
+	if err := o.snapshotVirtual(b, add); err != nil {
+		return err
+	}
 	if err := b.SaveTables(); err != nil {
 		return fmt.Errorf("saving the ITS tables: %w", err)
 	}
@@ -258,4 +261,34 @@ func renumber(s *script.Script) *script.Script {
 		return s
 	}
 	return again
+}
+
+// snapshotVirtual records, on a backend with vPEs, what is pending for
+// the vPE scheduled on each CPU (or why nothing can be) and the pending
+// bits of the virtual pending tables a GICv4 stream uses.
+func (o *Observation) snapshotVirtual(b model.Backend, add func(what, seen string)) error {
+	v, ok := b.(model.VirtualCPUInterface)
+	if !ok || !b.Capabilities().VirtualLPIs {
+		return nil
+	}
+	for c := range b.Capabilities().CPUs {
+		p, err := v.PendingVirtual(model.CPU(c))
+		add(fmt.Sprintf("vpending cpu=%d", c), fmt.Sprint(p, err))
+	}
+	for vpe := model.VPEID(1); vpe <= genVPEs; vpe++ {
+		buf := make([]byte, genVPTBytes)
+		if err := b.Memory().ReadAt(buf, GenVPT(vpe)); err != nil {
+			return fmt.Errorf("reading vPE %d's VPT: %w", vpe, err)
+		}
+		var set []int
+		for i, x := range buf {
+			for bit := range 8 {
+				if x>>bit&1 != 0 {
+					set = append(set, 8*i+bit)
+				}
+			}
+		}
+		add(fmt.Sprintf("vpt vpe=%d", vpe), fmt.Sprint(set))
+	}
+	return nil
 }

@@ -98,7 +98,8 @@ func (g *generator) mappedDevice() (model.DeviceID, bool) {
 func (g *generator) unmappedEvent() (d model.DeviceID, e model.EventID, devMapped bool) {
 	if d, ok := g.mappedDevice(); ok {
 		e := model.EventID(g.rng.IntN(genEvents))
-		if _, mapped := g.events[d][e]; !mapped {
+		_, virtual := g.v.events[d][e] // a GICv4 stream's: mapped too
+		if _, mapped := g.events[d][e]; !mapped && !virtual {
 			return d, e, true
 		}
 	}

@@ -36,6 +36,11 @@ type Profile struct {
 	EqualPriority  bool // LPIs of equal priority, and of priorities 0xF8 and up (ack-equal-priority, priority-bits)
 	DiscardPending bool // DISCARD and re-MAPD of events whose LPI may be pending (discard-pending)
 	Errors         bool // failing commands, each followed by its expect error
+	// GICv4 makes a GICv4.0 stream (gen_gicv4.go): the gicv4 setting,
+	// vPEs and vLPIs mixed with the physical actions. ProfileOf never
+	// draws it: no backend but the simulator models vPEs, and kvm skips
+	// such a stream whole.
+	GICv4 bool
 }
 
 // ProfileOf returns the profile Generate draws for seed: each behaviour
@@ -68,6 +73,9 @@ func GenerateProfile(seed uint64, n int, p Profile) *script.Script {
 		prio:   map[model.INTID]uint8{},
 	}
 	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
+	if p.GICv4 {
+		g.gicv4Settings()
+	}
 	g.emit(&script.CPUsStmt{At: g.at(), N: g.cpus})
 	for i := range genLPIs {
 		lpi := model.LPIBase + model.INTID(i)
@@ -79,7 +87,10 @@ func GenerateProfile(seed uint64, n int, p Profile) *script.Script {
 	for c := range g.cpus {
 		g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true}})
 	}
-	for len(g.s.Stmts) < n+genLPIs+2+g.cpus {
+	if p.GICv4 {
+		g.gicv4SetUp()
+	}
+	for setUp := len(g.s.Stmts); len(g.s.Stmts) < setUp+n; {
 		g.step()
 	}
 	g.emit(&script.SaveStmt{At: g.at()})
@@ -107,6 +118,7 @@ type generator struct {
 	cpus   int
 	events map[model.DeviceID]map[model.EventID]model.INTID // mapped devices and their events
 	free   []model.INTID
+	v      vstate // GICv4 streams only
 }
 
 // at is the position of the next statement emitted, as if the stream were
@@ -156,6 +168,10 @@ func (g *generator) icid() model.ICID { return model.ICID(g.rng.IntN(g.cpus)) }
 func (g *generator) cpu() model.CPU   { return model.CPU(g.rng.IntN(g.cpus)) }
 
 func (g *generator) step() {
+	if g.p.GICv4 && g.rng.IntN(2) == 0 {
+		g.vstep()
+		return
+	}
 	switch k := g.rng.IntN(100); {
 	case k < 10: // map a device
 		d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
@@ -207,6 +223,9 @@ func (g *generator) mapEvent() {
 	d := devs[g.rng.IntN(len(devs))]
 	e := model.EventID(g.rng.IntN(genEvents))
 	if _, ok := g.events[d][e]; ok {
+		return
+	}
+	if _, ok := g.v.events[d][e]; ok { // a GICv4 stream's virtual event
 		return
 	}
 	i := g.rng.IntN(len(g.free))
@@ -274,6 +293,7 @@ func (g *generator) remap(d model.DeviceID) {
 		}
 		g.free = append(g.free, g.events[d][e])
 	}
+	g.forgetVirtualEvents(d)
 	if g.rng.IntN(2) == 0 {
 		g.cmd(model.MAPD{DeviceID: d})
 		delete(g.events, d)
