@@ -113,7 +113,12 @@ const (
 // GITS_CTLR, GITS_BASER0, the L1 entry of a two-level device table, the
 // DTE, the ITE in the device's ITT, the collection, the target
 // redistributor, the LPI's configuration byte, its pending bit, and the
-// CPU interface. Each step carries its address, raw bytes, decoded fields
+// CPU interface. On a backend with GICv4.0 vPEs an event whose ITE is
+// virtual is walked to its vLPI instead: the vPE table (GITS_BASER2), the
+// L1 entry of a two-level one, the VTE, the residency of the vPE on the
+// VTE's redistributor (GICR_VPENDBASER), and where the vLPI goes: pending
+// for the resident vPE's virtual CPU interface, or set in the vPE's
+// virtual pending table with its doorbell rung. Each step carries its address, raw bytes, decoded fields
 // and a verdict; where the translation fails, the step names the check,
 // the error code an INT command would report (an MSI has no error
 // report: KVM_SIGNAL_MSI returns 0, "blocked") and the section of Arm
@@ -128,26 +133,47 @@ func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts Explain
 		return nil, err
 	}
 	w := &walk{b: b, mem: b.Memory(), saved: saved, dev: dev, ev: ev, opts: opts}
-	for _, step := range []func() (bool, error){
+	more, err := w.run(
 		w.itsControl,       // GITS_CTLR
 		w.deviceTableBase,  // GITS_BASER0
 		w.deviceTableEntry, // the L1 entry of a two-level table, then the DTE
-		w.translationEntry, // the ITE in the device's ITT
-		w.collection,       // the CTE
-		w.redistributor,    // GICR_CTLR, GICR_PROPBASER, GICR_PENDBASER
-		w.lpiConfiguration, // the LPI's byte of the configuration table
-		w.pendingState,     // the LPI's pending bit
-		w.cpuInterface,     // ICC_PMR_EL1 and the LPIs taken first
-	} {
-		more, err := step()
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			break
-		}
+		w.translationEntry, // the ITE in the device's ITT: physical or virtual
+	)
+	switch {
+	case err != nil:
+		return nil, err
+	case !more:
+	case w.vite != nil:
+		_, err = w.run(
+			w.vpeTableBase,     // GITS_BASER2
+			w.vpeTableEntry,    // the L1 entry of a two-level table, then the VTE
+			w.vpeRedistributor, // GICR_CTLR, GICR_VPROPBASER, GICR_VPENDBASER: resident?
+			w.virtualDelivery,  // the virtual CPU interface, or the VPT and the doorbell
+		)
+	default:
+		_, err = w.run(
+			w.collection,       // the CTE
+			w.redistributor,    // GICR_CTLR, GICR_PROPBASER, GICR_PENDBASER
+			w.lpiConfiguration, // the LPI's byte of the configuration table
+			w.pendingState,     // the LPI's pending bit
+			w.cpuInterface,     // ICC_PMR_EL1 and the LPIs taken first
+		)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return w.steps, nil
+}
+
+// run takes steps in order until one stops the translation (more false)
+// or fails to read the backend.
+func (w *walk) run(steps ...func() (bool, error)) (more bool, err error) {
+	for _, step := range steps {
+		if more, err = step(); !more || err != nil {
+			return more, err
+		}
+	}
+	return true, nil
 }
 
 // walk is one run of [Explain]: what it reads from, the steps written so
@@ -173,6 +199,13 @@ type walk struct {
 	cfg       model.LPIConfig // the LPI's configuration byte (lpiConfiguration)
 	pending   []model.INTID   // the LPIs pending on the target (pendingState)
 	isPending bool            // the LPI is among them (pendingState)
+
+	// The walk of a vLPI (explain_virtual.go).
+	vite     *model.VirtualITE // the event's virtual ITE (translationEntry)
+	vbaser   model.Baser       // GITS_BASER2 (vpeTableBase)
+	vte      model.VTE         // its vPE's VTE (vpeTableEntry)
+	resident bool              // the vPE is scheduled on the VTE's RDbase (vpeRedistributor)
+	vprop    model.VPropBaser  // the RDbase's GICR_VPROPBASER (vpeRedistributor)
 }
 
 // next records s, and the walk goes on.
@@ -309,6 +342,13 @@ func (w *walk) translationEntry() (bool, error) {
 	raw, err := model.ReadUint64(w.mem, iteAddr)
 	if err != nil {
 		return false, err
+	}
+	vite, word, virtual, err := readVirtualITE(w.b, iteAddr, raw)
+	if err != nil {
+		return false, err
+	}
+	if virtual {
+		return w.virtualTranslationEntry(s, raw, word, vite)
 	}
 	ite := model.DecodeITE(raw)
 	s.readEntry(raw)

@@ -102,17 +102,20 @@ type stateDoc struct {
 	Collections    []collectionDoc    `json:"collections"`
 	Devices        []deviceDoc        `json:"devices"`
 	LPIs           []lpiDoc           `json:"lpis"`
+	// VPEs is written on a backend with vPEs only (nil: absent).
+	VPEs *[]vpeDoc `json:"vpes,omitempty"`
 }
 
 type itsDoc struct {
-	Enabled         bool     `json:"enabled"`
-	CBASER          string   `json:"cbaser"`
-	Queue           queueDoc `json:"queue"`
-	CREADR          string   `json:"creadr"`
-	CWRITER         string   `json:"cwriter"`
-	Stalled         bool     `json:"stalled"`
-	DeviceTable     tableDoc `json:"device_table"`
-	CollectionTable tableDoc `json:"collection_table"`
+	Enabled         bool      `json:"enabled"`
+	CBASER          string    `json:"cbaser"`
+	Queue           queueDoc  `json:"queue"`
+	CREADR          string    `json:"creadr"`
+	CWRITER         string    `json:"cwriter"`
+	Stalled         bool      `json:"stalled"`
+	DeviceTable     tableDoc  `json:"device_table"`
+	CollectionTable tableDoc  `json:"collection_table"`
+	VPETable        *tableDoc `json:"vpe_table,omitempty"`
 }
 
 type queueDoc struct {
@@ -142,9 +145,36 @@ type propTableDoc struct {
 }
 
 type redistributorDoc struct {
-	CPU        model.CPU     `json:"cpu"`
-	EnableLPIs bool          `json:"enable_lpis"`
-	Pending    []model.INTID `json:"pending"`
+	CPU        model.CPU          `json:"cpu"`
+	EnableLPIs bool               `json:"enable_lpis"`
+	Pending    []model.INTID      `json:"pending"`
+	Virtual    *vredistributorDoc `json:"virtual,omitempty"`
+}
+
+// vredistributorDoc is a [VirtualRedistributor].
+type vredistributorDoc struct {
+	VPropBaser  string        `json:"vpropbaser"`
+	VPropTable  propTableDoc  `json:"vprop_table"`
+	VPendBaser  string        `json:"vpendbaser"`
+	Valid       bool          `json:"valid"`
+	IDAI        bool          `json:"idai"`
+	PendingLast bool          `json:"pending_last"`
+	VPT         string        `json:"vpt"`
+	VPEs        []model.VPEID `json:"vpes"`
+	Pending     []model.INTID `json:"pending"`
+}
+
+// vpeDoc is a [VPEInfo].
+type vpeDoc struct {
+	VPE            model.VPEID   `json:"vpe"`
+	VTE            string        `json:"vte"`
+	RDbase         model.CPU     `json:"rdbase"`
+	VPT            string        `json:"vpt"`
+	VINTIDBits     int           `json:"vintid_bits"`
+	ScheduledOn    *model.CPU    `json:"scheduled_on"` // null: not scheduled
+	VPTPending     []model.INTID `json:"vpt_pending"`
+	VPTPendingMore int           `json:"vpt_pending_more"`
+	VPTError       string        `json:"vpt_error,omitempty"`
 }
 
 type collectionDoc struct {
@@ -159,10 +189,20 @@ type deviceDoc struct {
 	Events      []eventDoc     `json:"events"`
 }
 
+// eventDoc is an [EventInfo]: lpi and icid for a physical event, virtual
+// (and neither of them) for a virtual one.
 type eventDoc struct {
-	Ev   model.EventID `json:"ev"`
-	LPI  model.INTID   `json:"lpi"`
-	ICID model.ICID    `json:"icid"`
+	Ev      model.EventID `json:"ev"`
+	LPI     *model.INTID  `json:"lpi,omitempty"`
+	ICID    *model.ICID   `json:"icid,omitempty"`
+	Virtual *vEventDoc    `json:"virtual,omitempty"`
+}
+
+// vEventDoc is a [VirtualEvent].
+type vEventDoc struct {
+	VPE      model.VPEID  `json:"vpe"`
+	VLPI     model.INTID  `json:"vlpi"`
+	Doorbell *model.INTID `json:"doorbell"` // null: none
 }
 
 type lpiDoc struct {
@@ -185,8 +225,21 @@ func (s *State) WriteJSON(w io.Writer) error {
 		PropTable:      propTableDoc{Addr: hex64(uint64(s.PropTable)), IDBits: s.PropTableIDBits},
 		Redistributors: []redistributorDoc{}, Collections: []collectionDoc{}, Devices: []deviceDoc{}, LPIs: []lpiDoc{},
 	}
+	if s.ITS.VPETable != nil {
+		t := s.ITS.VPETable.doc()
+		doc.ITS.VPETable = &t
+		vpes := []vpeDoc{}
+		for _, p := range s.VPEs {
+			vpes = append(vpes, p.doc())
+		}
+		doc.VPEs = &vpes
+	}
 	for _, r := range s.Redistributors {
-		doc.Redistributors = append(doc.Redistributors, redistributorDoc{CPU: r.CPU, EnableLPIs: r.EnableLPIs, Pending: append([]model.INTID{}, r.Pending...)})
+		rd := redistributorDoc{CPU: r.CPU, EnableLPIs: r.EnableLPIs, Pending: append([]model.INTID{}, r.Pending...)}
+		if r.Virtual != nil {
+			rd.Virtual = r.Virtual.doc()
+		}
+		doc.Redistributors = append(doc.Redistributors, rd)
 	}
 	for _, c := range s.Collections {
 		doc.Collections = append(doc.Collections, collectionDoc(c))
@@ -194,7 +247,7 @@ func (s *State) WriteJSON(w io.Writer) error {
 	for _, d := range s.Devices {
 		dd := deviceDoc{Dev: d.ID, ITT: hex64(uint64(d.ITT)), EventIDBits: d.EventIDBits, Events: []eventDoc{}}
 		for _, e := range d.Events {
-			dd.Events = append(dd.Events, eventDoc{Ev: e.ID, LPI: e.LPI, ICID: e.ICID})
+			dd.Events = append(dd.Events, e.doc())
 		}
 		doc.Devices = append(doc.Devices, dd)
 	}
@@ -210,4 +263,35 @@ func (t TableBase) doc() tableDoc {
 		return tableDoc{Baser: hex64(t.Baser)}
 	}
 	return tableDoc{Valid: true, validTableDoc: &validTableDoc{Type: t.Type, Indirect: t.Indirect, Addr: hex64(uint64(t.Addr)), Pages: t.Pages, PageSize: t.PageSize}}
+}
+
+// doc is e in JSON.
+func (e EventInfo) doc() eventDoc {
+	if v := e.Virtual; v != nil {
+		vd := &vEventDoc{VPE: v.VPEID, VLPI: v.VINTID}
+		if v.Doorbell != model.NoDoorbell {
+			db := v.Doorbell
+			vd.Doorbell = &db
+		}
+		return eventDoc{Ev: e.ID, Virtual: vd}
+	}
+	lpi, icid := e.LPI, e.ICID
+	return eventDoc{Ev: e.ID, LPI: &lpi, ICID: &icid}
+}
+
+// doc is r in JSON.
+func (r *VirtualRedistributor) doc() *vredistributorDoc {
+	pb := r.VPendBaser
+	d := &vredistributorDoc{
+		VPropBaser: hex64(uint64(r.VPropBaser)), VPropTable: propTableDoc{Addr: hex64(uint64(r.VPropBaser.Addr())), IDBits: r.VPropBaser.IDBits()},
+		VPendBaser: hex64(uint64(pb)), Valid: pb.Valid(), IDAI: pb.IDAI(), PendingLast: pb.PendingLast(), VPT: hex64(uint64(pb.Addr())),
+		VPEs: append([]model.VPEID{}, r.VPEIDs...), Pending: append([]model.INTID{}, r.Pending...),
+	}
+	return d
+}
+
+// doc is p in JSON.
+func (p VPEInfo) doc() vpeDoc {
+	return vpeDoc{VPE: p.ID, VTE: hex64(uint64(p.Addr)), RDbase: p.RDbase, VPT: hex64(uint64(p.VPT)), VINTIDBits: p.VINTIDBits,
+		ScheduledOn: p.ScheduledOn, VPTPending: append([]model.INTID{}, p.VPTPending...), VPTPendingMore: p.VPTPendingMore, VPTError: p.VPTError}
 }

@@ -16,12 +16,20 @@ import (
 // of two backends that did the same things are equal and their diff shows
 // where they disagree. [State.WriteText] writes it for people,
 // [State.WriteJSON] for programs (docs/json.md).
+//
+// On a backend with GICv4.0 vPEs (Capabilities().VirtualLPIs) it also
+// holds the vPE table, each redistributor's VLPI_base registers and the
+// virtual events (virtual.go); on any other, those are nil and nothing of
+// them is written.
 type State struct {
 	ITS            ITSState
 	Redistributors []Redistributor
 	Collections    []CollectionInfo
 	Devices        []DeviceInfo
 	LPIs           []LPIInfo
+	// VPEs is the vPE table's valid entries, by vPEID (nil without
+	// vPEs).
+	VPEs []VPEInfo
 	// PropTable and PropTableIDBits are what GICR_PROPBASER (of CPU 0;
 	// one value for every redistributor) says of the LPI configuration
 	// table.
@@ -38,6 +46,9 @@ type ITSState struct {
 	Stalled         bool
 	// DeviceTable and CollectionTable are what GITS_BASER0 and 1 say.
 	DeviceTable, CollectionTable TableBase
+	// VPETable is what GITS_BASER2 says of the vPE table, nil on a
+	// backend without vPEs.
+	VPETable *TableBase
 }
 
 // TableBase is what a GITS_BASER<n> says of its table: where it is and
@@ -47,7 +58,7 @@ type TableBase struct {
 	Valid bool
 	// Baser is the register's value when it is not valid (0 when it is).
 	Baser    uint64
-	Type     string // "devices", "collections"
+	Type     string // "devices", "collections", "vPEs"
 	Indirect bool   // two-level
 	Addr     model.GPA
 	Pages    int
@@ -79,6 +90,9 @@ type Redistributor struct {
 	CPU        model.CPU
 	EnableLPIs bool
 	Pending    []model.INTID
+	// Virtual is its VLPI_base registers and scheduled vPE, nil on a
+	// backend without vPEs.
+	Virtual *VirtualRedistributor
 }
 
 // CollectionInfo is one saved collection.
@@ -97,11 +111,13 @@ type DeviceInfo struct {
 	Events      []EventInfo
 }
 
-// EventInfo is one mapped event.
+// EventInfo is one mapped event: to physical LPI LPI of collection ICID,
+// or, Virtual not nil, to a vLPI (LPI and ICID 0).
 type EventInfo struct {
-	ID   model.EventID
-	LPI  model.INTID
-	ICID model.ICID
+	ID      model.EventID
+	LPI     model.INTID
+	ICID    model.ICID
+	Virtual *VirtualEvent
 }
 
 // LPIInfo is one non-zero byte of the LPI configuration table.
@@ -151,6 +167,11 @@ func ReadState(b model.Backend) (*State, error) {
 	}
 	if err := s.readLPIConfiguration(b); err != nil {
 		return nil, err
+	}
+	if b.Capabilities().VirtualLPIs {
+		if err := s.readVirtual(b, t); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -264,6 +285,9 @@ func (s *State) WriteText(w io.Writer) error {
 	cb := s.ITS.CBASER
 	fmt.Fprintf(&b, "\n  GITS_CBASER %#x (queue at %v, %s)", uint64(cb), cb.Addr(), plural(cb.Pages(), "page"))
 	fmt.Fprintf(&b, "\n  GITS_BASER0 %v\n  GITS_BASER1 %v\n", s.ITS.DeviceTable, s.ITS.CollectionTable)
+	if s.ITS.VPETable != nil {
+		fmt.Fprintf(&b, "  GITS_BASER2 %v\n", *s.ITS.VPETable)
+	}
 	fmt.Fprintf(&b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
 	b.WriteString("redistributors:\n")
 	for _, r := range s.Redistributors {
@@ -272,6 +296,12 @@ func (s *State) WriteText(w io.Writer) error {
 			pend = intidRanges(r.Pending)
 		}
 		fmt.Fprintf(&b, "  CPU %d: LPIs %s, pending: %s\n", r.CPU, onOff[r.EnableLPIs], pend)
+		if r.Virtual != nil {
+			writeVirtualRedistributor(&b, r.Virtual)
+		}
+	}
+	if s.ITS.VPETable != nil {
+		writeVPEs(&b, s.VPEs)
 	}
 	b.WriteString("collections:\n")
 	if len(s.Collections) == 0 {
@@ -291,6 +321,10 @@ func (s *State) WriteText(w io.Writer) error {
 	for _, d := range s.Devices {
 		fmt.Fprintf(&b, "  DeviceID %#x: ITT at %v, %s, %s mapped\n", uint32(d.ID), d.ITT, plural(d.EventIDBits, "EventID bit"), plural(len(d.Events), "event"))
 		for _, e := range d.Events {
+			if e.Virtual != nil {
+				fmt.Fprintf(&b, "    EventID %d -> %v\n", e.ID, *e.Virtual)
+				continue
+			}
 			fmt.Fprintf(&b, "    EventID %d -> LPI %d, ICID %d\n", e.ID, e.LPI, e.ICID)
 		}
 	}
