@@ -247,7 +247,7 @@ func TestAcknowledgeFindsAnLPIMadePendingDuringItsScan(t *testing.T) {
 	}()
 	for round := range int64(20000) {
 		must(t, r.SetPending(lpi))
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(10 * time.Second) // a hang detector, generous for loaded machines
 		for acked.Load() != round+1 {
 			if time.Now().After(deadline) {
 				l, _ := r.LookupLPI(lpi)

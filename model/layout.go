@@ -24,6 +24,10 @@ import (
 //	  +0x020_0000  pending tables       64 KiB per CPU (at most 32 CPUs)
 //	  +0x040_0000  scratch               4 MiB (a backend's own use)
 //	  +0x080_0000  ITTs and second-level device table pages, to the end
+//
+// With several ITSes (ITSes > 1), ITS i >= 1 has its frames at
+// 0x0850_0000 + (i-1)*128 KiB, after the frames of 32 redistributors, and
+// its tables at the top of the ITT area ([Layout.ForITS]).
 type Layout struct {
 	GICDBase GPA // distributor frame, 64 KiB
 	ITSBase  GPA // ITS control frame and translation frame, 128 KiB
@@ -56,6 +60,14 @@ type Layout struct {
 	ITTsSize uint64
 
 	MaxCPUs int // pending tables are reserved for this many CPUs
+
+	// ITSes is the number of ITSes, 1..MaxITSes (0 means 1). ITS 0 is the
+	// one above; ITS i >= 1 has its frames at ExtraITSBase + (i-1)*128 KiB
+	// and its command queue, device table and collection table (each
+	// sized as ITS 0's) at the top of the ITT area, which they take from
+	// it ([Layout.ForITS]).
+	ITSes        int
+	ExtraITSBase GPA
 }
 
 // DefaultLayout returns the layout described on [Layout].
@@ -91,6 +103,8 @@ func DefaultLayout() Layout {
 
 		ITTs:     ram + 0x80_0000,
 		ITTsSize: 56 << 20,
+
+		ExtraITSBase: 0x0850_0000,
 	}
 }
 
@@ -183,6 +197,9 @@ func (l Layout) Validate(cpus int) error {
 		{"scratch", l.Scratch, l.ScratchSize, 4096},
 		{"ITT area", l.ITTs, l.ITTsSize, 64 << 10},
 	}
+	if err := l.validateITSes(cpus); err != nil {
+		return err
+	}
 	var errs []error
 	for i, r := range regions {
 		end, err := r.addr.Add(r.size)
@@ -222,8 +239,11 @@ func NewAllocator(base GPA, size uint64) *Allocator {
 	return &Allocator{next: base, end: base + GPA(size)}
 }
 
-// ITTAllocator returns an allocator over the layout's ITT area.
-func (l Layout) ITTAllocator() *Allocator { return NewAllocator(l.ITTs, l.ITTsSize) }
+// ITTAllocator returns an allocator over the layout's ITT area, less the
+// tables of ITSes 1 and up at its top.
+func (l Layout) ITTAllocator() *Allocator {
+	return NewAllocator(l.ITTs, l.ITTsSize-uint64(l.ITSCount()-1)*l.itsTablesSize())
+}
 
 // Alloc returns size bytes aligned to align (a power of two), or an error
 // when the region is exhausted.

@@ -97,6 +97,9 @@ type Capabilities struct {
 	// writes and so from [SubmitCommands] (the simulator). KVM drops them
 	// silently.
 	ReportsCommandErrors bool
+	// ITSes is the number of ITSes (Layout.ITSes); more than one means
+	// the backend implements [MultiITS].
+	ITSes int
 	// VirtualLPIs: the backend models GICv4.0 vPEs (GITS_TYPER.Virtual):
 	// it implements [VirtualCPUInterface] and executes the V* commands.
 	VirtualLPIs bool

@@ -52,6 +52,8 @@
 //	                CollectionTable, CollectionTablePageSize,
 //	                CollectionTablePages, PropTable, LPIIDBits, PendTables,
 //	                Scratch, ScratchSize, ITTs, ITTsSize, MaxCPUs
+//	                (a file holds one ITS: a layout's ITSes and
+//	                ExtraITSBase are not in it, and read as 0, one ITS)
 //	        8×8     GITS_CTLR, GITS_IIDR, GITS_TYPER, GITS_CBASER,
 //	                GITS_CREADR, GITS_CWRITER, GITS_BASER0, GITS_BASER1
 //	        CPUs×3×8  per CPU: GICR_CTLR, GICR_PROPBASER, GICR_PENDBASER

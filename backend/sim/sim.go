@@ -24,8 +24,9 @@ type Backend struct {
 	layout   model.Layout
 	ram      *model.RAM
 	rd       *gicr.Redistributors
-	its      *its.ITS
-	doorbell model.GPA
+	its      *its.ITS    // ITS 0, itses[0]
+	itses    []*its.ITS  // by ITS number (Layout.ITSes)
+	doorbell []model.GPA // GITS_TRANSLATER of each ITS
 	closed   atomic.Bool
 
 	routeMu sync.RWMutex
@@ -54,12 +55,8 @@ func New(cfg model.Config) (*Backend, error) {
 	if cfg.ITSTyper.Virtual() {
 		rd.EnableVirtual()
 	}
-	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache})
-	if err != nil {
-		return nil, err
-	}
 	b := &Backend{
-		cfg: cfg, layout: l, ram: ram, rd: rd, its: t, doorbell: l.Doorbell(),
+		cfg: cfg, layout: l, ram: ram, rd: rd,
 		routes: map[model.GSI]model.MSI{}, irqfds: map[model.GSI]*trigger{},
 	}
 	prop, err := l.PropBaser()
@@ -78,6 +75,32 @@ func New(cfg model.Config) (*Backend, error) {
 			return nil, err
 		}
 	}
+	for i := range l.ITSCount() {
+		t, err := newITS(ram, rd, cfg, l, i)
+		if err != nil {
+			return nil, err
+		}
+		il, _ := l.ForITS(i) // i is in range
+		b.itses = append(b.itses, t)
+		b.doorbell = append(b.doorbell, il.Doorbell())
+	}
+	b.its = b.itses[0]
+	return b, nil
+}
+
+// newITS builds ITS i and programs it as a guest driver leaves it after
+// probing: its device and collection tables, its command queue, on a
+// GICv4 ITS its vPE table (64 KiB each at the start of the scratch
+// region, which the simulator does not otherwise use), then Enabled.
+func newITS(ram *model.RAM, rd *gicr.Redistributors, cfg model.Config, machine model.Layout, i int) (*its.ITS, error) {
+	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache})
+	if err != nil {
+		return nil, err
+	}
+	l, err := machine.ForITS(i)
+	if err != nil {
+		return nil, err
+	}
 	dev, err := l.DeviceBaser(its.DeviceBaserReset)
 	if err != nil {
 		return nil, err
@@ -90,38 +113,98 @@ func New(cfg model.Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	writes := []struct {
+	type write struct {
 		reg model.ITSRegister
 		v   uint64
-	}{
-		{model.GITS_BASER(0), uint64(dev)},
-		{model.GITS_BASER(1), uint64(coll)},
-		{model.GITS_CBASER, uint64(cb)},
 	}
+	writes := []write{{model.GITS_BASER(0), uint64(dev)}, {model.GITS_BASER(1), uint64(coll)}, {model.GITS_CBASER, uint64(cb)}}
 	if cfg.ITSTyper.Virtual() {
-		vpes, err := its.VPEBaserReset.WithTable(l.Scratch, model.PageSize64K, 1, false)
+		vpes, err := its.VPEBaserReset.WithTable(l.Scratch+model.GPA(i<<16), model.PageSize64K, 1, false)
 		if err != nil {
 			return nil, err
 		}
-		writes = append(writes, struct {
-			reg model.ITSRegister
-			v   uint64
-		}{model.GITS_BASER(2), uint64(vpes)})
+		writes = append(writes, write{model.GITS_BASER(2), uint64(vpes)})
 	}
-	writes = append(writes, struct {
-		reg model.ITSRegister
-		v   uint64
-	}{model.GITS_CTLR, model.GITS_CTLR_Enabled})
+	writes = append(writes, write{model.GITS_CTLR, model.GITS_CTLR_Enabled})
 	for _, w := range writes {
 		if err := t.WriteRegister(w.reg, w.v); err != nil {
-			return nil, fmt.Errorf("sim: programming %v: %w", w.reg, err)
+			return nil, fmt.Errorf("sim: programming ITS %d's %v: %w", i, w.reg, err)
 		}
 	}
-	return b, nil
+	return t, nil
 }
 
-// ITS returns the ITS model, for tests and tools that look inside.
+// ITS returns the model of ITS 0, for tests and tools that look inside.
 func (b *Backend) ITS() *its.ITS { return b.its }
+
+// ITSAt returns the model of ITS i, or nil when there is no such ITS.
+func (b *Backend) ITSAt(i int) *its.ITS {
+	if i < 0 || i >= len(b.itses) {
+		return nil
+	}
+	return b.itses[i]
+}
+
+var _ model.MultiITS = (*Backend)(nil)
+
+// ITSView returns the backend as ITS i sees it (model.MultiITS).
+func (b *Backend) ITSView(i int) (model.Backend, error) {
+	if i == 0 {
+		return b, nil
+	}
+	return model.NewITSView(b, b, i)
+}
+
+// itsAt returns ITS i, or an error naming the range.
+func (b *Backend) itsAt(i int) (*its.ITS, error) {
+	if b.closed.Load() {
+		return nil, errClosed
+	}
+	if t := b.ITSAt(i); t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("sim: ITS %d out of range 0..%d: %w", i, len(b.itses)-1, model.ErrInvalidArgument)
+}
+
+// ReadITSRegisterOf reads a register of ITS i (model.ITSAccess).
+func (b *Backend) ReadITSRegisterOf(i int, reg model.ITSRegister) (uint64, error) {
+	t, err := b.itsAt(i)
+	if err != nil {
+		return 0, err
+	}
+	return t.ReadRegister(reg)
+}
+
+// WriteITSRegisterOf writes a register of ITS i (model.ITSAccess).
+func (b *Backend) WriteITSRegisterOf(i int, reg model.ITSRegister, v uint64) error {
+	t, err := b.itsAt(i)
+	if err != nil {
+		return err
+	}
+	return t.WriteRegister(reg, v)
+}
+
+// SaveTablesOf writes ITS i's tables and every pending table into guest
+// memory (model.ITSAccess).
+func (b *Backend) SaveTablesOf(i int) error {
+	t, err := b.itsAt(i)
+	if err != nil {
+		return err
+	}
+	if err := t.SaveTables(); err != nil {
+		return err
+	}
+	return b.rd.SavePendingTables()
+}
+
+// RestoreTablesOf rebuilds ITS i from its tables (model.ITSAccess).
+func (b *Backend) RestoreTablesOf(i int) error {
+	t, err := b.itsAt(i)
+	if err != nil {
+		return err
+	}
+	return t.RestoreTables()
+}
 
 // Redistributors returns the redistributor model, for tests and tools that
 // look inside.
@@ -146,6 +229,7 @@ func (b *Backend) Capabilities() model.Capabilities {
 		LPIIDBits:            min(b.layout.LPIIDBits, b.rd.MaxIDBits()),
 		ReportsCommandErrors: true,
 		VirtualLPIs:          typer.Virtual(),
+		ITSes:                len(b.itses),
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError, model.StallOnError},
 		Where:                "simulated in this process",
 	}
@@ -190,24 +274,50 @@ func (b *Backend) WriteRedistributorRegister(cpu model.CPU, reg model.GICRRegist
 		return errClosed
 	}
 	if reg == model.GICR_CTLR && v&model.GICR_CTLR_EnableLPIs == 0 {
-		return b.its.StopTranslations(func() error { return b.rd.WriteRegister(cpu, reg, v) })
+		return b.stopTranslations(0, func() error { return b.rd.WriteRegister(cpu, reg, v) })
 	}
 	return b.rd.WriteRegister(cpu, reg, v)
 }
 
-// SignalMSI sends an MSI (KVM_SIGNAL_MSI). The doorbell must be
-// GITS_TRANSLATER and the DeviceID valid: an ITS needs one.
+// stopTranslations runs fn with the MSIs of every ITS from i on held off
+// (its.ITS.StopTranslations, nested).
+func (b *Backend) stopTranslations(i int, fn func() error) error {
+	if i == len(b.itses) {
+		return fn()
+	}
+	return b.itses[i].StopTranslations(func() error { return b.stopTranslations(i+1, fn) })
+}
+
+// SignalMSI sends an MSI (KVM_SIGNAL_MSI). The doorbell must be an ITS's
+// GITS_TRANSLATER, which picks the ITS, and the DeviceID valid: an ITS
+// needs one.
 func (b *Backend) SignalMSI(m model.MSI) (model.Delivery, error) {
 	if b.closed.Load() {
 		return model.Blocked, errClosed
 	}
-	if m.Doorbell != b.doorbell {
-		return model.Blocked, fmt.Errorf("sim: MSI doorbell %v is not GITS_TRANSLATER (%v): %w", m.Doorbell, b.doorbell, model.ErrInvalidArgument)
+	t := b.its
+	if m.Doorbell != b.doorbell[0] {
+		t = nil
+		for i, d := range b.doorbell {
+			if d == m.Doorbell {
+				t = b.itses[i]
+			}
+		}
+		if t == nil {
+			return model.Blocked, b.errDoorbell(m)
+		}
 	}
 	if !m.DeviceIDValid {
 		return model.Blocked, fmt.Errorf("sim: MSI ev=%d carries no DeviceID: the ITS needs one (set DeviceIDValid, KVM_MSI_VALID_DEVID): %w", m.Data, model.ErrInvalidArgument)
 	}
-	return b.its.SignalMSI(m.DeviceID, m.EventID())
+	return t.SignalMSI(m.DeviceID, m.EventID())
+}
+
+func (b *Backend) errDoorbell(m model.MSI) error {
+	if len(b.doorbell) == 1 {
+		return fmt.Errorf("sim: MSI doorbell %v is not GITS_TRANSLATER (%v): %w", m.Doorbell, b.doorbell[0], model.ErrInvalidArgument)
+	}
+	return fmt.Errorf("sim: MSI doorbell %v is not the GITS_TRANSLATER of any of the %d ITSes (%v): %w", m.Doorbell, len(b.doorbell), b.doorbell, model.ErrInvalidArgument)
 }
 
 // SetGSIRouting replaces the whole GSI routing table.
@@ -328,25 +438,12 @@ func (b *Backend) SetPriorityMask(cpu model.CPU, pmr uint8) error {
 	return b.rd.SetPriorityMask(cpu, pmr)
 }
 
-// SaveTables writes the ITS tables and every pending table into guest
-// memory.
-func (b *Backend) SaveTables() error {
-	if b.closed.Load() {
-		return errClosed
-	}
-	if err := b.its.SaveTables(); err != nil {
-		return err
-	}
-	return b.rd.SavePendingTables()
-}
+// SaveTables writes ITS 0's tables and every pending table into guest
+// memory (each further ITS: its view, or SaveTablesOf).
+func (b *Backend) SaveTables() error { return b.SaveTablesOf(0) }
 
-// RestoreTables rebuilds the ITS from the tables in guest memory.
-func (b *Backend) RestoreTables() error {
-	if b.closed.Load() {
-		return errClosed
-	}
-	return b.its.RestoreTables()
-}
+// RestoreTables rebuilds ITS 0 from the tables in guest memory.
+func (b *Backend) RestoreTables() error { return b.RestoreTablesOf(0) }
 
 // Close releases the simulator; every later call fails with
 // model.ErrClosed. Closing again returns nil.
