@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		name:    "explain",
-		summary: "run a scenario (or restore a saved state), then walk one translation (DeviceID, EventID) step by step to the CPU",
+		summary: "run a scenario (or restore a saved state), then walk one translation (DeviceID, EventID) step by step to the CPU, or to the vPE for a GICv4.0 vLPI",
 		run:     runExplain,
 	})
 }
@@ -22,7 +22,7 @@ func runExplain(e *env, args []string) error {
 	fs := newFlagSet(e, "explain", "[-backend NAME] [-script FILE] [-restore FILE] [-format text|json] [-probe=false] dev=D ev=E")
 	sc := addScenarioFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (the gicits-explain schema: docs/json.md)")
-	probeFlag := fs.Bool("probe", true, "end by acknowledging on the target CPU to see what the CPU interface really does")
+	probeFlag := fs.Bool("probe", true, "end by acknowledging on the target CPU to see what the CPU interface really does (a physical LPI; the walk of a GICv4.0 vLPI reads the virtual CPU interface's pending vLPIs instead, and acknowledges nothing)")
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}

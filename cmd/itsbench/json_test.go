@@ -12,8 +12,9 @@ import (
 
 // TestJSONDocFields: every field explain and state write in JSON is in
 // docs/json.md's table for its schema, and every field there is written by
-// one of these runs (the register of a table that is not valid excepted:
-// no scenario leaves one).
+// one of these runs, GICv4.0 ones among them (the register of a table that
+// is not valid, and the error of a VPT outside guest memory, excepted: no
+// scenario leaves one).
 func TestJSONDocFields(t *testing.T) {
 	orphan := filepath.Join(t.TempDir(), "orphan.its")
 	// ICID 2 is named by an ITE but never mapped: its cpu is null.
@@ -25,13 +26,15 @@ func TestJSONDocFields(t *testing.T) {
 		"gicits-explain": {
 			{"explain", "-format", "json", "-script", routeScenario, "dev=0x10", "ev=1"},
 			{"explain", "-format", "json", "-script", routeScenario, "dev=0x11", "ev=0"},
+			{"explain", "-format", "json", "-script", v4Scenario, "dev=0x10", "ev=1"},
 		},
 		"gicits-state": {
 			{"state", "-format", "json", "-script", routeScenario},
 			{"state", "-format", "json", "-script", orphan},
+			{"state", "-format", "json", "-script", v4Scenario},
 		},
 	}
-	rare := []string{"its.device_table.baser", "its.collection_table.baser"}
+	rare := []string{"its.device_table.baser", "its.collection_table.baser", "its.vpe_table.baser", "vpes[].vpt_error"}
 	for schema, cmds := range runs {
 		written := map[string]bool{}
 		for _, args := range cmds {

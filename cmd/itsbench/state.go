@@ -18,7 +18,7 @@ import (
 func init() {
 	register(&command{
 		name:    "state",
-		summary: "run a scenario (or restore a saved state) and dump devices, ITTs, collections, LPI configuration and pending LPIs; -save writes the state to a file",
+		summary: "run a scenario (or restore a saved state) and dump devices, ITTs, collections, LPI configuration and pending LPIs (with gicv4, vPEs and vLPIs too); -save writes the state to a file",
 		run:     runState,
 	})
 }
