@@ -38,12 +38,26 @@ var TraceEvents = []string{
 // it allocates nothing and costs one call per operation (see
 // BenchmarkTraceSignalMSI).
 //
-// A nil log returns b itself.
+// A nil log returns b itself. The wrapper of a backend that implements
+// [model.VirtualCPUInterface] implements it too, passing its calls on
+// untraced, so GICv4.0 code (a scenario's virtual CPU interface
+// statements, state's pending vLPIs) works the same traced.
 func Trace(b model.Backend, log *slog.Logger) model.Backend {
 	if log == nil {
 		return b
 	}
-	return &tracer{Backend: b, log: log}
+	t := &tracer{Backend: b, log: log}
+	if v, ok := b.(model.VirtualCPUInterface); ok {
+		return &virtualTracer{tracer: t, VirtualCPUInterface: v}
+	}
+	return t
+}
+
+// virtualTracer is a tracer of a backend with vPEs: the virtual CPU
+// interface passes straight to the wrapped backend.
+type virtualTracer struct {
+	*tracer
+	model.VirtualCPUInterface
 }
 
 // tracer implements the optional interfaces of model's driver functions

@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -438,5 +439,28 @@ func TestReadStateGICv3HasNoVirtualPart(t *testing.T) {
 		if strings.Contains(js.String(), field) {
 			t.Errorf("GICv3 state JSON has %s:\n%s", field, js.String())
 		}
+	}
+}
+
+// TestTraceKeepsTheVirtualCPUInterface: a traced GICv4.0 backend still
+// offers the virtual CPU interface, so state sees the pending vLPIs; the
+// wrapper of a backend without one does not claim one.
+func TestTraceKeepsTheVirtualCPUInterface(t *testing.T) {
+	m := openGICv4(t)
+	m.msi(t, 0)
+	traced := inspect.Trace(m.b, slog.New(slog.NewTextHandler(discard{}, nil)))
+	if _, ok := traced.(model.VirtualCPUInterface); !ok {
+		t.Fatal("the traced GICv4.0 backend does not implement model.VirtualCPUInterface")
+	}
+	s, err := inspect.ReadState(traced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Redistributors[0].Virtual.Pending; len(got) != 1 || got[0] != 8192 {
+		t.Errorf("traced: vLPIs pending on CPU 0: %v, want [8192]", got)
+	}
+	var plain model.Backend = struct{ model.Backend }{openMapped(t, 1)} // hides every optional interface
+	if _, ok := inspect.Trace(plain, slog.New(slog.NewTextHandler(discard{}, nil))).(model.VirtualCPUInterface); ok {
+		t.Error("the wrapper of a backend without a virtual CPU interface claims one")
 	}
 }
