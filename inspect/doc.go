@@ -3,6 +3,10 @@
 // reads those tables back out of guest memory into a [State] that renders
 // the same way on every backend, walks one translation step by step
 // ([Explain]) and traces every command and MSI through [log/slog] ([Trace]).
+// On a backend that models GICv4.0 vPEs (Capabilities().VirtualLPIs) the
+// state also holds the vPE table, the VLPI_base registers and the vLPIs,
+// and a virtual event is walked to its vPE; on any other, nothing of that
+// is read or written.
 //
 // It works through package model only: everything it knows about a backend
 // comes from the [model.Backend] interface (registers, guest memory,
