@@ -38,6 +38,7 @@
 //	queue pages=1 [at=ADDR]        (command queue size in 4 KiB pages)
 //	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
 //	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
+//	itses N                        (N ITSes sharing the redistributors, 1..16; model.Layout.ITSes)
 //	gicv4                          (a GICv4.0 ITS: GITS_TYPER.Virtual; simulator only)
 //	vpetable flat|indirect [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //	                               (GITS_BASER2, the vPE table; with gicv4)
@@ -63,6 +64,7 @@
 //	invlpir cpu= lpi=             invallr cpu=
 //	write REGISTER [cpu=] value=  poke addr= value=
 //	save        restore [inplace]
+//	its N                         (the statements after it address ITS N)
 //
 // GICv4.0 actions (with the gicv4 setting), as a hypervisor drives vPEs:
 //

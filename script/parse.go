@@ -533,6 +533,8 @@ func init() {
 		"poke":       parsePoke,
 		"save":       parseSave,
 		"restore":    parseRestore,
+		"itses":      parseITSes,
+		"its":        parseITS,
 		// GICv4.0 (parse_gicv4.go)
 		"gicv4":       parseGICv4,
 		"vpetable":    parseVPETable,

@@ -20,6 +20,7 @@ devtable indirect pagesize=64k pages=1 at=0x46000000
 colltable pages=1 at=0x46100000
 gicv4
 vpetable indirect pagesize=4k pages=2 at=0x46200000
+itses 2
 lpi 8193..8195 prio=0xa0 enabled
 enablelpis all
 mapd dev=0x10 bits=5
@@ -32,6 +33,8 @@ MAPTI dev=0x10 ev=2 lpi=8194 icid=0
 mapi dev=0x10 ev=8195 icid=0
 movi dev=0x10 ev=1 icid=0
 movall from=0 to=1
+its 1
+its 0
 MOVALL rdbase1=1 rdbase2=0
 discard dev=0x10 ev=2
 inv dev=0x10 ev=1

@@ -130,7 +130,9 @@ type runner struct {
 
 	cfg      model.Config
 	manualL2 bool
-	b        model.Backend
+	b        model.Backend // the ITS the statements address (its N): machine or a view of it
+	machine  model.Backend // the backend opened
+	its      int           // b is ITS its of machine
 	caps     model.Capabilities
 	layout   model.Layout
 	alloc    *model.Allocator
@@ -234,7 +236,7 @@ func (r *runner) run() {
 		return
 	}
 	r.setBackend(b)
-	defer func() { r.b.Close() }()
+	defer func() { r.machine.Close() }()
 	if r.opts.Start != nil && !r.start() {
 		return
 	}
@@ -281,7 +283,7 @@ func (r *runner) run() {
 			return
 		}
 		if r.opts.Observe != nil {
-			if err := r.opts.Observe(r.b); err != nil {
+			if err := r.opts.Observe(r.machine); err != nil {
 				r.res.Failures = append(r.res.Failures, Failure{Pos: Pos{File: r.s.File}, Stmt: "observe", Msg: err.Error()})
 				r.res.Failed++
 			}
@@ -343,7 +345,7 @@ func (r *runner) openFailed(i int, err error) {
 }
 
 func (r *runner) setBackend(b model.Backend) {
-	r.b = b
+	r.b, r.machine, r.its = b, b, 0
 	r.caps = b.Capabilities()
 	r.layout = b.Layout()
 	if r.alloc == nil {
@@ -477,6 +479,8 @@ func (r *runner) exec(st Stmt) error {
 		return r.restore(s)
 	case Expectation:
 		r.expect(s)
+	case *ITSStmt:
+		r.act(s, r.selectITS(s.N), fmt.Sprintf("ITS %d addressed", s.N))
 	default:
 		if r.execGICv4(st) {
 			return nil
@@ -780,16 +784,20 @@ func (r *runner) migrate(s *RestoreStmt) error {
 	if err != nil {
 		return fmt.Errorf("opening the destination backend: %w", err)
 	}
-	if err := copyRAM(r.b, nb); err != nil {
+	if err := copyRAM(r.machine, nb); err != nil {
 		nb.Close()
 		return fmt.Errorf("copying guest memory: %w", err)
 	}
-	ctlr, err := carryRegisters(r.b, nb, r.cfg.ITSTyper.Virtual())
-	if err != nil {
-		nb.Close()
-		return fmt.Errorf("carrying the registers over: %w", err)
+	n := max(r.caps.ITSes, 1)
+	ctlrs := make([]uint64, n)
+	for i := range n {
+		if ctlrs[i], err = carryITS(r.machine, nb, i, r.cfg.ITSTyper.Virtual()); err != nil {
+			nb.Close()
+			return fmt.Errorf("carrying the registers over: %w", err)
+		}
 	}
-	r.b.Close()
+	cur := r.its
+	r.machine.Close()
 	r.setBackend(nb)
 	r.acked = map[model.CPU][]model.INTID{}
 	r.vacked = map[model.CPU][]model.INTID{}
@@ -806,12 +814,34 @@ func (r *runner) migrate(s *RestoreStmt) error {
 			return nil
 		}
 	}
-	if err := nb.RestoreTables(); err != nil {
-		r.act(s, err, "")
-		return nil
+	for i := range n {
+		v, err := model.ITSOf(nb, i)
+		if err == nil {
+			err = v.RestoreTables()
+		}
+		if err == nil {
+			err = v.WriteITSRegister(model.GITS_CTLR, ctlrs[i]&model.GITS_CTLR_Enabled)
+		}
+		if err != nil {
+			r.act(s, err, "")
+			return nil
+		}
 	}
-	r.act(s, nb.WriteITSRegister(model.GITS_CTLR, ctlr&model.GITS_CTLR_Enabled), "tables restored into a fresh backend")
+	r.act(s, r.selectITS(cur), "tables restored into a fresh backend")
 	return nil
+}
+
+// carryITS is carryRegisters for ITS i of a machine with several.
+func carryITS(from, to model.Backend, i int, virtual bool) (uint64, error) {
+	f, err := model.ITSOf(from, i)
+	if err != nil {
+		return 0, err
+	}
+	t, err := model.ITSOf(to, i)
+	if err != nil {
+		return 0, err
+	}
+	return carryRegisters(f, t, virtual)
 }
 
 // carryRegisters gives the destination of a migration the registers the

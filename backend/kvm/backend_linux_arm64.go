@@ -47,7 +47,7 @@ type backend struct {
 	ram   *kvmsys.Mapping
 	mem   *model.RAM
 	vgic  *kvmsys.FD
-	its   *kvmsys.FD
+	its   []*kvmsys.FD // one KVM_DEV_TYPE_ARM_VGIC_ITS per ITS of the layout; none without an ITS
 	vcpus []*vcpu
 	// routed holds the GSIs of the last SetGSIRouting, the only writer of
 	// KVM's routing table: TriggerGSI's answer to "no route".
@@ -57,14 +57,16 @@ type backend struct {
 	// retargeted: something since the last Acknowledge may have left a
 	// pending LPI on a vCPU it no longer targets (flush_linux_arm64.go).
 	retargeted bool
-	// queue is the command queue as processCommands last left it, which
-	// spares it two register reads on the next GITS_CWRITER write. Every
-	// other ITS register write (writeITS) forgets it: only those change
-	// GITS_CBASER or GITS_CREADR.
-	queue struct {
-		known          bool
-		cbaser, creadr uint64
-	}
+	// queue holds each ITS's command queue as processCommands last left
+	// it, which spares it two register reads on the next GITS_CWRITER
+	// write. Every other write to that ITS's registers (writeITS) forgets
+	// it: only those change GITS_CBASER or GITS_CREADR.
+	queue []queueState
+}
+
+type queueState struct {
+	known          bool
+	cbaser, creadr uint64
 }
 
 func open(cfg model.Config, withITS bool) (model.Backend, error) {
@@ -113,8 +115,8 @@ func (b *backend) setUp(withITS bool) error {
 		return err
 	}
 	typer := model.KVMITSTyper
-	if b.its != nil {
-		if typer, err = b.programITS(); err != nil {
+	for i := range b.its {
+		if typer, err = b.programITS(i); err != nil {
 			return err
 		}
 	}
@@ -126,6 +128,7 @@ func (b *backend) setUp(withITS bool) error {
 		ICIDBits:             typer.ICIDBits(),
 		ITTEntrySize:         typer.ITTEntrySize(),
 		LPIIDBits:            min(b.layout.LPIIDBits, maxKVMLPIIDBits),
+		ITSes:                len(b.its),
 		ReportsCommandErrors: false,
 		ErrorPolicies:        []model.ErrorPolicy{model.ContinueOnError},
 	}
@@ -210,8 +213,8 @@ func (b *backend) createVCPUs() error {
 	return nil
 }
 
-// createGIC creates the vGICv3 and, if withITS, the ITS, each at the
-// layout's addresses.
+// createGIC creates the vGICv3 and, if withITS, the layout's ITSes, each
+// at the layout's addresses.
 func (b *backend) createGIC(withITS bool) (err error) {
 	l := b.layout
 	if b.vgic, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_V3); err != nil {
@@ -226,11 +229,20 @@ func (b *backend) createGIC(withITS bool) (err error) {
 	if !withITS {
 		return nil
 	}
-	if b.its, err = createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS); err != nil {
-		return err
-	}
-	if err = kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(l.ITSBase)); err != nil {
-		return fmt.Errorf("ITS address: %w", err)
+	for i := range l.ITSCount() {
+		il, err := l.ForITS(i)
+		if err != nil {
+			return err
+		}
+		fd, err := createGICDevice(b.vm, kvmsys.KVM_DEV_TYPE_ARM_VGIC_ITS)
+		if err != nil {
+			return err
+		}
+		b.its = append(b.its, fd)
+		b.queue = append(b.queue, queueState{})
+		if err = kvmsys.SetAttr64(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_ADDR, kvmsys.KVM_VGIC_ITS_ADDR_TYPE, uint64(il.ITSBase)); err != nil {
+			return fmt.Errorf("ITS %d address %v: %w", i, il.ITSBase, err)
+		}
 	}
 	return nil
 }
@@ -241,9 +253,9 @@ func (b *backend) initGIC() error {
 	if err := kvmsys.SetAttrCtrl(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
 		return fmt.Errorf("vGIC CTRL_INIT: %w", err)
 	}
-	if b.its != nil {
-		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
-			return fmt.Errorf("ITS CTRL_INIT: %w", err)
+	for i, fd := range b.its {
+		if err := kvmsys.SetAttrCtrl(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_VGIC_CTRL_INIT); err != nil {
+			return fmt.Errorf("ITS %d CTRL_INIT: %w", i, err)
 		}
 	}
 	if err := kvmsys.SetAttr32(b.vgic, kvmsys.KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, 0x2); err != nil {
@@ -296,7 +308,8 @@ func checkLayout(l model.Layout, cpus int) error {
 		return wrap(fmt.Errorf("the layout's scratch region (%d bytes) cannot hold the guest program: %w", l.ScratchSize, model.ErrInvalidArgument))
 	}
 	overlaps := func(a, n model.GPA) bool { return mailboxGPA < a+n && a < mailboxGPA+16 }
-	if overlaps(l.RAMBase, model.GPA(l.RAMSize)) || overlaps(l.GICDBase, 64<<10) || overlaps(l.ITSBase, 128<<10) || overlaps(l.GICRBase, model.GPA(cpus)*model.GICRSize) {
+	extra := model.GPA(l.ITSCount()-1) * model.ITSFrameSize
+	if overlaps(l.RAMBase, model.GPA(l.RAMSize)) || overlaps(l.GICDBase, 64<<10) || overlaps(l.ITSBase, 128<<10) || overlaps(l.GICRBase, model.GPA(cpus)*model.GICRSize) || overlaps(l.ExtraITSBase, extra) {
 		return wrap(fmt.Errorf("the layout overlaps the guest program's mailbox at %v: %w", mailboxGPA, model.ErrInvalidArgument))
 	}
 	return nil
@@ -313,16 +326,19 @@ func createGICDevice(vm *kvmsys.FD, typ uint32) (*kvmsys.FD, error) {
 	return fd, nil
 }
 
-// programITS writes the device table, collection table and command queue
-// registers from the layout, then GITS_CTLR.Enabled last, and returns
-// GITS_TYPER as KVM reads it back.
-func (b *backend) programITS() (model.ITSTyper, error) {
-	l := b.layout
-	reset0, err := b.readITS(model.GITS_BASER(0))
+// programITS writes ITS i's device table, collection table and command
+// queue registers from the layout, then GITS_CTLR.Enabled last, and
+// returns GITS_TYPER as KVM reads it back.
+func (b *backend) programITS(i int) (model.ITSTyper, error) {
+	l, err := b.layout.ForITS(i)
 	if err != nil {
 		return 0, err
 	}
-	reset1, err := b.readITS(model.GITS_BASER(1))
+	reset0, err := b.readITS(i, model.GITS_BASER(0))
+	if err != nil {
+		return 0, err
+	}
+	reset1, err := b.readITS(i, model.GITS_BASER(1))
 	if err != nil {
 		return 0, err
 	}
@@ -342,11 +358,11 @@ func (b *backend) programITS() (model.ITSTyper, error) {
 		r model.ITSRegister
 		v uint64
 	}{{model.GITS_BASER(0), uint64(dev)}, {model.GITS_BASER(1), uint64(coll)}, {model.GITS_CBASER, uint64(cb)}, {model.GITS_CTLR, model.GITS_CTLR_Enabled}} {
-		if err := b.writeITS(w.r, w.v); err != nil {
+		if err := b.writeITS(i, w.r, w.v); err != nil {
 			return 0, err
 		}
 	}
-	t, err := b.readITS(model.GITS_TYPER)
+	t, err := b.readITS(i, model.GITS_TYPER)
 	return model.ITSTyper(t), err
 }
 
@@ -390,24 +406,45 @@ func (b *backend) readGICR(cpu model.CPU, r model.GICRRegister) (uint64, error) 
 // an ITS device (OpenWithoutITS).
 var errVMWithoutITS = fmt.Errorf("this VM has no ITS: %w", model.ErrNotSupported)
 
-func (b *backend) readITS(r model.ITSRegister) (uint64, error) {
-	if b.its == nil {
-		return 0, fmt.Errorf("read %v: %w", r, errVMWithoutITS)
+// itsFD returns ITS i's device, or why there is none.
+func (b *backend) itsFD(i int) (*kvmsys.FD, error) {
+	switch {
+	case len(b.its) == 0:
+		return nil, errVMWithoutITS
+	case i < 0 || i >= len(b.its):
+		return nil, fmt.Errorf("ITS %d out of range 0..%d: %w", i, len(b.its)-1, model.ErrInvalidArgument)
 	}
-	v, err := kvmsys.GetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r))
+	return b.its[i], nil
+}
+
+// itsName names ITS i in errors: nothing for ITS 0, as with one ITS.
+func itsName(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ITS %d: ", i)
+}
+
+func (b *backend) readITS(i int, r model.ITSRegister) (uint64, error) {
+	fd, err := b.itsFD(i)
 	if err != nil {
-		return 0, fmt.Errorf("read %v: %w", r, err)
+		return 0, fmt.Errorf("%sread %v: %w", itsName(i), r, err)
+	}
+	v, err := kvmsys.GetAttr64(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r))
+	if err != nil {
+		return 0, fmt.Errorf("%sread %v: %w", itsName(i), r, err)
 	}
 	return v, nil
 }
 
-func (b *backend) writeITS(r model.ITSRegister, v uint64) error {
-	b.queue.known = false
-	if b.its == nil {
-		return fmt.Errorf("write %v: %w", r, errVMWithoutITS)
+func (b *backend) writeITS(i int, r model.ITSRegister, v uint64) error {
+	fd, err := b.itsFD(i)
+	if err != nil {
+		return fmt.Errorf("%swrite %v: %w", itsName(i), r, err)
 	}
-	if err := kvmsys.SetAttr64(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r), v); err != nil {
-		return fmt.Errorf("write %v = %#x: %w", r, v, err)
+	b.queue[i].known = false
+	if err := kvmsys.SetAttr64(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_ITS_REGS, uint64(r), v); err != nil {
+		return fmt.Errorf("%swrite %v = %#x: %w", itsName(i), r, v, err)
 	}
 	return nil
 }
@@ -471,23 +508,47 @@ func (b *backend) checkCPU(cpu model.CPU) error {
 }
 
 func (b *backend) ReadITSRegister(reg model.ITSRegister) (uint64, error) {
+	return b.ReadITSRegisterOf(0, reg)
+}
+
+// WriteITSRegister writes a register of ITS 0 (WriteITSRegisterOf).
+func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
+	return b.WriteITSRegisterOf(0, reg, v)
+}
+
+var _ model.MultiITS = (*backend)(nil)
+
+// ITSView returns the backend as ITS i sees it (model.MultiITS).
+func (b *backend) ITSView(i int) (model.Backend, error) {
+	if i == 0 {
+		return b, nil
+	}
+	if _, err := b.itsFD(i); err != nil {
+		return nil, wrap(err)
+	}
+	return model.NewITSView(b, b, i)
+}
+
+// ReadITSRegisterOf reads a register of ITS i (model.ITSAccess).
+func (b *backend) ReadITSRegisterOf(i int, reg model.ITSRegister) (uint64, error) {
 	var v uint64
 	err := b.stopped(func() (err error) {
-		v, err = b.readITS(reg)
+		v, err = b.readITS(i, reg)
 		return err
 	})
 	return v, wrap(err)
 }
 
-// WriteITSRegister writes an ITS register. A write that may make the ITS
-// process commands (GITS_CWRITER, or GITS_CTLR setting Enabled) settles
-// the LPIs the processed commands moved (flush_linux_arm64.go).
-func (b *backend) WriteITSRegister(reg model.ITSRegister, v uint64) error {
+// WriteITSRegisterOf writes a register of ITS i (model.ITSAccess). A
+// write that may make the ITS process commands (GITS_CWRITER, or
+// GITS_CTLR setting Enabled) settles the LPIs the processed commands moved
+// (flush_linux_arm64.go).
+func (b *backend) WriteITSRegisterOf(i int, reg model.ITSRegister, v uint64) error {
 	return wrap(b.stopped(func() error {
 		if reg == model.GITS_CWRITER || reg == model.GITS_CTLR && v&model.GITS_CTLR_Enabled != 0 {
-			return b.processCommands(reg, v)
+			return b.processCommands(i, reg, v)
 		}
-		return b.writeITS(reg, v)
+		return b.writeITS(i, reg, v)
 	}))
 }
 
@@ -740,10 +801,15 @@ func (b *backend) runningPriority(cpu model.CPU) (uint8, error) {
 // the whole state and nothing stale shows. It write-holds memMu
 // throughout: no access through Memory sees a table zeroed and not yet
 // saved.
-func (b *backend) SaveTables() error {
+func (b *backend) SaveTables() error { return b.SaveTablesOf(0) }
+
+// SaveTablesOf saves ITS i's tables and the pending tables, as SaveTables
+// does ITS 0's (model.ITSAccess).
+func (b *backend) SaveTablesOf(i int) error {
 	return wrap(b.stopped(func() error {
-		if b.its == nil {
-			return errVMWithoutITS
+		fd, err := b.itsFD(i)
+		if err != nil {
+			return err
 		}
 		b.memMu.Lock()
 		defer b.memMu.Unlock()
@@ -751,7 +817,7 @@ func (b *backend) SaveTables() error {
 			return err
 		}
 		for _, reg := range []model.ITSRegister{model.GITS_BASER(0), model.GITS_BASER(1)} {
-			v, err := b.readITS(reg)
+			v, err := b.readITS(i, reg)
 			if err != nil {
 				return err
 			}
@@ -763,8 +829,8 @@ func (b *backend) SaveTables() error {
 				return fmt.Errorf("clearing %v: %w", reg, err)
 			}
 		}
-		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_SAVE_TABLES); err != nil {
-			return fmt.Errorf("ITS_SAVE_TABLES: %w", err)
+		if err := kvmsys.SetAttrCtrl(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_SAVE_TABLES); err != nil {
+			return fmt.Errorf("%sITS_SAVE_TABLES: %w", itsName(i), err)
 		}
 		return nil
 	}))
@@ -773,40 +839,45 @@ func (b *backend) SaveTables() error {
 // RestoreTables resets the ITS (KVM_DEV_ARM_ITS_CTRL_RESET) and restores
 // it in the documented order: GITS_IIDR, GITS_CBASER, GITS_CREADR,
 // GITS_CWRITER, GITS_BASER<n>, ITS_RESTORE_TABLES, GITS_CTLR.
-func (b *backend) RestoreTables() error {
+func (b *backend) RestoreTables() error { return b.RestoreTablesOf(0) }
+
+// RestoreTablesOf restores ITS i as RestoreTables does ITS 0
+// (model.ITSAccess).
+func (b *backend) RestoreTablesOf(i int) error {
 	return wrap(b.stopped(func() error {
-		if b.its == nil {
-			return errVMWithoutITS
+		fd, err := b.itsFD(i)
+		if err != nil {
+			return err
 		}
 		regs := []model.ITSRegister{model.GITS_IIDR, model.GITS_CBASER, model.GITS_CREADR, model.GITS_CWRITER, model.GITS_BASER(0), model.GITS_BASER(1), model.GITS_CTLR}
 		vals := map[model.ITSRegister]uint64{}
 		for _, r := range regs {
-			v, err := b.readITS(r)
+			v, err := b.readITS(i, r)
 			if err != nil {
 				return err
 			}
 			vals[r] = v
 		}
-		if err := b.writeITS(model.GITS_CTLR, 0); err != nil {
+		if err := b.writeITS(i, model.GITS_CTLR, 0); err != nil {
 			return err
 		}
-		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_CTRL_RESET); err != nil {
-			return fmt.Errorf("ITS_CTRL_RESET: %w", err)
+		if err := kvmsys.SetAttrCtrl(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_CTRL_RESET); err != nil {
+			return fmt.Errorf("%sITS_CTRL_RESET: %w", itsName(i), err)
 		}
 		for _, r := range regs[:len(regs)-1] {
-			if err := b.writeITS(r, vals[r]); err != nil {
+			if err := b.writeITS(i, r, vals[r]); err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
 		}
 		b.retargeted = true // restored ITEs may target other vCPUs than before
 		var restoreErr error
-		if err := kvmsys.SetAttrCtrl(b.its, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES); err != nil {
-			restoreErr = fmt.Errorf("ITS_RESTORE_TABLES: %w", err)
+		if err := kvmsys.SetAttrCtrl(fd, kvmsys.KVM_DEV_ARM_VGIC_GRP_CTRL, kvmsys.KVM_DEV_ARM_ITS_RESTORE_TABLES); err != nil {
+			restoreErr = fmt.Errorf("%sITS_RESTORE_TABLES: %w", itsName(i), err)
 		}
 		// GITS_CTLR is written back whether or not the restore worked;
 		// enabling the ITS runs commands waiting in the restored queue, and
 		// processCommands settles after them.
-		if err := b.processCommands(model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
+		if err := b.processCommands(i, model.GITS_CTLR, vals[model.GITS_CTLR]&model.GITS_CTLR_Enabled); err != nil {
 			return errors.Join(restoreErr, fmt.Errorf("restore: %w", err))
 		}
 		return restoreErr
@@ -830,7 +901,10 @@ func (b *backend) Close() error {
 	for _, t := range b.irqfds {
 		errs = append(errs, t.closeLocked())
 	}
-	errs = append(errs, b.its.Close(), b.vgic.Close())
+	for _, fd := range b.its {
+		errs = append(errs, fd.Close())
+	}
+	errs = append(errs, b.vgic.Close())
 	for _, v := range b.vcpus {
 		errs = append(errs, v.run.Close(), v.fd.Close())
 	}

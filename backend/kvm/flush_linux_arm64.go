@@ -74,26 +74,29 @@ func retargets(op model.Opcode) moveKind {
 // much as a KVM_SIGNAL_MSI), so a GITS_CWRITER write costs one read more
 // than the write. The caller holds mu, inside stopped; the caller wraps
 // the error.
-func (b *backend) processCommands(reg model.ITSRegister, v uint64) error {
-	cb, from := b.queue.cbaser, b.queue.creadr
-	if !b.queue.known {
-		var err error
-		if cb, err = b.readITS(model.GITS_CBASER); err != nil {
-			return err
-		}
-		if from, err = b.readITS(model.GITS_CREADR); err != nil {
-			return err
-		}
-	}
-	if err := b.writeITS(reg, v); err != nil {
+func (b *backend) processCommands(i int, reg model.ITSRegister, v uint64) error {
+	if _, err := b.itsFD(i); err != nil {
 		return err
 	}
-	to, err := b.readITS(model.GITS_CREADR)
+	cb, from := b.queue[i].cbaser, b.queue[i].creadr
+	if !b.queue[i].known {
+		var err error
+		if cb, err = b.readITS(i, model.GITS_CBASER); err != nil {
+			return err
+		}
+		if from, err = b.readITS(i, model.GITS_CREADR); err != nil {
+			return err
+		}
+	}
+	if err := b.writeITS(i, reg, v); err != nil {
+		return err
+	}
+	to, err := b.readITS(i, model.GITS_CREADR)
 	if err != nil {
 		b.retargeted = true // commands may have run: settle before the next acknowledge
 		return err
 	}
-	b.queue.known, b.queue.cbaser, b.queue.creadr = true, cb, to
+	b.queue[i] = queueState{known: true, cbaser: cb, creadr: to}
 	return b.afterCommands(b.queuedMoves(model.CBASER(cb), from, to))
 }
 
