@@ -42,7 +42,7 @@ func (r ITSRegister) String() string {
 // at an 8-aligned offset).
 func (r ITSRegister) Is64Bit() bool {
 	switch {
-	case r == GITS_TYPER, r == GITS_CBASER, r == GITS_CWRITER, r == GITS_CREADR:
+	case r == GITS_TYPER, r == GITS_CBASER, r == GITS_CWRITER, r == GITS_CREADR, r == GITS_SGIR:
 		return true
 	case r >= GITS_BASER0 && r < GITS_BASER0+64 && r%8 == 0:
 		return true
