@@ -110,6 +110,8 @@ type Redistributors struct {
 	virtual bool
 	vpes    map[model.GPA]*vpe
 	vpeList atomic.Pointer[[]*vpe]
+	// GICv4.1 (EnableGICv41, virtual41.go); nil on GICv4.0.
+	v41 atomic.Pointer[gicv41]
 }
 
 // New returns cpus redistributors over guest memory mem, supporting LPI

@@ -45,7 +45,15 @@ func (r *Redistributors) ReadRegister(cpu model.CPU, reg model.GICRRegister) (ui
 		if r.Virtual() {
 			v |= model.GICR_TYPER_VLPIS | model.GICR_TYPER_Dirty
 		}
+		if r.GICv41() {
+			v |= model.GICR_TYPER_RVPEID | model.GICR_TYPER_VSGI
+		}
 		return v, nil
+	case model.GICR_VSGIR, model.GICR_VSGIPENDR:
+		if !r.GICv41() {
+			return 0, nil // RES0 without GICv4.1
+		}
+		return r.readVirtualRegister(c, reg), nil
 	case model.GICR_VPROPBASER, model.GICR_VPENDBASER:
 		if err := r.checkVirtual(cpu, reg); err != nil {
 			return 0, err
@@ -95,6 +103,11 @@ func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v 
 		}
 		return nil
 	case model.GICR_INVLPIR, model.GICR_INVALLR:
+		// With V (GICv4.1) they name a vPE: see invalidateByRegister.
+		if g := r.v41.Load(); g != nil && v&model.GICR_INVLPIR_V != 0 {
+			r.invalidateByRegister(g, reg, v)
+			return nil
+		}
 		// Written through a redistributor whose EnableLPIs is 0, they
 		// are ignored, as KVM's vgic_mmio_write_invlpi and _invall
 		// ignore them: that redistributor has no LPI state to refresh.
@@ -109,6 +122,11 @@ func (r *Redistributors) WriteRegister(cpu model.CPU, reg model.GICRRegister, v 
 		return nil
 	case model.GICR_IIDR, model.GICR_TYPER, model.GICR_SYNCR:
 		return nil
+	case model.GICR_VSGIR, model.GICR_VSGIPENDR:
+		if !r.GICv41() {
+			return nil // RES0 without GICv4.1
+		}
+		return r.writeVirtualRegister(c, reg, v)
 	case model.GICR_VPROPBASER, model.GICR_VPENDBASER:
 		if err := r.checkVirtual(cpu, reg); err != nil {
 			return err

@@ -9,25 +9,36 @@ import (
 // scheduled returns the vPE scheduled on cpu, or an error saying there is
 // none.
 func (r *Redistributors) scheduled(cpu model.CPU) (*vpe, error) {
+	_, v, err := r.scheduledOn(cpu)
+	return v, err
+}
+
+// scheduledOn returns cpu's redistributor and the vPE scheduled there.
+func (r *Redistributors) scheduledOn(cpu model.CPU) (*cpuState, *vpe, error) {
 	c, err := r.cpu(cpu)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v := c.resident.Load()
 	if v == nil {
-		return nil, fmt.Errorf("redistributor %d: no vPE is scheduled (GICR_VPENDBASER.Valid = 0): %w", cpu, model.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("redistributor %d: no vPE is scheduled (GICR_VPENDBASER.Valid = 0): %w", cpu, model.ErrInvalidArgument)
 	}
-	return v, nil
+	return c, v, nil
 }
 
-// PendingVirtual returns the vLPIs pending for the vPE scheduled on cpu,
-// ascending.
+// PendingVirtual returns the virtual interrupts pending for the vPE
+// scheduled on cpu, ascending: its vSGIs (GICv4.1), then its vLPIs.
 func (r *Redistributors) PendingVirtual(cpu model.CPU) ([]model.INTID, error) {
 	v, err := r.scheduled(cpu)
 	if err != nil {
 		return nil, err
 	}
 	var out []model.INTID
+	for p, i := v.sgiPending.Load(), 0; p>>i != 0; i++ {
+		if p>>i&1 != 0 {
+			out = append(out, model.INTID(i))
+		}
+	}
 	v.hints.each(func(g uint32) bool {
 		v.visitGroup(g, func(vintid model.INTID, _ uint64) { out = append(out, vintid) })
 		return true
@@ -66,13 +77,17 @@ func (v *vpe) scanGroup(g uint32, fn func(vintid model.INTID, s uint64)) {
 }
 
 // AcknowledgeVirtual reads ICV_IAR1_EL1 in the vPE scheduled on cpu: the
-// highest-priority pending, enabled vLPI below both the vPE's priority
-// mask and its running priority, lowest vINTID among equals, which stops
-// being pending and becomes active. With none it returns
-// [model.SpuriousINTID]. The configuration is the one cached from the
-// vPE's virtual LPI configuration table (at scheduling, INV, VINVALL).
+// highest-priority pending, enabled Group 1 interrupt below both the vPE's
+// priority mask and its running priority, lowest vINTID among equals,
+// which stops being pending and becomes active. With none it returns
+// [model.SpuriousINTID]. vLPIs are Group 1, their configuration the one
+// cached from the vPE's virtual LPI configuration table (at scheduling,
+// INV, VINVALL, GICR_INVLPIR); on GICv4.1 vSGIs (0..15, configured by
+// VSGI) compete with them, and neither is signalled while the resident
+// vPE's GICR_VPENDBASER.VGrp1En is 0. Group 0 vSGIs stay pending: they
+// are ICV_IAR0_EL1's, which is not modelled.
 func (r *Redistributors) AcknowledgeVirtual(cpu model.CPU) (model.INTID, error) {
-	v, err := r.scheduled(cpu)
+	c, v, err := r.scheduledOn(cpu)
 	if err != nil {
 		return 0, err
 	}
@@ -82,8 +97,16 @@ func (r *Redistributors) AcknowledgeVirtual(cpu model.CPU) (model.INTID, error) 
 	if n := len(v.active); n > 0 {
 		limit = min(limit, int(v.active[n-1].priority))
 	}
+	if !r.groupEnabled(c, true) {
+		return model.SpuriousINTID, nil
+	}
 	for {
 		best, bestPrio := model.INTID(0), 0x100
+		for p, i := v.sgiPending.Load(), 0; p>>i != 0; i++ {
+			if cfg := v.sgiCfg[i]; p>>i&1 != 0 && cfg.enable && cfg.group1 && int(cfg.priority) < limit && int(cfg.priority) < bestPrio {
+				best, bestPrio = model.INTID(i), int(cfg.priority)
+			}
+		}
 		v.hints.each(func(g uint32) bool {
 			v.scanGroup(g, func(vintid model.INTID, s uint64) {
 				cfg := model.LPIConfig(s & vCfgMask)
@@ -95,6 +118,14 @@ func (r *Redistributors) AcknowledgeVirtual(cpu model.CPU) (model.INTID, error) 
 		})
 		if bestPrio == 0x100 {
 			return model.SpuriousINTID, nil
+		}
+		if best < 16 {
+			bit := uint32(1) << best
+			if v.sgiPending.And(^bit)&bit != 0 {
+				v.active = append(v.active, activeLPI{intid: best, priority: uint8(bestPrio)})
+				return best, nil
+			}
+			continue // cleared meanwhile (VSGI Clear): look again
 		}
 		p, i := v.page(best, false)
 		s := p.state[i].Load()

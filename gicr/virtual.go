@@ -63,9 +63,26 @@ type vpe struct {
 	// this model's description of it (written at deschedule).
 	described bool
 
-	ifMu   sync.Mutex // the virtual CPU interface: pmr, active
+	ifMu   sync.Mutex // the virtual CPU interface: pmr, active, vSGI configuration
 	pmr    uint8
 	active []activeLPI
+
+	// GICv4.1 (virtual41.go): what the VMAPP that mapped the vPE said,
+	// written under Redistributors.mu and mu, read under either.
+	mapped41 bool
+	vpeid    model.VPEID
+	vconf    model.GPA // the vLPI configuration table (VCONF_addr)
+	vbits    int       // vINTID bits: VPT_size + 1
+	ptz      bool      // the VPT is known zero: the next scheduling reads nothing
+	// defaultDB is VMAPP's Default_Doorbell (model.NoDoorbell: none);
+	// dbArmed is set by a deschedule that asked for it, and cleared by
+	// the doorbell it rings, or by scheduling.
+	defaultDB atomic.Uint32
+	dbArmed   atomic.Bool
+	// sgiPending holds the pending vSGIs (bit n: vINTID n); sgiCfg their
+	// configuration (VSGI), under ifMu.
+	sgiPending atomic.Uint32
+	sgiCfg     [16]vsgiConfig
 }
 
 // vptMagic marks the IMPLEMENTATION DEFINED area of a VPT (its first 8
@@ -201,8 +218,8 @@ func (r *Redistributors) MapVLPI(h uint32, vintid, doorbell model.INTID) error {
 		return fmt.Errorf("gicr: vINTID %d is not a vLPI below 2^%d: %w", vintid, r.maxIDBits, model.ErrInvalidArgument)
 	}
 	cfg, reload := uint64(0), false
-	if c, ok := r.residentOn(v); ok {
-		if b, err := r.readVConfig(c, vintid); err == nil {
+	if c, ok := r.residentOn(v); ok || v.mapped41 {
+		if b, err := r.readVConfig(c, v, vintid); err == nil {
 			cfg, reload = uint64(b), true
 		}
 	}
@@ -327,10 +344,14 @@ func (r *Redistributors) deliverVirtual(c *cpuState, v *vpe, vintid model.INTID,
 	}
 	v.mu.Lock()
 	r.writeVPTBit(v, vintid, true)
+	ring := r.takeDefaultDoorbell(v, vintid)
 	v.mu.Unlock()
 	v.hints.set(uint32(vintid) >> groupShift)
-	if db := model.INTID(s & vDbMask >> vDbShift); db != model.NoDoorbell && db != 0 {
+	if db := model.INTID(s & vDbMask >> vDbShift); db != model.NoDoorbell && db != 0 && r.individualDoorbells() {
 		r.ringDoorbell(c, db)
+	}
+	if ring != model.NoDoorbell {
+		r.ringDoorbell(c, ring)
 	}
 }
 
@@ -466,7 +487,7 @@ func (r *Redistributors) InvalidateVLPI(h uint32, vintid model.INTID) {
 	if v == nil {
 		return
 	}
-	if c, ok := r.residentOn(v); ok {
+	if c, ok := r.residentOn(v); ok || v.mapped41 {
 		r.reloadVConfig(c, v, vintid)
 	}
 }
@@ -480,20 +501,25 @@ func (r *Redistributors) InvalidateAllVLPIs(h uint32) {
 	if v == nil {
 		return
 	}
-	if c, ok := r.residentOn(v); ok {
+	if c, ok := r.residentOn(v); ok || v.mapped41 {
 		r.reloadAllVConfig(c, v)
 	}
 }
 
-// readVConfig reads vintid's byte of the virtual LPI configuration table
-// of c's GICR_VPROPBASER.
-func (r *Redistributors) readVConfig(c *cpuState, vintid model.INTID) (model.LPIConfig, error) {
-	prop := model.VPropBaser(c.vpropbaser)
-	if uint64(vintid) >= uint64(1)<<prop.IDBits() {
-		return 0, fmt.Errorf("vINTID %d is beyond GICR_VPROPBASER.IDbits: %w", vintid, model.ErrInvalidArgument)
+// readVConfig reads vintid's byte of v's virtual LPI configuration
+// table: on GICv4.0 the one of c's GICR_VPROPBASER, on GICv4.1 the one
+// VMAPP named (VCONF_addr; c may then be nil).
+func (r *Redistributors) readVConfig(c *cpuState, v *vpe, vintid model.INTID) (model.LPIConfig, error) {
+	table, bits := v.vconf, v.vbits
+	if !v.mapped41 {
+		prop := model.VPropBaser(c.vpropbaser)
+		table, bits = prop.Addr(), prop.IDBits()
+	}
+	if vintid < model.LPIBase || uint64(vintid) >= uint64(1)<<bits {
+		return 0, fmt.Errorf("vINTID %d is beyond the vLPI configuration table's %d bits: %w", vintid, bits, model.ErrInvalidArgument)
 	}
 	var b [1]byte
-	if err := r.mem.ReadAt(b[:], prop.Addr()+model.GPA(vintid-model.LPIBase)); err != nil {
+	if err := r.mem.ReadAt(b[:], table+model.GPA(vintid-model.LPIBase)); err != nil {
 		return 0, err
 	}
 	return model.LPIConfig(b[0]), nil
@@ -504,7 +530,7 @@ func (r *Redistributors) reloadVConfig(c *cpuState, v *vpe, vintid model.INTID) 
 	if p == nil {
 		return
 	}
-	cfg, err := r.readVConfig(c, vintid)
+	cfg, err := r.readVConfig(c, v, vintid)
 	if err != nil {
 		cfg = 0 // beyond the table: no such vLPI to deliver
 	}
@@ -515,7 +541,7 @@ func (r *Redistributors) reloadVConfig(c *cpuState, v *vpe, vintid model.INTID) 
 // from c's table. Called with r.mu held.
 func (r *Redistributors) reloadAllVConfig(c *cpuState, v *vpe) {
 	v.each(func(w *atomic.Uint64, vintid model.INTID) {
-		cfg, err := r.readVConfig(c, vintid)
+		cfg, err := r.readVConfig(c, v, vintid)
 		if err != nil {
 			cfg = 0
 		}
@@ -523,11 +549,15 @@ func (r *Redistributors) reloadAllVConfig(c *cpuState, v *vpe) {
 	})
 }
 
-// vptBytes returns the byte range of a VPT that c's GICR_VPROPBASER
-// covers: from vINTID 8192 up to 2^IDbits (bounded by the model's).
-func (r *Redistributors) vptBytes(c *cpuState) (first, end uint64) {
-	bits := min(model.VPropBaser(c.vpropbaser).IDBits(), r.maxIDBits)
-	return uint64(model.LPIBase) / 8, (uint64(1) << bits) / 8
+// vptBytes returns the byte range of v's VPT in use: from vINTID 8192 up
+// to 2^IDbits of c's GICR_VPROPBASER (GICv4.0) or of VMAPP's VPT_size
+// (GICv4.1), bounded by the model's.
+func (r *Redistributors) vptBytes(c *cpuState, v *vpe) (first, end uint64) {
+	bits := v.vbits
+	if !v.mapped41 {
+		bits = model.VPropBaser(c.vpropbaser).IDBits()
+	}
+	return uint64(model.LPIBase) / 8, (uint64(1) << min(bits, r.maxIDBits)) / 8
 }
 
 // schedule makes the vPE whose VPT is at vpt resident on c
@@ -541,14 +571,26 @@ func (r *Redistributors) schedule(c *cpuState, vpt model.GPA, idai bool) error {
 	if err != nil {
 		return err
 	}
+	return r.scheduleVPE(c, v, idai)
+}
+
+// scheduleVPE makes v resident on c, as [Redistributors.schedule] says; a
+// GICv4.1 vPE whose VMAPP said PTZ (with Alloc) has its pending table
+// known zero: nothing is read, nothing is pending. Called with r.mu held.
+func (r *Redistributors) scheduleVPE(c *cpuState, v *vpe, idai bool) error {
 	for _, o := range r.cpus {
 		if o.resident.Load() == v {
-			return fmt.Errorf("redistributor %d: the vPE with VPT %v is already scheduled on redistributor %d: %w", c.id, vpt, o.id, model.ErrInvalidArgument)
+			return fmt.Errorf("redistributor %d: the vPE with VPT %v is already scheduled on redistributor %d: %w", c.id, v.vpt, o.id, model.ErrInvalidArgument)
 		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if idai || !v.described || !r.vptDescribed(v) {
+	v.dbArmed.Store(false)
+	switch {
+	case v.ptz:
+		v.ptz = false
+		v.each(func(w *atomic.Uint64, _ model.INTID) { w.And(^vPending) })
+	case idai || !v.described || !r.vptDescribed(v):
 		r.loadVPT(c, v)
 	}
 	r.reloadAllVConfig(c, v)
@@ -565,7 +607,7 @@ func (r *Redistributors) vptDescribed(v *vpe) bool {
 // loadVPT replaces v's pending state with its VPT's bits. Called with r.mu
 // and v.mu held.
 func (r *Redistributors) loadVPT(c *cpuState, v *vpe) {
-	first, end := r.vptBytes(c)
+	first, end := r.vptBytes(c, v)
 	if end <= first {
 		return
 	}
@@ -593,17 +635,22 @@ func (r *Redistributors) loadVPT(c *cpuState, v *vpe) {
 
 // deschedule ends c's vPE's residency (GICR_VPENDBASER.Valid 1 to 0): its
 // pending state is written to its VPT, the IMPLEMENTATION DEFINED area
-// marked, and PendingLast returned: whether a pending vLPI is enabled.
-// Called with r.mu held.
-func (r *Redistributors) deschedule(c *cpuState) (pendingLast bool) {
+// marked, and PendingLast returned: whether a pending vLPI (or, GICv4.1,
+// vSGI) is enabled. requestDB (GICv4.1 Doorbell) arms the vPE's default
+// doorbell, which stays armed only when PendingLast is 0. Called with r.mu
+// held.
+func (r *Redistributors) deschedule(c *cpuState, requestDB bool) (pendingLast bool) {
 	v := c.resident.Load()
 	if v == nil {
 		return false
 	}
+	if requestDB {
+		v.dbArmed.Store(true) // before residency ends: no vLPI misses it
+	}
 	c.resident.Store(nil)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	first, end := r.vptBytes(c)
+	first, end := r.vptBytes(c, v)
 	if end > first {
 		buf := make([]byte, end-first)
 		v.each(func(w *atomic.Uint64, vintid model.INTID) {
@@ -617,6 +664,12 @@ func (r *Redistributors) deschedule(c *cpuState) (pendingLast bool) {
 			}
 		})
 		_ = r.mem.WriteAt(buf, v.vpt+model.GPA(first))
+	}
+	if v.enabledVSGIPending() {
+		pendingLast = true
+	}
+	if pendingLast {
+		v.dbArmed.Store(false) // Doorbell is treated as 0
 	}
 	var mark [8]byte
 	binary.LittleEndian.PutUint64(mark[:], vptMagic)
@@ -633,10 +686,14 @@ const vpropBaserMask = propBaserMask
 // InnerCache 9:7. PendingLast is the redistributor's to set, Dirty reads 0.
 const vpendBaserMask = model.GICR_VPENDBASER_Valid | model.GICR_VPENDBASER_IDAI | uint64(7)<<56 | (uint64(1)<<52-1)&^(uint64(1)<<16-1) | 0xF80
 
-// readVirtualRegister reads GICR_VPROPBASER or GICR_VPENDBASER.
+// readVirtualRegister reads a VLPI_base register: GICR_VPROPBASER or
+// GICR_VPENDBASER, and on GICv4.1 GICR_VSGIR and GICR_VSGIPENDR.
 func (r *Redistributors) readVirtualRegister(c *cpuState, reg model.GICRRegister) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if g := r.v41.Load(); g != nil {
+		return r.readVirtualRegister41(g, c, reg)
+	}
 	if reg == model.GICR_VPROPBASER {
 		return c.vpropbaser
 	}
@@ -651,6 +708,9 @@ func (r *Redistributors) readVirtualRegister(c *cpuState, reg model.GICRRegister
 func (r *Redistributors) writeVirtualRegister(c *cpuState, reg model.GICRRegister, v uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if g := r.v41.Load(); g != nil {
+		return r.writeVirtualRegister41(g, c, reg, v)
+	}
 	valid := model.VPendBaser(c.vpendbaser).Valid()
 	if reg == model.GICR_VPROPBASER {
 		if !valid {
@@ -662,7 +722,7 @@ func (r *Redistributors) writeVirtualRegister(c *cpuState, reg model.GICRRegiste
 	nv := model.VPendBaser(v)
 	switch {
 	case valid && !nv.Valid():
-		last := r.deschedule(c)
+		last := r.deschedule(c, false)
 		c.vpendbaser = c.vpendbaser &^ (model.GICR_VPENDBASER_Valid | model.GICR_VPENDBASER_PendingLast)
 		if last {
 			c.vpendbaser |= model.GICR_VPENDBASER_PendingLast

@@ -274,6 +274,9 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 			return nil, fmt.Errorf("its: GITS_TYPER %#x: Virtual, but the redistributors have no virtual LPIs: %w", uint64(typer), model.ErrNotSupported)
 		}
 		t.vrd, t.vpes, t.baser[2] = vrd, map[model.VPEID]*vpeRec{}, VPEBaserReset
+		if err := enableGICv41(vrd, typer); err != nil {
+			return nil, err
+		}
 	}
 	if !cfg.NoTranslationCache {
 		t.cache = newTranslationCache()

@@ -23,12 +23,18 @@ const baserMask = uint64(1)<<63 | uint64(1)<<62 | uint64(7)<<59 | uint64(7)<<53 
 // registerName names the register at off for errors.
 func registerName(off model.ITSRegister) string { return off.String() }
 
+// vsgiFrameEnd is the end of the ITS register frames of an ITS with
+// GITS_TYPER.VSGI: a third 64 KiB frame holds GITS_SGIR.
+const vsgiFrameEnd = 0x30000
+
 // checkAccess refuses accesses that do not hit a register whole: outside the
 // frames, misaligned, or the upper half of a 64-bit register.
-func checkAccess(off model.ITSRegister) error {
+func (t *ITS) checkAccess(off model.ITSRegister) error {
 	switch {
+	case off >= frameSize && t.typer.VSGI() && off < vsgiFrameEnd:
+		// GITS_SGIR's frame.
 	case off >= frameSize:
-		return fmt.Errorf("its: offset %#x is outside the 128 KiB ITS register frames: %w", uint32(off), model.ErrInvalidArgument)
+		return fmt.Errorf("its: offset %#x is outside the 128 KiB ITS register frames (a third frame, with GITS_SGIR, needs GITS_TYPER.VSGI): %w", uint32(off), model.ErrInvalidArgument)
 	case off%4 != 0:
 		return fmt.Errorf("its: offset %#x is not 4-byte aligned: %w", uint32(off), model.ErrInvalidArgument)
 	case off%8 == 4 && (off - 4).Is64Bit():
@@ -40,7 +46,7 @@ func checkAccess(off model.ITSRegister) error {
 // ReadRegister reads the ITS register at off. 64-bit registers are read
 // whole; offsets inside the frames that hold no register read as 0.
 func (t *ITS) ReadRegister(off model.ITSRegister) (uint64, error) {
-	if err := checkAccess(off); err != nil {
+	if err := t.checkAccess(off); err != nil {
 		return 0, err
 	}
 	t.mu.RLock()
@@ -87,7 +93,7 @@ func (t *ITS) ReadRegister(off model.ITSRegister) (uint64, error) {
 // registers and to offsets that hold no register are ignored.
 // GITS_TRANSLATER needs a DeviceID: use [ITS.SignalMSI].
 func (t *ITS) WriteRegister(off model.ITSRegister, v uint64) error {
-	if err := checkAccess(off); err != nil {
+	if err := t.checkAccess(off); err != nil {
 		return err
 	}
 	if !off.Is64Bit() && v>>32 != 0 {
@@ -139,6 +145,10 @@ func (t *ITS) WriteRegister(off model.ITSRegister, v uint64) error {
 		return nil
 	case model.GITS_TRANSLATER:
 		return fmt.Errorf("its: GITS_TRANSLATER: a write needs the writer's DeviceID; use SignalMSI: %w", model.ErrInvalidArgument)
+	case model.GITS_SGIR:
+		if t.typer.VSGI() {
+			return t.writeSGIR(v)
+		}
 	}
 	return nil
 }

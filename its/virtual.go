@@ -145,6 +145,9 @@ func (t *ITS) executeVirtual(cmd model.Command) *cmdFailure {
 		}
 		return nil
 	}
+	if t.typer.IsGICv41() {
+		return t.executeGICv41(cmd)
+	}
 	// INVDB and VSGI: GICv4.1 commands, unknown to a GICv4.0 ITS.
 	return &cmdFailure{cause: &model.OpcodeError{Opcode: cmd.Opcode()}, detail: "a GICv4.1 command on a GICv4.0 ITS: ignored"}
 }
@@ -167,6 +170,7 @@ func (t *ITS) vmapp(c model.VMAPP) *cmdFailure {
 			t.flushCache()
 			delete(t.vpes, c.VPEID)
 		}
+		t.unmapVPE41(c)
 		_ = model.WriteUint64(t.mem, addr, 0) // read above
 		return nil
 	}
@@ -177,7 +181,16 @@ func (t *ITS) vmapp(c model.VMAPP) *cmdFailure {
 	if bits < 14 || bits > t.vrd.MaxIDBits() {
 		return fail(model.E_ITS_VMAPP_VPTSIZE_OOR, "VPT_size %d: %d vINTID bits; the redistributors support 14..%d", c.VPTSize, bits, t.vrd.MaxIDBits())
 	}
-	h, err := t.vrd.VPEHandle(c.VPTAddr)
+	var h uint32
+	var err error
+	if t.typer.IsGICv41() {
+		if f := t.checkVMAPP41(c); f != nil {
+			return f
+		}
+		h, err = t.mapVPE41(c)
+	} else {
+		h, err = t.vrd.VPEHandle(c.VPTAddr)
+	}
 	if err != nil {
 		return &cmdFailure{cause: err, detail: "naming the vPE to the redistributors"}
 	}

@@ -432,7 +432,7 @@ func TestVirtualCommandErrorCodes(t *testing.T) {
 		})
 	}
 	for _, code := range model.ErrorCodes() {
-		if isVirtualCode(code) && !covered[code] {
+		if isVirtualCode(code) && !covered[code] && code != model.E_ITS_INVDB_VPEID_OOR && code != model.E_ITS_VSGI_VPEID_OOR { // GICv4.1's: virtual41_test.go
 			t.Errorf("no test case for %v", code)
 		}
 	}
