@@ -14,11 +14,21 @@ import (
 
 // ---- settings ----
 
-// GICv4Stmt: gicv4 opens the backend with a GICv4.0 ITS
-// ([model.GICv4ITSTyper]: Virtual, VMOVP, 12-byte ITT entries).
-type GICv4Stmt struct{ At }
+// GICv4Stmt: gicv4 [version=4.0|4.1] opens the backend with a GICv4.0
+// ITS ([model.GICv4ITSTyper]: Virtual, VMOVP, 12-byte ITT entries) or,
+// with version=4.1, a GICv4.1 one ([model.GICv41ITSTyper]: VMAPP, VSGI,
+// SVPET = 1, nID = 1).
+type GICv4Stmt struct {
+	At
+	V41 bool
+}
 
-func (s *GICv4Stmt) String() string { return "gicv4" }
+func (s *GICv4Stmt) String() string {
+	if s.V41 {
+		return "gicv4 version=4.1"
+	}
+	return "gicv4"
+}
 
 // VPETableStmt: vpetable flat|indirect [pagesize=] [pages=] [at=]
 // programs GITS_BASER2, the vPE table, before the first action: the
@@ -92,10 +102,16 @@ func (s *VLPIStmt) String() string {
 }
 
 // VScheduleStmt: vschedule cpu= vpt= vprop= [bits=] [idai] makes a vPE
-// resident on cpu's redistributor as a hypervisor does: GICR_VPROPBASER
-// (the vLPI configuration table at vprop, vINTIDs below 2^bits), then
-// GICR_VPENDBASER with Valid (the virtual pending table at vpt, IDAI as
-// given).
+// resident on cpu's redistributor as a GICv4.0 hypervisor does:
+// GICR_VPROPBASER (the vLPI configuration table at vprop, vINTIDs below
+// 2^bits), then GICR_VPENDBASER with Valid (the virtual pending table at
+// vpt, IDAI as given).
+//
+// The GICv4.1 form, vschedule cpu= vpe= [grp0] [grp1], writes
+// GICR_VPENDBASER with Valid, the vPEID and the group enables (grp1 alone
+// when neither is given); if cpu's GICR_VPROPBASER is not valid it first
+// points it at the vPE table GITS_BASER2 holds, the table the ITS and
+// redistributors share (as Linux's GICv4.1 driver does).
 type VScheduleStmt struct {
 	At
 	CPU   model.CPU
@@ -103,9 +119,23 @@ type VScheduleStmt struct {
 	VProp model.GPA
 	Bits  int // GICR_VPROPBASER.IDbits + 1
 	IDAI  bool
+
+	V41        bool // the GICv4.1 form: VPE, Grp0, Grp1
+	VPE        model.VPEID
+	Grp0, Grp1 bool
 }
 
 func (s *VScheduleStmt) String() string {
+	if s.V41 {
+		str := fmt.Sprintf("vschedule cpu=%d vpe=%d", s.CPU, s.VPE)
+		if s.Grp0 {
+			str += " grp0"
+		}
+		if s.Grp1 {
+			str += " grp1"
+		}
+		return str
+	}
 	str := fmt.Sprintf("vschedule cpu=%d vpt=%v vprop=%v bits=%d", s.CPU, s.VPT, s.VProp, s.Bits)
 	if s.IDAI {
 		str += " idai"
@@ -113,14 +143,50 @@ func (s *VScheduleStmt) String() string {
 	return str
 }
 
-// VDescheduleStmt: vdeschedule cpu= reads GICR_VPENDBASER and writes it
-// back with Valid clear; the redistributor then sets PendingLast.
+// VDescheduleStmt: vdeschedule cpu= [db] reads GICR_VPENDBASER and writes
+// it back with Valid clear; the redistributor then sets PendingLast. db
+// (GICv4.1) sets GICR_VPENDBASER.Doorbell in that write: the vPE's
+// default doorbell is requested.
 type VDescheduleStmt struct {
 	At
 	CPU model.CPU
+	DB  bool
 }
 
-func (s *VDescheduleStmt) String() string { return fmt.Sprintf("vdeschedule cpu=%d", s.CPU) }
+func (s *VDescheduleStmt) String() string {
+	if s.DB {
+		return fmt.Sprintf("vdeschedule cpu=%d db", s.CPU)
+	}
+	return fmt.Sprintf("vdeschedule cpu=%d", s.CPU)
+}
+
+// SGIRStmt: sgir vpe= sgi= writes GITS_SGIR (GICv4.1): vSGI sgi (0..15)
+// of vPE vpe is made pending.
+type SGIRStmt struct {
+	At
+	VPE model.VPEID
+	SGI uint8
+}
+
+func (s *SGIRStmt) String() string { return fmt.Sprintf("sgir vpe=%d sgi=%d", s.VPE, s.SGI) }
+
+// VInvRStmt: vinvlpir cpu= vpe= vlpi= and vinvallr cpu= vpe= write
+// GICR_INVLPIR or GICR_INVALLR of cpu's redistributor with V = 1
+// (GICv4.1): the vLPI configuration of vPE vpe is read again.
+type VInvRStmt struct {
+	At
+	CPU  model.CPU
+	VPE  model.VPEID
+	All  bool        // vinvallr
+	VLPI model.INTID // vinvlpir
+}
+
+func (s *VInvRStmt) String() string {
+	if s.All {
+		return fmt.Sprintf("vinvallr cpu=%d vpe=%d", s.CPU, s.VPE)
+	}
+	return fmt.Sprintf("vinvlpir cpu=%d vpe=%d vlpi=%d", s.CPU, s.VPE, s.VLPI)
+}
 
 // VAckStmt: vack cpu= reads ICV_IAR1_EL1 in the vPE scheduled on cpu.
 type VAckStmt struct {
@@ -161,13 +227,47 @@ func (s *VPMRStmt) String() string { return fmt.Sprintf("vpmr cpu=%d value=%#02x
 func vCommandString(c model.Command) (string, bool) {
 	switch c := c.(type) {
 	case model.VMAPP:
-		if c.IsGICv41() {
-			return "", false
-		}
 		if !c.Valid {
+			if c.PTZ || c.VCONFAddr != 0 || c.DefaultDoorbell != 0 || c.RDbase != 0 || c.VPTAddr != 0 || c.VPTSize != 0 {
+				return "", false // only a raw packet says this
+			}
+			if c.Alloc {
+				return fmt.Sprintf("vmapp vpe=%d valid=0 alloc", c.VPEID), true
+			}
 			return fmt.Sprintf("vmapp vpe=%d valid=0", c.VPEID), true
 		}
-		return fmt.Sprintf("vmapp vpe=%d cpu=%d vpt=%v bits=%d", c.VPEID, c.RDbase, c.VPTAddr, c.VINTIDBits()), true
+		s := fmt.Sprintf("vmapp vpe=%d cpu=%d vpt=%v bits=%d", c.VPEID, c.RDbase, c.VPTAddr, c.VINTIDBits())
+		if c.VCONFAddr != 0 {
+			s += fmt.Sprintf(" vconf=%v", c.VCONFAddr)
+		}
+		switch c.DefaultDoorbell {
+		case 0:
+		case model.NoDoorbell:
+			s += " db=none"
+		default:
+			s += fmt.Sprintf(" db=%d", c.DefaultDoorbell)
+		}
+		if c.Alloc {
+			s += " alloc"
+		}
+		if c.PTZ {
+			s += " ptz"
+		}
+		return s, true
+	case model.INVDB:
+		return fmt.Sprintf("invdb vpe=%d", c.VPEID), true
+	case model.VSGI:
+		if c.Clear {
+			if c.Enable || c.Group || c.Priority != 0 {
+				return "", false // only a raw packet says this
+			}
+			return fmt.Sprintf("vsgi vpe=%d sgi=%d clear", c.VPEID, c.VINTID), true
+		}
+		state := "disable"
+		if c.Enable {
+			state = "enable"
+		}
+		return fmt.Sprintf("vsgi vpe=%d sgi=%d prio=%#02x group=%d %s", c.VPEID, c.VINTID, c.Priority, bit(c.Group), state), true
 	case model.VMAPTI:
 		return fmt.Sprintf("vmapti dev=%#x ev=%d vpe=%d vlpi=%d%s", uint32(c.DeviceID), c.EventID, c.VPEID, c.VINTID, doorbellSuffix(c.Doorbell, false)), true
 	case model.VMAPI:
@@ -265,4 +365,50 @@ func (s *ExpectVTEStmt) String() string {
 		str += fmt.Sprintf(" bits=%d", *s.Bits)
 	}
 	return str
+}
+
+// ExpectVSGIPendingStmt: expect vsgipending vpe= sgi=N,M...|none [cpu=]
+// reads vPE vpe's pending vSGIs as a hypervisor does (GICv4.1): its vPEID
+// written to GICR_VSGIR of cpu's redistributor (default 0), then
+// GICR_VSGIPENDR read; Busy must be 0 and Pending exactly the vSGIs
+// listed.
+type ExpectVSGIPendingStmt struct {
+	At
+	CPU  model.CPU
+	VPE  model.VPEID
+	SGIs []uint8 // ascending
+}
+
+func (*ExpectVSGIPendingStmt) isExpectation() {}
+
+func (s *ExpectVSGIPendingStmt) String() string {
+	list := "none"
+	if len(s.SGIs) > 0 {
+		parts := make([]string, len(s.SGIs))
+		for i, n := range s.SGIs {
+			parts[i] = fmt.Sprint(n)
+		}
+		list = strings.Join(parts, ",")
+	}
+	str := fmt.Sprintf("expect vsgipending vpe=%d sgi=%s", s.VPE, list)
+	if s.CPU != 0 {
+		str += fmt.Sprintf(" cpu=%d", s.CPU)
+	}
+	return str
+}
+
+// mask returns the GICR_VSGIPENDR.Pending bits the statement expects.
+func (s *ExpectVSGIPendingStmt) mask() uint64 {
+	var m uint64
+	for _, n := range s.SGIs {
+		m |= 1 << n
+	}
+	return m
+}
+
+func bit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -95,8 +95,11 @@ func TestConformanceSim(t *testing.T) {
 var kvmRefuses = map[string]bool{"cache-off.its": true, "policy-stall.its": true, "int-lpis-disabled-stall.its": true, "itt-entry-size-12.its": true}
 
 // refusedByKVM reports whether KVM must refuse the settings of the corpus
-// file name: those of kvmRefuses, and every GICv4.0 scenario (v4-*.its).
-func refusedByKVM(name string) bool { return kvmRefuses[name] || strings.HasPrefix(name, "v4-") }
+// file name: those of kvmRefuses, and every GICv4.0 and GICv4.1 scenario
+// (v4-*.its, v41-*.its).
+func refusedByKVM(name string) bool {
+	return kvmRefuses[name] || strings.HasPrefix(name, "v4-") || strings.HasPrefix(name, "v41-")
+}
 
 // TestConformanceKVM runs the corpus and the catalogue's cases on real
 // KVM: inside the QEMU harness (GICITS_KVM_REQUIRED=1) every expectation

@@ -39,7 +39,8 @@
 //	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
 //	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //	itses N                        (N ITSes sharing the redistributors, 1..16; model.Layout.ITSes)
-//	gicv4                          (a GICv4.0 ITS: GITS_TYPER.Virtual; simulator only)
+//	gicv4 [version=4.0|4.1]        (a GICv4.0 ITS: GITS_TYPER.Virtual; with
+//	                               version=4.1 a GICv4.1 one: VMAPP, VSGI; simulator only)
 //	vpetable flat|indirect [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //	                               (GITS_BASER2, the vPE table; with gicv4)
 //
@@ -80,6 +81,17 @@
 //	vdeschedule cpu=              (GICR_VPENDBASER.Valid = 0)
 //	vack cpu=   veoi cpu= [vlpi=]   vpmr cpu= value=
 //
+// GICv4.1 actions (with gicv4 version=4.1):
+//
+//	vmapp vpe= cpu= vpt=ADDR [bits=16] [vconf=ADDR] [db=N|none] [alloc] [ptz]
+//	vmapp vpe= valid=0 [alloc]
+//	vschedule cpu= vpe= [grp0] [grp1]   (GICR_VPENDBASER by vPEID; grp1 by default)
+//	vdeschedule cpu= [db]         (db: GICR_VPENDBASER.Doorbell, the default doorbell)
+//	vsgi vpe= sgi= [prio=] [group=] enable|disable|clear
+//	sgir vpe= sgi=                (GITS_SGIR)
+//	invdb vpe=                    (INVDB)
+//	vinvlpir cpu= vpe= vlpi=      vinvallr cpu= vpe=   (GICR_INVLPIR/INVALLR, V = 1)
+//
 // The V* commands are ITS commands like the others: they go in batch and
 // repeat, and db=none (the default) is Dbell_pINTID 1023, no doorbell.
 // vmapp's bits= is the number of vINTID bits of the pending table
@@ -119,6 +131,7 @@
 //	expect vpt at=ADDR vlpi=N pending|clear (bit N%8 of the byte at ADDR + N/8)
 //	expect vte vpe= (invalid | [cpu=] [vpt=] [bits=])
 //	expect ite dev= ev= (invalid | vpe= [vlpi=] [db=N|none] [next=])
+//	expect vsgipending vpe= sgi=N,M...|none [cpu=]  (GICv4.1: GICR_VSGIR, then GICR_VSGIPENDR)
 //
 // expect vte walks the vPE table GITS_BASER2 points at, flat or
 // two-level, after a save as expect dte does; an entry beyond the table

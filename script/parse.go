@@ -551,6 +551,12 @@ func init() {
 		"vack":        parseVAck,
 		"veoi":        parseVEOI,
 		"vpmr":        parseVPMR,
+		// GICv4.1 (parse_gicv4.go)
+		"invdb":    parseINVDB,
+		"vsgi":     parseVSGI,
+		"sgir":     parseSGIR,
+		"vinvlpir": parseVInvR,
+		"vinvallr": parseVInvR,
 	}
 	expectParsers = map[string]parseFunc{
 		"pending":    parseExpectPending,
@@ -575,6 +581,7 @@ func init() {
 		"vack":        parseExpectAck,
 		"vpt":         parseExpectVPT,
 		"vte":         parseExpectVTE,
+		"vsgipending": parseExpectVSGIPending,
 	}
 }
 

@@ -45,7 +45,19 @@ func checkGICv4Settings(s *Script) []error {
 	return errs
 }
 
-func parseGICv4(f *fields, at At) Stmt { return &GICv4Stmt{At: at} }
+func parseGICv4(f *fields, at At) Stmt {
+	s := &GICv4Stmt{At: at}
+	if t, ok := f.str("version"); ok {
+		switch t.text {
+		case "4.0", "4":
+		case "4.1":
+			s.V41 = true
+		default:
+			f.fail(t.col, "gicv4: version=%s: want 4.0 or 4.1", t.text)
+		}
+	}
+	return s
+}
 
 func parseVPETable(f *fields, at At) Stmt {
 	s := &VPETableStmt{At: at}
@@ -115,8 +127,16 @@ func (f *fields) doorbell() (model.INTID, bool) {
 func parseVMAPP(f *fields, at At) Stmt {
 	vpe := f.vpe()
 	c := model.VMAPP{VPEID: vpe, Valid: f.valid()}
+	_, c.Alloc = f.word("alloc")
 	if !c.Valid {
 		return &CommandStmt{At: at, Cmd: c}
+	}
+	_, c.PTZ = f.word("ptz")
+	if f.has("vconf") {
+		c.VCONFAddr = f.addr64K("vconf")
+	}
+	if db, ok := f.doorbell(); ok {
+		c.DefaultDoorbell = db
 	}
 	c.RDbase = f.num(f.alias("cpu", "rdbase"), 36)
 	c.VPTAddr = f.addr64K("vpt")
@@ -196,6 +216,16 @@ func parseVLPI(f *fields, at At) Stmt {
 
 func parseVSchedule(f *fields, at At) Stmt {
 	s := &VScheduleStmt{At: at, CPU: f.cpu()}
+	if f.has("vpe") || f.has("vpeid") {
+		// The GICv4.1 form: the vPE by its vPEID.
+		s.V41, s.VPE = true, f.vpe()
+		_, s.Grp0 = f.word("grp0")
+		_, s.Grp1 = f.word("grp1")
+		if !s.Grp0 && !s.Grp1 {
+			s.Grp1 = true
+		}
+		return s
+	}
 	s.VPT = f.addr64K("vpt")
 	vprop := f.num("vprop", 52)
 	if f.err == nil && vprop%4096 != 0 {
@@ -211,7 +241,88 @@ func parseVSchedule(f *fields, at At) Stmt {
 	return s
 }
 
-func parseVDeschedule(f *fields, at At) Stmt { return &VDescheduleStmt{At: at, CPU: f.cpu()} }
+func parseVDeschedule(f *fields, at At) Stmt {
+	s := &VDescheduleStmt{At: at, CPU: f.cpu()}
+	_, s.DB = f.word("db")
+	return s
+}
+
+// sgi returns the vSGI number in sgi= (or vintid=), 0..15.
+func (f *fields) sgi() uint8 {
+	key := f.alias("sgi", "vintid")
+	n := f.num(key, 8)
+	if f.err == nil && n > 15 {
+		f.fail(f.kv[key].col, "%s: %s=%d: want a vSGI 0..15", f.verb, key, n)
+	}
+	return uint8(n)
+}
+
+func parseINVDB(f *fields, at At) Stmt {
+	return &CommandStmt{At: at, Cmd: model.INVDB{VPEID: f.vpe()}}
+}
+
+// parseVSGI parses vsgi vpe= sgi= [prio=] [group=] enable|disable|clear.
+func parseVSGI(f *fields, at At) Stmt {
+	c := model.VSGI{VPEID: f.vpe(), VINTID: f.sgi()}
+	var prio uint64
+	if f.has("prio") || f.has("priority") {
+		key := f.alias("prio", "priority")
+		prio = f.num(key, 8)
+		if f.err == nil && prio&0xF != 0 {
+			f.fail(f.kv[key].col, "vsgi: %s=%#x: want a multiple of 0x10 (VSGI holds priority bits 7:4)", key, prio)
+		}
+	}
+	c.Priority = uint8(prio)
+	c.Group = f.optNum("group", 1, 0) == 1
+	w, ok := f.word("enable", "disable", "clear")
+	if !ok {
+		f.fail(f.endCol(), "vsgi: want enable, disable or clear, found end of line")
+	}
+	c.Enable, c.Clear = w == "enable", w == "clear"
+	return &CommandStmt{At: at, Cmd: c}
+}
+
+func parseSGIR(f *fields, at At) Stmt {
+	return &SGIRStmt{At: at, VPE: f.vpe(), SGI: f.sgi()}
+}
+
+func parseVInvR(f *fields, at At) Stmt {
+	s := &VInvRStmt{At: at, CPU: f.cpu(), VPE: f.vpe(), All: f.verb == "vinvallr"}
+	if !s.All {
+		s.VLPI = f.vintid()
+	}
+	return s
+}
+
+func parseExpectVSGIPending(f *fields, at At) Stmt {
+	s := &ExpectVSGIPendingStmt{At: at, VPE: f.vpe(), CPU: model.CPU(f.optNum("cpu", 32, 0))}
+	t, ok := f.str("sgi")
+	if !ok {
+		f.fail(f.endCol(), "expect vsgipending: want field sgi=N,M... or sgi=none, found end of line")
+		return s
+	}
+	if t.text == "none" {
+		return s
+	}
+	seen := map[uint64]bool{}
+	for _, part := range strings.Split(t.text, ",") {
+		n := f.numIn("sgi", token{part, t.col}, 8)
+		if f.err != nil {
+			return s
+		}
+		if n > 15 || seen[n] {
+			f.fail(t.col, "expect vsgipending: sgi=%s: want distinct vSGIs 0..15, or none", t.text)
+			return s
+		}
+		seen[n] = true
+	}
+	for n := range uint64(16) {
+		if seen[n] {
+			s.SGIs = append(s.SGIs, uint8(n))
+		}
+	}
+	return s
+}
 
 func parseVAck(f *fields, at At) Stmt { return &VAckStmt{At: at, CPU: f.cpu()} }
 

@@ -327,7 +327,7 @@ func (r *runner) openFailed(i int, err error) {
 		if g := r.gicv4Setting(); g != nil && r.cfg.ITSTyper.Virtual() {
 			// Blame the setting that asked for vPEs, and name it.
 			at = g
-			reason = fmt.Sprintf("%s (the gicv4 setting asks for a GICv4.0 ITS: GITS_TYPER.Virtual = 1)", reason)
+			reason = fmt.Sprintf("%s (the %s setting asks for a GICv4 ITS: GITS_TYPER.Virtual = 1)", reason, g)
 		} else if n := r.cfg.ITSTyper.ITTEntrySize(); r.cfg.ITSTyper != 0 && n != model.TableEntrySize && strings.Contains(reason, "GITS_TYPER") {
 			// The backend's error may name GITS_TYPER only, not the
 			// field that differs: say which (`itt entrysize=`, or a

@@ -16,16 +16,24 @@ import (
 // ---- settings ----
 
 // apply asks for a GICv4.0 ITS: [model.GICv4ITSTyper], or, after an itt
-// setting, its GITS_TYPER with Virtual and VMOVP set.
+// setting, its GITS_TYPER with Virtual and VMOVP set; with version=4.1 a
+// GICv4.1 one ([model.GICv41ITSTyper]'s VMAPP, VSGI, SVPET and nID too).
 func (s *GICv4Stmt) apply(c *model.Config) error {
+	const v41Bits = model.GICv41ITSTyper &^ model.GICv4ITSTyper
 	if c.ITSTyper == 0 {
 		c.ITSTyper = model.GICv4ITSTyper
+		if s.V41 {
+			c.ITSTyper = model.GICv41ITSTyper
+		}
 		return nil
 	}
 	if n := c.ITSTyper.ITTEntrySize(); n < model.VirtualITESize {
 		return fmt.Errorf("gicv4: %d-byte ITT entries cannot hold a virtual ITE (%d bytes): %w", n, model.VirtualITESize, model.ErrInvalidArgument)
 	}
 	c.ITSTyper |= model.GICv4ITSTyper & (1<<1 | 1<<37) // Virtual, VMOVP
+	if s.V41 {
+		c.ITSTyper |= v41Bits
+	}
 	return nil
 }
 
@@ -127,6 +135,10 @@ func (r *runner) execGICv4(st Stmt) bool {
 			err = v.SetVirtualPriorityMask(s.CPU, s.Value)
 		}
 		r.act(s, err, "ICV_PMR_EL1 set")
+	case *SGIRStmt:
+		r.act(s, r.sgir(s), "GITS_SGIR written")
+	case *VInvRStmt:
+		r.act(s, r.vinvr(s), "written with V = 1")
 	default:
 		return false
 	}
@@ -146,6 +158,9 @@ func (r *runner) configureVLPIs(s *VLPIStmt) {
 
 // schedule writes GICR_VPROPBASER, then GICR_VPENDBASER with Valid.
 func (r *runner) schedule(s *VScheduleStmt) error {
+	if s.V41 {
+		return r.schedule41(s)
+	}
 	prop, err := model.MakeVPropBaser(s.VProp, s.Bits)
 	if err != nil {
 		return err
@@ -167,7 +182,73 @@ func (r *runner) deschedule(s *VDescheduleStmt) error {
 		return err
 	}
 	r.vacked[s.CPU] = nil // the vPE's active vLPIs leave with it
-	return r.b.WriteRedistributorRegister(s.CPU, model.GICR_VPENDBASER, v&^model.GICR_VPENDBASER_Valid)
+	w := v &^ model.GICR_VPENDBASER_Valid
+	if s.DB {
+		if !r.cfg.ITSTyper.IsGICv41() {
+			return fmt.Errorf("vdeschedule db: GICR_VPENDBASER.Doorbell is GICv4.1's (bit 62 is IDAI in GICv4.0); want the setting gicv4 version=4.1: %w", model.ErrInvalidArgument)
+		}
+		w |= model.GICR_VPENDBASER_Doorbell
+	}
+	return r.b.WriteRedistributorRegister(s.CPU, model.GICR_VPENDBASER, w)
+}
+
+// errNeedsGICv41 is the error of a GICv4.1 statement in a script without
+// gicv4 version=4.1.
+func (r *runner) errNeedsGICv41(what string) error {
+	if r.cfg.ITSTyper.IsGICv41() {
+		return nil
+	}
+	return fmt.Errorf("%s is GICv4.1's; want the setting gicv4 version=4.1: %w", what, model.ErrNotSupported)
+}
+
+// schedule41 writes GICR_VPENDBASER in its GICv4.1 form, after pointing
+// GICR_VPROPBASER at the vPE table GITS_BASER2 holds if it is not valid.
+func (r *runner) schedule41(s *VScheduleStmt) error {
+	if err := r.errNeedsGICv41("vschedule vpe="); err != nil {
+		return err
+	}
+	prop, err := r.b.ReadRedistributorRegister(s.CPU, model.GICR_VPROPBASER)
+	if err != nil {
+		return err
+	}
+	if !model.VPropBaser41(prop).Valid() {
+		v, err := r.b.ReadITSRegister(model.GITS_BASER(2))
+		if err != nil {
+			return fmt.Errorf("reading GITS_BASER2: %w", err)
+		}
+		b := model.Baser(v)
+		p, err := model.MakeVPropBaser41(b.Addr(), b.PageSize(), max(1, int(b.SizeBytes()/uint64(b.PageSize()))), b.Indirect(), false)
+		if err != nil {
+			return fmt.Errorf("GICR_VPROPBASER from GITS_BASER2 %#x: %w", v, err)
+		}
+		if err := r.b.WriteRedistributorRegister(s.CPU, model.GICR_VPROPBASER, uint64(p)); err != nil {
+			return err
+		}
+	}
+	return r.b.WriteRedistributorRegister(s.CPU, model.GICR_VPENDBASER, uint64(model.MakeVPendBaser41(s.VPE, true, s.Grp0, s.Grp1, false)))
+}
+
+// sgir writes GITS_SGIR.
+func (r *runner) sgir(s *SGIRStmt) error {
+	if err := r.errNeedsGICv41("sgir"); err != nil {
+		return err
+	}
+	v, err := model.MakeITSSGIR(s.VPE, s.SGI)
+	if err != nil {
+		return err
+	}
+	return r.b.WriteITSRegister(model.GITS_SGIR, v)
+}
+
+// vinvr writes GICR_INVLPIR or GICR_INVALLR with V = 1.
+func (r *runner) vinvr(s *VInvRStmt) error {
+	if err := r.errNeedsGICv41(map[bool]string{true: "vinvallr", false: "vinvlpir"}[s.All]); err != nil {
+		return err
+	}
+	if s.All {
+		return r.b.WriteRedistributorRegister(s.CPU, model.GICR_INVALLR, model.MakeInvVLPIR(s.VPE, 0))
+	}
+	return r.b.WriteRedistributorRegister(s.CPU, model.GICR_INVLPIR, model.MakeInvVLPIR(s.VPE, s.VLPI))
 }
 
 // vack acknowledges in the vPE scheduled on cpu.
@@ -236,6 +317,8 @@ func (r *runner) expectGICv4(st Expectation) bool {
 		r.expectVPT(s)
 	case *ExpectVTEStmt:
 		r.expectVTE(s)
+	case *ExpectVSGIPendingStmt:
+		r.expectVSGIPending(s)
 	default:
 		return false
 	}
@@ -388,5 +471,32 @@ func (r *runner) checkVirtualITE(s *ExpectITEStmt, addr model.GPA, dw uint64, it
 		r.fail(s, "got %v", ve)
 	default:
 		r.pass(s, "%v", ve)
+	}
+}
+
+// expectVSGIPending reads a vPE's pending vSGIs through GICR_VSGIR and
+// GICR_VSGIPENDR and checks them.
+func (r *runner) expectVSGIPending(s *ExpectVSGIPendingStmt) {
+	if err := r.errNeedsGICv41("expect vsgipending"); err != nil {
+		r.observeErr(s, "read GICR_VSGIPENDR", err)
+		return
+	}
+	if err := r.b.WriteRedistributorRegister(s.CPU, model.GICR_VSGIR, uint64(s.VPE)); err != nil {
+		r.observeErr(s, "write GICR_VSGIR", err)
+		return
+	}
+	v, err := r.b.ReadRedistributorRegister(s.CPU, model.GICR_VSGIPENDR)
+	if err != nil {
+		r.observeErr(s, "read GICR_VSGIPENDR", err)
+		return
+	}
+	got := v & 0xFFFF
+	switch {
+	case v&model.GICR_VSGIPENDR_Busy != 0:
+		r.fail(s, "GICR_VSGIPENDR = %#x: Busy", v)
+	case got != s.mask():
+		r.fail(s, "got Pending %#04x (GICR_VSGIPENDR = %#x), want %#04x", got, v, s.mask())
+	default:
+		r.pass(s, "Pending %#04x", got)
 	}
 }
