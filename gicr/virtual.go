@@ -14,17 +14,16 @@ import (
 //
 //	 63          33   32     31          8 7        0
 //	+--------------+-------+--------------+----------+
-//	|  generation  |pending|   doorbell   |  config  |
+//	|  generation  |pending|     RES0     |  config  |
 //	+--------------+-------+--------------+----------+
 //
 // config is the cached configuration byte (0 until the vPE is scheduled
-// with it, or an INV or VINVALL reads it); doorbell is the GICv4.0
-// per-event doorbell pINTID last mapped to the vINTID (1023: none); the
-// generation works as a physical LPI's does.
+// with it, or an INV or VINVALL reads it); the generation works as a
+// physical LPI's does. A GICv4.0 per-event doorbell is the event's, not
+// the vLPI's (two events may map one vINTID with different doorbells):
+// whoever delivers the vLPI names it.
 const (
 	vCfgMask  = uint64(0xFF)
-	vDbShift  = 8
-	vDbMask   = uint64(1<<24-1) << vDbShift
 	vPending  = uint64(1) << 32
 	vGenShift = 33
 	vGenOne   = uint64(1) << vGenShift
@@ -200,18 +199,15 @@ func (r *Redistributors) residentOn(v *vpe) (*cpuState, bool) {
 }
 
 // MapVLPI prepares vLPI vintid of vPE h for a translation (VMAPTI, VMAPI,
-// VMOVI): its state is created if needed, its configuration read from the
-// table of the redistributor the vPE is scheduled on, if any, and its
-// doorbell set (model.NoDoorbell: none).
-func (r *Redistributors) MapVLPI(h uint32, vintid, doorbell model.INTID) error {
+// VMOVI): its state is created if needed, and its configuration read from
+// the vPE's configuration table when it has one now (scheduled, or
+// GICv4.1's VCONF).
+func (r *Redistributors) MapVLPI(h uint32, vintid model.INTID) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v := r.vpeOf(h)
 	if v == nil {
 		return fmt.Errorf("gicr: no vPE with handle %d: %w", h, model.ErrInvalidArgument)
-	}
-	if doorbell >= 1<<24 {
-		return fmt.Errorf("gicr: doorbell %d does not fit 24 bits: %w", doorbell, model.ErrInvalidArgument)
 	}
 	p, i := v.page(vintid, true)
 	if p == nil {
@@ -223,13 +219,9 @@ func (r *Redistributors) MapVLPI(h uint32, vintid, doorbell model.INTID) error {
 			cfg, reload = uint64(b), true
 		}
 	}
-	vupdate(&p.state[i], func(s uint64) uint64 {
-		s = s&^vDbMask | uint64(doorbell)<<vDbShift
-		if reload {
-			s = s&^vCfgMask | cfg
-		}
-		return s
-	})
+	if reload {
+		vupdate(&p.state[i], func(s uint64) uint64 { return s&^vCfgMask | cfg })
+	}
 	return nil
 }
 
@@ -296,63 +288,86 @@ func (r *Redistributors) RevokeAllVirtualTranslations() {
 // ([Redistributors.VirtualGeneration], VGenBits of it). Scheduled on the
 // vPE's target redistributor, the vPE sees it at once; otherwise the bit
 // is set in its virtual pending table and its doorbell, if any, is made
-// pending on the target. ok is false when the generation moved on. err
-// wraps [model.ErrBusy] when the target's LPIs are disabled. A vPE
-// scheduled where the vLPI is delivered takes no lock and allocates
-// nothing.
-func (r *Redistributors) PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok bool, err error) {
+// pending on the target. ok is false when the generation moved on;
+// ringEvent says the vPE was not scheduled there and GICv4.0 per-event
+// doorbells ring: the caller, which knows the event, rings its doorbell
+// ([Redistributors.RingVPEDoorbell]). err wraps [model.ErrBusy] when the
+// target's LPIs are disabled. A vPE scheduled where the vLPI is delivered
+// takes no lock and allocates nothing.
+func (r *Redistributors) PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error) {
 	v := r.vpeOf(h)
 	if v == nil {
-		return false, nil
+		return false, false, nil
 	}
 	p, i := v.page(vintid, false)
 	if p == nil {
-		return false, nil
+		return false, false, nil
 	}
 	w := &p.state[i]
 	c := r.cpus[v.target.Load()]
 	for {
 		s := w.Load()
 		if genOf(s)&vGenCompare != gen {
-			return false, nil
+			return false, false, nil
 		}
 		if !c.enabled.Load() {
-			return true, c.errBusy
+			return true, false, c.errBusy
 		}
 		if s&vPending != 0 {
-			return true, nil // coalesced
+			return true, false, nil // coalesced
 		}
 		if w.CompareAndSwap(s, s|vPending) {
-			r.deliverVirtual(c, v, vintid, s)
-			return true, nil
+			return true, r.deliverVirtual(c, v, vintid, askEvent), nil
 		}
 	}
 }
 
-// deliverVirtual completes making vintid pending for v, whose state word
-// was s before its pending bit was set: the scheduled vPE is told; a vPE
-// not scheduled on c gets the bit in its VPT and its doorbell rung on c.
+// askEvent is the doorbell deliverVirtual is given when the caller does
+// not know the event's: it then reports that one should ring.
+const askEvent = model.INTID(1<<32 - 1)
+
+// RingVPEDoorbell rings doorbell, a GICv4.0 per-event doorbell, on the
+// redistributor vPE h's vLPIs go to (after PendVirtualTranslated asked
+// for it). model.NoDoorbell rings nothing.
+func (r *Redistributors) RingVPEDoorbell(h uint32, doorbell model.INTID) {
+	v := r.vpeOf(h)
+	if v == nil || doorbell == model.NoDoorbell || !r.individualDoorbells() {
+		return
+	}
+	r.ringDoorbell(r.cpus[v.target.Load()], doorbell)
+}
+
+// deliverVirtual completes making vintid pending for v: the scheduled vPE
+// is told; a vPE not scheduled on c gets the bit in its VPT and its
+// doorbells rung on c: GICv4.1's default one, and the event's doorbell.
+// Given askEvent for that, it rings none and reports whether one should
+// ring.
 //
 // The order (pending bit, then the residency check) pairs with
 // descheduling (residency cleared, then the pending bits written to the
 // VPT): either this sees the vPE not scheduled and writes the VPT itself,
 // or the deschedule that follows sees the pending bit.
-func (r *Redistributors) deliverVirtual(c *cpuState, v *vpe, vintid model.INTID, s uint64) {
+func (r *Redistributors) deliverVirtual(c *cpuState, v *vpe, vintid, doorbell model.INTID) (ringEvent bool) {
 	if c.resident.Load() == v {
 		v.hints.set(uint32(vintid) >> groupShift)
-		return
+		return false
 	}
 	v.mu.Lock()
 	r.writeVPTBit(v, vintid, true)
 	ring := r.takeDefaultDoorbell(v, vintid)
 	v.mu.Unlock()
 	v.hints.set(uint32(vintid) >> groupShift)
-	if db := model.INTID(s & vDbMask >> vDbShift); db != model.NoDoorbell && db != 0 && r.individualDoorbells() {
-		r.ringDoorbell(c, db)
-	}
 	if ring != model.NoDoorbell {
 		r.ringDoorbell(c, ring)
 	}
+	switch {
+	case doorbell == model.NoDoorbell || !r.individualDoorbells():
+	case doorbell == askEvent:
+		return true
+	default:
+		r.ringDoorbell(c, doorbell)
+	}
+	return false
 }
 
 // ringDoorbell makes physical LPI db pending on c: a doorbell is sent by
@@ -400,9 +415,10 @@ func (r *Redistributors) writeVPTBit(v *vpe, vintid model.INTID, set bool) {
 }
 
 // SetVirtualPending makes vLPI vintid of vPE h pending as a delivery does
-// (INT, and the MSI path without a cache). It fails wrapping
-// [model.ErrBusy] when the target's LPIs are disabled.
-func (r *Redistributors) SetVirtualPending(h uint32, vintid model.INTID) error {
+// (INT, and the MSI path without a cache), with doorbell the GICv4.0
+// doorbell of the event delivering it (model.NoDoorbell: none). It fails
+// wrapping [model.ErrBusy] when the target's LPIs are disabled.
+func (r *Redistributors) SetVirtualPending(h uint32, vintid, doorbell model.INTID) error {
 	v := r.vpeOf(h)
 	if v == nil {
 		return errNoVLPI
@@ -421,7 +437,7 @@ func (r *Redistributors) SetVirtualPending(h uint32, vintid model.INTID) error {
 			return nil
 		}
 		if p.state[i].CompareAndSwap(s, s|vPending) {
-			r.deliverVirtual(c, v, vintid, s)
+			r.deliverVirtual(c, v, vintid, doorbell)
 			return nil
 		}
 	}
@@ -455,13 +471,13 @@ func (r *Redistributors) ClearVirtualPending(h uint32, vintid model.INTID) bool 
 // MoveVLPI moves vLPI vintid from vPE from to vPE to (VMOVI), pending
 // state included, with doorbell as its doorbell on to.
 func (r *Redistributors) MoveVLPI(from, to uint32, vintid, doorbell model.INTID) error {
-	if err := r.MapVLPI(to, vintid, doorbell); err != nil {
+	if err := r.MapVLPI(to, vintid); err != nil {
 		return err
 	}
 	if from == to || !r.ClearVirtualPending(from, vintid) {
 		return nil
 	}
-	err := r.SetVirtualPending(to, vintid)
+	err := r.SetVirtualPending(to, vintid, doorbell)
 	if err == nil || !errors.Is(err, model.ErrBusy) {
 		return err
 	}

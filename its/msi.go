@@ -18,9 +18,13 @@ func (t *ITS) SignalMSI(dev model.DeviceID, ev model.EventID) (model.Delivery, e
 	if c := t.cache; c != nil {
 		if v, ok := c.lookup(dev, ev); ok {
 			if v&cacheVirtual != 0 {
-				if ok, err := t.vrd.PendVirtualTranslated(uint32(v>>32)&0xFFFF, model.INTID(uint32(v)), uint32(v>>48)&0x7FFF); ok {
+				h := uint32(v>>32) & 0xFFFF
+				if ok, ring, err := t.vrd.PendVirtualTranslated(h, model.INTID(uint32(v)), uint32(v>>48)&0x7FFF); ok {
 					if err != nil {
 						return model.Blocked, err
+					}
+					if ring {
+						t.ringEventDoorbell(dev, ev, h)
 					}
 					return model.Delivered, nil
 				}
@@ -142,9 +146,24 @@ func (t *ITS) signalVirtual(dev model.DeviceID, ev model.EventID) (model.Deliver
 	if !ok {
 		return model.Blocked, nil
 	}
-	if err := t.vrd.SetVirtualPending(v.handle, vintid); err != nil {
+	if err := t.vrd.SetVirtualPending(v.handle, vintid, r.doorbell); err != nil {
 		return model.Blocked, err
 	}
 	t.cacheVirtualTranslation(dev, ev, v, vintid)
 	return model.Delivered, nil
+}
+
+// ringEventDoorbell rings the GICv4.0 doorbell of event (dev, ev), whose
+// cached translation just delivered a vLPI to vPE h while it was not
+// scheduled: the cache keeps no doorbell, so the event's record gives
+// it. Had a command changed the event meanwhile, the doorbell rung is the
+// new mapping's, or none: a doorbell may be spurious, never lost.
+func (t *ITS) ringEventDoorbell(dev model.DeviceID, ev model.EventID, h uint32) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if d := t.devices[dev]; d != nil {
+		if r, ok := d.get(ev); ok && r.virtual {
+			t.vrd.RingVPEDoorbell(h, r.doorbell)
+		}
+	}
 }

@@ -21,19 +21,23 @@ type VirtualRedistributors interface {
 	VPEHandle(vpt model.GPA) (uint32, error)
 	// SetVPETarget records the redistributor vPE h's vLPIs go to.
 	SetVPETarget(h uint32, cpu model.CPU) error
-	// MapVLPI prepares vLPI vintid of vPE h for translations, with its
-	// doorbell.
-	MapVLPI(h uint32, vintid, doorbell model.INTID) error
+	// MapVLPI prepares vLPI vintid of vPE h for translations.
+	MapVLPI(h uint32, vintid model.INTID) error
 	// VirtualGeneration, RevokeVirtualTranslations,
 	// RevokeAllVirtualTranslations and PendVirtualTranslated are the
 	// generation scheme of Redistributors for vLPIs.
 	VirtualGeneration(h uint32, vintid model.INTID) uint32
 	RevokeVirtualTranslations(h uint32, vintid model.INTID)
 	RevokeAllVirtualTranslations()
-	PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok bool, err error)
+	// PendVirtualTranslated reports ringEvent when the vPE was not
+	// scheduled: the caller rings the event's doorbell with
+	// RingVPEDoorbell.
+	PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error)
+	RingVPEDoorbell(h uint32, doorbell model.INTID)
 	// SetVirtualPending delivers vLPI vintid of vPE h: pending for the
-	// scheduled vPE, or in its VPT with its doorbell rung.
-	SetVirtualPending(h uint32, vintid model.INTID) error
+	// scheduled vPE, or in its VPT with doorbell (the delivering
+	// event's) rung.
+	SetVirtualPending(h uint32, vintid, doorbell model.INTID) error
 	// ClearVirtualPending removes the pending state of a vLPI.
 	ClearVirtualPending(h uint32, vintid model.INTID) bool
 	// MoveVLPI moves a vLPI's pending state to another vPE (VMOVI).
@@ -212,7 +216,7 @@ func (t *ITS) mapVLPIs(vpeid model.VPEID, v *vpeRec) {
 	for _, d := range t.devices {
 		d.each(func(_ model.EventID, r *iteRec) {
 			if r.virtual && r.vpeid == vpeid && uint64(r.intid) < uint64(1)<<v.vintidBits() {
-				_ = t.vrd.MapVLPI(v.handle, r.intid, r.doorbell)
+				_ = t.vrd.MapVLPI(v.handle, r.intid)
 			}
 		})
 	}
@@ -268,7 +272,7 @@ func (t *ITS) vmapti(dev model.DeviceID, ev model.EventID, vintid model.INTID, v
 		return nil // already mapped: UNPREDICTABLE; left unchanged
 	}
 	if v := t.vpes[vpeid]; v != nil && v.valid {
-		if err := t.vrd.MapVLPI(v.handle, vintid, doorbell); err != nil {
+		if err := t.vrd.MapVLPI(v.handle, vintid); err != nil {
 			return &cmdFailure{cause: err, detail: "preparing the vLPI"}
 		}
 	}
@@ -327,7 +331,7 @@ func (t *ITS) vmovi(c model.VMOVI) *cmdFailure {
 			return &cmdFailure{cause: err, detail: "moving the vLPI's pending state"}
 		}
 	case to != nil && to.valid:
-		if err := t.vrd.MapVLPI(to.handle, r.intid, doorbell); err != nil {
+		if err := t.vrd.MapVLPI(to.handle, r.intid); err != nil {
 			return &cmdFailure{cause: err, detail: "preparing the vLPI"}
 		}
 	}
@@ -374,7 +378,7 @@ func (t *ITS) virtualEvent(cmd model.Command, d *device, r iteRec, unmapped mode
 		if !mapped {
 			return fail(unmapped, "event %d of device %#x maps vPE %d, which is not mapped (VMAPP)", c.EventID, uint32(c.DeviceID), r.vpeid)
 		}
-		if err := t.vrd.SetVirtualPending(v.handle, r.intid); err != nil && !errors.Is(err, model.ErrBusy) {
+		if err := t.vrd.SetVirtualPending(v.handle, r.intid, r.doorbell); err != nil && !errors.Is(err, model.ErrBusy) {
 			return &cmdFailure{cause: err, detail: "delivering the vLPI"}
 		}
 		t.cacheVirtualTranslation(c.DeviceID, c.EventID, v, r.intid)

@@ -388,14 +388,13 @@ func lines(ss []string) string {
 // A doorbell belongs to the event (the ITE's Dbell_pINTID, IHI 0069H.b,
 // 5.3.20), not to the vLPI: two events of one vPE mapped to the same
 // vINTID, one with a doorbell and one without, each ring their own. The
-// simulator keeps one doorbell per vLPI at the redistributors
-// (gicr.Redistributors.MapVLPI), so the last mapping wins, and when a
-// VMAPP maps the vPE later, its mapVLPIs (its/virtual.go) walks the
-// t.devices map in Go's random order: the doorbell an MSI rings is then
-// chosen at random. FuzzVirtualCommandQueue found it (a cached and a
-// walking simulator disagreeing about whether CPU 1 has LPI 8250 pending).
+// simulator once kept one doorbell per vLPI at the redistributors, so the
+// last mapping won, and when a VMAPP mapped the vPE later the doorbell an
+// MSI rang was chosen by Go's map order. FuzzVirtualCommandQueue found it
+// (a cached and a walking simulator disagreeing about whether CPU 1 had
+// LPI 8250 pending); now whoever delivers a vLPI names its event's
+// doorbell.
 func TestVLPIDoorbellIsPerEvent(t *testing.T) {
-	t.Skip("known simulator bug, not yet fixed: a vLPI's doorbell is kept per vINTID, not per event (its/virtual.go mapVLPIs, gicr MapVLPI)")
 	for _, vmappFirst := range []bool{true, false} {
 		for range 20 { // the VMAPP-last case is random: try it often
 			e := openVFuzz(t, false)
