@@ -74,8 +74,8 @@ func (o *Observation) afterStmt(st script.Stmt, b model.Backend) error {
 	return o.snapshot(b, st.Position().Line, st.String())
 }
 
-// snapshot records what is pending on every CPU of b and the tables it
-// saves now.
+// snapshot records what is pending on every CPU of b and the tables
+// every ITS of b saves now.
 func (o *Observation) snapshot(b model.Backend, line int, stmt string) error {
 	add := func(what, seen string) {
 		o.Items = append(o.Items, Item{Line: line, Stmt: stmt, What: what, Seen: seen})
@@ -90,23 +90,45 @@ func (o *Observation) snapshot(b model.Backend, line int, stmt string) error {
 	if err := o.snapshotVirtual(b, add); err != nil {
 		return err
 	}
-	if err := b.SaveTables(); err != nil {
-		return fmt.Errorf("saving the ITS tables: %w", err)
+	for i := range max(b.Capabilities().ITSes, 1) {
+		if err := snapshotTables(b, i, add); err != nil {
+			return err
+		}
 	}
-	t, err := model.ReadSavedTables(b)
+	return nil
+}
+
+// snapshotTables saves ITS i's tables and records its DTEs, ITEs and
+// CTEs, what an expect dte, ite or cte (and so expect translate) of that
+// ITS would look at. The items of ITS i >= 1 say "its I" first; ITS 0's,
+// the only ITS of a one-ITS stream, say nothing, as before there were
+// several.
+func snapshotTables(b model.Backend, i int, add func(what, seen string)) error {
+	v, err := model.ITSOf(b, i)
 	if err != nil {
 		return err
 	}
+	prefix := ""
+	if i > 0 {
+		prefix = fmt.Sprintf("its %d ", i)
+	}
+	if err := v.SaveTables(); err != nil {
+		return fmt.Errorf("saving ITS %d's tables: %w", i, err)
+	}
+	t, err := model.ReadSavedTables(v)
+	if err != nil {
+		return fmt.Errorf("ITS %d: %w", i, err)
+	}
 	for _, d := range t.Devices {
-		add(fmt.Sprintf("dte dev=%#x", uint32(d.ID)), fmt.Sprintf("%+v", d.DTE))
+		add(fmt.Sprintf("%sdte dev=%#x", prefix, uint32(d.ID)), fmt.Sprintf("%+v", d.DTE))
 		for _, e := range d.Events {
-			add(fmt.Sprintf("ite dev=%#x ev=%d", uint32(d.ID), e.ID), fmt.Sprintf("%+v", e.ITE))
+			add(fmt.Sprintf("%site dev=%#x ev=%d", prefix, uint32(d.ID), e.ID), fmt.Sprintf("%+v", e.ITE))
 		}
 	}
 	ctes := slices.Clone(t.Collections)
 	slices.SortFunc(ctes, func(a, b model.SavedCollection) int { return int(a.CTE.ICID) - int(b.CTE.ICID) })
 	for _, c := range ctes {
-		add(fmt.Sprintf("cte icid=%d", c.CTE.ICID), fmt.Sprintf("%+v", c.CTE))
+		add(fmt.Sprintf("%scte icid=%d", prefix, c.CTE.ICID), fmt.Sprintf("%+v", c.CTE))
 	}
 	return nil
 }

@@ -41,6 +41,13 @@ type Profile struct {
 	// draws it: no backend but the simulator models vPEs, and kvm skips
 	// such a stream whole.
 	GICv4 bool
+	// ITSes, 2..4, makes a stream for that many ITSes (gen_itses.go):
+	// the itses setting, per-ITS devices, collections and events, its
+	// switches, LPIs shared by events of two ITSes, and per-ITS save and
+	// restore (in place and by migration). 0 or 1 is one ITS, as before.
+	// ProfileOf never draws it, so the streams of the pinned seeds stay
+	// as they were; GenerateProfile panics when it is set with GICv4.
+	ITSes int
 }
 
 // ProfileOf returns the profile Generate draws for seed: each behaviour
@@ -71,12 +78,17 @@ func GenerateProfile(seed uint64, n int, p Profile) *script.Script {
 		s:      script.Script{File: generatedFile},
 		events: map[model.DeviceID]map[model.EventID]model.INTID{},
 		prio:   map[model.INTID]uint8{},
+		refs:   map[model.INTID]int{},
 	}
+	g.itsEvents = []map[model.DeviceID]map[model.EventID]model.INTID{g.events}
 	g.cpus = 2 + g.rng.IntN(genMaxCPUs-1)
 	if p.GICv4 {
 		g.gicv4Settings()
 	}
 	g.emit(&script.CPUsStmt{At: g.at(), N: g.cpus})
+	if g.several() {
+		g.itsesSettings()
+	}
 	for i := range genLPIs {
 		lpi := model.LPIBase + model.INTID(i)
 		g.prio[lpi] = g.priority(i)
@@ -86,6 +98,9 @@ func GenerateProfile(seed uint64, n int, p Profile) *script.Script {
 	g.emit(&script.EnableLPIsStmt{At: g.at(), All: true})
 	for c := range g.cpus {
 		g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPC{ICID: model.ICID(c), RDbase: uint64(c), Valid: true}})
+	}
+	if g.several() {
+		g.itsesSetUp()
 	}
 	if p.GICv4 {
 		g.gicv4SetUp()
@@ -116,9 +131,17 @@ type generator struct {
 	s      script.Script
 	prio   map[model.INTID]uint8
 	cpus   int
-	events map[model.DeviceID]map[model.EventID]model.INTID // mapped devices and their events
-	free   []model.INTID
-	v      vstate // GICv4 streams only
+	events map[model.DeviceID]map[model.EventID]model.INTID // the addressed ITS's mapped devices and their events
+	free   []model.INTID                                    // the INTIDs no event of any ITS maps
+	refs   map[model.INTID]int                              // how many events map each INTID (one per ITS at most)
+	// Several-ITS streams only (gen_itses.go): which ITS the statements
+	// address, every ITS's events (itsEvents[its] is events), and which
+	// ITSes ran a command that changes their tables since they last saved
+	// them.
+	its       int
+	itsEvents []map[model.DeviceID]map[model.EventID]model.INTID
+	dirty     []bool
+	v         vstate // GICv4 streams only
 }
 
 // at is the position of the next statement emitted, as if the stream were
@@ -127,7 +150,12 @@ func (g *generator) at() script.At {
 	return script.At{Pos: script.Pos{File: generatedFile, Line: len(g.s.Stmts) + 1}}
 }
 
-func (g *generator) emit(st script.Stmt) { g.s.Stmts = append(g.s.Stmts, st) }
+func (g *generator) emit(st script.Stmt) {
+	g.s.Stmts = append(g.s.Stmts, st)
+	if g.several() {
+		g.noteTableChange(st)
+	}
+}
 
 func (g *generator) cmd(c model.Command) { g.emit(&script.CommandStmt{At: g.at(), Cmd: c}) }
 
@@ -172,6 +200,10 @@ func (g *generator) step() {
 		g.vstep()
 		return
 	}
+	if g.several() && g.rng.IntN(6) == 0 {
+		g.itsStep()
+		return
+	}
 	switch k := g.rng.IntN(100); {
 	case k < 10: // map a device
 		d := model.DeviceID(genFirstDev + g.rng.IntN(genDevices))
@@ -214,10 +246,11 @@ func (g *generator) step() {
 	}
 }
 
-// mapEvent maps a free event of a mapped device to a free INTID.
+// mapEvent maps a free event of a mapped device to a free INTID, or, in
+// a several-ITS stream, sometimes to one another ITS maps (takeLPI).
 func (g *generator) mapEvent() {
 	devs := g.mappedDevices()
-	if len(devs) == 0 || len(g.free) == 0 {
+	if len(devs) == 0 || len(g.free) == 0 && !g.several() {
 		return
 	}
 	d := devs[g.rng.IntN(len(devs))]
@@ -228,9 +261,10 @@ func (g *generator) mapEvent() {
 	if _, ok := g.v.events[d][e]; ok { // a GICv4 stream's virtual event
 		return
 	}
-	i := g.rng.IntN(len(g.free))
-	lpi := g.free[i]
-	g.free = slices.Delete(g.free, i, i+1)
+	lpi, ok := g.takeLPI()
+	if !ok {
+		return
+	}
 	g.events[d][e] = lpi
 	g.cmd(model.MAPTI{DeviceID: d, EventID: e, INTID: lpi, ICID: g.icid()})
 }
@@ -258,7 +292,7 @@ func (g *generator) discard() {
 		g.cmd(model.CLEAR{DeviceID: d, EventID: e})
 	}
 	g.cmd(model.DISCARD{DeviceID: d, EventID: e})
-	g.free = append(g.free, g.events[d][e])
+	g.release(g.events[d][e])
 	delete(g.events[d], e)
 }
 
@@ -291,7 +325,7 @@ func (g *generator) remap(d model.DeviceID) {
 		if clearFirst {
 			g.cmd(model.CLEAR{DeviceID: d, EventID: e})
 		}
-		g.free = append(g.free, g.events[d][e])
+		g.release(g.events[d][e])
 	}
 	g.forgetVirtualEvents(d)
 	if g.rng.IntN(2) == 0 {
@@ -301,4 +335,35 @@ func (g *generator) remap(d model.DeviceID) {
 	}
 	g.emit(&script.CommandStmt{At: g.at(), Cmd: model.MAPD{DeviceID: d, Size: genITTBits - 1, Valid: true}, AutoITT: true})
 	g.events[d] = map[model.EventID]model.INTID{}
+}
+
+// takeLPI takes an INTID for a new mapping on the addressed ITS: a free
+// one, or, in a several-ITS stream, one in three times (when there is
+// one) an INTID another ITS maps and this one does not, which makes it
+// one LPI shared by two ITSes.
+func (g *generator) takeLPI() (model.INTID, bool) {
+	if g.several() && g.rng.IntN(3) == 0 {
+		if shared := g.shareable(); len(shared) > 0 {
+			lpi := shared[g.rng.IntN(len(shared))]
+			g.refs[lpi]++
+			return lpi, true
+		}
+	}
+	if len(g.free) == 0 {
+		return 0, false
+	}
+	i := g.rng.IntN(len(g.free))
+	lpi := g.free[i]
+	g.free = slices.Delete(g.free, i, i+1)
+	g.refs[lpi]++
+	return lpi, true
+}
+
+// release drops a mapping of lpi; the INTID is free again when no event
+// of any ITS maps it.
+func (g *generator) release(lpi model.INTID) {
+	if g.refs[lpi]--; g.refs[lpi] <= 0 {
+		delete(g.refs, lpi)
+		g.free = append(g.free, lpi)
+	}
 }
