@@ -53,7 +53,10 @@ type vpe struct {
 	vpt    model.GPA
 	dir    []atomic.Pointer[vlpiPage] // by (vINTID - LPIBase) >> lpiPageShift
 	hints  hintBitmap
-	target atomic.Uint32 // the redistributor VMAPP or VMOVP names
+	// target is the redistributor each ITS delivers the vPE's vLPIs to,
+	// by ITS number (VMAPP, VMOVP): with several ITSes, one may have
+	// moved the vPE before another (VMOVP with an ITSList).
+	target [model.MaxITSes]atomic.Uint32
 
 	// mu serialises the VPT's writers: deliveries while not scheduled,
 	// clears, and the scheduling and descheduling themselves.
@@ -235,18 +238,21 @@ func vupdate(w *atomic.Uint64, fn func(s uint64) uint64) {
 	}
 }
 
-// SetVPETarget records the redistributor vPE h's vLPIs are delivered to
-// (VMAPP, VMOVP): where a doorbell rings when the vPE is not scheduled
+// SetVPETarget records the redistributor ITS its delivers vPE h's vLPIs
+// to (VMAPP, VMOVP): where a doorbell rings when the vPE is not scheduled
 // there.
-func (r *Redistributors) SetVPETarget(h uint32, cpu model.CPU) error {
+func (r *Redistributors) SetVPETarget(h uint32, its int, cpu model.CPU) error {
 	if _, err := r.cpu(cpu); err != nil {
 		return err
+	}
+	if its < 0 || its >= model.MaxITSes {
+		return fmt.Errorf("gicr: ITS %d out of range 0..%d: %w", its, model.MaxITSes-1, model.ErrInvalidArgument)
 	}
 	v := r.vpeOf(h)
 	if v == nil {
 		return fmt.Errorf("gicr: no vPE with handle %d: %w", h, model.ErrInvalidArgument)
 	}
-	v.target.Store(uint32(cpu))
+	v.target[its].Store(uint32(cpu))
 	return nil
 }
 
@@ -294,7 +300,7 @@ func (r *Redistributors) RevokeAllVirtualTranslations() {
 // ([Redistributors.RingVPEDoorbell]). err wraps [model.ErrBusy] when the
 // target's LPIs are disabled. A vPE scheduled where the vLPI is delivered
 // takes no lock and allocates nothing.
-func (r *Redistributors) PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error) {
+func (r *Redistributors) PendVirtualTranslated(h uint32, its int, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error) {
 	v := r.vpeOf(h)
 	if v == nil {
 		return false, false, nil
@@ -304,7 +310,7 @@ func (r *Redistributors) PendVirtualTranslated(h uint32, vintid model.INTID, gen
 		return false, false, nil
 	}
 	w := &p.state[i]
-	c := r.cpus[v.target.Load()]
+	c := r.cpus[v.target[its].Load()]
 	for {
 		s := w.Load()
 		if genOf(s)&vGenCompare != gen {
@@ -329,12 +335,12 @@ const askEvent = model.INTID(1<<32 - 1)
 // RingVPEDoorbell rings doorbell, a GICv4.0 per-event doorbell, on the
 // redistributor vPE h's vLPIs go to (after PendVirtualTranslated asked
 // for it). model.NoDoorbell rings nothing.
-func (r *Redistributors) RingVPEDoorbell(h uint32, doorbell model.INTID) {
+func (r *Redistributors) RingVPEDoorbell(h uint32, its int, doorbell model.INTID) {
 	v := r.vpeOf(h)
 	if v == nil || doorbell == model.NoDoorbell || !r.individualDoorbells() {
 		return
 	}
-	r.ringDoorbell(r.cpus[v.target.Load()], doorbell)
+	r.ringDoorbell(r.cpus[v.target[its].Load()], doorbell)
 }
 
 // deliverVirtual completes making vintid pending for v: the scheduled vPE
@@ -418,7 +424,7 @@ func (r *Redistributors) writeVPTBit(v *vpe, vintid model.INTID, set bool) {
 // (INT, and the MSI path without a cache), with doorbell the GICv4.0
 // doorbell of the event delivering it (model.NoDoorbell: none). It fails
 // wrapping [model.ErrBusy] when the target's LPIs are disabled.
-func (r *Redistributors) SetVirtualPending(h uint32, vintid, doorbell model.INTID) error {
+func (r *Redistributors) SetVirtualPending(h uint32, its int, vintid, doorbell model.INTID) error {
 	v := r.vpeOf(h)
 	if v == nil {
 		return errNoVLPI
@@ -427,7 +433,7 @@ func (r *Redistributors) SetVirtualPending(h uint32, vintid, doorbell model.INTI
 	if p == nil {
 		return errNoVLPI
 	}
-	c := r.cpus[v.target.Load()]
+	c := r.cpus[v.target[its].Load()]
 	for {
 		s := p.state[i].Load()
 		if !c.enabled.Load() {
@@ -470,14 +476,14 @@ func (r *Redistributors) ClearVirtualPending(h uint32, vintid model.INTID) bool 
 
 // MoveVLPI moves vLPI vintid from vPE from to vPE to (VMOVI), pending
 // state included, with doorbell as its doorbell on to.
-func (r *Redistributors) MoveVLPI(from, to uint32, vintid, doorbell model.INTID) error {
+func (r *Redistributors) MoveVLPI(from, to uint32, its int, vintid, doorbell model.INTID) error {
 	if err := r.MapVLPI(to, vintid); err != nil {
 		return err
 	}
 	if from == to || !r.ClearVirtualPending(from, vintid) {
 		return nil
 	}
-	err := r.SetVirtualPending(to, vintid, doorbell)
+	err := r.SetVirtualPending(to, its, vintid, doorbell)
 	if err == nil || !errors.Is(err, model.ErrBusy) {
 		return err
 	}

@@ -194,8 +194,8 @@ func (r *Redistributors) ClearVSGI(h uint32, sgi uint8) error {
 // PendVSGI makes vSGI sgi of vPE h pending (GITS_SGIR). A vPE resident
 // anywhere sees it at once; one that is not keeps it in its record and, if
 // the vSGI is enabled and the vPE's default doorbell is armed, rings that
-// on the vPE's target redistributor.
-func (r *Redistributors) PendVSGI(h uint32, sgi uint8) error {
+// on the redistributor ITS its delivers the vPE's interrupts to.
+func (r *Redistributors) PendVSGI(h uint32, its int, sgi uint8) error {
 	v, err := r.vsgiTarget(h, sgi)
 	if err != nil {
 		return err
@@ -220,7 +220,7 @@ func (r *Redistributors) PendVSGI(h uint32, sgi uint8) error {
 	ring := r.takeDefaultDoorbell(v, model.INTID(sgi))
 	v.mu.Unlock()
 	if ring != model.NoDoorbell {
-		r.ringDoorbell(r.cpus[v.target.Load()], ring)
+		r.ringDoorbell(r.cpus[v.target[its].Load()], ring)
 	}
 	return nil
 }

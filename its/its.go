@@ -74,6 +74,10 @@ type Config struct {
 	ErrorPolicy model.ErrorPolicy
 	// NoTranslationCache makes every MSI walk the tables in guest memory.
 	NoTranslationCache bool
+	// Number is the ITS's number among the ITSes sharing the
+	// redistributors, 0..model.MaxITSes-1: GITS_CTLR.ITS_Number, the bit
+	// of VMOVP's ITSList naming it.
+	Number int
 }
 
 // Collection states in ITS.colls: a CPU number (mapped) or one of these.
@@ -174,6 +178,7 @@ type ITS struct {
 	rd     Redistributors
 	typer  model.ITSTyper
 	policy model.ErrorPolicy
+	number int // GITS_CTLR.ITS_Number (Config.Number)
 	// iteSize is the size in bytes of an ITT entry,
 	// GITS_TYPER.ITT_entry_size + 1: the stride of every ITT.
 	iteSize uint64
@@ -192,6 +197,13 @@ type ITS struct {
 	// the mapped vPEs (VMAPP), under mu.
 	vrd  VirtualRedistributors
 	vpes map[model.VPEID]*vpeRec
+
+	// Several ITSes (Link): the others, the board of VMOVPs that need
+	// several, and what this ITS's commands left for the others to do
+	// once mu is released (tellPeers).
+	peers    []*ITS
+	board    *moveBoard
+	deferred []func()
 
 	cache *translationCache // nil when turned off
 
@@ -249,6 +261,9 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 	case typer.EventIDBits() > 31:
 		return nil, fmt.Errorf("its: GITS_TYPER %#x: %d EventID bits; at most 31 are modelled (MAPD Size holds 1..32 but the ABI revision 0 DTE Size check caps it): %w", uint64(typer), typer.EventIDBits(), model.ErrNotSupported)
 	}
+	if cfg.Number < 0 || cfg.Number >= model.MaxITSes {
+		return nil, fmt.Errorf("its: ITS number %d out of range 0..%d: %w", cfg.Number, model.MaxITSes-1, model.ErrInvalidArgument)
+	}
 	if cfg.ErrorPolicy != model.ContinueOnError && cfg.ErrorPolicy != model.StallOnError {
 		return nil, fmt.Errorf("its: unknown error policy %d: %w", int(cfg.ErrorPolicy), model.ErrInvalidArgument)
 	}
@@ -259,6 +274,7 @@ func New(mem model.Memory, rd Redistributors, cfg Config) (*ITS, error) {
 		rd:          rd,
 		typer:       typer,
 		policy:      cfg.ErrorPolicy,
+		number:      cfg.Number,
 		iteSize:     uint64(typer.ITTEntrySize()),
 		baser:       [3]model.Baser{DeviceBaserReset, CollectionBaserReset},
 		devices:     map[model.DeviceID]*device{},
@@ -336,6 +352,9 @@ type VPEState struct {
 	// VPTAddr is its virtual LPI pending table, of 2^VINTIDBits bits.
 	VPTAddr    model.GPA
 	VINTIDBits int
+	// MoveWaiting lists the ITS numbers a VMOVP of the vPE still waits
+	// for (GITS_TYPER.VMOVP = 0, ITSList), ascending; nil when none.
+	MoveWaiting []int
 }
 
 // DeviceState is one mapped device, as [ITS.State] reports it.
@@ -385,7 +404,7 @@ func (t *ITS) State() State {
 	}
 	for _, id := range slices.Sorted(maps.Keys(t.vpes)) {
 		v := t.vpes[id]
-		s.VPEs = append(s.VPEs, VPEState{VPEID: id, RDbase: v.rdbase, VPTAddr: v.vpt, VINTIDBits: v.vintidBits()})
+		s.VPEs = append(s.VPEs, VPEState{VPEID: id, RDbase: v.rdbase, VPTAddr: v.vpt, VINTIDBits: v.vintidBits(), MoveWaiting: t.board.waiting(id)})
 	}
 	return s
 }

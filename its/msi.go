@@ -19,7 +19,7 @@ func (t *ITS) SignalMSI(dev model.DeviceID, ev model.EventID) (model.Delivery, e
 		if v, ok := c.lookup(dev, ev); ok {
 			if v&cacheVirtual != 0 {
 				h := uint32(v>>32) & 0xFFFF
-				if ok, ring, err := t.vrd.PendVirtualTranslated(h, model.INTID(uint32(v)), uint32(v>>48)&0x7FFF); ok {
+				if ok, ring, err := t.vrd.PendVirtualTranslated(h, t.number, model.INTID(uint32(v)), uint32(v>>48)&0x7FFF); ok {
 					if err != nil {
 						return model.Blocked, err
 					}
@@ -146,7 +146,7 @@ func (t *ITS) signalVirtual(dev model.DeviceID, ev model.EventID) (model.Deliver
 	if !ok {
 		return model.Blocked, nil
 	}
-	if err := t.vrd.SetVirtualPending(v.handle, vintid, r.doorbell); err != nil {
+	if err := t.vrd.SetVirtualPending(v.handle, t.number, vintid, r.doorbell); err != nil {
 		return model.Blocked, err
 	}
 	t.cacheVirtualTranslation(dev, ev, v, vintid)
@@ -163,7 +163,7 @@ func (t *ITS) ringEventDoorbell(dev model.DeviceID, ev model.EventID, h uint32) 
 	defer t.mu.RUnlock()
 	if d := t.devices[dev]; d != nil {
 		if r, ok := d.get(ev); ok && r.virtual {
-			t.vrd.RingVPEDoorbell(h, r.doorbell)
+			t.vrd.RingVPEDoorbell(h, t.number, r.doorbell)
 		}
 	}
 }

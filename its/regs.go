@@ -60,6 +60,9 @@ func (t *ITS) ReadRegister(off model.ITSRegister) (uint64, error) {
 		if t.creadr == t.cwriter && !t.stalled {
 			v |= model.GITS_CTLR_Quiescent
 		}
+		if t.vrd != nil && !t.typer.VMOVP() {
+			v |= uint64(t.number) << model.GITS_CTLR_ITSNumberShift // RO: the sim numbers its ITSes
+		}
 		return v, nil
 	case model.GITS_IIDR:
 		return IIDR, nil
@@ -99,6 +102,13 @@ func (t *ITS) WriteRegister(off model.ITSRegister, v uint64) error {
 	if !off.Is64Bit() && v>>32 != 0 {
 		return fmt.Errorf("its: %v is a 32-bit register; value %#x does not fit: %w", registerName(off), v, model.ErrInvalidArgument)
 	}
+	err := t.writeRegister(off, v)
+	t.tellPeers()
+	return err
+}
+
+// writeRegister is WriteRegister's write, under mu.
+func (t *ITS) writeRegister(off model.ITSRegister, v uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch off {

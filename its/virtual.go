@@ -19,8 +19,9 @@ type VirtualRedistributors interface {
 	MaxIDBits() int
 	// VPEHandle returns the handle of the vPE whose VPT is at vpt.
 	VPEHandle(vpt model.GPA) (uint32, error)
-	// SetVPETarget records the redistributor vPE h's vLPIs go to.
-	SetVPETarget(h uint32, cpu model.CPU) error
+	// SetVPETarget records the redistributor ITS its (its number) sends
+	// vPE h's vLPIs to; the calls below name the ITS too.
+	SetVPETarget(h uint32, its int, cpu model.CPU) error
 	// MapVLPI prepares vLPI vintid of vPE h for translations.
 	MapVLPI(h uint32, vintid model.INTID) error
 	// VirtualGeneration, RevokeVirtualTranslations,
@@ -32,16 +33,16 @@ type VirtualRedistributors interface {
 	// PendVirtualTranslated reports ringEvent when the vPE was not
 	// scheduled: the caller rings the event's doorbell with
 	// RingVPEDoorbell.
-	PendVirtualTranslated(h uint32, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error)
-	RingVPEDoorbell(h uint32, doorbell model.INTID)
+	PendVirtualTranslated(h uint32, its int, vintid model.INTID, gen uint32) (ok, ringEvent bool, err error)
+	RingVPEDoorbell(h uint32, its int, doorbell model.INTID)
 	// SetVirtualPending delivers vLPI vintid of vPE h: pending for the
 	// scheduled vPE, or in its VPT with doorbell (the delivering
 	// event's) rung.
-	SetVirtualPending(h uint32, vintid, doorbell model.INTID) error
+	SetVirtualPending(h uint32, its int, vintid, doorbell model.INTID) error
 	// ClearVirtualPending removes the pending state of a vLPI.
 	ClearVirtualPending(h uint32, vintid model.INTID) bool
 	// MoveVLPI moves a vLPI's pending state to another vPE (VMOVI).
-	MoveVLPI(from, to uint32, vintid, doorbell model.INTID) error
+	MoveVLPI(from, to uint32, its int, vintid, doorbell model.INTID) error
 	// InvalidateVLPI and InvalidateAllVLPIs re-read vLPI configuration
 	// (INV, VINVALL).
 	InvalidateVLPI(h uint32, vintid model.INTID)
@@ -198,7 +199,7 @@ func (t *ITS) vmapp(c model.VMAPP) *cmdFailure {
 	if err != nil {
 		return &cmdFailure{cause: err, detail: "naming the vPE to the redistributors"}
 	}
-	_ = t.vrd.SetVPETarget(h, model.CPU(c.RDbase)) // RDbase checked above
+	_ = t.vrd.SetVPETarget(h, t.number, model.CPU(c.RDbase)) // RDbase checked above
 	rec := &vpeRec{valid: true, rdbase: model.CPU(c.RDbase), vpt: c.VPTAddr, vptSize: c.VPTSize, handle: h}
 	if old != nil && old.valid && (old.handle != h || old.vptSize != c.VPTSize) {
 		t.flushCache()
@@ -327,7 +328,7 @@ func (t *ITS) vmovi(c model.VMOVI) *cmdFailure {
 	from, to := t.vpes[r.vpeid], t.vpes[c.VPEID]
 	switch {
 	case to != nil && to.valid && from != nil && from.valid:
-		if err := t.vrd.MoveVLPI(from.handle, to.handle, r.intid, doorbell); err != nil {
+		if err := t.vrd.MoveVLPI(from.handle, to.handle, t.number, r.intid, doorbell); err != nil {
 			return &cmdFailure{cause: err, detail: "moving the vLPI's pending state"}
 		}
 	case to != nil && to.valid:
@@ -345,9 +346,15 @@ var vmoviCodes = eventCodes{model.E_ITS_VMOVI_DEVICE_OOR, model.E_ITS_VMOVI_UNMA
 
 // vmovp retargets a vPE to another redistributor (IHI 0069H, 5.3.22
 // (inferred)). Its pending state stays in its VPT and in the
-// redistributors' record of it; doorbells ring on the new target. With
-// GITS_TYPER.VMOVP = 1 SequenceNumber and ITSList are ignored. A vPE that
-// is not mapped is left alone (UNPREDICTABLE).
+// redistributors' record of it; doorbells ring on the new target. A vPE
+// that is not mapped is left alone (UNPREDICTABLE).
+//
+// With GITS_TYPER.VMOVP = 1 the ITS moves the vPE on every other ITS
+// sharing the redistributors itself, after this command (tellPeers). With
+// VMOVP = 0 software sends the same VMOVP (SequenceNumber, ITSList) to
+// every ITS in ITSList, and each ITS moves only its own mapping: until
+// the last has, the ITSes deliver to different redistributors
+// (moveBoard).
 func (t *ITS) vmovp(c model.VMOVP) *cmdFailure {
 	addr, why := t.vteAddr(c.VPEID)
 	if why != "" {
@@ -356,15 +363,38 @@ func (t *ITS) vmovp(c model.VMOVP) *cmdFailure {
 	if c.RDbase >= uint64(t.rd.CPUs()) {
 		return fail(model.E_ITS_VMOVP_PROCNUM_OOR, "RDbase %d is not a redistributor (%d CPUs)", c.RDbase, t.rd.CPUs())
 	}
-	v := t.vpes[c.VPEID]
-	if v == nil || !v.valid {
-		return nil
+	rd := model.CPU(c.RDbase)
+	if !t.typer.VMOVP() {
+		if c.ITSList&(1<<t.number) == 0 {
+			return &cmdFailure{cause: fmt.Errorf("VMOVP ITSList %#04x does not name this ITS (GITS_CTLR.ITS_Number %d): UNPREDICTABLE: %w", c.ITSList, t.number, model.ErrInvalidArgument), detail: "command ignored"}
+		}
+		if late := t.board.record(c.VPEID, c.SequenceNumber, c.ITSList, t.number); late != nil {
+			t.retargetVPE(c.VPEID, addr, rd)
+			return &cmdFailure{cause: late, detail: "the vPE is moved on this ITS"}
+		}
+	} else {
+		for _, p := range t.peers {
+			if p != t {
+				t.deferred = append(t.deferred, func() { p.followVMOVP(c.VPEID, rd) })
+			}
+		}
 	}
-	v.rdbase = model.CPU(c.RDbase)
-	_ = t.vrd.SetVPETarget(v.handle, v.rdbase) // checked above
-	vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(c.RDbase)}.Encode()
-	_ = model.WriteUint64(t.mem, addr, vte)
+	t.retargetVPE(c.VPEID, addr, rd)
 	return nil
+}
+
+// retargetVPE makes this ITS deliver vPE vpeid's vLPIs to rd: its record,
+// the redistributors' target for this ITS, and its VTE at addr. Called
+// with mu held.
+func (t *ITS) retargetVPE(vpeid model.VPEID, addr model.GPA, rd model.CPU) {
+	v := t.vpes[vpeid]
+	if v == nil || !v.valid {
+		return
+	}
+	v.rdbase = rd
+	_ = t.vrd.SetVPETarget(v.handle, t.number, rd) // rd checked by the caller
+	vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(rd)}.Encode()
+	_ = model.WriteUint64(t.mem, addr, vte)
 }
 
 // virtualEvent carries out INT, CLEAR, INV or DISCARD on a virtual event
@@ -378,7 +408,7 @@ func (t *ITS) virtualEvent(cmd model.Command, d *device, r iteRec, unmapped mode
 		if !mapped {
 			return fail(unmapped, "event %d of device %#x maps vPE %d, which is not mapped (VMAPP)", c.EventID, uint32(c.DeviceID), r.vpeid)
 		}
-		if err := t.vrd.SetVirtualPending(v.handle, r.intid, r.doorbell); err != nil && !errors.Is(err, model.ErrBusy) {
+		if err := t.vrd.SetVirtualPending(v.handle, t.number, r.intid, r.doorbell); err != nil && !errors.Is(err, model.ErrBusy) {
 			return &cmdFailure{cause: err, detail: "delivering the vLPI"}
 		}
 		t.cacheVirtualTranslation(c.DeviceID, c.EventID, v, r.intid)

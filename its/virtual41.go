@@ -36,7 +36,7 @@ type VirtualRedistributors41 interface {
 	// (VSGI, GITS_SGIR).
 	ConfigureVSGI(h uint32, sgi uint8, enable, group1 bool, priority uint8) error
 	ClearVSGI(h uint32, sgi uint8) error
-	PendVSGI(h uint32, sgi uint8) error
+	PendVSGI(h uint32, its int, sgi uint8) error
 }
 
 // enableGICv41 makes the redistributors of a GICv4.1 ITS (GITS_TYPER
@@ -182,5 +182,5 @@ func (t *ITS) writeSGIR(v uint64) error {
 	if rec == nil || !rec.valid {
 		return nil
 	}
-	return vrd.PendVSGI(rec.handle, uint8(v&0xF))
+	return vrd.PendVSGI(rec.handle, t.number, uint8(v&0xF))
 }

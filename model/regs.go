@@ -54,6 +54,9 @@ func (r ITSRegister) Is64Bit() bool {
 const (
 	GITS_CTLR_Enabled   = uint64(1) << 0
 	GITS_CTLR_Quiescent = uint64(1) << 31
+	// GITS_CTLR_ITSNumberShift places ITS_Number (bits 7:4, GICv4 with
+	// GITS_TYPER.VMOVP = 0): the ITS's bit in VMOVP's ITSList.
+	GITS_CTLR_ITSNumberShift = 4
 )
 
 // ITSTyper is a GITS_TYPER value (IHI 0069, 12.19.19): what the ITS

@@ -21,13 +21,20 @@ import (
 type GICv4Stmt struct {
 	At
 	V41 bool
+	// NoVMOVP clears GITS_TYPER.VMOVP (vmovp=0): software sends VMOVP to
+	// every ITS of ITSList, with a SequenceNumber.
+	NoVMOVP bool
 }
 
 func (s *GICv4Stmt) String() string {
+	out := "gicv4"
 	if s.V41 {
-		return "gicv4 version=4.1"
+		out += " version=4.1"
 	}
-	return "gicv4"
+	if s.NoVMOVP {
+		out += " vmovp=0"
+	}
+	return out
 }
 
 // VPETableStmt: vpetable flat|indirect [pagesize=] [pages=] [at=]

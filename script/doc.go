@@ -39,8 +39,10 @@
 //	devtable flat|indirect [pagesize=4k|16k|64k] [pages=N] [l2=auto|manual] [at=ADDR]
 //	colltable [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //	itses N                        (N ITSes sharing the redistributors, 1..16; model.Layout.ITSes)
-//	gicv4 [version=4.0|4.1]        (a GICv4.0 ITS: GITS_TYPER.Virtual; with
-//	                               version=4.1 a GICv4.1 one: VMAPP, VSGI; simulator only)
+//	gicv4 [version=4.0|4.1] [vmovp=0|1]
+//	                               (a GICv4.0 ITS: GITS_TYPER.Virtual; with
+//	                               version=4.1 a GICv4.1 one: VMAPP, VSGI; vmovp=0
+//	                               clears GITS_TYPER.VMOVP; simulator only)
 //	vpetable flat|indirect [pagesize=4k|16k|64k] [pages=N] [at=ADDR]
 //	                               (GITS_BASER2, the vPE table; with gicv4)
 //

@@ -56,6 +56,15 @@ func parseGICv4(f *fields, at At) Stmt {
 			f.fail(t.col, "gicv4: version=%s: want 4.0 or 4.1", t.text)
 		}
 	}
+	if t, ok := f.str("vmovp"); ok {
+		switch t.text {
+		case "0":
+			s.NoVMOVP = true
+		case "1":
+		default:
+			f.fail(t.col, "gicv4: vmovp=%s: want 0 (VMOVP goes to every ITS of its ITSList) or 1", t.text)
+		}
+	}
 	return s
 }
 

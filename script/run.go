@@ -952,11 +952,13 @@ func (s *ITTStmt) apply(c *model.Config) error {
 	if err != nil {
 		return err
 	}
-	virtual := c.ITSTyper.Virtual()
-	c.ITSTyper = typer
-	if virtual {
-		return (&GICv4Stmt{}).apply(c) // Virtual and VMOVP again
+	// Keep every GICv4 bit a gicv4 setting before this one set (Virtual,
+	// VMOVP, the GICv4.1 fields): only the entry size changes.
+	const sizeField = model.ITSTyper(0xF) << 4
+	if c.ITSTyper.Virtual() {
+		typer = c.ITSTyper&^sizeField | typer&sizeField
 	}
+	c.ITSTyper = typer
 	return nil
 }
 

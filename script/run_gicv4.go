@@ -20,6 +20,11 @@ import (
 // GICv4.1 one ([model.GICv41ITSTyper]'s VMAPP, VSGI, SVPET and nID too).
 func (s *GICv4Stmt) apply(c *model.Config) error {
 	const v41Bits = model.GICv41ITSTyper &^ model.GICv4ITSTyper
+	defer func() {
+		if s.NoVMOVP {
+			c.ITSTyper &^= 1 << 37 // GITS_TYPER.VMOVP
+		}
+	}()
 	if c.ITSTyper == 0 {
 		c.ITSTyper = model.GICv4ITSTyper
 		if s.V41 {

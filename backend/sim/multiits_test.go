@@ -187,3 +187,50 @@ func TestITSOfRange(t *testing.T) {
 		t.Errorf("ITS 2 of 2: %v", err)
 	}
 }
+
+// With GITS_TYPER.VMOVP = 1 one VMOVP moves the vPE on every ITS that
+// maps it; with VMOVP = 0 each ITS of the ITSList moves its own mapping,
+// and the ITS state says which ITSes a move still waits for.
+func TestVMOVPAcrossITSes(t *testing.T) {
+	for _, vmovp := range []bool{true, false} {
+		typer := model.GICv4ITSTyper
+		if !vmovp {
+			typer &^= 1 << 37
+		}
+		l := smallLayout()
+		l.ITSes = 2
+		e := open(t, model.Config{CPUs: 2, Layout: l, ITSTyper: typer})
+		e.enable(0, 1)
+		vpt, err := e.alloc.Alloc(8<<10, 64<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var views []model.Backend
+		for i := range 2 {
+			v, err := model.ITSOf(e.b, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			views = append(views, v)
+			submit(t, v, model.VMAPP{VPEID: 4, RDbase: 0, VPTAddr: vpt, VPTSize: 15, Valid: true})
+		}
+		submit(t, views[0], model.VMOVP{VPEID: 4, RDbase: 1, SequenceNumber: 3, ITSList: 0b11})
+		st1 := e.b.ITSAt(1).State()
+		if len(st1.VPEs) != 1 {
+			t.Fatalf("ITS 1 maps %d vPEs", len(st1.VPEs))
+		}
+		moved := st1.VPEs[0].RDbase == 1
+		if moved != vmovp {
+			t.Errorf("VMOVP=%v: after a VMOVP on ITS 0, ITS 1 delivers to CPU %d", vmovp, st1.VPEs[0].RDbase)
+		}
+		if !vmovp {
+			if w := e.b.ITS().State().VPEs[0].MoveWaiting; !slices.Equal(w, []int{1}) {
+				t.Errorf("VMOVP=0: the move waits for %v, want ITS 1", w)
+			}
+			submit(t, views[1], model.VMOVP{VPEID: 4, RDbase: 1, SequenceNumber: 3, ITSList: 0b11})
+			if st := e.b.ITSAt(1).State(); st.VPEs[0].RDbase != 1 || st.VPEs[0].MoveWaiting != nil {
+				t.Errorf("VMOVP=0, after ITS 1's VMOVP: %+v", st.VPEs[0])
+			}
+		}
+	}
+}

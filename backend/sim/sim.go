@@ -85,6 +85,9 @@ func New(cfg model.Config) (*Backend, error) {
 		b.doorbell = append(b.doorbell, il.Doorbell())
 	}
 	b.its = b.itses[0]
+	if len(b.itses) > 1 {
+		its.Link(b.itses)
+	}
 	return b, nil
 }
 
@@ -93,7 +96,7 @@ func New(cfg model.Config) (*Backend, error) {
 // GICv4 ITS its vPE table (64 KiB each at the start of the scratch
 // region, which the simulator does not otherwise use), then Enabled.
 func newITS(ram *model.RAM, rd *gicr.Redistributors, cfg model.Config, machine model.Layout, i int) (*its.ITS, error) {
-	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache})
+	t, err := its.New(ram, rd, its.Config{Typer: cfg.ITSTyper, ErrorPolicy: cfg.ErrorPolicy, NoTranslationCache: cfg.NoTranslationCache, Number: i})
 	if err != nil {
 		return nil, err
 	}
