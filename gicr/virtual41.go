@@ -372,3 +372,12 @@ func (r *Redistributors) invalidateByRegister(g *gicv41, reg model.GICRRegister,
 	}
 	r.reloadAllVConfig(nil, v)
 }
+
+// SetDefaultDoorbell replaces vPE h's GICv4.1 default doorbell (VMOVP
+// with DB; model.NoDoorbell: none). An armed doorbell stays armed and
+// rings the new one.
+func (r *Redistributors) SetDefaultDoorbell(h uint32, doorbell model.INTID) {
+	if v := r.vpeOf(h); v != nil && doorbell < 1<<24 {
+		v.defaultDB.Store(uint32(doorbell))
+	}
+}

@@ -47,6 +47,9 @@ type VirtualRedistributors interface {
 	// (INV, VINVALL).
 	InvalidateVLPI(h uint32, vintid model.INTID)
 	InvalidateAllVLPIs(h uint32)
+	// SetDefaultDoorbell replaces vPE h's GICv4.1 default doorbell
+	// (VMOVP with DB).
+	SetDefaultDoorbell(h uint32, doorbell model.INTID)
 }
 
 // VPEBaserReset is the reset value of GITS_BASER2 on a GICv4.0 ITS: a vPE
@@ -346,8 +349,9 @@ var vmoviCodes = eventCodes{model.E_ITS_VMOVI_DEVICE_OOR, model.E_ITS_VMOVI_UNMA
 
 // vmovp retargets a vPE to another redistributor (IHI 0069H, 5.3.22
 // (inferred)). Its pending state stays in its VPT and in the
-// redistributors' record of it; doorbells ring on the new target. A vPE
-// that is not mapped is left alone (UNPREDICTABLE).
+// redistributors' record of it; doorbells ring on the new target. On a
+// GICv4.1 ITS, DB replaces the vPE's default doorbell. A vPE that is not
+// mapped is left alone (UNPREDICTABLE).
 //
 // With GITS_TYPER.VMOVP = 1 the ITS moves the vPE on every other ITS
 // sharing the redistributors itself, after this command (tellPeers). With
@@ -364,6 +368,14 @@ func (t *ITS) vmovp(c model.VMOVP) *cmdFailure {
 		return fail(model.E_ITS_VMOVP_PROCNUM_OOR, "RDbase %d is not a redistributor (%d CPUs)", c.RDbase, t.rd.CPUs())
 	}
 	rd := model.CPU(c.RDbase)
+	if c.DB && t.typer.VMAPP() {
+		if why := t.checkDoorbell(c.DefaultDoorbell); why != "" {
+			return fail(model.E_ITS_VMOVP_PHYSICALID_OOR, "Default_Doorbell: %s", why)
+		}
+		if v := t.vpes[c.VPEID]; v != nil && v.valid {
+			t.vrd.SetDefaultDoorbell(v.handle, c.DefaultDoorbell)
+		}
+	}
 	if !t.typer.VMOVP() {
 		if c.ITSList&(1<<t.number) == 0 {
 			return &cmdFailure{cause: fmt.Errorf("VMOVP ITSList %#04x does not name this ITS (GITS_CTLR.ITS_Number %d): UNPREDICTABLE: %w", c.ITSList, t.number, model.ErrInvalidArgument), detail: "command ignored"}

@@ -86,7 +86,7 @@ func (t *ITS) checkVMAPP41(c model.VMAPP) *cmdFailure {
 		return nil
 	}
 	if why := t.checkDoorbell(c.DefaultDoorbell); why != "" {
-		return fail(model.E_ITS_VMAPP_VPEID_OOR, "Default_Doorbell: %s", why)
+		return fail(model.E_ITS_VMAPP_PHYSICALID_OOR, "Default_Doorbell: %s", why)
 	}
 	return nil
 }

@@ -128,9 +128,11 @@ const (
 	E_ITS_VMOVI_VPEID_OOR          ErrorCode = 0x012110 // scheme
 	E_ITS_VMOVI_VIRTUALID_OOR      ErrorCode = 0x012111 // scheme
 	E_ITS_VMOVP_PROCNUM_OOR        ErrorCode = 0x012202 // scheme
+	E_ITS_VMOVP_PHYSICALID_OOR     ErrorCode = 0x012206 // scheme (GICv4.1 Default_Doorbell)
 	E_ITS_VMOVP_VPEID_OOR          ErrorCode = 0x012210 // scheme
 	E_ITS_VSYNC_VPEID_OOR          ErrorCode = 0x012510 // scheme
 	E_ITS_VMAPP_PROCNUM_OOR        ErrorCode = 0x012902 // scheme
+	E_ITS_VMAPP_PHYSICALID_OOR     ErrorCode = 0x012906 // scheme (GICv4.1 Default_Doorbell)
 	E_ITS_VMAPP_VPEID_OOR          ErrorCode = 0x012910 // scheme
 	E_ITS_VMAPP_VPTSIZE_OOR        ErrorCode = 0x012912 // scheme
 	E_ITS_VMAPTI_DEVICE_OOR        ErrorCode = 0x012A01 // scheme
@@ -196,9 +198,11 @@ var errorCodeNames = map[ErrorCode]string{
 	E_ITS_VMOVI_VPEID_OOR:            "E_ITS_VMOVI_VPEID_OOR",
 	E_ITS_VMOVI_VIRTUALID_OOR:        "E_ITS_VMOVI_VIRTUALID_OOR",
 	E_ITS_VMOVP_PROCNUM_OOR:          "E_ITS_VMOVP_PROCNUM_OOR",
+	E_ITS_VMOVP_PHYSICALID_OOR:       "E_ITS_VMOVP_PHYSICALID_OOR",
 	E_ITS_VMOVP_VPEID_OOR:            "E_ITS_VMOVP_VPEID_OOR",
 	E_ITS_VSYNC_VPEID_OOR:            "E_ITS_VSYNC_VPEID_OOR",
 	E_ITS_VMAPP_PROCNUM_OOR:          "E_ITS_VMAPP_PROCNUM_OOR",
+	E_ITS_VMAPP_PHYSICALID_OOR:       "E_ITS_VMAPP_PHYSICALID_OOR",
 	E_ITS_VMAPP_VPEID_OOR:            "E_ITS_VMAPP_VPEID_OOR",
 	E_ITS_VMAPP_VPTSIZE_OOR:          "E_ITS_VMAPP_VPTSIZE_OOR",
 	E_ITS_VMAPTI_DEVICE_OOR:          "E_ITS_VMAPTI_DEVICE_OOR",

@@ -459,7 +459,8 @@ func TestGICv41CommandErrors(t *testing.T) {
 	}{
 		{model.E_ITS_INVDB_VPEID_OOR, model.INVDB{VPEID: beyond}},
 		{model.E_ITS_VSGI_VPEID_OOR, model.VSGI{VPEID: beyond, VINTID: 1, Enable: true}},
-		{model.E_ITS_VMAPP_VPEID_OOR, model.VMAPP{VPEID: 3, VPTAddr: 0x4100_0000, VPTSize: 15, Valid: true, Alloc: true, DefaultDoorbell: 100}},
+		{model.E_ITS_VMAPP_PHYSICALID_OOR, model.VMAPP{VPEID: 3, VPTAddr: 0x4100_0000, VPTSize: 15, Valid: true, Alloc: true, DefaultDoorbell: 100}},
+		{model.E_ITS_VMOVP_PHYSICALID_OOR, model.VMOVP{VPEID: 1, RDbase: 1, DB: true, DefaultDoorbell: 100}},
 	} {
 		v := openV41(t, model.GICv41ITSTyper)
 		before := v.b.ITS().State()
@@ -473,5 +474,24 @@ func TestGICv41CommandErrors(t *testing.T) {
 	v := openV(t, false)
 	if err := model.SubmitCommands(v.b, model.INVDB{VPEID: 1}); err == nil {
 		t.Error("INVDB on a GICv4.0 ITS: no error")
+	}
+}
+
+// VMOVP with DB (GICv4.1) moves the vPE and replaces its default
+// doorbell: the next vLPI for it, not scheduled, rings the new doorbell
+// on the new redistributor.
+func TestGICv41VMOVPDefaultDoorbell(t *testing.T) {
+	v := openV41(t, model.GICv41ITSTyper)
+	v.vmapp41(1, 0, 8250, false)
+	v.must(model.VMAPTI{DeviceID: 1, EventID: 0, VINTID: 8200, VPEID: 1, Doorbell: model.NoDoorbell})
+	v.schedule41(0, 1, false, true)
+	v.deschedule41(0, true, false)
+	v.must(model.VMOVP{VPEID: 1, RDbase: 1, DB: true, DefaultDoorbell: 8252})
+	v.msi(1, 0)
+	if got := v.pending(1); !slices.Equal(got, []model.INTID{8252}) {
+		t.Errorf("CPU 1 pending %v, want the new default doorbell 8252", got)
+	}
+	if got := v.pending(0); len(got) != 0 {
+		t.Errorf("CPU 0 pending %v: the old doorbell rang, or on the old redistributor", got)
 	}
 }
