@@ -6,7 +6,11 @@
 // On a backend that models GICv4.0 vPEs (Capabilities().VirtualLPIs) the
 // state also holds the vPE table, the VLPI_base registers and the vLPIs,
 // and a virtual event is walked to its vPE; on any other, nothing of that
-// is read or written.
+// is read or written. On a GICv4.1 ITS (GITS_TYPER.VMAPP) the registers
+// are read in their GICv4.1 forms, residency is by vPEID, and the vSGIs
+// pending for each vPE are read through GICR_VSGIR and GICR_VSGIPENDR; a
+// vPE's VCONF table and default doorbell (VMAPP) are in no vPE table entry
+// or register, and are said to be unreadable.
 //
 // It works through package model only: everything it knows about a backend
 // comes from the [model.Backend] interface (registers, guest memory,
@@ -20,5 +24,7 @@
 //
 // inspect reads the machine; it changes guest memory only through
 // [model.Backend.SaveTables] (which writes the tables it then reads), and
-// never submits commands or signals interrupts.
+// never submits commands or signals interrupts. The one register it
+// writes is CPU 0's GICR_VSGIR on GICv4.1, the write-only query register
+// GICR_VSGIPENDR answers for.
 package inspect

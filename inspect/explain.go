@@ -206,6 +206,10 @@ type walk struct {
 	vte      model.VTE         // its vPE's VTE (vpeTableEntry)
 	resident bool              // the vPE is scheduled on the VTE's RDbase (vpeRedistributor)
 	vprop    model.VPropBaser  // the RDbase's GICR_VPROPBASER (vpeRedistributor)
+	// GICv4.1 (explain_virtual41.go), found by vpeRedistributor.
+	v41       *ITSv41            // GITS_TYPER of a GICv4.1 ITS; nil on GICv4.0
+	vpend41   model.VPendBaser41 // the RDbase's GICR_VPENDBASER
+	elsewhere *model.CPU         // the CPU, not the RDbase, the vPE is scheduled on
 }
 
 // next records s, and the walk goes on.

@@ -159,6 +159,10 @@ func (w *walk) vpeLevel1Entry() (vteAddr model.GPA, more bool, err error) {
 func (w *walk) vpeRedistributor() (bool, error) {
 	cpu := model.CPU(w.vte.RDbase)
 	w.cpu = cpu
+	var err error
+	if w.v41, err = readITSv41(w.b); err != nil {
+		return false, err
+	}
 	s := Step{Title: fmt.Sprintf("residency of vPE %d on its redistributor, CPU %d (GICR_VPENDBASER)", w.vite.VPEID, cpu), Verdict: OK}
 	if cpus := w.b.Capabilities().CPUs; int(cpu) >= cpus {
 		s.Verdict, s.Check, s.Code, s.Section = Fail, "RDbase names a redistributor", model.E_ITS_VMAPP_PROCNUM_OOR, secVMAPP
@@ -172,6 +176,9 @@ func (w *walk) vpeRedistributor() (bool, error) {
 			return false, fmt.Errorf("reading CPU %d's %v: %w", cpu, r, err)
 		}
 		regs[i] = v
+	}
+	if w.v41 != nil {
+		return w.residency41(s, regs)
 	}
 	ctl, pb := regs[0], model.VPendBaser(regs[2])
 	w.gicrCTLR, w.vprop = ctl, model.VPropBaser(regs[1])
@@ -207,7 +214,7 @@ func (w *walk) vpeRedistributor() (bool, error) {
 }
 
 // scheduledElsewhere returns the CPU other than rd whose GICR_VPENDBASER
-// is Valid with the vPE's VPT, nil when there is none.
+// schedules the vPE, nil when there is none.
 func (w *walk) scheduledElsewhere(rd model.CPU) (*model.CPU, error) {
 	for c := range w.b.Capabilities().CPUs {
 		cpu := model.CPU(c)
@@ -218,7 +225,7 @@ func (w *walk) scheduledElsewhere(rd model.CPU) (*model.CPU, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading CPU %d's GICR_VPENDBASER: %w", cpu, err)
 		}
-		if pb := model.VPendBaser(v); pb.Valid() && pb.Addr() == w.vte.VPTAddr {
+		if w.schedules(v) {
 			return &cpu, nil
 		}
 	}
@@ -229,7 +236,12 @@ func (w *walk) scheduledElsewhere(rd model.CPU) (*model.CPU, error) {
 // for the resident vPE's virtual CPU interface, or, the vPE not resident,
 // in its VPT, with the doorbell made pending on the vPE's redistributor.
 func (w *walk) virtualDelivery() (bool, error) {
-	if w.resident {
+	switch {
+	case w.v41 != nil && w.resident:
+		return w.residentDelivery41()
+	case w.v41 != nil:
+		return w.vptDelivery41()
+	case w.resident:
 		return w.residentDelivery()
 	}
 	return w.vptDelivery()
@@ -264,6 +276,14 @@ func (w *walk) residentDelivery() (bool, error) {
 			enabled = false
 		}
 	}
+	return w.virtualPending(s, delivered, enabled)
+}
+
+// virtualPending finishes the step s of a vLPI delivered to the resident
+// vPE: whether it is pending at the virtual CPU interface now, where the
+// backend says (PendingVirtual). enabled says it would be signalled.
+func (w *walk) virtualPending(s Step, delivered string, enabled bool) (bool, error) {
+	vintid := w.vite.VINTID
 	vcpu, ok := w.b.(model.VirtualCPUInterface)
 	if !ok {
 		s.Why += "an MSI now is " + delivered + "; this backend cannot say which vLPIs are pending there"
@@ -305,6 +325,12 @@ func (w *walk) vptDelivery() (bool, error) {
 		return w.next(s)
 	}
 	s.Why = fmt.Sprintf("not resident: an MSI sets vINTID %d's bit in the VPT at %v, and doorbell pINTID %d is made pending on CPU %d", vintid, vpt, db, w.cpu)
+	return w.eventDoorbell(s, db)
+}
+
+// eventDoorbell finishes the step s of a vLPI whose per-event doorbell db
+// rings: whether it is pending, and whether it can ring and be signalled.
+func (w *walk) eventDoorbell(s Step, db model.INTID) (bool, error) {
 	pending, err := w.b.Pending(w.cpu)
 	if err != nil {
 		return false, err

@@ -116,6 +116,14 @@ type itsDoc struct {
 	DeviceTable     tableDoc  `json:"device_table"`
 	CollectionTable tableDoc  `json:"collection_table"`
 	VPETable        *tableDoc `json:"vpe_table,omitempty"`
+	// GICv41 is written for a GICv4.1 ITS only.
+	GICv41 *itsV41Doc `json:"gicv41,omitempty"`
+}
+
+// itsV41Doc is an [ITSv41].
+type itsV41Doc struct {
+	NID  bool `json:"nid"`
+	VSGI bool `json:"vsgi"`
 }
 
 type queueDoc struct {
@@ -162,6 +170,30 @@ type vredistributorDoc struct {
 	VPT         string        `json:"vpt"`
 	VPEs        []model.VPEID `json:"vpes"`
 	Pending     []model.INTID `json:"pending"`
+	// V41 is written on a GICv4.1 ITS only: the registers' GICv4.1 forms.
+	V41 *vredistributor41Doc `json:"v41,omitempty"`
+}
+
+// vredistributor41Doc is GICR_VPROPBASER and GICR_VPENDBASER in their
+// GICv4.1 forms.
+type vredistributor41Doc struct {
+	VPEConfigTable vpeConfigTableDoc `json:"vpe_config_table"`
+	VPEID          model.VPEID       `json:"vpeid"`
+	VGrp0En        bool              `json:"vgrp0en"`
+	VGrp1En        bool              `json:"vgrp1en"`
+	Doorbell       bool              `json:"doorbell"`
+	Dirty          bool              `json:"dirty"`
+}
+
+// vpeConfigTableDoc is what GICR_VPROPBASER (GICv4.1 form) says of the
+// vPE configuration table.
+type vpeConfigTableDoc struct {
+	Valid    bool   `json:"valid"`
+	Indirect bool   `json:"indirect"`
+	Z        bool   `json:"z"`
+	Addr     string `json:"addr"`
+	Pages    int    `json:"pages"`
+	PageSize int    `json:"page_size"`
 }
 
 // vpeDoc is a [VPEInfo].
@@ -175,6 +207,8 @@ type vpeDoc struct {
 	VPTPending     []model.INTID `json:"vpt_pending"`
 	VPTPendingMore int           `json:"vpt_pending_more"`
 	VPTError       string        `json:"vpt_error,omitempty"`
+	// VSGIPending is written where the vSGIs were read (GICv4.1).
+	VSGIPending *[]model.INTID `json:"vsgi_pending,omitempty"`
 }
 
 type collectionDoc struct {
@@ -234,6 +268,9 @@ func (s *State) WriteJSON(w io.Writer) error {
 		}
 		doc.VPEs = &vpes
 	}
+	if g := s.ITS.GICv41; g != nil {
+		doc.ITS.GICv41 = &itsV41Doc{NID: g.NID, VSGI: g.VSGI}
+	}
 	for _, r := range s.Redistributors {
 		rd := redistributorDoc{CPU: r.CPU, EnableLPIs: r.EnableLPIs, Pending: append([]model.INTID{}, r.Pending...)}
 		if r.Virtual != nil {
@@ -287,11 +324,27 @@ func (r *VirtualRedistributor) doc() *vredistributorDoc {
 		VPendBaser: hex64(uint64(pb)), Valid: pb.Valid(), IDAI: pb.IDAI(), PendingLast: pb.PendingLast(), VPT: hex64(uint64(pb.Addr())),
 		VPEs: append([]model.VPEID{}, r.VPEIDs...), Pending: append([]model.INTID{}, r.Pending...),
 	}
+	if r.GICv41 {
+		prop, pb41 := r.VPropBaser41(), r.VPendBaser41()
+		// The GICv4.0 reading of the bits means nothing here: no vLPI
+		// configuration table, no IDAI; vpt is the scheduled vPE's, from
+		// its VTE.
+		d.VPropTable, d.IDAI, d.VPT = propTableDoc{Addr: hex64(0)}, false, hex64(uint64(r.VPT))
+		d.V41 = &vredistributor41Doc{
+			VPEConfigTable: vpeConfigTableDoc{Valid: prop.Valid(), Indirect: prop.Indirect(), Z: prop.Z(), Addr: hex64(uint64(prop.Addr())), Pages: prop.Pages(), PageSize: prop.PageSize()},
+			VPEID:          pb41.VPEID(), VGrp0En: pb41.VGrp0En(), VGrp1En: pb41.VGrp1En(), Doorbell: pb41.Doorbell(), Dirty: pb41.Dirty(),
+		}
+	}
 	return d
 }
 
 // doc is p in JSON.
 func (p VPEInfo) doc() vpeDoc {
-	return vpeDoc{VPE: p.ID, VTE: hex64(uint64(p.Addr)), RDbase: p.RDbase, VPT: hex64(uint64(p.VPT)), VINTIDBits: p.VINTIDBits,
+	d := vpeDoc{VPE: p.ID, VTE: hex64(uint64(p.Addr)), RDbase: p.RDbase, VPT: hex64(uint64(p.VPT)), VINTIDBits: p.VINTIDBits,
 		ScheduledOn: p.ScheduledOn, VPTPending: append([]model.INTID{}, p.VPTPending...), VPTPendingMore: p.VPTPendingMore, VPTError: p.VPTError}
+	if p.VSGIPending != nil {
+		sgis := append([]model.INTID{}, p.VSGIPending...)
+		d.VSGIPending = &sgis
+	}
+	return d
 }

@@ -49,6 +49,18 @@ type ITSState struct {
 	// VPETable is what GITS_BASER2 says of the vPE table, nil on a
 	// backend without vPEs.
 	VPETable *TableBase
+	// GICv41 is what GITS_TYPER says of a GICv4.1 ITS (VMAPP), nil on
+	// any other.
+	GICv41 *ITSv41
+}
+
+// ITSv41 is what GITS_TYPER says of a GICv4.1 ITS.
+type ITSv41 struct {
+	// NID is GITS_TYPER.nID: per-event doorbells (VMAPTI's
+	// Dbell_pINTID) are not used; only the vPE's default doorbell rings.
+	NID bool
+	// VSGI is GITS_TYPER.VSGI: vSGIs are injected directly.
+	VSGI bool
 }
 
 // TableBase is what a GITS_BASER<n> says of its table: where it is and
@@ -288,6 +300,9 @@ func (s *State) WriteText(w io.Writer) error {
 	if s.ITS.VPETable != nil {
 		fmt.Fprintf(&b, "  GITS_BASER2 %v\n", *s.ITS.VPETable)
 	}
+	if g := s.ITS.GICv41; g != nil {
+		fmt.Fprintf(&b, "  GITS_TYPER GICv4.1 (VMAPP=1 nID=%s VSGI=%s)\n", boolBit(g.NID), boolBit(g.VSGI))
+	}
 	fmt.Fprintf(&b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
 	b.WriteString("redistributors:\n")
 	for _, r := range s.Redistributors {
@@ -301,7 +316,7 @@ func (s *State) WriteText(w io.Writer) error {
 		}
 	}
 	if s.ITS.VPETable != nil {
-		writeVPEs(&b, s.VPEs)
+		writeVPEs(&b, s.VPEs, s.ITS.GICv41 != nil)
 	}
 	b.WriteString("collections:\n")
 	if len(s.Collections) == 0 {

@@ -39,20 +39,37 @@ type VPEInfo struct {
 	VPTPendingMore int
 	// VPTError says why the VPT could not be read ("" when it was).
 	VPTError string
+	// VSGIPending is, on a GICv4.1 ITS with vSGIs (GITS_TYPER.VSGI), the
+	// vSGIs (0..15) pending for the vPE, read through GICR_VSGIR and
+	// GICR_VSGIPENDR; nil where they are not read.
+	VSGIPending []model.INTID
 }
 
 // MaxVPTListed is how many vINTIDs set in a VPT [ReadState] lists; it
 // counts the rest.
 const MaxVPTListed = 64
 
-// VirtualRedistributor is a GICv4.0 redistributor's VLPI_base registers
+// VirtualRedistributor is a GICv4 redistributor's VLPI_base registers
 // and the vPE scheduled on it.
 type VirtualRedistributor struct {
+	// VPropBaser and VPendBaser are the registers' values, in their
+	// GICv4.0 forms unless GICv41 (then see [VirtualRedistributor.VPropBaser41]
+	// and [VirtualRedistributor.VPendBaser41]).
 	VPropBaser model.VPropBaser
 	VPendBaser model.VPendBaser
-	// VPEIDs are the vPEs whose VTE names the VPT GICR_VPENDBASER does,
-	// when it is Valid (normally one; none when no VTE names it).
+	// GICv41 says the ITS is a GICv4.1 one (GITS_TYPER.VMAPP), so the
+	// registers are in their GICv4.1 forms: GICR_VPROPBASER points at the
+	// vPE configuration table and GICR_VPENDBASER names a vPEID.
+	GICv41 bool
+	// VPEIDs are, when GICR_VPENDBASER is Valid, the vPEs scheduled: on
+	// GICv4.0 those whose VTE names its VPT (normally one; none when no
+	// VTE names it), on GICv4.1 the vPE it names when a valid VTE holds
+	// it.
 	VPEIDs []model.VPEID
+	// VPT is the scheduled vPE's virtual pending table: GICR_VPENDBASER's
+	// Physical_Address on GICv4.0, the VPT_addr of the named vPE's VTE on
+	// GICv4.1 (0 when no valid VTE holds it).
+	VPT model.GPA
 	// Pending is the vLPIs pending for the scheduled vPE
 	// ([model.VirtualCPUInterface.PendingVirtual]), ascending; nil when
 	// GICR_VPENDBASER is not Valid or the backend cannot say.
@@ -127,6 +144,9 @@ func (s *State) readVirtual(b model.Backend, t *model.SavedTables) error {
 	baser := model.Baser(v)
 	tb := tableBase(baser)
 	s.ITS.VPETable = &tb
+	if s.ITS.GICv41, err = readITSv41(b); err != nil {
+		return err
+	}
 	if s.VPEs, err = readVPETable(b.Memory(), baser); err != nil {
 		return err
 	}
@@ -137,11 +157,15 @@ func (s *State) readVirtual(b model.Backend, t *model.SavedTables) error {
 		if err != nil {
 			return err
 		}
+		vr.GICv41 = s.ITS.GICv41 != nil
 		for j := range s.VPEs {
 			p := &s.VPEs[j]
-			if vr.Scheduled() && vr.VPendBaser.Addr() == p.VPT {
+			if vr.schedules(p) {
 				vr.VPEIDs = append(vr.VPEIDs, p.ID)
 				p.ScheduledOn = &r.CPU
+				if vr.GICv41 {
+					vr.VPT = p.VPT
+				}
 			}
 		}
 		r.Virtual = vr
@@ -155,6 +179,11 @@ func (s *State) readVirtual(b model.Backend, t *model.SavedTables) error {
 		// as such, not an error of the dump.
 		if p.VPTPending, p.VPTPendingMore, err = readVPTBits(b.Memory(), p.VPT, p.VINTIDBits, MaxVPTListed); err != nil {
 			p.VPTPending, p.VPTPendingMore, p.VPTError = []model.INTID{}, 0, err.Error()
+		}
+	}
+	if s.ITS.GICv41 != nil && s.ITS.GICv41.VSGI {
+		if err := s.readVSGIs(b); err != nil {
+			return err
 		}
 	}
 	return markVirtualEvents(b, t, s.Devices)
@@ -171,7 +200,7 @@ func readVirtualRedistributor(b model.Backend, vcpu model.VirtualCPUInterface, c
 	if err != nil {
 		return nil, fmt.Errorf("reading CPU %d's GICR_VPENDBASER: %w", cpu, err)
 	}
-	vr := &VirtualRedistributor{VPropBaser: model.VPropBaser(prop), VPendBaser: model.VPendBaser(pend)}
+	vr := &VirtualRedistributor{VPropBaser: model.VPropBaser(prop), VPendBaser: model.VPendBaser(pend), VPT: model.VPendBaser(pend).Addr()}
 	if vr.Scheduled() && vcpu != nil {
 		p, err := vcpu.PendingVirtual(cpu)
 		if err != nil {
@@ -261,6 +290,10 @@ func readVPTBits(mem model.Memory, vpt model.GPA, vintidBits, max int) (ids []mo
 
 // writeVirtualRedistributor writes r's VLPI_base registers for people.
 func writeVirtualRedistributor(b *strings.Builder, r *VirtualRedistributor) {
+	if r.GICv41 {
+		writeVirtualRedistributor41(b, r)
+		return
+	}
 	if r.VPropBaser == 0 {
 		b.WriteString("    GICR_VPROPBASER 0x0 (no vLPI configuration table)\n")
 	} else {
@@ -287,16 +320,19 @@ func writeVirtualRedistributor(b *strings.Builder, r *VirtualRedistributor) {
 	fmt.Fprintf(b, ", vLPIs pending: %s\n", pend)
 }
 
-// writeVPEs writes the vPE table's valid entries for people.
-func writeVPEs(b *strings.Builder, vpes []VPEInfo) {
+// writeVPEs writes the vPE table's valid entries for people; on a
+// GICv4.1 ITS, with what of each vPE the registers do not give back.
+func writeVPEs(b *strings.Builder, vpes []VPEInfo, v41 bool) {
 	b.WriteString("vPEs (valid vPE table entries):\n")
 	if len(vpes) == 0 {
 		b.WriteString("  none\n")
+	} else if v41 {
+		b.WriteString(vconfNote)
 	}
 	for _, p := range vpes {
 		fmt.Fprintf(b, "  vPEID %d: RDbase CPU %d, VPT at %v, %s, ", p.ID, p.RDbase, p.VPT, plural(p.VINTIDBits, "vINTID bit"))
 		if p.ScheduledOn != nil {
-			fmt.Fprintf(b, "scheduled on CPU %d\n", *p.ScheduledOn)
+			fmt.Fprintf(b, "scheduled on CPU %d%s\n", *p.ScheduledOn, p.vsgiText())
 			continue
 		}
 		set := "none"
@@ -309,7 +345,7 @@ func writeVPEs(b *strings.Builder, vpes []VPEInfo) {
 		if p.VPTPendingMore > 0 {
 			set += fmt.Sprintf(" and %d more", p.VPTPendingMore)
 		}
-		fmt.Fprintf(b, "not scheduled, set in its VPT: %s\n", set)
+		fmt.Fprintf(b, "not scheduled, set in its VPT: %s%s\n", set, p.vsgiText())
 	}
 }
 

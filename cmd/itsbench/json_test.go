@@ -32,6 +32,7 @@ func TestJSONDocFields(t *testing.T) {
 			{"state", "-format", "json", "-script", routeScenario},
 			{"state", "-format", "json", "-script", orphan},
 			{"state", "-format", "json", "-script", v4Scenario},
+			{"state", "-format", "json", "-script", "../../docs/tutorial/v41-direct.its"},
 		},
 	}
 	rare := []string{"its.device_table.baser", "its.collection_table.baser", "its.vpe_table.baser", "vpes[].vpt_error"}
