@@ -255,18 +255,29 @@ var (
 	mapiCodes  = mapCodes{model.E_ITS_MAPI_DEVICE_OOR, model.E_ITS_MAPI_COLLECTION_OOR, model.E_ITS_MAPI_UNMAPPED_DEVICE, model.E_ITS_MAPI_ID_OOR, model.E_ITS_MAPI_PHYSICALID_OOR}
 )
 
-func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, icid model.ICID, codes mapCodes) *cmdFailure {
-	d, f := t.findDevice(dev, codes.deviceOOR, codes.unmappedDevice)
+// mapSlot returns the mapped device dev for a MAPTI-like command of event
+// ev, once the EventID fits it and the event's ITT entry is in guest
+// memory (so writing it back cannot fail), or the failure saying why not.
+func (t *ITS) mapSlot(dev model.DeviceID, ev model.EventID, deviceOOR, unmapped, idOOR model.ErrorCode) (*device, *cmdFailure) {
+	d, f := t.findDevice(dev, deviceOOR, unmapped)
 	if f != nil {
-		return f
+		return nil, f
 	}
 	if uint64(ev) >= uint64(1)<<d.eventIDBits() {
-		return fail(codes.idOOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
+		return nil, fail(idOOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
 	}
 	addr := t.iteAddr(d.itt, ev)
 	var probe [MaxITTEntrySize]byte
 	if t.mem.ReadAt(probe[:t.iteSize], addr) != nil {
-		return fail(codes.idOOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
+		return nil, fail(idOOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
+	}
+	return d, nil
+}
+
+func (t *ITS) mapti(dev model.DeviceID, ev model.EventID, intid model.INTID, icid model.ICID, codes mapCodes) *cmdFailure {
+	d, f := t.mapSlot(dev, ev, codes.deviceOOR, codes.unmappedDevice, codes.idOOR)
+	if f != nil {
+		return f
 	}
 	if limit := t.rd.LPILimit(); intid < model.LPIBase || intid >= limit {
 		if !t.rd.PropBaserSet() {

@@ -251,17 +251,9 @@ func (t *ITS) vintidLimit(vpeid model.VPEID) uint64 {
 // the vINTID the EventID). The vPE need not be mapped yet. An event
 // already mapped is left unchanged (UNPREDICTABLE), as MAPTI leaves it.
 func (t *ITS) vmapti(dev model.DeviceID, ev model.EventID, vintid model.INTID, vpeid model.VPEID, doorbell model.INTID, codes vmapCodes) *cmdFailure {
-	d, f := t.findDevice(dev, codes.deviceOOR, codes.unmappedDevice)
+	d, f := t.mapSlot(dev, ev, codes.deviceOOR, codes.unmappedDevice, codes.idOOR)
 	if f != nil {
 		return f
-	}
-	if uint64(ev) >= uint64(1)<<d.eventIDBits() {
-		return fail(codes.idOOR, "EventID %d does not fit the device's %d EventID bits", ev, d.eventIDBits())
-	}
-	addr := t.iteAddr(d.itt, ev)
-	var probe [MaxITTEntrySize]byte
-	if t.mem.ReadAt(probe[:t.iteSize], addr) != nil {
-		return fail(codes.idOOR, "the ITT slot of EventID %d at %v is outside guest memory", ev, addr)
 	}
 	if _, why := t.vteAddr(vpeid); why != "" {
 		return fail(codes.vpeidOOR, "%s", why)

@@ -676,18 +676,7 @@ func parseTable(f *fields, at At) Stmt {
 		}
 		s.Indirect = w == "indirect"
 	}
-	if t, ok := f.str("pagesize"); ok {
-		switch t.text {
-		case "4k", "4096":
-			s.PageSize = model.PageSize4K
-		case "16k", "16384":
-			s.PageSize = model.PageSize16K
-		case "64k", "65536":
-			s.PageSize = model.PageSize64K
-		default:
-			f.fail(t.col, "%s: pagesize= wants 4k, 16k or 64k, found %q", f.verb, t.text)
-		}
-	}
+	s.PageSize = f.pageSize()
 	if f.has("pages") {
 		n := f.num("pages", 9)
 		if f.err == nil && (n < 1 || n > 256) {
@@ -1171,4 +1160,23 @@ func parseExpectCTE(f *fields, at At) Stmt {
 	}
 	s.CPU = f.num(k, 36)
 	return s
+}
+
+// pageSize parses an optional pagesize= field of a table setting: 4k, 16k
+// or 64k (or their byte counts); 0 when absent.
+func (f *fields) pageSize() int {
+	t, ok := f.str("pagesize")
+	if !ok {
+		return 0
+	}
+	switch t.text {
+	case "4k", "4096":
+		return model.PageSize4K
+	case "16k", "16384":
+		return model.PageSize16K
+	case "64k", "65536":
+		return model.PageSize64K
+	}
+	f.fail(t.col, "%s: pagesize= wants 4k, 16k or 64k, found %q", f.verb, t.text)
+	return 0
 }

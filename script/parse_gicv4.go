@@ -75,18 +75,7 @@ func parseVPETable(f *fields, at At) Stmt {
 		f.fail(f.verbCol+len(f.verb)+1, "vpetable: want flat or indirect")
 	}
 	s.Indirect = w == "indirect"
-	if t, ok := f.str("pagesize"); ok {
-		switch t.text {
-		case "4k", "4096":
-			s.PageSize = model.PageSize4K
-		case "16k", "16384":
-			s.PageSize = model.PageSize16K
-		case "64k", "65536":
-			s.PageSize = model.PageSize64K
-		default:
-			f.fail(t.col, "vpetable: pagesize= wants 4k, 16k or 64k, found %q", t.text)
-		}
-	}
+	s.PageSize = f.pageSize()
 	if f.has("pages") {
 		n := f.num("pages", 9)
 		if f.err == nil && (n < 1 || n > 256) {

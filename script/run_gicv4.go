@@ -123,9 +123,11 @@ func (r *runner) execGICv4(st Stmt) bool {
 	case *VLPIStmt:
 		r.configureVLPIs(s)
 	case *VScheduleStmt:
-		r.act(s, r.schedule(s), "GICR_VPROPBASER and GICR_VPENDBASER written, Valid")
+		err := r.schedule(s)
+		r.act(s, err, r.vpendbaserNow(s.CPU, "scheduled"))
 	case *VDescheduleStmt:
-		r.act(s, r.deschedule(s), "GICR_VPENDBASER.Valid cleared")
+		err := r.deschedule(s)
+		r.act(s, err, r.vpendbaserNow(s.CPU, "descheduled"))
 	case *VAckStmt:
 		id, err := r.vack(s.CPU)
 		r.act(s, err, describeINTID(id))
@@ -504,4 +506,19 @@ func (r *runner) expectVSGIPending(s *ExpectVSGIPendingStmt) {
 	default:
 		r.pass(s, "Pending %#04x", got)
 	}
+}
+
+// vpendbaserNow describes GICR_VPENDBASER of cpu as it reads after a
+// (de)schedule, for the -verbose trace: what the redistributor made of
+// the write (PendingLast, Doorbell and the rest are in the value).
+func (r *runner) vpendbaserNow(cpu model.CPU, what string) string {
+	v, err := r.b.ReadRedistributorRegister(cpu, model.GICR_VPENDBASER)
+	if err != nil {
+		return what
+	}
+	p, perr := r.b.ReadRedistributorRegister(cpu, model.GICR_VPROPBASER)
+	if perr != nil {
+		return fmt.Sprintf("%s: GICR_VPENDBASER reads %#x", what, v)
+	}
+	return fmt.Sprintf("%s: GICR_VPROPBASER reads %#x, GICR_VPENDBASER %#x", what, p, v)
 }
