@@ -626,8 +626,12 @@ func (r *Redistributors) vptDescribed(v *vpe) bool {
 	return r.mem.ReadAt(b[:], v.vpt) == nil && binary.LittleEndian.Uint64(b[:]) == vptMagic
 }
 
-// loadVPT replaces v's pending state with its VPT's bits. Called with r.mu
-// and v.mu held.
+// loadVPT adds its VPT's pending bits to v's pending state. It only adds:
+// a vLPI made pending while the vPE was being scheduled has its bit set
+// in the record before its VPT bit is written (deliverVirtual), and must
+// not be lost to a table read in between; and while a vPE is not
+// scheduled its record and its VPT agree, but for a bit written behind
+// the redistributor's back. Called with r.mu and v.mu held.
 func (r *Redistributors) loadVPT(c *cpuState, v *vpe) {
 	first, end := r.vptBytes(c, v)
 	if end <= first {
@@ -640,16 +644,12 @@ func (r *Redistributors) loadVPT(c *cpuState, v *vpe) {
 	for k, b := range buf {
 		for bit := range 8 {
 			vintid := model.INTID((first+uint64(k))*8 + uint64(bit))
-			set := b>>bit&1 != 0
-			p, i := v.page(vintid, set)
-			if p == nil {
+			if b>>bit&1 == 0 {
 				continue
 			}
-			if set {
+			if p, i := v.page(vintid, true); p != nil {
 				p.state[i].Or(vPending)
 				v.hints.set(uint32(vintid) >> groupShift)
-			} else {
-				p.state[i].And(^vPending)
 			}
 		}
 	}
