@@ -10,7 +10,11 @@
 // are read in their GICv4.1 forms, residency is by vPEID, and the vSGIs
 // pending for each vPE are read through GICR_VSGIR and GICR_VSGIPENDR; a
 // vPE's VCONF table and default doorbell (VMAPP) are in no vPE table entry
-// or register, and are said to be unreadable.
+// or register, and are said to be unreadable. On a backend with several
+// ITSes (Capabilities().ITSes > 1) the state holds each ITS's registers and
+// tables ([State.ITSes]), the redistributors and the LPI configuration
+// table once, and [Explain] walks the tables of the ITS its options name
+// ([model.ITSOf]).
 //
 // It works through package model only: everything it knows about a backend
 // comes from the [model.Backend] interface (registers, guest memory,

@@ -79,6 +79,43 @@ type ExplainOptions struct {
 	// answer, at the price of changing pending state. Use it only on a
 	// backend about to be closed.
 	Probe bool
+	// ITS is the ITS whose tables are walked, 0..Capabilities().ITSes-1
+	// ([model.ITSOf]); the redistributors and the LPI configuration
+	// table are shared.
+	ITS int
+}
+
+// Walked names what a walk translates: DeviceID Dev's EventID Ev, through
+// ITS ITS of a machine with ITSes ITSes, whose MSI doorbell
+// (GITS_TRANSLATER) is at Doorbell. [NewWalked] fills it in.
+type Walked struct {
+	Dev      model.DeviceID
+	Ev       model.EventID
+	ITS      int
+	ITSes    int
+	Doorbell model.GPA
+}
+
+// NewWalked returns what a walk of (dev, ev) through b's ITS its
+// translates. It fails, wrapping [model.ErrInvalidArgument], for an ITS
+// out of range.
+func NewWalked(b model.Backend, dev model.DeviceID, ev model.EventID, its int) (Walked, error) {
+	v, err := model.ITSOf(b, its)
+	if err != nil {
+		return Walked{}, err
+	}
+	return Walked{Dev: dev, Ev: ev, ITS: its, ITSes: max(b.Capabilities().ITSes, 1), Doorbell: v.Layout().Doorbell()}, nil
+}
+
+// String is "DeviceID 0x10 EventID 1", and on a machine with several
+// ITSes which ITS translates it: "DeviceID 0x10 EventID 1 by ITS 1 (MSI
+// doorbell GITS_TRANSLATER at 0x8510040)".
+func (w Walked) String() string {
+	s := fmt.Sprintf("DeviceID %#x EventID %d", uint32(w.Dev), w.Ev)
+	if w.ITSes > 1 {
+		s += fmt.Sprintf(" by ITS %d (MSI doorbell GITS_TRANSLATER at %v)", w.ITS, w.Doorbell)
+	}
+	return s
 }
 
 func hexBytes(b []byte) string {
@@ -125,9 +162,15 @@ const (
 // IHI 0069.
 //
 // The tables are those a save writes (SaveTables), read from guest
-// memory: on KVM, exactly what KVM saved. The error is for a backend
-// that cannot be read; a failed translation is a step, not an error.
+// memory: on KVM, exactly what KVM saved. On a backend with several ITSes
+// they are those of ITS opts.ITS. The error is for a backend that cannot
+// be read, or an ITS out of range (wrapping [model.ErrInvalidArgument]); a
+// failed translation is a step, not an error.
 func Explain(b model.Backend, dev model.DeviceID, ev model.EventID, opts ExplainOptions) ([]Step, error) {
+	b, err := model.ITSOf(b, opts.ITS)
+	if err != nil {
+		return nil, err
+	}
 	saved, err := SaveAndReadTables(b)
 	if err != nil {
 		return nil, err

@@ -32,11 +32,14 @@ func writeJSON(w io.Writer, doc any) error {
 
 // explainDoc is the JSON document of a translation walk.
 type explainDoc struct {
-	Schema  string    `json:"schema"`
-	Version int       `json:"version"`
-	Dev     uint32    `json:"dev"`
-	Ev      uint32    `json:"ev"`
-	Steps   []stepDoc `json:"steps"`
+	Schema  string `json:"schema"`
+	Version int    `json:"version"`
+	Dev     uint32 `json:"dev"`
+	Ev      uint32 `json:"ev"`
+	// ITS and Doorbell are written on a backend with several ITSes only.
+	ITS      *int      `json:"its,omitempty"`
+	Doorbell string    `json:"doorbell,omitempty"`
+	Steps    []stepDoc `json:"steps"`
 }
 
 // stepDoc is one [Step] in JSON.
@@ -63,11 +66,22 @@ type errorDoc struct {
 // WriteExplainJSON writes the walk of (dev, ev) as a JSON document, the
 // "gicits-explain" schema of docs/json.md.
 func WriteExplainJSON(w io.Writer, dev model.DeviceID, ev model.EventID, steps []Step) error {
-	doc := explainDoc{Schema: "gicits-explain", Version: JSONVersion, Dev: uint32(dev), Ev: uint32(ev), Steps: []stepDoc{}}
+	return WriteWalkJSON(w, Walked{Dev: dev, Ev: ev}, steps)
+}
+
+// WriteWalkJSON writes the walk of what w names as a JSON document, the
+// "gicits-explain" schema of docs/json.md: with w.ITSes > 1, it names the
+// ITS walked and its doorbell too.
+func WriteWalkJSON(out io.Writer, w Walked, steps []Step) error {
+	doc := explainDoc{Schema: "gicits-explain", Version: JSONVersion, Dev: uint32(w.Dev), Ev: uint32(w.Ev), Steps: []stepDoc{}}
+	if w.ITSes > 1 {
+		its := w.ITS
+		doc.ITS, doc.Doorbell = &its, hex64(uint64(w.Doorbell))
+	}
 	for _, s := range steps {
 		doc.Steps = append(doc.Steps, s.doc())
 	}
-	return writeJSON(w, doc)
+	return writeJSON(out, doc)
 }
 
 // doc is s in JSON. What the step read is the register's value, or the
@@ -104,6 +118,20 @@ type stateDoc struct {
 	LPIs           []lpiDoc           `json:"lpis"`
 	// VPEs is written on a backend with vPEs only (nil: absent).
 	VPEs *[]vpeDoc `json:"vpes,omitempty"`
+	// ITSes is written on a backend with several ITSes only; its, the
+	// collections, devices and vpes above are then ITS 0's.
+	ITSes []itsEntryDoc `json:"itses,omitempty"`
+}
+
+// itsEntryDoc is an [ITSInfo]: one ITS of several.
+type itsEntryDoc struct {
+	Index       int             `json:"index"`
+	Frames      string          `json:"frames"`
+	Doorbell    string          `json:"doorbell"`
+	ITS         itsDoc          `json:"its"`
+	Collections []collectionDoc `json:"collections"`
+	Devices     []deviceDoc     `json:"devices"`
+	VPEs        *[]vpeDoc       `json:"vpes,omitempty"`
 }
 
 type itsDoc struct {
@@ -248,28 +276,12 @@ type lpiDoc struct {
 // WriteJSON writes s as a JSON document, the "gicits-state" schema of
 // docs/json.md.
 func (s *State) WriteJSON(w io.Writer) error {
-	cb := s.ITS.CBASER
+	its, vpes := itsStateDoc(s.ITS, s.VPEs)
 	doc := stateDoc{
-		Schema: "gicits-state", Version: JSONVersion,
-		ITS: itsDoc{
-			Enabled: s.ITS.Enabled, CBASER: hex64(uint64(cb)), Queue: queueDoc{Addr: hex64(uint64(cb.Addr())), Pages: cb.Pages()},
-			CREADR: hex64(s.ITS.CREADR), CWRITER: hex64(s.ITS.CWRITER), Stalled: s.ITS.Stalled,
-			DeviceTable: s.ITS.DeviceTable.doc(), CollectionTable: s.ITS.CollectionTable.doc(),
-		},
+		Schema: "gicits-state", Version: JSONVersion, ITS: its,
 		PropTable:      propTableDoc{Addr: hex64(uint64(s.PropTable)), IDBits: s.PropTableIDBits},
-		Redistributors: []redistributorDoc{}, Collections: []collectionDoc{}, Devices: []deviceDoc{}, LPIs: []lpiDoc{},
-	}
-	if s.ITS.VPETable != nil {
-		t := s.ITS.VPETable.doc()
-		doc.ITS.VPETable = &t
-		vpes := []vpeDoc{}
-		for _, p := range s.VPEs {
-			vpes = append(vpes, p.doc())
-		}
-		doc.VPEs = &vpes
-	}
-	if g := s.ITS.GICv41; g != nil {
-		doc.ITS.GICv41 = &itsV41Doc{NID: g.NID, VSGI: g.VSGI}
+		Redistributors: []redistributorDoc{}, Collections: collectionsDoc(s.Collections), Devices: devicesDoc(s.Devices), LPIs: []lpiDoc{},
+		VPEs: vpes,
 	}
 	for _, r := range s.Redistributors {
 		rd := redistributorDoc{CPU: r.CPU, EnableLPIs: r.EnableLPIs, Pending: append([]model.INTID{}, r.Pending...)}
@@ -278,20 +290,61 @@ func (s *State) WriteJSON(w io.Writer) error {
 		}
 		doc.Redistributors = append(doc.Redistributors, rd)
 	}
-	for _, c := range s.Collections {
-		doc.Collections = append(doc.Collections, collectionDoc(c))
-	}
-	for _, d := range s.Devices {
-		dd := deviceDoc{Dev: d.ID, ITT: hex64(uint64(d.ITT)), EventIDBits: d.EventIDBits, Events: []eventDoc{}}
-		for _, e := range d.Events {
-			dd.Events = append(dd.Events, e.doc())
-		}
-		doc.Devices = append(doc.Devices, dd)
-	}
 	for _, l := range s.LPIs {
 		doc.LPIs = append(doc.LPIs, lpiDoc{LPI: l.INTID, Priority: l.Priority, Enabled: l.Enabled})
 	}
+	for _, i := range s.ITSes {
+		its, vpes := itsStateDoc(i.ITS, i.VPEs)
+		doc.ITSes = append(doc.ITSes, itsEntryDoc{Index: i.Index, Frames: hex64(uint64(i.Frames)), Doorbell: hex64(uint64(i.Doorbell())),
+			ITS: its, Collections: collectionsDoc(i.Collections), Devices: devicesDoc(i.Devices), VPEs: vpes})
+	}
 	return writeJSON(w, doc)
+}
+
+// itsStateDoc is an ITS's registers in JSON, and its vPE table's entries
+// (nil without a vPE table).
+func itsStateDoc(s ITSState, vpes []VPEInfo) (itsDoc, *[]vpeDoc) {
+	cb := s.CBASER
+	d := itsDoc{
+		Enabled: s.Enabled, CBASER: hex64(uint64(cb)), Queue: queueDoc{Addr: hex64(uint64(cb.Addr())), Pages: cb.Pages()},
+		CREADR: hex64(s.CREADR), CWRITER: hex64(s.CWRITER), Stalled: s.Stalled,
+		DeviceTable: s.DeviceTable.doc(), CollectionTable: s.CollectionTable.doc(),
+	}
+	if g := s.GICv41; g != nil {
+		d.GICv41 = &itsV41Doc{NID: g.NID, VSGI: g.VSGI}
+	}
+	if s.VPETable == nil {
+		return d, nil
+	}
+	t := s.VPETable.doc()
+	d.VPETable = &t
+	vd := []vpeDoc{}
+	for _, p := range vpes {
+		vd = append(vd, p.doc())
+	}
+	return d, &vd
+}
+
+// collectionsDoc is cs in JSON.
+func collectionsDoc(cs []CollectionInfo) []collectionDoc {
+	d := []collectionDoc{}
+	for _, c := range cs {
+		d = append(d, collectionDoc(c))
+	}
+	return d
+}
+
+// devicesDoc is ds in JSON.
+func devicesDoc(ds []DeviceInfo) []deviceDoc {
+	d := []deviceDoc{}
+	for _, dev := range ds {
+		dd := deviceDoc{Dev: dev.ID, ITT: hex64(uint64(dev.ITT)), EventIDBits: dev.EventIDBits, Events: []eventDoc{}}
+		for _, e := range dev.Events {
+			dd.Events = append(dd.Events, e.doc())
+		}
+		d = append(d, dd)
+	}
+	return d
 }
 
 // doc is t in JSON.

@@ -21,6 +21,11 @@ import (
 // holds the vPE table, each redistributor's VLPI_base registers and the
 // virtual events (virtual.go); on any other, those are nil and nothing of
 // them is written.
+//
+// On a backend with several ITSes (Capabilities().ITSes > 1) ITSes holds
+// each ITS's registers and tables; ITS, Collections, Devices and VPEs are
+// then ITS 0's (ITSes[0]'s), and the redistributors and the LPI
+// configuration table, which the ITSes share, are read once.
 type State struct {
 	ITS            ITSState
 	Redistributors []Redistributor
@@ -35,7 +40,28 @@ type State struct {
 	// table.
 	PropTable       model.GPA
 	PropTableIDBits int
+	// ITSes is every ITS, by index, on a backend with several; nil on a
+	// backend with one.
+	ITSes []ITSInfo
 }
+
+// ITSInfo is one ITS of a machine with several ([State.ITSes]): where its
+// register frames are, its registers and the tables its save writes.
+type ITSInfo struct {
+	Index int
+	// Frames is the address of its register frames (GITS_CTLR);
+	// GITS_TRANSLATER, its MSI doorbell, is at Frames + 0x10040.
+	Frames      model.GPA
+	ITS         ITSState
+	Collections []CollectionInfo
+	Devices     []DeviceInfo
+	// VPEs is its vPE table's valid entries, by vPEID (nil without
+	// vPEs).
+	VPEs []VPEInfo
+}
+
+// Doorbell is the address of the ITS's GITS_TRANSLATER.
+func (i ITSInfo) Doorbell() model.GPA { return i.Frames + model.GPA(model.GITS_TRANSLATER) }
 
 // ITSState is the ITS's registers.
 type ITSState struct {
@@ -164,16 +190,26 @@ func SaveAndReadTables(b model.Backend) (*model.SavedTables, error) {
 }
 
 // ReadState reads b's state. It saves the ITS tables into guest memory
-// first (SaveTables), which is the only change it makes.
+// first (SaveTables, of every ITS), which is the only change it makes.
 func ReadState(b model.Backend) (*State, error) {
-	t, err := SaveAndReadTables(b)
+	views, err := itsViews(b)
 	if err != nil {
 		return nil, err
 	}
-	s := &State{Collections: savedCollections(t), Devices: savedDevices(t), LPIs: []LPIInfo{}}
-	if s.ITS, err = readITSState(b, t); err != nil {
-		return nil, err
+	itses := make([]ITSInfo, len(views))
+	tables := make([]*model.SavedTables, len(views))
+	for i, v := range views {
+		t, err := SaveAndReadTables(v)
+		if err != nil {
+			return nil, itsError(len(views), i, err)
+		}
+		tables[i] = t
+		itses[i] = ITSInfo{Index: i, Frames: v.Layout().ITSBase, Collections: savedCollections(t), Devices: savedDevices(t)}
+		if itses[i].ITS, err = readITSState(v, t); err != nil {
+			return nil, itsError(len(views), i, err)
+		}
 	}
+	s := &State{LPIs: []LPIInfo{}}
 	if s.Redistributors, err = readRedistributors(b); err != nil {
 		return nil, err
 	}
@@ -181,11 +217,37 @@ func ReadState(b model.Backend) (*State, error) {
 		return nil, err
 	}
 	if b.Capabilities().VirtualLPIs {
-		if err := s.readVirtual(b, t); err != nil {
+		if err := s.readVirtual(views, tables, itses); err != nil {
 			return nil, err
 		}
 	}
+	s.ITS, s.Collections, s.Devices, s.VPEs = itses[0].ITS, itses[0].Collections, itses[0].Devices, itses[0].VPEs
+	if len(itses) > 1 {
+		s.ITSes = itses
+	}
 	return s, nil
+}
+
+// itsViews returns b as each of its ITSes sees it ([model.ITSOf]): b alone
+// on a backend with one.
+func itsViews(b model.Backend) ([]model.Backend, error) {
+	views := []model.Backend{b}
+	for i := 1; i < b.Capabilities().ITSes; i++ {
+		v, err := model.ITSOf(b, i)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// itsError says which ITS err is of, on a machine with several.
+func itsError(n, i int, err error) error {
+	if n == 1 {
+		return err
+	}
+	return fmt.Errorf("ITS %d: %w", i, err)
 }
 
 // readITSState reads the command queue's registers, and describes the
@@ -286,82 +348,144 @@ func (s *State) readLPIConfiguration(b model.Backend) error {
 }
 
 // WriteText writes s for people: one section per table, runs of LPIs with
-// the same configuration folded into ranges.
+// the same configuration folded into ranges. With several ITSes, each ITS
+// has its own section, "ITS i (frames at ADDR)", holding its registers,
+// vPE table, collections and devices; the redistributors and the LPI
+// configuration table, which they share, follow once.
 func (s *State) WriteText(w io.Writer) error {
 	var b strings.Builder
-	onOff := map[bool]string{true: "enabled", false: "disabled"}
-	fmt.Fprintf(&b, "ITS: %s, CREADR %#x, CWRITER %#x", onOff[s.ITS.Enabled], s.ITS.CREADR, s.ITS.CWRITER)
-	if s.ITS.Stalled {
+	if len(s.ITSes) > 1 {
+		s.writeSeveral(&b)
+	} else {
+		s.writeOne(&b)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var onOff = map[bool]string{true: "enabled", false: "disabled"}
+
+// writeOne writes the state of a machine with one ITS.
+func (s *State) writeOne(b *strings.Builder) {
+	writeITSRegisters(b, "ITS", s.ITS)
+	fmt.Fprintf(b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
+	b.WriteString("redistributors:\n")
+	writeRedistributors(b, s.Redistributors)
+	if s.ITS.VPETable != nil {
+		writeVPEs(b, s.VPEs, s.ITS.GICv41 != nil)
+	}
+	writeCollections(b, s.Collections)
+	writeDevices(b, s.Devices)
+	writeLPIs(b, s.LPIs)
+}
+
+// writeSeveral writes the state of a machine with several ITSes: a
+// section per ITS, its tables indented under its registers, then what the
+// ITSes share.
+func (s *State) writeSeveral(b *strings.Builder) {
+	for _, its := range s.ITSes {
+		writeITSRegisters(b, fmt.Sprintf("ITS %d (frames at %v)", its.Index, its.Frames), its.ITS)
+		var t strings.Builder
+		if its.ITS.VPETable != nil {
+			writeVPEs(&t, its.VPEs, its.ITS.GICv41 != nil)
+		}
+		writeCollections(&t, its.Collections)
+		writeDevices(&t, its.Devices)
+		for line := range strings.Lines(t.String()) {
+			b.WriteString("  " + line)
+		}
+	}
+	fmt.Fprintf(b, "redistributors (shared by ITSes 0..%d):\n", len(s.ITSes)-1)
+	fmt.Fprintf(b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
+	writeRedistributors(b, s.Redistributors)
+	writeLPIs(b, s.LPIs)
+}
+
+// writeITSRegisters writes an ITS's registers under the heading head.
+func writeITSRegisters(b *strings.Builder, head string, its ITSState) {
+	fmt.Fprintf(b, "%s: %s, CREADR %#x, CWRITER %#x", head, onOff[its.Enabled], its.CREADR, its.CWRITER)
+	if its.Stalled {
 		b.WriteString(", stalled")
 	}
-	cb := s.ITS.CBASER
-	fmt.Fprintf(&b, "\n  GITS_CBASER %#x (queue at %v, %s)", uint64(cb), cb.Addr(), plural(cb.Pages(), "page"))
-	fmt.Fprintf(&b, "\n  GITS_BASER0 %v\n  GITS_BASER1 %v\n", s.ITS.DeviceTable, s.ITS.CollectionTable)
-	if s.ITS.VPETable != nil {
-		fmt.Fprintf(&b, "  GITS_BASER2 %v\n", *s.ITS.VPETable)
+	cb := its.CBASER
+	fmt.Fprintf(b, "\n  GITS_CBASER %#x (queue at %v, %s)", uint64(cb), cb.Addr(), plural(cb.Pages(), "page"))
+	fmt.Fprintf(b, "\n  GITS_BASER0 %v\n  GITS_BASER1 %v\n", its.DeviceTable, its.CollectionTable)
+	if its.VPETable != nil {
+		fmt.Fprintf(b, "  GITS_BASER2 %v\n", *its.VPETable)
 	}
-	if g := s.ITS.GICv41; g != nil {
-		fmt.Fprintf(&b, "  GITS_TYPER GICv4.1 (VMAPP=1 nID=%s VSGI=%s)\n", boolBit(g.NID), boolBit(g.VSGI))
+	if g := its.GICv41; g != nil {
+		fmt.Fprintf(b, "  GITS_TYPER GICv4.1 (VMAPP=1 nID=%s VSGI=%s)\n", boolBit(g.NID), boolBit(g.VSGI))
 	}
-	fmt.Fprintf(&b, "  GICR_PROPBASER table at %v, %d INTID bits\n", s.PropTable, s.PropTableIDBits)
-	b.WriteString("redistributors:\n")
-	for _, r := range s.Redistributors {
+}
+
+// writeRedistributors writes one line per CPU (and its VLPI_base
+// registers).
+func writeRedistributors(b *strings.Builder, rds []Redistributor) {
+	for _, r := range rds {
 		pend := "none"
 		if len(r.Pending) > 0 {
 			pend = intidRanges(r.Pending)
 		}
-		fmt.Fprintf(&b, "  CPU %d: LPIs %s, pending: %s\n", r.CPU, onOff[r.EnableLPIs], pend)
+		fmt.Fprintf(b, "  CPU %d: LPIs %s, pending: %s\n", r.CPU, onOff[r.EnableLPIs], pend)
 		if r.Virtual != nil {
-			writeVirtualRedistributor(&b, r.Virtual)
+			writeVirtualRedistributor(b, r.Virtual)
 		}
 	}
-	if s.ITS.VPETable != nil {
-		writeVPEs(&b, s.VPEs, s.ITS.GICv41 != nil)
-	}
+}
+
+// writeCollections writes the collections section.
+func writeCollections(b *strings.Builder, cs []CollectionInfo) {
 	b.WriteString("collections:\n")
-	if len(s.Collections) == 0 {
+	if len(cs) == 0 {
 		b.WriteString("  none\n")
 	}
-	for _, c := range s.Collections {
+	for _, c := range cs {
 		if c.CPU == nil {
-			fmt.Fprintf(&b, "  ICID %d -> unmapped\n", c.ICID)
+			fmt.Fprintf(b, "  ICID %d -> unmapped\n", c.ICID)
 		} else {
-			fmt.Fprintf(&b, "  ICID %d -> CPU %d\n", c.ICID, *c.CPU)
+			fmt.Fprintf(b, "  ICID %d -> CPU %d\n", c.ICID, *c.CPU)
 		}
 	}
+}
+
+// writeDevices writes the devices section, each device's events under it.
+func writeDevices(b *strings.Builder, ds []DeviceInfo) {
 	b.WriteString("devices:\n")
-	if len(s.Devices) == 0 {
+	if len(ds) == 0 {
 		b.WriteString("  none\n")
 	}
-	for _, d := range s.Devices {
-		fmt.Fprintf(&b, "  DeviceID %#x: ITT at %v, %s, %s mapped\n", uint32(d.ID), d.ITT, plural(d.EventIDBits, "EventID bit"), plural(len(d.Events), "event"))
+	for _, d := range ds {
+		fmt.Fprintf(b, "  DeviceID %#x: ITT at %v, %s, %s mapped\n", uint32(d.ID), d.ITT, plural(d.EventIDBits, "EventID bit"), plural(len(d.Events), "event"))
 		for _, e := range d.Events {
 			if e.Virtual != nil {
-				fmt.Fprintf(&b, "    EventID %d -> %v\n", e.ID, *e.Virtual)
+				fmt.Fprintf(b, "    EventID %d -> %v\n", e.ID, *e.Virtual)
 				continue
 			}
-			fmt.Fprintf(&b, "    EventID %d -> LPI %d, ICID %d\n", e.ID, e.LPI, e.ICID)
+			fmt.Fprintf(b, "    EventID %d -> LPI %d, ICID %d\n", e.ID, e.LPI, e.ICID)
 		}
 	}
+}
+
+// writeLPIs writes the LPI configuration section, runs of LPIs with the
+// same configuration folded into ranges.
+func writeLPIs(b *strings.Builder, lpis []LPIInfo) {
 	b.WriteString("LPI configuration (non-zero bytes of the property table):\n")
-	if len(s.LPIs) == 0 {
+	if len(lpis) == 0 {
 		b.WriteString("  none\n")
 	}
-	for i := 0; i < len(s.LPIs); {
+	for i := 0; i < len(lpis); {
 		j := i
-		for j+1 < len(s.LPIs) && s.LPIs[j+1].INTID == s.LPIs[j].INTID+1 &&
-			s.LPIs[j+1].Priority == s.LPIs[i].Priority && s.LPIs[j+1].Enabled == s.LPIs[i].Enabled {
+		for j+1 < len(lpis) && lpis[j+1].INTID == lpis[j].INTID+1 &&
+			lpis[j+1].Priority == lpis[i].Priority && lpis[j+1].Enabled == lpis[i].Enabled {
 			j++
 		}
-		id := fmt.Sprint(s.LPIs[i].INTID)
+		id := fmt.Sprint(lpis[i].INTID)
 		if j > i {
-			id = fmt.Sprintf("%d..%d", s.LPIs[i].INTID, s.LPIs[j].INTID)
+			id = fmt.Sprintf("%d..%d", lpis[i].INTID, lpis[j].INTID)
 		}
-		fmt.Fprintf(&b, "  %s prio=%#02x %s\n", id, s.LPIs[i].Priority, onOff[s.LPIs[i].Enabled])
+		fmt.Fprintf(b, "  %s prio=%#02x %s\n", id, lpis[i].Priority, onOff[lpis[i].Enabled])
 		i = j + 1
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // intidRanges formats ascending INTIDs, folding runs: "8192..8195, 8200".

@@ -133,23 +133,19 @@ func markVirtualEvents(b model.Backend, t *model.SavedTables, ds []DeviceInfo) e
 	return nil
 }
 
-// readVirtual reads the GICv4.0 state of a backend with vPEs into s: the
+// readVirtual reads the GICv4.0 state of a backend with vPEs into s and
+// itses (each ITS's view, saved tables and state, by index): each ITS's
 // vPE table, each redistributor's VLPI_base registers and what they
-// schedule, and the VPTs of the vPEs not scheduled.
-func (s *State) readVirtual(b model.Backend, t *model.SavedTables) error {
-	v, err := b.ReadITSRegister(model.GITS_BASER(2))
-	if err != nil {
-		return fmt.Errorf("reading GITS_BASER2: %w", err)
+// schedule (of any ITS's vPE table), and the VPTs of the vPEs not
+// scheduled.
+func (s *State) readVirtual(views []model.Backend, tables []*model.SavedTables, itses []ITSInfo) error {
+	for i, v := range views {
+		if err := readITSVirtual(v, &itses[i]); err != nil {
+			return itsError(len(views), i, err)
+		}
 	}
-	baser := model.Baser(v)
-	tb := tableBase(baser)
-	s.ITS.VPETable = &tb
-	if s.ITS.GICv41, err = readITSv41(b); err != nil {
-		return err
-	}
-	if s.VPEs, err = readVPETable(b.Memory(), baser); err != nil {
-		return err
-	}
+	b := views[0]
+	v41 := itses[0].ITS.GICv41 != nil
 	vcpu, _ := b.(model.VirtualCPUInterface)
 	for i := range s.Redistributors {
 		r := &s.Redistributors[i]
@@ -157,36 +153,71 @@ func (s *State) readVirtual(b model.Backend, t *model.SavedTables) error {
 		if err != nil {
 			return err
 		}
-		vr.GICv41 = s.ITS.GICv41 != nil
-		for j := range s.VPEs {
-			p := &s.VPEs[j]
-			if vr.schedules(p) {
-				vr.VPEIDs = append(vr.VPEIDs, p.ID)
-				p.ScheduledOn = &r.CPU
-				if vr.GICv41 {
-					vr.VPT = p.VPT
+		vr.GICv41 = v41
+		for k := range itses {
+			for j := range itses[k].VPEs {
+				p := &itses[k].VPEs[j]
+				if vr.schedules(p) {
+					if !slices.Contains(vr.VPEIDs, p.ID) {
+						vr.VPEIDs = append(vr.VPEIDs, p.ID)
+					}
+					p.ScheduledOn = &r.CPU
+					if vr.GICv41 {
+						vr.VPT = p.VPT
+					}
 				}
 			}
 		}
+		slices.Sort(vr.VPEIDs)
 		r.Virtual = vr
 	}
-	for i := range s.VPEs {
-		p := &s.VPEs[i]
+	for i, v := range views {
+		if err := readVPEsPending(v, &itses[i]); err != nil {
+			return itsError(len(views), i, err)
+		}
+		if err := markVirtualEvents(v, tables[i], itses[i].Devices); err != nil {
+			return itsError(len(views), i, err)
+		}
+	}
+	return nil
+}
+
+// readITSVirtual reads what the ITS b addresses says of vPEs: GITS_BASER2,
+// GITS_TYPER's GICv4.1 fields and the vPE table.
+func readITSVirtual(b model.Backend, its *ITSInfo) error {
+	v, err := b.ReadITSRegister(model.GITS_BASER(2))
+	if err != nil {
+		return fmt.Errorf("reading GITS_BASER2: %w", err)
+	}
+	baser := model.Baser(v)
+	tb := tableBase(baser)
+	its.ITS.VPETable = &tb
+	if its.ITS.GICv41, err = readITSv41(b); err != nil {
+		return err
+	}
+	its.VPEs, err = readVPETable(b.Memory(), baser)
+	return err
+}
+
+// readVPEsPending reads the VPTs of its vPEs that are not scheduled and,
+// on a GICv4.1 ITS with vSGIs, the vSGIs pending for each.
+func readVPEsPending(b model.Backend, its *ITSInfo) error {
+	for i := range its.VPEs {
+		p := &its.VPEs[i]
 		if p.ScheduledOn != nil {
 			continue
 		}
 		// A VTE is guest memory: one naming a VPT outside it is shown
 		// as such, not an error of the dump.
+		var err error
 		if p.VPTPending, p.VPTPendingMore, err = readVPTBits(b.Memory(), p.VPT, p.VINTIDBits, MaxVPTListed); err != nil {
 			p.VPTPending, p.VPTPendingMore, p.VPTError = []model.INTID{}, 0, err.Error()
 		}
 	}
-	if s.ITS.GICv41 != nil && s.ITS.GICv41.VSGI {
-		if err := s.readVSGIs(b); err != nil {
-			return err
-		}
+	if g := its.ITS.GICv41; g != nil && g.VSGI {
+		return readVSGIs(b, its.VPEs)
 	}
-	return markVirtualEvents(b, t, s.Devices)
+	return nil
 }
 
 // readVirtualRedistributor reads cpu's GICR_VPROPBASER and

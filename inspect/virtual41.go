@@ -60,11 +60,11 @@ func (v *VirtualRedistributor) schedules(p *VPEInfo) bool {
 // maxVSGIBusy bounds the reads of GICR_VSGIPENDR while it says Busy.
 const maxVSGIBusy = 16
 
-// readVSGIs reads the vSGIs pending for each vPE: it writes the vPEID to
+// readVSGIs reads the vSGIs pending for each of vpes: it writes the vPEID to
 // CPU 0's GICR_VSGIR and reads GICR_VSGIPENDR. That write is the one
 // change it makes to a redistributor: GICR_VSGIR is a query register,
 // write-only, and holds nothing else.
-func (s *State) readVSGIs(b model.Backend) error {
+func readVSGIs(b model.Backend, vpes []VPEInfo) error {
 	if b.Capabilities().CPUs == 0 {
 		return nil
 	}
@@ -75,8 +75,8 @@ func (s *State) readVSGIs(b model.Backend) error {
 	if typer&model.GICR_TYPER_VSGI == 0 {
 		return nil
 	}
-	for i := range s.VPEs {
-		p := &s.VPEs[i]
+	for i := range vpes {
+		p := &vpes[i]
 		if err := b.WriteRedistributorRegister(0, model.GICR_VSGIR, uint64(p.ID)); err != nil {
 			return fmt.Errorf("writing CPU 0's GICR_VSGIR (vPE %d): %w", p.ID, err)
 		}

@@ -71,6 +71,10 @@ var badUserInput = []struct {
 	{id: "U40", args: []string{"decode", "-file", "@q.bin", "-base", "0xffffffffffffffff"}, files: map[string]string{"q.bin": strings.Repeat("\x00", 64)}},
 	{id: "U41", args: []string{"decode", "-file", "@q.bin", "-creadr", "0x7", "-cwriter", "0x20"}, files: map[string]string{"q.bin": strings.Repeat("\x00", 64)}},
 	{id: "U42", args: []string{"help", "nosuch"}},
+	{id: "U43", args: []string{"explain", "-its", "2", "-script", itsesScenario, "dev=0x10", "ev=0"}},
+	{id: "U44", args: []string{"explain", "-its", "1", "-script", "testdata/explain-state.its", "dev=0x10", "ev=0"}},
+	{id: "U45", args: []string{"explain", "-its", "-1", "-script", itsesScenario, "dev=0x10", "ev=0"}},
+	{id: "U46", args: []string{"state", "-script", itsesScenario, "-save", "@vm.state"}, files: map[string]string{"vm.state": "a saved state"}},
 }
 
 // docRows returns the exact-text column of docs/bad-input.md by row ID,

@@ -18,7 +18,7 @@ import (
 func init() {
 	register(&command{
 		name:    "state",
-		summary: "run a scenario (or restore a saved state) and dump devices, ITTs, collections, LPI configuration and pending LPIs (with gicv4, vPEs and vLPIs too); -save writes the state to a file",
+		summary: "run a scenario (or restore a saved state) and dump devices, ITTs, collections, LPI configuration and pending LPIs (with gicv4, vPEs and vLPIs too; with itses N, each ITS's); -save writes the state to a file",
 		run:     runState,
 	})
 }
@@ -26,7 +26,7 @@ func init() {
 func runState(e *env, args []string) error {
 	fs := newFlagSet(e, "state", "[-backend NAME] [-script FILE] [-restore FILE] [-save FILE] [-format text|json]")
 	sc := addScenarioFlags(fs)
-	save := fs.String("save", "", "also write the state to `FILE` in the saved-state format (for -restore, on any backend); FILE is replaced only once the state is saved")
+	save := fs.String("save", "", "also write the state to `FILE` in the saved-state format (for -restore, on any backend); FILE is replaced only once the state is saved. A file holds one ITS: on a machine with several (itses in the scenario) -save is refused")
 	format := fs.String("format", "text", "output format: text or json (the gicits-state schema: docs/json.md); the same on every backend, so two dumps can be diffed")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -56,6 +56,11 @@ func runState(e *env, args []string) error {
 	var data []byte
 	err := runScenario(e, sc, func(_ *script.Script, b model.Backend) error {
 		if out != nil {
+			// A saved-state file holds one ITS (savedstate/doc.go): a
+			// file of ITS 0 alone would restore as a different machine.
+			if n := b.Capabilities().ITSes; n > 1 {
+				return usagef("-save: the machine has %d ITSes and a saved-state file holds one: nothing saved, nothing shown (run without -save to see every ITS)", n)
+			}
 			var err error
 			if saved, data, err = captureState(b); err != nil {
 				return err
