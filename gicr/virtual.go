@@ -256,6 +256,34 @@ func (r *Redistributors) SetVPETarget(h uint32, its int, cpu model.CPU) error {
 	return nil
 }
 
+// SetVPETargetAll makes every ITS deliver vPE h's vLPIs to cpu at once: a
+// VMOVP on an ITS with GITS_TYPER.VMOVP = 1, which moves the vPE on every
+// ITS itself.
+func (r *Redistributors) SetVPETargetAll(h uint32, cpu model.CPU) error {
+	if _, err := r.cpu(cpu); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.vpeOf(h)
+	if v == nil {
+		return fmt.Errorf("gicr: no vPE with handle %d: %w", h, model.ErrInvalidArgument)
+	}
+	for i := range v.target {
+		v.target[i].Store(uint32(cpu))
+	}
+	return nil
+}
+
+// VPETarget returns the redistributor ITS its delivers vPE h's vLPIs to.
+func (r *Redistributors) VPETarget(h uint32, its int) (model.CPU, bool) {
+	v := r.vpeOf(h)
+	if v == nil || its < 0 || its >= len(v.target) {
+		return 0, false
+	}
+	return model.CPU(v.target[its].Load()), true
+}
+
 // VirtualGeneration returns the translation generation of vLPI vintid of
 // vPE h, for a translation cache entry naming it.
 func (r *Redistributors) VirtualGeneration(h uint32, vintid model.INTID) uint32 {
@@ -323,7 +351,7 @@ func (r *Redistributors) PendVirtualTranslated(h uint32, its int, vintid model.I
 			return true, false, nil // coalesced
 		}
 		if w.CompareAndSwap(s, s|vPending) {
-			return true, r.deliverVirtual(c, v, vintid, askEvent), nil
+			return true, r.deliverVirtual(c, v, w, vintid, askEvent), nil
 		}
 	}
 }
@@ -353,12 +381,19 @@ func (r *Redistributors) RingVPEDoorbell(h uint32, its int, doorbell model.INTID
 // descheduling (residency cleared, then the pending bits written to the
 // VPT): either this sees the vPE not scheduled and writes the VPT itself,
 // or the deschedule that follows sees the pending bit.
-func (r *Redistributors) deliverVirtual(c *cpuState, v *vpe, vintid, doorbell model.INTID) (ringEvent bool) {
+func (r *Redistributors) deliverVirtual(c *cpuState, v *vpe, w *atomic.Uint64, vintid, doorbell model.INTID) (ringEvent bool) {
 	if c.resident.Load() == v {
 		v.hints.set(uint32(vintid) >> groupShift)
 		return false
 	}
 	v.mu.Lock()
+	if w.Load()&vPending == 0 {
+		// A CLEAR, DISCARD or VMOVI took it meanwhile (they clear under
+		// v.mu): this delivery happened before them, and nothing of it
+		// may show after they returned.
+		v.mu.Unlock()
+		return false
+	}
 	r.writeVPTBit(v, vintid, true)
 	ring := r.takeDefaultDoorbell(v, vintid)
 	v.mu.Unlock()
@@ -443,7 +478,7 @@ func (r *Redistributors) SetVirtualPending(h uint32, its int, vintid, doorbell m
 			return nil
 		}
 		if p.state[i].CompareAndSwap(s, s|vPending) {
-			r.deliverVirtual(c, v, vintid, doorbell)
+			r.deliverVirtual(c, v, &p.state[i], vintid, doorbell)
 			return nil
 		}
 	}
@@ -465,11 +500,11 @@ func (r *Redistributors) ClearVirtualPending(h uint32, vintid model.INTID) bool 
 	if p == nil {
 		return false
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	was := p.state[i].And(^vPending)&vPending != 0
 	if _, ok := r.residentOn(v); !ok {
-		v.mu.Lock()
 		r.writeVPTBit(v, vintid, false)
-		v.mu.Unlock()
 	}
 	return was
 }
@@ -598,7 +633,8 @@ func (r *Redistributors) schedule(c *cpuState, vpt model.GPA, idai bool) error {
 
 // scheduleVPE makes v resident on c, as [Redistributors.schedule] says; a
 // GICv4.1 vPE whose VMAPP said PTZ (with Alloc) has its pending table
-// known zero: nothing is read, nothing is pending. Called with r.mu held.
+// known zero: nothing is read at its first scheduling, and it has pending
+// what was delivered since the VMAPP. Called with r.mu held.
 func (r *Redistributors) scheduleVPE(c *cpuState, v *vpe, idai bool) error {
 	for _, o := range r.cpus {
 		if o.resident.Load() == v {
@@ -611,7 +647,6 @@ func (r *Redistributors) scheduleVPE(c *cpuState, v *vpe, idai bool) error {
 	switch {
 	case v.ptz:
 		v.ptz = false
-		v.each(func(w *atomic.Uint64, _ model.INTID) { w.And(^vPending) })
 	case idai || !v.described || !r.vptDescribed(v):
 		r.loadVPT(c, v)
 	}

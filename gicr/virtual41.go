@@ -99,7 +99,11 @@ func (r *Redistributors) MapVPE41(vpeid model.VPEID, vpt model.GPA, vintidBits i
 	v.mu.Lock()
 	v.mapped41, v.vpeid, v.vconf, v.vbits = true, vpeid, vconf, vintidBits
 	if knownZero {
+		// The table is declared zero now: what the record held from before
+		// is gone, and the next scheduling reads nothing; what is
+		// delivered from here on is kept (scheduleVPE).
 		v.ptz = true
+		v.each(func(w *atomic.Uint64, _ model.INTID) { w.And(^vPending) })
 	}
 	v.mu.Unlock()
 	v.defaultDB.Store(uint32(defaultDB))

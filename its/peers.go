@@ -21,11 +21,11 @@ func Link(itses []*ITS) {
 	}
 }
 
-// tellPeers runs what commands left for the other ITSes (a VMOVP with
-// GITS_TYPER.VMOVP = 1 moves the vPE there too). It runs after mu is
-// released, so that two ITSes telling each other never wait on each
-// other's lock: until it runs, the others deliver as before, as if the
-// message between the ITSes were still on its way.
+// tellPeers runs what commands left for the other ITSes (after a VMOVP
+// with GITS_TYPER.VMOVP = 1, their records and VTEs follow the move their
+// deliveries already made). It runs after mu is released, so that two
+// ITSes telling each other never wait on each other's lock, and before
+// WriteRegister returns.
 func (t *ITS) tellPeers() {
 	t.mu.Lock()
 	fns := t.deferred
@@ -36,12 +36,21 @@ func (t *ITS) tellPeers() {
 	}
 }
 
-// followVMOVP moves vPE vpeid, if this ITS maps it, to rd: another ITS
-// executed a VMOVP with GITS_TYPER.VMOVP = 1.
-func (t *ITS) followVMOVP(vpeid model.VPEID, rd model.CPU) {
+// followVMOVP brings this ITS's record and VTE of vPE vpeid, if it maps
+// it, to the redistributor it now delivers to: another ITS executed a
+// VMOVP with GITS_TYPER.VMOVP = 1 and moved every ITS's deliveries. The
+// target is read from the redistributors, not passed: of two concurrent
+// VMOVPs of one vPE on two ITSes, the last to move the deliveries wins
+// on every ITS, records included.
+func (t *ITS) followVMOVP(vpeid model.VPEID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if addr, why := t.vteAddr(vpeid); why == "" {
+	v := t.vpes[vpeid]
+	if v == nil || !v.valid {
+		return
+	}
+	rd, ok := t.vrd.VPETarget(v.handle, t.number)
+	if addr, why := t.vteAddr(vpeid); why == "" && ok {
 		t.retargetVPE(vpeid, addr, rd)
 	}
 }

@@ -22,6 +22,9 @@ type VirtualRedistributors interface {
 	// SetVPETarget records the redistributor ITS its (its number) sends
 	// vPE h's vLPIs to; the calls below name the ITS too.
 	SetVPETarget(h uint32, its int, cpu model.CPU) error
+	// SetVPETargetAll sets every ITS's; VPETarget reads one.
+	SetVPETargetAll(h uint32, cpu model.CPU) error
+	VPETarget(h uint32, its int) (model.CPU, bool)
 	// MapVLPI prepares vLPI vintid of vPE h for translations.
 	MapVLPI(h uint32, vintid model.INTID) error
 	// VirtualGeneration, RevokeVirtualTranslations,
@@ -346,7 +349,9 @@ var vmoviCodes = eventCodes{model.E_ITS_VMOVI_DEVICE_OOR, model.E_ITS_VMOVI_UNMA
 // mapped is left alone (UNPREDICTABLE).
 //
 // With GITS_TYPER.VMOVP = 1 the ITS moves the vPE on every other ITS
-// sharing the redistributors itself, after this command (tellPeers). With
+// sharing the redistributors itself: their deliveries at once, their
+// records and VTEs before the command's GITS_CWRITER write returns
+// (tellPeers). With
 // VMOVP = 0 software sends the same VMOVP (SequenceNumber, ITSList) to
 // every ITS in ITSList, and each ITS moves only its own mapping: until
 // the last has, the ITSes deliver to different redistributors
@@ -376,10 +381,13 @@ func (t *ITS) vmovp(c model.VMOVP) *cmdFailure {
 			t.retargetVPE(c.VPEID, addr, rd)
 			return &cmdFailure{cause: late, detail: "the vPE is moved on this ITS"}
 		}
-	} else {
+	} else if v := t.vpes[c.VPEID]; v != nil && v.valid {
+		// Every ITS delivers to rd from now on; their records and VTEs
+		// follow before the GITS_CWRITER write returns (tellPeers).
+		_ = t.vrd.SetVPETargetAll(v.handle, rd) // rd checked above
 		for _, p := range t.peers {
 			if p != t {
-				t.deferred = append(t.deferred, func() { p.followVMOVP(c.VPEID, rd) })
+				t.deferred = append(t.deferred, func() { p.followVMOVP(c.VPEID) })
 			}
 		}
 	}
@@ -484,13 +492,16 @@ func (t *ITS) translateVirtual(itt model.GPA, ev model.EventID, dw uint64, r ite
 func (t *ITS) vpeTableChanged() {
 	for id, v := range t.vpes {
 		addr, why := t.vteAddr(id)
-		if why != "" {
-			delete(t.vpes, id)
-			continue
+		if why == "" {
+			vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(v.rdbase)}.Encode()
+			if model.WriteUint64(t.mem, addr, vte) == nil {
+				continue
+			}
 		}
-		vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(v.rdbase)}.Encode()
-		if model.WriteUint64(t.mem, addr, vte) != nil {
-			delete(t.vpes, id)
-		}
+		// No place for it: unmapped, as VMAPP V=0 (with Alloc on
+		// GICv4.1: no redistributor finds it by vPEID any more). The
+		// caller has flushed the translation cache.
+		delete(t.vpes, id)
+		t.unmapVPE41(model.VMAPP{VPEID: id, Alloc: true})
 	}
 }

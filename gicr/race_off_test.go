@@ -1,0 +1,5 @@
+//go:build !race
+
+package gicr_test
+
+const raceEnabled = false
