@@ -25,7 +25,7 @@
 // the library stay free of it. It never imports a backend: variants name
 // backends, and the tests that use it blank-import the ones they run
 // (script's differential tests run sim against sim without its cache, and
-// sim against real KVM; this package's own tests do the same with
-// several-ITS streams). Being internal, only this module's tests and
-// commands may use it.
+// sim against real KVM, one-ITS and several-ITS streams; this package's
+// own tests run several-ITS and GICv4 streams sim against sim). Being
+// internal, only this module's tests and commands may use it.
 package difftest

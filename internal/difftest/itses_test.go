@@ -2,18 +2,12 @@ package difftest_test
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gicits/gicits/backend/kvm/kvmtest"
 	"github.com/gicits/gicits/internal/difftest"
-	"github.com/gicits/gicits/internal/fidelity"
-	"github.com/gicits/gicits/internal/fidelity/entries"
 	"github.com/gicits/gicits/model"
 	"github.com/gicits/gicits/script"
 )
@@ -186,122 +180,4 @@ func TestITSesStreamsLeaveOneITSStreamsAlone(t *testing.T) {
 			t.Errorf("seed %d: the second statement is %q, want itses %d", seed, s.Stmts[1], itsesProfile(seed).ITSes)
 		}
 	}
-}
-
-// itsesKVMStreams is the number of fresh several-ITS streams
-// TestDifferentialSimKVMITSes runs after its fixed seeds.
-const itsesKVMStreams = 60
-
-// TestDifferentialSimKVMITSes is script's TestDifferentialSimKVM for
-// several-ITS streams: on every stream (2 to 4 ITSes) the simulator and
-// real KVM agree, or their first divergence is one the catalogue
-// (internal/fidelity, docs/fidelity.md) lists for this kernel. It runs
-// inside the QEMU harness (GICITS_KVM_REQUIRED=1) and skips elsewhere,
-// saying why. GICITS_DIFF_SEEDS=FIRST:COUNT runs those seeds only.
-func TestDifferentialSimKVMITSes(t *testing.T) {
-	l := model.DefaultLayout()
-	l.ITSes = 4
-	kvmtest.Require(t, model.Config{CPUs: 4, Layout: l})
-	release := kernelRelease(t)
-	series := entries.Series(release)
-	sim := difftest.Variant{Name: "sim", Backend: "sim"}
-	kvm := difftest.Variant{Name: "kvm", Backend: "kvm"}
-	agree, classified, unclassified := 0, map[string]int{}, 0
-	seeds := itsesSeeds(t, 40, itsesKVMStreams)
-	for i, seed := range seeds {
-		if nearDeadline(t, 2*time.Minute) {
-			t.Errorf("kernel %s: the test's deadline is near: stopped before seed %d, %d of %d seeds not run (run with -timeout 0, or fewer GICITS_DIFF_SEEDS)", release, seed, len(seeds)-i, len(seeds))
-			break
-		}
-		p := itsesProfile(seed)
-		s := difftest.GenerateProfile(seed, difftest.StreamLength, p)
-		_, _, d := difftest.Compare(s, sim, kvm)
-		switch {
-		case d == nil:
-			agree++
-			continue
-		default:
-			if e := fidelity.Classify(fidelity.NewContext(s, d), series); e != nil {
-				classified[e.ID]++
-				t.Logf("kernel %s: seed %d (%d ITSes): %s: %v", release, seed, p.ITSes, e.ID, d)
-				continue
-			}
-		}
-		unclassified++
-		reportUnclassifiedITSes(t, release, seed, s, d, sim, kvm, series)
-		if unclassified == 3 {
-			t.Errorf("stopping after 3 unclassified divergences")
-			break
-		}
-	}
-	t.Logf("kernel %s: %d several-ITS streams: %d agree, classified %v, unclassified %d", release, len(seeds), agree, classified, unclassified)
-}
-
-// kernelRelease returns the running kernel's release (in the QEMU guest:
-// the guest's).
-func kernelRelease(t *testing.T) string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		t.Fatalf("reading the kernel release: %v", err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// itsesSeeds returns GICITS_DIFF_SEEDS=FIRST:COUNT when set, else seeds
-// 0..fixed-1 and a fresh random range of count, which it logs so that it
-// can be run again.
-func itsesSeeds(t *testing.T, fixed, count int) []uint64 {
-	first, n := uint64(0), 0
-	if v := os.Getenv("GICITS_DIFF_SEEDS"); v != "" {
-		f, c, ok := strings.Cut(v, ":")
-		var err1, err2 error
-		first, err1 = strconv.ParseUint(f, 0, 64)
-		n, err2 = strconv.Atoi(c)
-		if !ok || err1 != nil || err2 != nil || n < 1 {
-			t.Fatalf("GICITS_DIFF_SEEDS=%q: want FIRST:COUNT, e.g. 458:1 or 1000:2000", v)
-		}
-		t.Logf("seeds from GICITS_DIFF_SEEDS=%d:%d", first, n)
-		return seedRange(first, n)
-	}
-	first = rand.Uint64N(1 << 40)
-	t.Logf("seeds 0..%d and %d fresh ones: run these again with GICITS_DIFF_SEEDS=%d:%d", fixed-1, count, first, count)
-	return append(seedRange(0, fixed), seedRange(first, count)...)
-}
-
-func seedRange(first uint64, n int) []uint64 {
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = first + uint64(i)
-	}
-	return out
-}
-
-// nearDeadline reports whether the test has less than left before its
-// deadline.
-func nearDeadline(t *testing.T, left time.Duration) bool {
-	d, ok := t.Deadline()
-	return ok && time.Until(d) < left
-}
-
-// reportUnclassifiedITSes fails the test with a divergence no catalogue
-// entry covers, as script's reportUnclassified does: confirmed by a
-// second run, and shrunk to a stream that shows it, run again twice.
-func reportUnclassifiedITSes(t *testing.T, release string, seed uint64, s *script.Script, d *difftest.Divergence, a, b difftest.Variant, series string) {
-	t.Helper()
-	if _, _, again := difftest.Compare(s, a, b); !d.Same(again) {
-		t.Errorf("kernel %s: seed %d: NONDETERMINISTIC: a second run of the same stream diverged differently:\nfirst:  %v\nsecond: %v\nstream:\n%s", release, seed, d, again, s)
-		return
-	}
-	keep := func(cand *script.Script, e *difftest.Divergence) bool {
-		return e.Same(d) && fidelity.Classify(fidelity.NewContext(cand, e), series) == nil
-	}
-	small := difftest.Shrink(s, a, b, keep, func() bool { return nearDeadline(t, time.Minute) })
-	_, _, d1 := difftest.Compare(small, a, b)
-	_, _, d2 := difftest.Compare(small, a, b)
-	status := "the shrunk stream shows it again, twice"
-	if !d.Same(d1) || !d.Same(d2) {
-		status = fmt.Sprintf("the shrunk stream does NOT show it again (runs: %v; %v)", d1, d2)
-	}
-	t.Errorf("kernel %s: seed %d (%d ITSes): unclassified divergence (sim vs kvm): %v\n%s; reproduce with GICITS_DIFF_SEEDS=%d:1 -run TestDifferentialSimKVMITSes, or save this as an .its file:\n%s",
-		release, seed, itsesProfile(seed).ITSes, d, status, seed, small)
 }

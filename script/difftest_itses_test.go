@@ -1,0 +1,66 @@
+package script_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gicits/gicits/backend/kvm/kvmtest"
+	"github.com/gicits/gicits/internal/difftest"
+	"github.com/gicits/gicits/internal/fidelity"
+	"github.com/gicits/gicits/model"
+)
+
+// itsesKVMFixed and itsesKVMFresh are how many several-ITS streams
+// TestDifferentialSimKVMITSes runs: the first seeds, then fresh ones. A
+// stream of 2 to 4 ITSes takes about 7 s under the harness's nested TCG,
+// so the suite runs a dozen; GICITS_DIFF_SEEDS=FIRST:COUNT runs more.
+const itsesKVMFixed, itsesKVMFresh = 8, 4
+
+// itsesProfile is the profile of several-ITS stream seed: seed's own
+// profile with 2 to 4 ITSes.
+func itsesProfile(seed uint64) difftest.Profile {
+	p := difftest.ProfileOf(seed)
+	p.ITSes = 2 + int(seed%3)
+	return p
+}
+
+// TestDifferentialSimKVMITSes is TestDifferentialSimKVM for several-ITS
+// streams (internal/difftest, Profile.ITSes): on every stream the
+// simulator and real KVM, each with 2 to 4 ITSes sharing the
+// redistributors, agree, or their first divergence is one the catalogue
+// lists for this kernel. It runs inside the QEMU harness
+// (GICITS_KVM_REQUIRED=1) and skips elsewhere, saying why.
+func TestDifferentialSimKVMITSes(t *testing.T) {
+	l := model.DefaultLayout()
+	l.ITSes = 4
+	kvmtest.Require(t, model.Config{CPUs: 4, Layout: l})
+	series, release := kernelSeries(t)
+	sim := difftest.Variant{Name: "sim", Backend: "sim"}
+	kvm := difftest.Variant{Name: "kvm", Backend: "kvm"}
+	all := newTally()
+	seeds := diffSeeds(t, seedRange(0, itsesKVMFixed), itsesKVMFresh)
+	for i, seed := range seeds {
+		if nearDeadline(t, 2*time.Minute) {
+			t.Errorf("kernel %s: the test's deadline is near: stopped before seed %d, %d of %d seeds not run (run with -timeout 0, or fewer GICITS_DIFF_SEEDS)", release, seed, len(seeds)-i, len(seeds))
+			break
+		}
+		p := itsesProfile(seed)
+		s := difftest.GenerateProfile(seed, difftest.StreamLength, p)
+		_, _, d := difftest.Compare(s, sim, kvm)
+		class := ""
+		if d != nil {
+			if e := fidelity.Classify(fidelity.NewContext(s, d), series); e != nil {
+				class = e.ID
+				t.Logf("kernel %s: seed %d (%d ITSes): %s: %v", release, seed, p.ITSes, e.ID, d)
+			} else {
+				reportUnclassified(t, release, seed, s, d, sim, kvm, series)
+			}
+		}
+		all.add(d, class)
+		if all.unclassified == 3 {
+			t.Errorf("stopping after 3 unclassified divergences")
+			break
+		}
+	}
+	t.Logf("kernel %s: several-ITS streams: %v", release, all)
+}
