@@ -387,15 +387,3 @@ func vpeIDList(ids []model.VPEID) string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// vpesWithVPT returns the vPEIDs of vpes whose VTE names vpt.
-func vpesWithVPT(vpes []VPEInfo, vpt model.GPA) []model.VPEID {
-	var ids []model.VPEID
-	for _, p := range vpes {
-		if p.VPT == vpt {
-			ids = append(ids, p.ID)
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}

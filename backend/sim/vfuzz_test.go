@@ -317,7 +317,7 @@ func FuzzVirtualCommandQueue(f *testing.F) {
 	// doorbell 8250, device 2 event 8193 -> vINTID 8193 by VMAPI, without.
 	mapped := []vfuzzOp{
 		op(vopVMAPP, 0, 0, 0),
-		op(vopVMAPTI, 1<<3|0, 0, 8),
+		op(vopVMAPTI, 1<<3, 0, 8), // event 0 of device 1
 		op(vopVMAPI, 1, 0x81, 0),
 		op(vopVSYNC, 0, 0, 0),
 	}
