@@ -12,9 +12,12 @@ import (
 
 // itsesKVMFixed and itsesKVMFresh are how many several-ITS streams
 // TestDifferentialSimKVMITSes runs: the first seeds, then fresh ones. A
-// stream of 2 to 4 ITSes takes about 7 s under the harness's nested TCG,
-// so the suite runs a dozen; GICITS_DIFF_SEEDS=FIRST:COUNT runs more.
-const itsesKVMFixed, itsesKVMFresh = 8, 4
+// stream of 2 to 4 ITSes takes 7 s (6.12) to 15 s (6.1) under the
+// harness's nested TCG, and the package's tests share go test's 10-minute
+// timeout with TestDifferentialSimKVM's hundred streams, so the suite runs
+// six; GICITS_DIFF_SEEDS=FIRST:COUNT runs more (seeds 4..24 on 6.1: 17
+// agree, discard-pending 1, priority-bits 3).
+const itsesKVMFixed, itsesKVMFresh = 4, 2
 
 // itsesProfile is the profile of several-ITS stream seed: seed's own
 // profile with 2 to 4 ITSes.
