@@ -74,4 +74,18 @@
 // part in preemption (BPR = 0). The priority mask resets to 0xFF, so a fresh
 // CPU takes every priority except 0xFF (the value Linux and KVM's guests
 // program); the architecture's reset value 0 would mask everything.
+//
+// # GICv4 virtual LPIs
+//
+// After [Redistributors.EnableVirtual] (and EnableGICv41) the
+// redistributors also keep a record per vPE, found by its virtual LPI
+// pending table (GICv4.0) or its vPEID (GICv4.1): its pending vLPIs and
+// vSGIs, their cached configuration, and the state of its virtual CPU
+// interface, which travels with it. GICR_VPROPBASER and GICR_VPENDBASER
+// schedule and deschedule it (virtual.go, virtual41.go); a vLPI for a vPE
+// scheduled where it is delivered is pending for its virtual CPU
+// interface (vcpuif.go) at once, one for a vPE that is not goes into its
+// VPT and rings its doorbell. The delivery through a translation cache
+// keeps the physical path's rule: one compare-and-swap that also checks
+// the translation's generation, no lock, no allocation.
 package gicr

@@ -134,7 +134,8 @@
 // writes GITS_CWRITER with Retry (bit 0) set, which clears Stalled and
 // executes the stalled command again; to skip it instead, software disables
 // the ITS, writes GITS_CREADR past it (which clears Stalled) and enables the
-// ITS again. Unknown and GICv4 opcodes are reported with the
+// ITS again. Unknown opcodes, and GICv4 ones on an ITS without
+// GITS_TYPER.Virtual, are reported with the
 // [*model.OpcodeError] as Cause and otherwise ignored (KVM ignores them); a
 // command that cannot be read from guest memory is reported with the
 // [*model.MemoryError] as Cause. INT of an LPI whose redistributor has
@@ -192,4 +193,17 @@
 // GITS_CREADR is writable only while disabled (else an error wrapping
 // [model.ErrBusy], KVM's EBUSY). A 32-bit access to half of a 64-bit
 // register fails with an error wrapping [model.ErrInvalidArgument].
+//
+// # GICv4 and several ITSes
+//
+// With GITS_TYPER.Virtual the ITS is a GICv4.0 one (with VMAPP, bit 40, a
+// GICv4.1 one): GITS_BASER2 holds the vPE table, the V* commands run with
+// their checks and error codes (virtual.go, virtual41.go), and an event
+// mapped to a vLPI is delivered through [VirtualRedistributors], which the
+// redistributors implement: to the vPE scheduled on its redistributor, or
+// into its virtual LPI pending table with its doorbell rung. Several ITSes
+// sharing one set of redistributors are linked ([Link], peers.go): each
+// has its own number (GITS_CTLR.ITS_Number), and VMOVP moves a vPE on all
+// of them (GITS_TYPER.VMOVP = 1) or, with ITSList and SequenceNumber, on
+// each as software sends it (VMOVP = 0).
 package its

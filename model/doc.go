@@ -9,8 +9,15 @@
 //     GICv4.0/4.1 virtual one (VMAPP, VMAPTI, ..., VSGI) as a typed value,
 //     encoded to and decoded from the 32-byte command packet
 //     (Arm IHI 0069, chapter 6, "ITS commands"; IHI 0069H, 5.3 for GICv4).
-//     Neither backend executes the GICv4 commands: the simulator reports
-//     each with an [OpcodeError], KVM's GICv3 ITS ignores them;
+//     The simulator executes the GICv4 ones when opened with a GICv4 ITS
+//     ([GICv4ITSTyper], [GICv41ITSTyper]); KVM's GICv3 ITS ignores them,
+//     and a GICv3 simulator reports each with an [OpcodeError];
+//   - the GICv4 vocabulary beyond commands: the VLPI_base registers in
+//     their 4.0 and 4.1 forms, the vPE table entry and the virtual ITE of
+//     the simulator's IMPLEMENTATION DEFINED tables, and the virtual CPU
+//     interface of a scheduled vPE ([VirtualCPUInterface]);
+//   - several ITSes sharing the redistributors ([Layout.ForITS],
+//     [MultiITS], [ITSOf]);
 //   - the ITS and redistributor register encodings that software programs;
 //   - the table entry formats of Linux KVM's ITS table ABI revision 0
 //     (Documentation/virt/kvm/devices/arm-vgic-its.rst): [DTE], [ITE], [CTE]

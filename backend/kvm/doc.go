@@ -16,7 +16,11 @@
 // GICR_PENDBASER (KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, u32 halves), the ITS's
 // GITS_BASER0, GITS_BASER1, GITS_CBASER and GITS_CTLR.Enabled last
 // (KVM_DEV_ARM_VGIC_GRP_ITS_REGS). Capability widths come from GITS_TYPER
-// as read back. Only linux/arm64 builds the real thing; elsewhere Open fails
+// as read back. A layout with several ITSes (Layout.ITSes) gets one ITS
+// device each, at its frames (Layout.ForITS), each programmed, saved and
+// restored through its own device fd; KVM picks the ITS an MSI goes to
+// from its address, and the backend implements model.MultiITS. Only
+// linux/arm64 builds the real thing; elsewhere Open fails
 // with an error wrapping [model.ErrNotSupported] that says what is needed.
 // A missing /dev/kvm, no permission to open it, a kernel without the vGICv3
 // and one without the ITS are four distinct errors.

@@ -7,6 +7,12 @@
 // and gicr/), and like them it never touches the host: no files, no system
 // calls, no goroutines.
 //
+// A layout with several ITSes (Layout.ITSes) gets that many its.ITS
+// sharing the redistributors and guest memory; [Backend.ITSView] (the
+// model.MultiITS interface) addresses one, and an MSI's doorbell picks
+// it. Opened with a GICv4 GITS_TYPER, the redistributors model vPEs and
+// each ITS has a vPE table in the scratch region (64 KiB each).
+//
 // Opening programs every redistributor's GICR_PROPBASER and GICR_PENDBASER
 // (PTZ = 0) from the layout, then GITS_BASER0, GITS_BASER1 and GITS_CBASER,
 // then GITS_CTLR.Enabled. LPIs are not enabled on any redistributor:
