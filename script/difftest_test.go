@@ -197,6 +197,13 @@ func nearDeadline(t *testing.T, left time.Duration) bool {
 // which is run again to confirm it.
 func reportUnclassified(t *testing.T, release string, seed uint64, s *script.Script, d *difftest.Divergence, a, b difftest.Variant, series string) {
 	t.Helper()
+	reportUnclassifiedUntil(t, release, seed, s, d, a, b, series, func() bool { return nearDeadline(t, time.Minute) })
+}
+
+// reportUnclassifiedUntil is reportUnclassified with the shrinker stopped
+// when stop says so.
+func reportUnclassifiedUntil(t *testing.T, release string, seed uint64, s *script.Script, d *difftest.Divergence, a, b difftest.Variant, series string, stop func() bool) {
+	t.Helper()
 	if _, _, again := difftest.Compare(s, a, b); !d.Same(again) {
 		t.Errorf("kernel %s: seed %d: NONDETERMINISTIC: a second run of the same stream diverged differently:\nfirst:  %v\nsecond: %v\nstream:\n%s", release, seed, d, again, s)
 		return
@@ -204,7 +211,6 @@ func reportUnclassified(t *testing.T, release string, seed uint64, s *script.Scr
 	unclassified := func(cand *script.Script, e *difftest.Divergence) bool {
 		return e.Same(d) && fidelity.Classify(fidelity.NewContext(cand, e), series) == nil
 	}
-	stop := func() bool { return nearDeadline(t, time.Minute) }
 	small := difftest.Shrink(s, a, b, unclassified, stop)
 	_, _, d1 := difftest.Compare(small, a, b)
 	_, _, d2 := difftest.Compare(small, a, b)

@@ -137,7 +137,7 @@ func (c *Context) removals(lpi model.INTID) []removal {
 			continue
 		}
 		st := c.SimBefore(i)
-		if st == nil || !slices.Contains(eventsOf(st, cmd), lpi) {
+		if st == nil || !slices.Contains(eventsOf(st, c.itsAt(i), cmd), lpi) {
 			continue
 		}
 		_, was := pendingOn(st, lpi)

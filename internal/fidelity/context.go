@@ -175,14 +175,20 @@ func target(st *simState, lpi model.INTID) (model.CPU, bool) {
 	if cpu, ok := st.targets[lpi]; ok {
 		return cpu, true
 	}
-	for _, d := range st.Devices {
-		for _, e := range d.Events {
-			if e.LPI != lpi {
-				continue
-			}
-			for _, col := range st.Collections {
-				if col.ICID == e.ICID && col.CPU != nil {
-					return *col.CPU, true
+	itses := st.ITSes
+	if len(itses) == 0 {
+		itses = []inspect.ITSInfo{{Collections: st.Collections, Devices: st.Devices}}
+	}
+	for _, its := range itses {
+		for _, d := range its.Devices {
+			for _, e := range d.Events {
+				if e.LPI != lpi {
+					continue
+				}
+				for _, col := range its.Collections {
+					if col.ICID == e.ICID && col.CPU != nil {
+						return *col.CPU, true
+					}
 				}
 			}
 		}
@@ -212,9 +218,9 @@ func priority(st *simState, lpi model.INTID) (uint8, bool) {
 
 // eventsOf returns the LPIs the ITEs a command removes map in st: one
 // event for DISCARD, every event of the device for MAPD.
-func eventsOf(st *simState, cmd model.Command) []model.INTID {
+func eventsOf(st *simState, its int, cmd model.Command) []model.INTID {
 	var out []model.INTID
-	for _, d := range st.Devices {
+	for _, d := range st.devicesOf(its) {
 		for _, e := range d.Events {
 			switch c := cmd.(type) {
 			case model.DISCARD:
@@ -229,6 +235,26 @@ func eventsOf(st *simState, cmd model.Command) []model.INTID {
 		}
 	}
 	return out
+}
+
+// devicesOf returns the devices of ITS its in st: the only ITS's on a
+// machine with one.
+func (st *simState) devicesOf(its int) []inspect.DeviceInfo {
+	if its < len(st.ITSes) {
+		return st.ITSes[its].Devices
+	}
+	return st.Devices
+}
+
+// itsAt returns the ITS statement i addresses: the last "its I" before
+// it, 0 when there is none (several ITSes, script's ITSStmt).
+func (c *Context) itsAt(i int) int {
+	for j := min(i, len(c.Stream.Stmts)) - 1; j >= 0; j-- {
+		if s, ok := c.Stream.Stmts[j].(*script.ITSStmt); ok {
+			return s.N
+		}
+	}
+	return 0
 }
 
 // command returns the command of statement i, if it is one.

@@ -214,3 +214,40 @@ func TestSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifySeveralITSes: a divergence whose cause is a command on ITS
+// 1 (the stream addresses it with "its 1") classifies as it would on ITS
+// 0: the classifiers read the tables of the ITS each command went to.
+// Seed 370986112577 on 6.1 (a DISCARD of a pending LPI on ITS 2) came out
+// unclassified before.
+func TestClassifySeveralITSes(t *testing.T) {
+	const stream = `cpus 3
+itses 2
+lpi 8192..8193 prio=0xa0 enabled
+enablelpis all
+mapc icid=0 cpu=1
+mapd dev=0x10 bits=3
+mapti dev=0x10 ev=0 lpi=8193 icid=0
+its 1
+mapc icid=0 cpu=0
+mapd dev=0x10 bits=3
+mapti dev=0x10 ev=0 lpi=8192 icid=0
+msi dev=0x10 ev=0
+discard dev=0x10 ev=0
+ack cpu=0
+save
+`
+	s, err := script.Parse("stream.its", []byte(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := difftest.Divergence{Line: 14, What: "ack cpu=0", A: "1023 (spurious)", B: "8192"}
+	for i, st := range s.Stmts {
+		if st.Position().Line == d.Line {
+			d.Index, d.Stmt = i, st.String()
+		}
+	}
+	if e := fidelity.Classify(fidelity.NewContext(s, &d), "6.1"); e == nil || e.ID != "discard-pending" {
+		t.Errorf("Classify(%v) on 6.1 = %v, want discard-pending", &d, e)
+	}
+}
