@@ -70,6 +70,14 @@ type vpeRec struct {
 	handle  uint32 // the redistributors' name for it
 }
 
+// vte returns the vPE's table entry. Its fields were checked when VMAPP
+// recorded them (VPT 64 KiB aligned by the command's encoding, VPT_size
+// against the redistributors' INTID bits), so it encodes.
+func (v *vpeRec) vte() uint64 {
+	e, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(v.rdbase)}.Encode()
+	return e
+}
+
 // vintidBits returns the number of vINTID bits the vPE's VPT covers.
 func (v *vpeRec) vintidBits() int { return int(v.vptSize) + 1 }
 
@@ -211,8 +219,7 @@ func (t *ITS) vmapp(c model.VMAPP) *cmdFailure {
 		t.flushCache()
 	}
 	t.vpes[c.VPEID] = rec
-	vte, _ := model.VTE{Valid: true, VPTAddr: c.VPTAddr, VPTSize: c.VPTSize, RDbase: uint16(c.RDbase)}.Encode() // fields checked by the decoder and above
-	_ = model.WriteUint64(t.mem, addr, vte)
+	_ = model.WriteUint64(t.mem, addr, rec.vte())
 	t.mapVLPIs(c.VPEID, rec)
 	return nil
 }
@@ -405,8 +412,7 @@ func (t *ITS) retargetVPE(vpeid model.VPEID, addr model.GPA, rd model.CPU) {
 	}
 	v.rdbase = rd
 	_ = t.vrd.SetVPETarget(v.handle, t.number, rd) // rd checked by the caller
-	vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(rd)}.Encode()
-	_ = model.WriteUint64(t.mem, addr, vte)
+	_ = model.WriteUint64(t.mem, addr, v.vte())
 }
 
 // virtualEvent carries out INT, CLEAR, INV or DISCARD on a virtual event
@@ -493,8 +499,7 @@ func (t *ITS) vpeTableChanged() {
 	for id, v := range t.vpes {
 		addr, why := t.vteAddr(id)
 		if why == "" {
-			vte, _ := model.VTE{Valid: true, VPTAddr: v.vpt, VPTSize: v.vptSize, RDbase: uint16(v.rdbase)}.Encode()
-			if model.WriteUint64(t.mem, addr, vte) == nil {
+			if model.WriteUint64(t.mem, addr, v.vte()) == nil {
 				continue
 			}
 		}
